@@ -1,0 +1,84 @@
+import { type BillingPeriod, periodOf } from "./billing-period.js";
+import { type Bill, computeBill } from "./bill.js";
+import type { Clock } from "./clock.js";
+import { customerNotFound } from "./customer-directory.js";
+import type { Failure } from "./failure.js";
+import type { Meter } from "./meter.js";
+import type { Scope, Store } from "./store.js";
+import type { TimeRules } from "./time-rules.js";
+
+/** What billing needs. */
+export interface BillingOptions {
+  store: Store;
+  clock: Clock;
+  timeRules: TimeRules;
+}
+
+/** The use cases of bills. */
+export type Billing = ReturnType<typeof createBilling>;
+
+/**
+ * Answers "what does this customer owe" for any period, at any moment, from
+ * the running totals: O(meters with usage), however many events there are.
+ */
+export function createBilling({ store, clock, timeRules }: BillingOptions) {
+  async function getBill(scope: Scope, customerRef: string, period: BillingPeriod | null): Promise<Bill | Failure> {
+    const customer = await store.findCustomer(scope, customerRef);
+    if (customer === undefined) return customerNotFound(customerRef, "customer_id");
+    const now = clock.now();
+    const billPeriod = period ?? periodOf(now);
+    const [totals, prices] = await Promise.all([
+      store.usageTotals(scope, customer.id, billPeriod),
+      store.effectivePrices(scope, customer.currencyCode, billPeriod),
+    ]);
+    const meters = new Map<string, Meter>();
+    for (const { meterKey } of totals) {
+      const meter = await store.findMeter(scope, meterKey);
+      if (meter !== undefined) meters.set(meterKey, meter);
+    }
+    return computeBill({
+      customer,
+      period: billPeriod,
+      totals,
+      meters,
+      prices: new Map(prices.map((price) => [price.meterKey, price])),
+      now,
+      finalizeGraceMs: timeRules.finalizeGraceMs,
+    });
+  }
+
+  return {
+    /** The bill of the period `now` falls in. */
+    getCurrentBill(scope: Scope, customerRef: string): Promise<Bill | Failure> {
+      return getBill(scope, customerRef, null);
+    },
+
+    getBill(scope: Scope, customerRef: string, period: BillingPeriod): Promise<Bill | Failure> {
+      return getBill(scope, customerRef, period);
+    },
+
+    /** The current period's bill and every period with usage, newest first, resuming before `beforePeriod`. */
+    async listBills(
+      scope: Scope,
+      customerRef: string,
+      page: { limit: number; beforePeriod: BillingPeriod | null },
+    ): Promise<{ bills: Bill[]; nextBeforePeriod: BillingPeriod | null } | Failure> {
+      const customer = await store.findCustomer(scope, customerRef);
+      if (customer === undefined) return customerNotFound(customerRef, "customer_id");
+      const current = periodOf(clock.now());
+      const periods = [...new Set([current, ...(await store.periodsWithUsage(scope, customer.id))])]
+        .sort()
+        .reverse()
+        .filter((period) => page.beforePeriod === null || period < page.beforePeriod);
+      const selected = periods.slice(0, page.limit);
+      const bills: Bill[] = [];
+      for (const period of selected) {
+        const bill = await getBill(scope, customer.id, period);
+        if ("reason" in bill) return bill;
+        bills.push(bill);
+      }
+      const more = periods.length > selected.length;
+      return { bills, nextBeforePeriod: more ? selected[selected.length - 1]! : null };
+    },
+  };
+}

@@ -1,0 +1,78 @@
+import { periodOf } from "./billing-period.js";
+import type { Clock } from "./clock.js";
+import type { CreateResult } from "./customer-directory.js";
+import { type Failure, failure, requestIdReused } from "./failure.js";
+import { newId } from "./ids.js";
+import { type Meter, type MeterDraft, meterDifferences } from "./meter.js";
+import { checkTiers, type Price, type PriceDraft, priceDifferences } from "./price.js";
+import type { Page, PageQuery, Scope, Store } from "./store.js";
+import { checkPeriodOpen, type TimeRules } from "./time-rules.js";
+
+/** What the catalog needs. */
+export interface CatalogOptions {
+  store: Store;
+  clock: Clock;
+  timeRules: TimeRules;
+}
+
+/** The use cases of meters and prices. */
+export type Catalog = ReturnType<typeof createCatalog>;
+
+/** Defines meters and versions their prices. */
+export function createCatalog({ store, clock, timeRules }: CatalogOptions) {
+  return {
+    async createMeter(scope: Scope, requestId: string, draft: MeterDraft): Promise<CreateResult<Meter>> {
+      const outcome = await store.createMeter(scope, requestId, { ...draft, createTime: clock.now() });
+      switch (outcome.kind) {
+        case "created":
+          return { value: outcome.value, replayed: false };
+        case "exists": {
+          const differences = meterDifferences(outcome.value, draft);
+          return differences.length === 0 ? { value: outcome.value, replayed: true } : requestIdReused(requestId, differences);
+        }
+        case "taken":
+          return failure("METER_KEY_TAKEN", `meter "${draft.key}" already exists`, "meter.key");
+      }
+    },
+
+    async getMeter(scope: Scope, key: string): Promise<Meter | Failure> {
+      return (await store.findMeter(scope, key)) ?? failure("METER_NOT_FOUND", `meter "${key}" does not exist`, "key");
+    },
+
+    listMeters(scope: Scope, page: PageQuery): Promise<Page<Meter>> {
+      return store.listMeters(scope, page);
+    },
+
+    /**
+     * Adds a price version. It applies from the start of its effective period
+     * (default: the current one); a finalized period cannot be repriced, so
+     * finalized bills stay reproducible.
+     */
+    async createPrice(scope: Scope, requestId: string, draft: PriceDraft): Promise<CreateResult<Price>> {
+      const tiersFailure = checkTiers(draft.tiers);
+      if (tiersFailure !== undefined) return tiersFailure;
+      if ((await store.findMeter(scope, draft.meterKey)) === undefined) {
+        return failure("METER_NOT_FOUND", `meter "${draft.meterKey}" does not exist`, "price.meter_key");
+      }
+      const now = clock.now();
+      const effectivePeriod = draft.effectivePeriod === "" ? periodOf(now) : draft.effectivePeriod;
+      const closed = checkPeriodOpen(effectivePeriod, now, timeRules, "price.effective_period");
+      if (closed !== undefined) return closed;
+      const outcome = await store.createPrice(scope, requestId, { ...draft, id: newId("price"), effectivePeriod, createTime: now });
+      switch (outcome.kind) {
+        case "created":
+          return { value: outcome.value, replayed: false };
+        case "exists": {
+          const differences = priceDifferences(outcome.value, draft);
+          return differences.length === 0 ? { value: outcome.value, replayed: true } : requestIdReused(requestId, differences);
+        }
+        case "taken":
+          throw new Error("prices have no unique field but their request_id");
+      }
+    },
+
+    listPrices(scope: Scope, meterKey: string, page: PageQuery): Promise<Page<Price>> {
+      return store.listPrices(scope, meterKey, page);
+    },
+  };
+}

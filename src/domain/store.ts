@@ -1,0 +1,116 @@
+import type { BillingPeriod } from "./billing-period.js";
+import type { Customer } from "./customer.js";
+import type { Failure } from "./failure.js";
+import type { Meter } from "./meter.js";
+import type { Price } from "./price.js";
+import type { NewUsageRecord, UsageRecord, UsageTotals } from "./usage-record.js";
+
+/**
+ * The caller's scope: the tenant whose data a call may see and whose
+ * request_ids it shares. Every read and every idempotency key is scoped.
+ */
+export type Scope = string;
+
+/** The scope of every call until API keys bring tenants. */
+export const DEFAULT_SCOPE: Scope = "default";
+
+/** Where a listing resumes: a store-specific position, opaque to callers. */
+export type Cursor = string;
+
+/** One page of a listing. */
+export interface Page<T> {
+  items: T[];
+  /** Where the next page starts; null on the last page. */
+  nextCursor: Cursor | null;
+}
+
+/** How much of a listing to read, from where. */
+export interface PageQuery {
+  limit: number;
+  /** Resume after this position; null for the first page. */
+  after: Cursor | null;
+}
+
+/** The outcome of a create keyed by request_id. */
+export type CreateOutcome<T> =
+  /** Written now. */
+  | { kind: "created"; value: T }
+  /** This request_id had already created `value`; nothing was written. */
+  | { kind: "exists"; value: T }
+  /** A unique field (external_id, meter key) is held by another resource. */
+  | { kind: "taken" };
+
+/** The outcome of one event of a usage write. */
+export type UsageWriteOutcome =
+  | { kind: "recorded"; record: UsageRecord }
+  /** The request_id was recorded before with the same payload; nothing was written. */
+  | { kind: "replayed"; record: UsageRecord }
+  /** Refused (the request_id was used with another payload, or a total would overflow); nothing was written. */
+  | { kind: "refused"; failure: Failure }
+  /** Not written because another event of the same atomic write was refused. */
+  | { kind: "aborted" };
+
+/** The outcome of a void. */
+export type VoidOutcome =
+  | { kind: "voided"; record: UsageRecord }
+  /** The record was already voided; nothing was written. */
+  | { kind: "already-voided"; record: UsageRecord };
+
+/** Which usage records a listing covers. */
+export interface UsageFilter {
+  customerId: string;
+  /** "" for every meter. */
+  meterKey: string;
+  /** Events at or after this time (epoch ms); null for no bound. */
+  startTime: number | null;
+  /** Events before this time (epoch ms); null for no bound. */
+  endTime: number | null;
+}
+
+/**
+ * The Store port: what the use cases need from storage. Adapters live in
+ * src/store/. Every write is one transaction: claiming a request_id, writing
+ * the row and updating the running totals commit together or not at all, and a
+ * method resolves only once its transaction is durable.
+ */
+export interface Store {
+  createCustomer(scope: Scope, requestId: string, customer: Customer): Promise<CreateOutcome<Customer>>;
+  /** A customer by Tally id, or else by external_id. */
+  findCustomer(scope: Scope, idOrExternalId: string): Promise<Customer | undefined>;
+  /** Customers in creation order; `text` filters on id, external_id and display_name, ignoring case. */
+  listCustomers(scope: Scope, text: string, page: PageQuery): Promise<Page<Customer>>;
+
+  createMeter(scope: Scope, requestId: string, meter: Meter): Promise<CreateOutcome<Meter>>;
+  findMeter(scope: Scope, key: string): Promise<Meter | undefined>;
+  listMeters(scope: Scope, page: PageQuery): Promise<Page<Meter>>;
+
+  /** Creates a price version, numbering it after the meter's latest version in that currency. */
+  createPrice(scope: Scope, requestId: string, price: Omit<Price, "version">): Promise<CreateOutcome<Price>>;
+  /** Price versions in creation order; meterKey "" for every meter. */
+  listPrices(scope: Scope, meterKey: string, page: PageQuery): Promise<Page<Price>>;
+  /** For each meter priced in the currency, the highest version effective in `period`. */
+  effectivePrices(scope: Scope, currencyCode: string, period: BillingPeriod): Promise<Price[]>;
+
+  findUsageByRequestId(scope: Scope, requestId: string): Promise<UsageRecord | undefined>;
+  /**
+   * Writes usage events in one transaction, in order, each with its totals.
+   * An event whose request_id is already recorded is replayed when identical
+   * and refused otherwise. When `atomic`, one refusal rolls back every event.
+   */
+  recordUsage(scope: Scope, records: NewUsageRecord[], atomic: boolean): Promise<UsageWriteOutcome[]>;
+  getUsageRecord(scope: Scope, id: string): Promise<UsageRecord | undefined>;
+  /** Records newest event first. */
+  listUsageRecords(scope: Scope, filter: UsageFilter, page: PageQuery): Promise<Page<UsageRecord>>;
+  /** Adds a void to the ledger for the record and takes it out of the totals. */
+  voidUsage(scope: Scope, recordId: string, reason: string, voidTime: number): Promise<VoidOutcome>;
+
+  /** The running totals of a customer's meters in a period. */
+  usageTotals(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageTotals[]>;
+  /** The same totals computed from the raw records, for checking the running ones. */
+  recomputeUsageTotals(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageTotals[]>;
+  /** Every period in which the customer has usage records, newest first. */
+  periodsWithUsage(scope: Scope, customerId: string): Promise<BillingPeriod[]>;
+
+  /** Flushes and closes; no method may be called after. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,192 @@
+import { periodOf } from "./billing-period.js";
+import type { Clock } from "./clock.js";
+import { Decimal } from "./decimal.js";
+import { type Failure, failure, requestIdReused, withFieldPrefix } from "./failure.js";
+import { newId } from "./ids.js";
+import { type Meter, parseQuantity } from "./meter.js";
+import type { Page, PageQuery, Scope, Store, UsageFilter } from "./store.js";
+import { checkEventTime, checkPeriodOpen, type TimeRules } from "./time-rules.js";
+import { type NewUsageRecord, type UsageRecord, usageDifferences } from "./usage-record.js";
+
+/** A usage event as a caller sent it, its shape already checked. */
+export interface UsageRequest {
+  requestId: string;
+  /** The customer's Tally id or external_id. */
+  customerRef: string;
+  meterKey: string;
+  /** The decimal text as sent; its precision is judged against the meter. */
+  quantity: string;
+  /** Epoch ms; null to use the receipt time. */
+  eventTime: number | null;
+  attributes: Record<string, string>;
+}
+
+/** What became of one usage request. */
+export type RecordOutcome =
+  | { kind: "recorded"; record: UsageRecord }
+  | { kind: "replayed"; record: UsageRecord }
+  | { kind: "refused"; failure: Failure };
+
+/** What the ledger needs. */
+export interface UsageLedgerOptions {
+  store: Store;
+  clock: Clock;
+  timeRules: TimeRules;
+}
+
+/** The use cases of the usage ledger. */
+export type UsageLedger = ReturnType<typeof createUsageLedger>;
+
+/**
+ * Records usage exactly once per (scope, request_id), lists it, and voids it.
+ * Checks that need no transaction run first; the store then claims each
+ * request_id, writes the record and its totals in one transaction, and
+ * settles races between concurrent duplicates.
+ */
+export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOptions) {
+  /**
+   * Judges one request before the write: a NewUsageRecord to write, a replay
+   * of an earlier record, or a refusal.
+   */
+  async function prepare(
+    scope: Scope,
+    request: UsageRequest,
+    now: number,
+    meters: Map<string, Promise<Meter | undefined>>,
+    customers: Map<string, Promise<string | undefined>>,
+  ): Promise<NewUsageRecord | RecordOutcome> {
+    const customerId = await memo(customers, request.customerRef, async () => (await store.findCustomer(scope, request.customerRef))?.id);
+    if (customerId === undefined) {
+      return refused(failure("CUSTOMER_NOT_FOUND", `customer "${request.customerRef}" does not exist`, "customer_id"));
+    }
+    const meter = await memo(meters, request.meterKey, () => store.findMeter(scope, request.meterKey));
+    if (meter === undefined) {
+      return refused(failure("METER_NOT_FOUND", `meter "${request.meterKey}" does not exist`, "meter_key"));
+    }
+    const quantity = parseQuantity(request.quantity, meter);
+    if (!(quantity instanceof Decimal)) return refused(quantity);
+    const eventTime = request.eventTime ?? now;
+    const candidate: NewUsageRecord = {
+      id: newId("rec"),
+      requestId: request.requestId,
+      customerId,
+      meterKey: meter.key,
+      quantity,
+      eventTime,
+      requestedEventTime: request.eventTime,
+      createTime: now,
+      period: periodOf(eventTime),
+      attributes: request.attributes,
+    };
+    // An identical retry is answered with the original record even if the
+    // time rules would refuse it today (its period may have closed since).
+    const existing = await store.findUsageByRequestId(scope, request.requestId);
+    if (existing !== undefined) {
+      const differences = usageDifferences(existing, candidate);
+      return differences.length === 0
+        ? { kind: "replayed", record: existing }
+        : refused(requestIdReused(request.requestId, differences));
+    }
+    const timeFailure = checkEventTime(eventTime, now, timeRules) ?? checkPeriodOpen(candidate.period, now, timeRules, "event_time");
+    return timeFailure === undefined ? candidate : refused(timeFailure);
+  }
+
+  /**
+   * Records a batch. Each outcome is in request order. When `atomic`, the
+   * first refusal (its field paths prefixed "requests[i]") refuses the whole
+   * batch and nothing is written.
+   */
+  async function recordBatch(scope: Scope, requests: UsageRequest[], atomic: boolean): Promise<RecordOutcome[] | Failure> {
+    const now = clock.now();
+    const meters = new Map<string, Promise<Meter | undefined>>();
+    const customers = new Map<string, Promise<string | undefined>>();
+    const prepared: (NewUsageRecord | RecordOutcome)[] = [];
+    for (const request of requests) prepared.push(await prepare(scope, request, now, meters, customers));
+
+    if (atomic) {
+      const index = prepared.findIndex((item) => "kind" in item && item.kind === "refused");
+      if (index >= 0) return withFieldPrefix((prepared[index] as { failure: Failure }).failure, `requests[${index}]`);
+    }
+    const toWrite = prepared.filter((item): item is NewUsageRecord => !("kind" in item));
+    const written = toWrite.length === 0 ? [] : await store.recordUsage(scope, toWrite, atomic);
+    if (atomic) {
+      const index = written.findIndex((outcome) => outcome.kind === "refused");
+      if (index >= 0) {
+        const position = prepared.indexOf(toWrite[index]!);
+        return withFieldPrefix((written[index] as { failure: Failure }).failure, `requests[${position}]`);
+      }
+    }
+    let next = 0;
+    return prepared.map((item): RecordOutcome => {
+      if ("kind" in item) return item;
+      const outcome = written[next++]!;
+      if (outcome.kind === "aborted") throw new Error("an event was aborted outside an atomic write");
+      return outcome;
+    });
+  }
+
+  return {
+    /** Records one usage event. */
+    async recordUsage(scope: Scope, request: UsageRequest): Promise<RecordOutcome> {
+      const outcomes = await recordBatch(scope, [request], false);
+      return (outcomes as RecordOutcome[])[0]!;
+    },
+
+    recordBatch,
+
+    async getUsageRecord(scope: Scope, id: string): Promise<UsageRecord | Failure> {
+      return (await store.getUsageRecord(scope, id)) ?? failure("USAGE_RECORD_NOT_FOUND", `usage record "${id}" does not exist`, "id");
+    },
+
+    /** Lists a customer's records, most recently recorded first. */
+    async listUsageRecords(
+      scope: Scope,
+      filter: Omit<UsageFilter, "customerId"> & { customerRef: string },
+      page: PageQuery,
+    ): Promise<Page<UsageRecord> | Failure> {
+      const customer = await store.findCustomer(scope, filter.customerRef);
+      if (customer === undefined) {
+        return failure("CUSTOMER_NOT_FOUND", `customer "${filter.customerRef}" does not exist`, "customer_id");
+      }
+      const { customerRef: _, ...rest } = filter;
+      return store.listUsageRecords(scope, { ...rest, customerId: customer.id }, page);
+    },
+
+    /**
+     * Voids the record created with `requestId`. The void is a new ledger
+     * entry; the record itself is never rewritten.
+     */
+    async voidUsage(scope: Scope, requestId: string, reason: string): Promise<RecordOutcome> {
+      const record = await store.findUsageByRequestId(scope, requestId);
+      if (record === undefined) {
+        return refused(failure("USAGE_RECORD_NOT_FOUND", `no usage record has request_id "${requestId}"`, "request_id"));
+      }
+      if (record.voided) {
+        return record.voidReason === reason
+          ? { kind: "replayed", record }
+          : refused(requestIdReused(requestId, ["reason"]));
+      }
+      const now = clock.now();
+      const closed = checkPeriodOpen(record.period, now, timeRules, "request_id");
+      if (closed !== undefined) return refused(closed);
+      const outcome = await store.voidUsage(scope, record.id, reason, now);
+      if (outcome.kind === "voided") return { kind: "recorded", record: outcome.record };
+      return outcome.record.voidReason === reason
+        ? { kind: "replayed", record: outcome.record }
+        : refused(requestIdReused(requestId, ["reason"]));
+    },
+  };
+}
+
+function refused(reason: Failure): RecordOutcome {
+  return { kind: "refused", failure: reason };
+}
+
+function memo<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
+  let value = cache.get(key);
+  if (value === undefined) {
+    value = load();
+    cache.set(key, value);
+  }
+  return value;
+}

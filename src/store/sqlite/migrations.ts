@@ -1,0 +1,91 @@
+/**
+ * The schema, as an append-only list of migrations. Migration N brings a
+ * database from user_version N-1 to N; a released migration is never edited.
+ * Every table carries tenant_id so that every read and every idempotency key
+ * is scoped to the caller's tenant.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE customers (
+    seq INTEGER PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    currency_code TEXT NOT NULL,
+    create_time INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    UNIQUE (tenant_id, id),
+    UNIQUE (tenant_id, request_id)
+  );
+  CREATE UNIQUE INDEX customers_by_external_id ON customers (tenant_id, external_id) WHERE external_id <> '';
+
+  CREATE TABLE meters (
+    seq INTEGER PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    aggregation TEXT NOT NULL CHECK (aggregation IN ('sum', 'count', 'max')),
+    precision INTEGER NOT NULL,
+    create_time INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    UNIQUE (tenant_id, key),
+    UNIQUE (tenant_id, request_id)
+  );
+
+  CREATE TABLE prices (
+    seq INTEGER PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    meter_key TEXT NOT NULL,
+    currency_code TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    effective_period TEXT NOT NULL,
+    tiers TEXT NOT NULL,
+    create_time INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    UNIQUE (tenant_id, id),
+    UNIQUE (tenant_id, meter_key, currency_code, version),
+    UNIQUE (tenant_id, request_id)
+  );
+
+  CREATE TABLE usage_records (
+    seq INTEGER PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    meter_key TEXT NOT NULL,
+    quantity TEXT NOT NULL,
+    event_time INTEGER NOT NULL,
+    requested_event_time INTEGER,
+    create_time INTEGER NOT NULL,
+    period TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    UNIQUE (tenant_id, request_id),
+    UNIQUE (tenant_id, id)
+  );
+  CREATE INDEX usage_records_by_customer ON usage_records (tenant_id, customer_id, seq);
+  CREATE INDEX usage_records_by_period ON usage_records (tenant_id, customer_id, period, meter_key);
+
+  CREATE TABLE usage_voids (
+    tenant_id TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    void_time INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, record_id)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE usage_totals (
+    tenant_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    period TEXT NOT NULL,
+    meter_key TEXT NOT NULL,
+    quantity_sum TEXT NOT NULL,
+    event_count INTEGER NOT NULL,
+    quantity_max TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, customer_id, period, meter_key)
+  ) WITHOUT ROWID;
+  `,
+];
