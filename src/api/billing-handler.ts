@@ -1,0 +1,39 @@
+import type { ServiceImpl } from "@connectrpc/connect";
+import { z } from "zod";
+import { BillingService } from "../../gen/ts/billing/v1/billing_service_pb.js";
+import { isBillingPeriod } from "../domain/billing-period.js";
+import type { Billing } from "../domain/billing.js";
+import { FailureError, failure, valueOrThrow } from "../domain/failure.js";
+import { callerScope } from "./caller-scope.js";
+import { decodePageToken, encodePageToken } from "./page-token.js";
+import { billMessage } from "./proto-mapping.js";
+import { billingPeriod, customerReference, pageSize, validate } from "./request-validation.js";
+
+const listBillsRequest = z.object({ customerId: customerReference, pageSize: pageSize(12, 120), pageToken: z.string() });
+
+/** billing.v1.BillingService: proto in, use case, proto out. */
+export function createBillingHandler(billing: Billing): ServiceImpl<typeof BillingService> {
+  return {
+    async getCurrentBill(request, context) {
+      const { customerId } = validate(z.object({ customerId: customerReference }), request);
+      return { bill: billMessage(valueOrThrow(await billing.getCurrentBill(context.values.get(callerScope), customerId))) };
+    },
+
+    async getBill(request, context) {
+      const { customerId, period } = validate(z.object({ customerId: customerReference, period: billingPeriod }), request);
+      return { bill: billMessage(valueOrThrow(await billing.getBill(context.values.get(callerScope), customerId, period))) };
+    },
+
+    async listBills(request, context) {
+      const { customerId, pageSize, pageToken } = validate(listBillsRequest, request);
+      const beforePeriod = decodePageToken("bills", pageToken);
+      if (beforePeriod !== null && !isBillingPeriod(beforePeriod)) {
+        throw new FailureError(failure("INVALID_PAGE_TOKEN", "page_token is not one this bills listing handed out", "page_token"));
+      }
+      const page = valueOrThrow(
+        await billing.listBills(context.values.get(callerScope), customerId, { limit: pageSize, beforePeriod }),
+      );
+      return { bills: page.bills.map(billMessage), nextPageToken: encodePageToken("bills", page.nextBeforePeriod) };
+    },
+  };
+}

@@ -1,0 +1,37 @@
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { FailureError } from "../domain/failure.js";
+import { failureToConnectError } from "./failure-status.js";
+
+/**
+ * The one choke point between thrown errors and statuses: a domain failure
+ * becomes its status from the reason table; a ConnectError passes; anything
+ * else is a fault, logged with its stack and answered INTERNAL without a word
+ * of it (no stack, no SQL) reaching the caller.
+ */
+export function createErrorBoundary(logger: Logger): Interceptor {
+  return (next) => async (request) => {
+    try {
+      return await next(request);
+    } catch (error) {
+      throw toStatus(error, logger, request.method.name);
+    }
+  };
+}
+
+/** The status a thrown value is answered with. */
+export function toStatus(error: unknown, logger: Logger, method: string): ConnectError {
+  if (error instanceof FailureError) return failureToConnectError(error.failure);
+  if (error instanceof ConnectError) return error;
+  logger.error({ err: error, method }, "internal fault");
+  return failureToConnectError({
+    reason: "INTERNAL",
+    message: "internal error; it was logged. Retrying with the same request_id is safe",
+    fieldViolations: [],
+  });
+}
+
+/** Whether an error is the caller's fault rather than ours, for log levels. */
+export function isInternal(error: ConnectError): boolean {
+  return error.code === Code.Internal || error.code === Code.Unknown || error.code === Code.DataLoss;
+}

@@ -1,0 +1,62 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { BadRequestSchema, ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
+import type { Failure, FailureReason } from "../domain/failure.js";
+
+/** Reasons the transport adds to the domain's. */
+export type TransportReason = "SHUTTING_DOWN" | "INTERNAL";
+
+/** Every reason the API can return. */
+export type ApiReason = FailureReason | TransportReason;
+
+/** The ErrorInfo domain of every Tally error. */
+export const ERROR_DOMAIN = "tally.billing.v1";
+
+/**
+ * The one table of reasons: each with its status code and what it means. The
+ * README's error table is this table.
+ */
+export const REASONS: Record<ApiReason, { code: Code; meaning: string }> = {
+  INVALID_FIELD: { code: Code.InvalidArgument, meaning: "A field is missing, malformed or out of bounds; see the field violations." },
+  INVALID_QUANTITY: {
+    code: Code.InvalidArgument,
+    meaning: "The quantity is not a non-negative decimal string within the meter's precision and 18 integer digits.",
+  },
+  EVENT_TIME_OUT_OF_RANGE: { code: Code.InvalidArgument, meaning: "event_time is more than 5 minutes ahead of the server clock." },
+  INVALID_PAGE_TOKEN: { code: Code.InvalidArgument, meaning: "page_token was not handed out by this listing." },
+  CUSTOMER_NOT_FOUND: { code: Code.NotFound, meaning: "No customer has this id or external_id." },
+  METER_NOT_FOUND: { code: Code.NotFound, meaning: "No meter has this key." },
+  USAGE_RECORD_NOT_FOUND: { code: Code.NotFound, meaning: "No usage record has this id (or request_id, for VoidUsage)." },
+  REQUEST_ID_REUSED: {
+    code: Code.AlreadyExists,
+    meaning: "The request_id was already used with a different payload; the field violations name the fields that differ.",
+  },
+  EXTERNAL_ID_TAKEN: { code: Code.AlreadyExists, meaning: "Another customer already has this external_id." },
+  METER_KEY_TAKEN: { code: Code.AlreadyExists, meaning: "Another meter already has this key." },
+  BILL_FINALIZED: {
+    code: Code.FailedPrecondition,
+    meaning: "The billing period is finalized (its end plus the grace time has passed); it can no longer change.",
+  },
+  TOTAL_OVERFLOW: { code: Code.OutOfRange, meaning: "A running total would exceed 20 integer digits; nothing was recorded." },
+  BATCH_ABORTED: { code: Code.Aborted, meaning: "Not recorded because another request of the atomic batch was refused." },
+  SHUTTING_DOWN: { code: Code.Unavailable, meaning: "The server is shutting down; retry against another instance or later." },
+  INTERNAL: { code: Code.Internal, meaning: "An internal fault; it was logged. Retrying with the same request_id is safe." },
+};
+
+/**
+ * The status for a failure: its code from REASONS, the message, and the
+ * standard details (google.rpc.ErrorInfo with the reason, google.rpc.BadRequest
+ * with the field violations) that every gRPC and Connect client can read.
+ */
+export function failureToConnectError(failure: { reason: ApiReason; message: string; fieldViolations: Failure["fieldViolations"] }): ConnectError {
+  const details = [
+    { desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason: failure.reason, domain: ERROR_DOMAIN }) },
+  ];
+  if (failure.fieldViolations.length > 0) {
+    details.push({
+      desc: BadRequestSchema,
+      value: create(BadRequestSchema, { fieldViolations: failure.fieldViolations }),
+    } as never);
+  }
+  return new ConnectError(failure.message, REASONS[failure.reason].code, undefined, details);
+}

@@ -1,0 +1,122 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import {
+  type Bill as BillMessage,
+  BillLineSchema,
+  BillLineTierSchema,
+  BillSchema,
+  BillStatus,
+} from "../../gen/ts/billing/v1/billing_service_pb.js";
+import {
+  Aggregation as AggregationEnum,
+  type Meter as MeterMessage,
+  MeterSchema,
+  type Price as PriceMessage,
+  PriceSchema,
+  PriceTierSchema,
+} from "../../gen/ts/billing/v1/catalog_service_pb.js";
+import { type Customer as CustomerMessage, CustomerSchema } from "../../gen/ts/billing/v1/customer_service_pb.js";
+import { type UsageRecord as UsageRecordMessage, UsageRecordSchema } from "../../gen/ts/billing/v1/usage_service_pb.js";
+import type { Bill } from "../domain/bill.js";
+import type { Customer } from "../domain/customer.js";
+import type { Aggregation, Meter } from "../domain/meter.js";
+import type { Price } from "../domain/price.js";
+import type { UsageRecord } from "../domain/usage-record.js";
+
+/** Domain values to proto messages. Decimals travel as strings, times as Timestamps. */
+
+export function customerMessage(customer: Customer): CustomerMessage {
+  return create(CustomerSchema, {
+    id: customer.id,
+    externalId: customer.externalId,
+    displayName: customer.displayName,
+    currencyCode: customer.currencyCode,
+    createTime: timestampFromMs(customer.createTime),
+  });
+}
+
+const AGGREGATIONS: Record<Aggregation, AggregationEnum> = {
+  sum: AggregationEnum.SUM,
+  count: AggregationEnum.COUNT,
+  max: AggregationEnum.MAX,
+};
+
+/** The domain aggregation of a proto enum value; undefined for UNSPECIFIED or unknown numbers. */
+export function aggregationOf(value: AggregationEnum): Aggregation | undefined {
+  return (Object.keys(AGGREGATIONS) as Aggregation[]).find((name) => AGGREGATIONS[name] === value);
+}
+
+export function meterMessage(meter: Meter): MeterMessage {
+  return create(MeterSchema, {
+    key: meter.key,
+    displayName: meter.displayName,
+    unit: meter.unit,
+    aggregation: AGGREGATIONS[meter.aggregation],
+    precision: meter.precision,
+    createTime: timestampFromMs(meter.createTime),
+  });
+}
+
+export function priceMessage(price: Price): PriceMessage {
+  return create(PriceSchema, {
+    id: price.id,
+    meterKey: price.meterKey,
+    currencyCode: price.currencyCode,
+    tiers: price.tiers.map((tier) =>
+      create(PriceTierSchema, { upTo: tier.upTo?.toString() ?? "", unitAmount: tier.unitAmount.toString() }),
+    ),
+    effectivePeriod: price.effectivePeriod,
+    version: price.version,
+    createTime: timestampFromMs(price.createTime),
+  });
+}
+
+export function usageRecordMessage(record: UsageRecord): UsageRecordMessage {
+  return create(UsageRecordSchema, {
+    id: record.id,
+    requestId: record.requestId,
+    customerId: record.customerId,
+    meterKey: record.meterKey,
+    quantity: record.quantity.toString(),
+    eventTime: timestampFromMs(record.eventTime),
+    createTime: timestampFromMs(record.createTime),
+    period: record.period,
+    voided: record.voided,
+    attributes: record.attributes,
+    voidReason: record.voidReason,
+    voidTime: record.voidTime === null ? undefined : timestampFromMs(record.voidTime),
+  });
+}
+
+export function billMessage(bill: Bill): BillMessage {
+  return create(BillSchema, {
+    customerId: bill.customerId,
+    period: bill.period,
+    status: bill.status === "finalized" ? BillStatus.FINALIZED : BillStatus.DRAFT,
+    currencyCode: bill.currencyCode,
+    lines: bill.lines.map((line) =>
+      create(BillLineSchema, {
+        meterKey: line.meterKey,
+        displayName: line.displayName,
+        unit: line.unit,
+        quantity: line.quantity.toString(),
+        amount: line.amount,
+        priceVersion: line.priceVersion,
+        priceId: line.priceId,
+        tiers: line.tiers.map((tier) =>
+          create(BillLineTierSchema, {
+            upTo: tier.upTo?.toString() ?? "",
+            quantity: tier.quantity.toString(),
+            unitAmount: tier.unitAmount.toString(),
+            amount: tier.amount.toString(),
+          }),
+        ),
+      }),
+    ),
+    total: bill.total,
+    asOfTime: timestampFromMs(bill.asOfTime),
+    startTime: timestampFromMs(bill.startTime),
+    endTime: timestampFromMs(bill.endTime),
+    finalizeTime: timestampFromMs(bill.finalizeTime),
+  });
+}

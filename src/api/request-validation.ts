@@ -1,0 +1,89 @@
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { z } from "zod";
+import { isBillingPeriod } from "../domain/billing-period.js";
+import { Decimal } from "../domain/decimal.js";
+import { FailureError, type FieldViolation } from "../domain/failure.js";
+import { MAX_METER_PRECISION, METER_KEY_PATTERN } from "../domain/meter.js";
+import { isCurrencyCode } from "../domain/money.js";
+
+/**
+ * The shape rules of requests, declared once with zod at the API boundary.
+ * Rules that need stored data (a meter's precision, time rules, uniqueness)
+ * belong to the domain. Every violation carries the proto field path, e.g.
+ * "requests[3].request_id".
+ */
+
+/** AIP-155 request ids, required on every mutating call (a step beyond the AIP, which makes them optional). */
+export const requestId = z.string().min(1, "request_id is required on every mutating call").max(128, "at most 128 characters");
+
+/** A reference to a customer: Tally id or external_id. */
+export const customerReference = z.string().min(1, "is required").max(128, "at most 128 characters");
+
+/** A meter key. */
+export const meterKey = z.string().regex(METER_KEY_PATTERN, 'must be lower-case letters, digits and "-", starting with a letter, at most 63 characters');
+
+/** An ISO 4217 currency code. */
+export const currencyCode = z.string().refine(isCurrencyCode, 'must be an ISO 4217 currency code such as "USD"');
+
+/** A billing period "YYYY-MM". */
+export const billingPeriod = z.string().refine(isBillingPeriod, 'must be a billing period "YYYY-MM"');
+
+/** A non-negative decimal string such as "0.25"; `what` names it in the message. */
+export function decimalString(what: string) {
+  return z.string().refine((text) => Decimal.parse(text) !== undefined, `${what} must be a non-negative decimal string such as "0.25"`);
+}
+
+/** page_size: 0 means the listing's default; larger than the maximum is reduced to it (AIP-158). */
+export function pageSize(defaultSize: number, maxSize: number) {
+  return z
+    .number()
+    .int()
+    .min(0, "must not be negative")
+    .transform((size) => (size === 0 ? defaultSize : Math.min(size, maxSize)));
+}
+
+/** A protobuf Timestamp between years 1970 and 9999, as epoch milliseconds. */
+export const timestamp = z
+  .custom<Timestamp>()
+  .refine(
+    (value) => value.seconds >= 0n && value.seconds <= 253402300799n && value.nanos >= 0 && value.nanos <= 999_999_999,
+    "must be a valid timestamp between 1970 and 9999",
+  )
+  .transform((value) => Number(value.seconds) * 1000 + Math.floor(value.nanos / 1_000_000));
+
+/** Usage attributes: at most 32, keys up to 64 characters, values up to 256. */
+export const attributes = z
+  .record(z.string().min(1, "attribute keys must not be empty").max(64, "attribute keys are at most 64 characters"), z.string().max(256, "attribute values are at most 256 characters"))
+  .refine((map) => Object.keys(map).length <= 32, "at most 32 attributes");
+
+/** A meter's precision. */
+export const precision = z.number().int().min(0, "must be 0 or more").max(MAX_METER_PRECISION, `must be at most ${MAX_METER_PRECISION}`);
+
+/**
+ * Checks `value` against `schema`: the parsed value, or a thrown
+ * FailureError (INVALID_FIELD) naming every field at fault.
+ */
+export function validate<Schema extends z.ZodType>(schema: Schema, value: unknown, pathPrefix = ""): z.output<Schema> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const fieldViolations: FieldViolation[] = result.error.issues.map((issue) => ({
+    field: fieldPath(pathPrefix, issue.path),
+    description: issue.message,
+  }));
+  const first = fieldViolations[0]!;
+  throw new FailureError({
+    reason: "INVALID_FIELD",
+    message: `invalid ${first.field}: ${first.description}${fieldViolations.length > 1 ? ` (and ${fieldViolations.length - 1} more)` : ""}`,
+    fieldViolations,
+  });
+}
+
+/** ["requests", 3, "requestId"] → "requests[3].request_id" (proto field names, as in google.rpc.BadRequest). */
+export function fieldPath(prefix: string, path: readonly PropertyKey[]): string {
+  let text = prefix;
+  for (const part of path) {
+    if (typeof part === "number") text += `[${part}]`;
+    else text += `${text === "" ? "" : "."}${String(part).replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)}`;
+  }
+  return text;
+}

@@ -1,0 +1,137 @@
+import type { ServiceImpl } from "@connectrpc/connect";
+import { z } from "zod";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { type BatchRecordUsageResultSchema, type RecordUsageResponseSchema, UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
+import { FailureError, isFailure, valueOrThrow, withFieldPrefix } from "../domain/failure.js";
+import type { RecordOutcome, UsageLedger, UsageRequest } from "../domain/usage-ledger.js";
+import { callerScope } from "./caller-scope.js";
+import { REASONS } from "./failure-status.js";
+import { decodePageToken, encodePageToken } from "./page-token.js";
+import { usageRecordMessage } from "./proto-mapping.js";
+import { attributes, customerReference, pageSize, requestId, timestamp, validate } from "./request-validation.js";
+
+/** The most requests one BatchRecordUsage call may carry. */
+export const MAX_BATCH_SIZE = 1000;
+
+const recordUsageRequest = z.object({
+  requestId,
+  customerId: customerReference,
+  meterKey: z.string().min(1, "is required").max(63, "at most 63 characters"),
+  quantity: z.string().max(64, "at most 64 characters"),
+  eventTime: timestamp.optional(),
+  attributes,
+});
+
+const batchRecordUsageRequest = z.object({
+  requests: z
+    .array(z.unknown())
+    .min(1, "needs at least one request")
+    .max(MAX_BATCH_SIZE, `at most ${MAX_BATCH_SIZE} requests per batch`),
+  atomic: z.boolean(),
+});
+
+const listUsageRecordsRequest = z.object({
+  customerId: customerReference,
+  meterKey: z.string().max(63, "at most 63 characters"),
+  startTime: timestamp.optional(),
+  endTime: timestamp.optional(),
+  pageSize: pageSize(50, 1000),
+  pageToken: z.string(),
+});
+
+const voidUsageRequest = z.object({
+  requestId,
+  reason: z.string().min(1, "a reason is required").max(512, "at most 512 characters"),
+});
+
+/** The domain's form of a RecordUsageRequest; `path` prefixes field paths ("requests[3]"). */
+function usageRequest(request: unknown, path = ""): UsageRequest {
+  const valid = validate(recordUsageRequest, request, path);
+  return {
+    requestId: valid.requestId,
+    customerRef: valid.customerId,
+    meterKey: valid.meterKey,
+    quantity: valid.quantity,
+    eventTime: valid.eventTime ?? null,
+    attributes: valid.attributes,
+  };
+}
+
+function recordResponse(outcome: Exclude<RecordOutcome, { kind: "refused" }>): MessageInitShape<typeof RecordUsageResponseSchema> {
+  return { record: usageRecordMessage(outcome.record), replayed: outcome.kind === "replayed" };
+}
+
+/** billing.v1.UsageService: proto in, use case, proto out. */
+export function createUsageHandler(ledger: UsageLedger): ServiceImpl<typeof UsageService> {
+  return {
+    async recordUsage(request, context) {
+      const outcome = await ledger.recordUsage(context.values.get(callerScope), usageRequest(request));
+      if (outcome.kind === "refused") throw new FailureError(outcome.failure);
+      return recordResponse(outcome);
+    },
+
+    async batchRecordUsage(request, context) {
+      const { atomic } = validate(batchRecordUsageRequest, request);
+      // Items of a non-atomic batch fail alone; in an atomic batch the first
+      // bad item fails the call.
+      const prepared = request.requests.map((item, index) => {
+        try {
+          return usageRequest(item, `requests[${index}]`);
+        } catch (error) {
+          if (atomic || !(error instanceof FailureError)) throw error;
+          return error.failure;
+        }
+      });
+      const valid = prepared.filter((item): item is UsageRequest => !isFailure(item));
+      const outcomes = valueOrThrow(await ledger.recordBatch(context.values.get(callerScope), valid, atomic));
+      let next = 0;
+      return {
+        results: prepared.map((item, index): MessageInitShape<typeof BatchRecordUsageResultSchema> => {
+          const outcome: RecordOutcome = isFailure(item) ? { kind: "refused", failure: item } : outcomes[next++]!;
+          if (outcome.kind !== "refused") return { result: { case: "response", value: recordResponse(outcome) } };
+          const failure = isFailure(item) ? outcome.failure : withFieldPrefix(outcome.failure, `requests[${index}]`);
+          return {
+            result: {
+              case: "error",
+              value: {
+                code: REASONS[failure.reason].code,
+                message: failure.message,
+                reason: failure.reason,
+                fieldViolations: failure.fieldViolations,
+              },
+            },
+          };
+        }),
+      };
+    },
+
+    async getUsageRecord(request, context) {
+      const { id } = validate(z.object({ id: z.string().min(1, "is required").max(128, "at most 128 characters") }), request);
+      return { record: usageRecordMessage(valueOrThrow(await ledger.getUsageRecord(context.values.get(callerScope), id))) };
+    },
+
+    async listUsageRecords(request, context) {
+      const query = validate(listUsageRecordsRequest, request);
+      const page = valueOrThrow(
+        await ledger.listUsageRecords(
+          context.values.get(callerScope),
+          {
+            customerRef: query.customerId,
+            meterKey: query.meterKey,
+            startTime: query.startTime ?? null,
+            endTime: query.endTime ?? null,
+          },
+          { limit: query.pageSize, after: decodePageToken("usage records", query.pageToken) },
+        ),
+      );
+      return { records: page.items.map(usageRecordMessage), nextPageToken: encodePageToken("usage records", page.nextCursor) };
+    },
+
+    async voidUsage(request, context) {
+      const { requestId, reason } = validate(voidUsageRequest, request);
+      const outcome = await ledger.voidUsage(context.values.get(callerScope), requestId, reason);
+      if (outcome.kind === "refused") throw new FailureError(outcome.failure);
+      return { record: usageRecordMessage(outcome.record), replayed: outcome.kind === "replayed" };
+    },
+  };
+}

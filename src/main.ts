@@ -1,0 +1,103 @@
+import { Command } from "commander";
+import { pino, type Logger } from "pino";
+import { type ServeConfig, serveOptions } from "./config.js";
+import { seedDemo } from "./demo-seed.js";
+import { createBilling } from "./domain/billing.js";
+import { createCatalog } from "./domain/catalog.js";
+import { type Clock, systemClock } from "./domain/clock.js";
+import { createCustomerDirectory } from "./domain/customer-directory.js";
+import { DEFAULT_TIME_RULES } from "./domain/time-rules.js";
+import { createUsageLedger } from "./domain/usage-ledger.js";
+import { createTallyServer } from "./server/server.js";
+import { openSqliteStore } from "./store/sqlite/sqlite-store.js";
+
+/** A running Tally. */
+export interface RunningTally {
+  /** The base URL callers use, e.g. "http://127.0.0.1:8080". */
+  url: string;
+  port: number;
+  /** Graceful shutdown, then the database is closed. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The one place that wires the concrete store into the use cases and the use
+ * cases into the server, then listens.
+ */
+export async function startTally(config: ServeConfig, logger: Logger, clock: Clock = systemClock): Promise<RunningTally> {
+  const store = openSqliteStore({ path: config.db });
+  const timeRules = { ...DEFAULT_TIME_RULES, finalizeGraceMs: config.finalizeGrace };
+  const services = {
+    directory: createCustomerDirectory({ store, clock }),
+    catalog: createCatalog({ store, clock, timeRules }),
+    ledger: createUsageLedger({ store, clock, timeRules }),
+    billing: createBilling({ store, clock, timeRules }),
+  };
+  const demo = config.demo ? await seedDemo(services, clock) : undefined;
+  const server = createTallyServer({ services, logger, maxMessageBytes: config.maxMessageBytes });
+  let address;
+  try {
+    address = await server.listen(config.port, config.host);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  logger.info({ url, db: config.db, port: address.port }, "listening");
+  if (demo !== undefined) process.stdout.write(demoBanner(url, address.port, demo.customerIds[0] ?? "acme", demo.seeded));
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    port: address.port,
+    stop() {
+      stopping ??= (async () => {
+        await server.shutdown(config.shutdownGrace);
+        await store.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+function demoBanner(url: string, port: number, customer: string, seeded: boolean): string {
+  const authority = `localhost:${port}`;
+  return `
+Tally is serving ${url} (gRPC, gRPC-Web and Connect on one port)${seeded ? "; demo data seeded" : ""}.
+
+  curl -s ${url}/billing.v1.BillingService/GetCurrentBill -H 'content-type: application/json' -d '{"customerId":"${customer}"}'
+  curl -s ${url}/billing.v1.UsageService/RecordUsage -H 'content-type: application/json' \\
+    -d '{"requestId":"try-1","customerId":"${customer}","meterKey":"database-hosting","quantity":"12.5"}'
+  grpcurl -plaintext ${authority} list
+  grpcurl -plaintext -d '{"customer_id":"${customer}"}' ${authority} billing.v1.BillingService/GetCurrentBill
+
+`;
+}
+
+/** The `tally` command line. */
+export async function runCli(argv: string[]): Promise<void> {
+  const program = new Command("tally").description("Tally: usage metering and billing").showHelpAfterError();
+  const serve = program.command("serve").description("serve the Tally API (gRPC, gRPC-Web and Connect on one port)");
+  for (const option of serveOptions()) serve.addOption(option);
+  serve.action(async (config: ServeConfig) => {
+    const logger = pino({ level: config.logLevel });
+    const tally = await startTally(config, logger);
+    const stop = (signal: string) => {
+      logger.info({ signal }, "shutting down");
+      tally.stop().then(
+        () => {
+          logger.info("stopped");
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, "shutdown failed");
+          process.exit(1);
+        },
+      );
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  await program.parseAsync(argv);
+}

@@ -1,0 +1,45 @@
+import type { Interceptor } from "@connectrpc/connect";
+import { failureToConnectError } from "../api/failure-status.js";
+
+/**
+ * Counts unary calls in flight and, once draining starts, refuses new ones
+ * with UNAVAILABLE (reason SHUTTING_DOWN) so clients retry elsewhere while the
+ * calls already running finish.
+ */
+export function createCallDraining() {
+  let inFlight = 0;
+  let draining = false;
+  let onIdle: (() => void) | undefined;
+
+  const interceptor: Interceptor = (next) => async (request) => {
+    if (draining) {
+      throw failureToConnectError({ reason: "SHUTTING_DOWN", message: "the server is shutting down; retry", fieldViolations: [] });
+    }
+    if (request.stream) return next(request);
+    inFlight++;
+    try {
+      return await next(request);
+    } finally {
+      inFlight--;
+      if (inFlight === 0) onIdle?.();
+    }
+  };
+
+  return {
+    interceptor,
+    /** Refuses new calls from now on; resolves when the running ones finished or `graceMs` passed. */
+    drain(graceMs: number): Promise<void> {
+      draining = true;
+      if (inFlight === 0) return Promise.resolve();
+      return new Promise((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        onIdle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    },
+    /** Unary calls running now. */
+    inFlight: () => inFlight,
+  };
+}

@@ -1,0 +1,128 @@
+import type { AddressInfo } from "node:net";
+import type { DescFile } from "@bufbuild/protobuf";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Logger } from "pino";
+import { BillingService, file_billing_v1_billing_service } from "../../gen/ts/billing/v1/billing_service_pb.js";
+import { CatalogService, file_billing_v1_catalog_service } from "../../gen/ts/billing/v1/catalog_service_pb.js";
+import { CustomerService, file_billing_v1_customer_service } from "../../gen/ts/billing/v1/customer_service_pb.js";
+import { file_billing_v1_usage_service, UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
+import { file_health_v1_health, HealthCheckResponse_ServingStatus } from "../../gen/ts/health/v1/health_pb.js";
+import { file_grpc_reflection_v1_reflection } from "../../gen/ts/grpc/reflection/v1/reflection_pb.js";
+import { file_grpc_reflection_v1alpha_reflection } from "../../gen/ts/grpc/reflection/v1alpha/reflection_pb.js";
+import { createBillingHandler } from "../api/billing-handler.js";
+import { createCatalogHandler } from "../api/catalog-handler.js";
+import { createCustomerHandler } from "../api/customer-handler.js";
+import { createErrorBoundary } from "../api/error-boundary.js";
+import { createUsageHandler } from "../api/usage-handler.js";
+import type { Billing } from "../domain/billing.js";
+import type { Catalog } from "../domain/catalog.js";
+import type { CustomerDirectory } from "../domain/customer-directory.js";
+import type { UsageLedger } from "../domain/usage-ledger.js";
+import { createCallDraining } from "./call-draining.js";
+import { createCallLogging } from "./call-logging.js";
+import { createHealthService } from "./health-service.js";
+import { createOnePortListener } from "./one-port-listener.js";
+import { registerReflection } from "./reflection-service.js";
+
+/** The use cases the server exposes. */
+export interface TallyServices {
+  directory: CustomerDirectory;
+  catalog: Catalog;
+  ledger: UsageLedger;
+  billing: Billing;
+}
+
+/** How to build the server. */
+export interface TallyServerOptions {
+  /** The use cases behind the RPCs. Required. */
+  services: TallyServices;
+  /** Where call logs and faults go. Required. */
+  logger: Logger;
+  /** Largest request or response message in bytes. Default 4 MiB. */
+  maxMessageBytes?: number;
+}
+
+/** The services health reports on, besides the whole server (""). */
+const SERVICE_NAMES = [CustomerService, CatalogService, UsageService, BillingService].map((service) => service.typeName);
+
+/** The files reflection describes: the contract, plus health and reflection themselves. */
+const REFLECTED_FILES: DescFile[] = [
+  file_billing_v1_customer_service,
+  file_billing_v1_catalog_service,
+  file_billing_v1_usage_service,
+  file_billing_v1_billing_service,
+  file_health_v1_health,
+  file_grpc_reflection_v1_reflection,
+  file_grpc_reflection_v1alpha_reflection,
+];
+
+/**
+ * Builds the Tally server: every billing.v1 service, gRPC health and
+ * reflection, and GET /healthz, for gRPC, gRPC-Web and Connect (JSON and
+ * binary) on one port over HTTP/1.1 and cleartext HTTP/2.
+ */
+export function createTallyServer(options: TallyServerOptions) {
+  const { services, logger } = options;
+  const maxMessageBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
+  const health = createHealthService();
+  const draining = createCallDraining();
+  let serving = true;
+
+  const handler = connectNodeAdapter({
+    routes(router: ConnectRouter) {
+      router.service(CustomerService, createCustomerHandler(services.directory));
+      router.service(CatalogService, createCatalogHandler(services.catalog));
+      router.service(UsageService, createUsageHandler(services.ledger));
+      router.service(BillingService, createBillingHandler(services.billing));
+      health.register(router);
+      registerReflection(router, REFLECTED_FILES);
+    },
+    // Outermost first: the log line sees the status the boundary chose.
+    interceptors: [createCallLogging(logger), draining.interceptor, createErrorBoundary(logger)],
+    readMaxBytes: maxMessageBytes,
+    writeMaxBytes: maxMessageBytes,
+    fallback(request, response) {
+      if (request.url === "/healthz" && (request.method === "GET" || request.method === "HEAD")) {
+        response.writeHead(serving ? 200 : 503, { "content-type": "text/plain; charset=utf-8" });
+        response.end(serving ? "SERVING\n" : "NOT_SERVING\n");
+        return;
+      }
+      response.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
+      response.end("not found\n");
+    },
+  });
+
+  const listener = createOnePortListener({
+    handler,
+    onListenerError: (error) => logger.error({ err: error }, "listener error"),
+  });
+
+  for (const name of ["", ...SERVICE_NAMES]) health.setStatus(name, HealthCheckResponse_ServingStatus.SERVING);
+
+  return {
+    /** Starts listening; resolves with the bound address. */
+    listen(port: number, host: string): Promise<AddressInfo> {
+      return listener.listen(port, host);
+    },
+
+    /**
+     * Graceful shutdown: health goes NOT_SERVING, new calls are refused with
+     * UNAVAILABLE, calls in flight finish (up to `graceMs`), then every
+     * connection is closed (HTTP/2 sessions with GOAWAY).
+     */
+    async shutdown(graceMs: number): Promise<void> {
+      serving = false;
+      health.setAllNotServing();
+      health.close();
+      await draining.drain(graceMs);
+      await listener.close(graceMs);
+    },
+
+    /** Open connections, for tests that check nothing is left behind. */
+    openConnections: () => listener.openConnections(),
+  };
+}
+
+/** The server built by createTallyServer. */
+export type TallyServer = ReturnType<typeof createTallyServer>;
