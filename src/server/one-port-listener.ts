@@ -212,6 +212,19 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
     session.on("stream", (stream) => {
       openStreams++;
       clearTimeout(idleTimer);
+      // A response that ends before the request does (connect-node refusing
+      // an oversized message stops reading it) would leave the stream
+      // half-open until the client gave up, holding a stream slot, session
+      // memory and graceful shutdown. Once the trailers are out, reset it
+      // with NO_ERROR, as RFC 9113 section 8.1 allows.
+      stream.once("wantTrailers", () => {
+        setImmediate(() => {
+          if (stream.closed || stream.readableEnded) return;
+          stream.close(http2.constants.NGHTTP2_NO_ERROR);
+          stream.removeAllListeners("data");
+          stream.resume();
+        });
+      });
       stream.once("close", () => {
         openStreams--;
         if (openStreams === 0 && !session.closed) {
