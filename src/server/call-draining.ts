@@ -1,10 +1,14 @@
 import type { Interceptor } from "@connectrpc/connect";
+import { Health } from "../../gen/ts/health/v1/health_pb.js";
 import { failureToConnectError } from "../api/failure-status.js";
+
+const HEALTH_SERVICE = Health.typeName;
 
 /**
  * Counts unary calls in flight and, once draining starts, refuses new ones
  * with UNAVAILABLE (reason SHUTTING_DOWN) so clients retry elsewhere while the
- * calls already running finish.
+ * calls already running finish. Health checks still answer during the drain,
+ * so a load balancer's probe reads NOT_SERVING rather than an error.
  */
 export function createCallDraining() {
   let inFlight = 0;
@@ -12,7 +16,7 @@ export function createCallDraining() {
   let onIdle: (() => void) | undefined;
 
   const interceptor: Interceptor = (next) => async (request) => {
-    if (draining) {
+    if (draining && request.service.typeName !== HEALTH_SERVICE) {
       throw failureToConnectError({ reason: "SHUTTING_DOWN", message: "the server is shutting down; retry", fieldViolations: [] });
     }
     if (request.stream) return next(request);

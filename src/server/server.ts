@@ -10,6 +10,7 @@ import { file_billing_v1_usage_service, UsageService } from "../../gen/ts/billin
 import { file_health_v1_health, HealthCheckResponse_ServingStatus } from "../../gen/ts/health/v1/health_pb.js";
 import { file_grpc_reflection_v1_reflection } from "../../gen/ts/grpc/reflection/v1/reflection_pb.js";
 import { file_grpc_reflection_v1alpha_reflection } from "../../gen/ts/grpc/reflection/v1alpha/reflection_pb.js";
+import { file_google_rpc_error_details } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { createBillingHandler } from "../api/billing-handler.js";
 import { createCatalogHandler } from "../api/catalog-handler.js";
 import { createCustomerHandler } from "../api/customer-handler.js";
@@ -46,7 +47,11 @@ export interface TallyServerOptions {
 /** The services health reports on, besides the whole server (""). */
 const SERVICE_NAMES = [CustomerService, CatalogService, UsageService, BillingService].map((service) => service.typeName);
 
-/** The files reflection describes: the contract, plus health and reflection themselves. */
+/**
+ * The files reflection describes: the contract, health and reflection
+ * themselves, and the google.rpc error details, so grpcurl can decode the
+ * ErrorInfo and BadRequest of an error status.
+ */
 const REFLECTED_FILES: DescFile[] = [
   file_billing_v1_customer_service,
   file_billing_v1_catalog_service,
@@ -55,6 +60,7 @@ const REFLECTED_FILES: DescFile[] = [
   file_health_v1_health,
   file_grpc_reflection_v1_reflection,
   file_grpc_reflection_v1alpha_reflection,
+  file_google_rpc_error_details,
 ];
 
 /**
