@@ -6,7 +6,7 @@ import { Decimal } from "./domain/decimal.js";
 import { valueOrThrow } from "./domain/failure.js";
 import type { MeterDraft } from "./domain/meter.js";
 import { DEFAULT_SCOPE } from "./domain/store.js";
-import type { UsageLedger } from "./domain/usage-ledger.js";
+import type { UsageLedger, UsageRequest } from "./domain/usage-ledger.js";
 
 const METERS: MeterDraft[] = [
   { key: "database-hosting", displayName: "Database hosting", unit: "GB-hour", aggregation: "sum", precision: 3 },
@@ -69,28 +69,29 @@ export async function seedDemo(
   const start = periodStart(periodOf(now));
   for (const [index, customer] of CUSTOMERS.entries()) {
     valueOrThrow(await directory.createCustomer(scope, `demo-customer-${customer.externalId}`, customer));
-    // Usage spread evenly from the start of the month until now.
+    // Usage spread evenly from the start of the month until now, in one batch.
     const events = 24 + index * 12;
+    const requests: UsageRequest[] = [];
     for (let event = 0; event < events; event++) {
       const eventTime = start + Math.floor(((now - start) * event) / events);
-      const usage = [
+      const usage: [string, string][] = [
         ["database-hosting", (((event * 37) % 50) + 10.125).toFixed(3)],
         ["api-requests", "1"],
         ["egress", (((event * 13) % 40) + index * 7.5).toFixed(3)],
         ["seats", String(3 + ((event * 7) % (5 + index)))],
       ];
       for (const [meterKey, quantity] of usage) {
-        const outcome = await ledger.recordUsage(scope, {
+        requests.push({
           requestId: `demo-${customer.externalId}-${meterKey}-${event}`,
           customerRef: customer.externalId,
-          meterKey: meterKey!,
-          quantity: quantity!,
+          meterKey,
+          quantity,
           eventTime,
           attributes: { region: index % 2 === 0 ? "eu-west-1" : "us-east-1" },
         });
-        if (outcome.kind === "refused") throw new Error(`demo usage refused: ${outcome.failure.message}`);
       }
     }
+    valueOrThrow(await ledger.recordBatch(scope, requests, true));
   }
   return { seeded: true, customerIds: CUSTOMERS.map((customer) => customer.externalId) };
 }

@@ -1,5 +1,6 @@
 import { periodOf } from "./billing-period.js";
 import type { Clock } from "./clock.js";
+import { customerNotFound } from "./customer-directory.js";
 import { Decimal } from "./decimal.js";
 import { type Failure, failure, requestIdReused, withFieldPrefix } from "./failure.js";
 import { newId } from "./ids.js";
@@ -57,7 +58,7 @@ export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOption
   ): Promise<NewUsageRecord | RecordOutcome> {
     const customerId = await memo(customers, request.customerRef, async () => (await store.findCustomer(scope, request.customerRef))?.id);
     if (customerId === undefined) {
-      return refused(failure("CUSTOMER_NOT_FOUND", `customer "${request.customerRef}" does not exist`, "customer_id"));
+      return refused(customerNotFound(request.customerRef, "customer_id"));
     }
     const meter = await memo(meters, request.meterKey, () => store.findMeter(scope, request.meterKey));
     if (meter === undefined) {
@@ -145,9 +146,7 @@ export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOption
       page: PageQuery,
     ): Promise<Page<UsageRecord> | Failure> {
       const customer = await store.findCustomer(scope, filter.customerRef);
-      if (customer === undefined) {
-        return failure("CUSTOMER_NOT_FOUND", `customer "${filter.customerRef}" does not exist`, "customer_id");
-      }
+      if (customer === undefined) return customerNotFound(filter.customerRef, "customer_id");
       const { customerRef: _, ...rest } = filter;
       return store.listUsageRecords(scope, { ...rest, customerId: customer.id }, page);
     },
