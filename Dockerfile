@@ -1,0 +1,24 @@
+# Tally in a container: `docker build -t tally . && docker run -p 8080:8080 -v tally-data:/app/data tally`
+FROM node:20-bookworm-slim
+
+# better-sqlite3 compiles from source.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends g++ make python3 \
+  && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+COPY bin ./bin
+COPY src ./src
+COPY gen ./gen
+RUN mkdir -p /app/data && chown node:node /app/data
+
+ENV TALLY_HOST=0.0.0.0 \
+    TALLY_PORT=8080 \
+    TALLY_DB=/app/data/tally.db
+EXPOSE 8080
+VOLUME /app/data
+USER node
+STOPSIGNAL SIGTERM
+CMD ["node", "bin/tally.js", "serve"]
