@@ -1,3 +1,4 @@
+import type { Interceptor } from "@connectrpc/connect";
 import { Command } from "commander";
 import { pino, type Logger } from "pino";
 import { type ServeConfig, serveOptions } from "./config.js";
@@ -20,11 +21,20 @@ export interface RunningTally {
   stop(): Promise<void>;
 }
 
+/** What a caller of startTally may swap in; the defaults are production's. */
+export interface TallyDependencies {
+  /** Default: the system clock. */
+  clock?: Clock;
+  /** Extra server interceptors (see TallyServerOptions.interceptors). Default none. */
+  interceptors?: Interceptor[];
+}
+
 /**
  * The one place that wires the concrete store into the use cases and the use
  * cases into the server, then listens.
  */
-export async function startTally(config: ServeConfig, logger: Logger, clock: Clock = systemClock): Promise<RunningTally> {
+export async function startTally(config: ServeConfig, logger: Logger, dependencies: TallyDependencies = {}): Promise<RunningTally> {
+  const clock = dependencies.clock ?? systemClock;
   const store = openSqliteStore({ path: config.db });
   const timeRules = { ...DEFAULT_TIME_RULES, finalizeGraceMs: config.finalizeGrace };
   const services = {
@@ -34,7 +44,12 @@ export async function startTally(config: ServeConfig, logger: Logger, clock: Clo
     billing: createBilling({ store, clock, timeRules }),
   };
   const demo = config.demo ? await seedDemo(services, clock) : undefined;
-  const server = createTallyServer({ services, logger, maxMessageBytes: config.maxMessageBytes });
+  const server = createTallyServer({
+    services,
+    logger,
+    maxMessageBytes: config.maxMessageBytes,
+    interceptors: dependencies.interceptors,
+  });
   let address;
   try {
     address = await server.listen(config.port, config.host);

@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import type { DescFile } from "@bufbuild/protobuf";
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { BillingService, file_billing_v1_billing_service } from "../../gen/ts/billing/v1/billing_service_pb.js";
@@ -42,6 +42,11 @@ export interface TallyServerOptions {
   logger: Logger;
   /** Largest request or response message in bytes. Default 4 MiB. */
   maxMessageBytes?: number;
+  /**
+   * More interceptors, run inside logging and draining and outside the error
+   * boundary (so their own refusals are logged and counted). Default none.
+   */
+  interceptors?: Interceptor[];
 }
 
 /** The services health reports on, besides the whole server (""). */
@@ -85,7 +90,7 @@ export function createTallyServer(options: TallyServerOptions) {
       registerReflection(router, REFLECTED_FILES);
     },
     // Outermost first: the log line sees the status the boundary chose.
-    interceptors: [createCallLogging(logger), draining.interceptor, createErrorBoundary(logger)],
+    interceptors: [createCallLogging(logger), draining.interceptor, ...(options.interceptors ?? []), createErrorBoundary(logger)],
     readMaxBytes: maxMessageBytes,
     writeMaxBytes: maxMessageBytes,
     fallback(request, response) {

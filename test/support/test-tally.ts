@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import type { Interceptor } from "@connectrpc/connect";
 import { pino } from "pino";
 import type { ServeConfig } from "../../src/config.js";
 import type { Clock } from "../../src/domain/clock.js";
@@ -28,7 +29,11 @@ export interface TestTally extends RunningTally {
  * Starts Tally in this process. Without `overrides.db` it gets a scratch
  * database that `stop()` removes; a given database is kept.
  */
-export async function startTestTally(overrides: Partial<ServeConfig> = {}, clock = new TestClock()): Promise<TestTally> {
+export async function startTestTally(
+  overrides: Partial<ServeConfig> = {},
+  clock = new TestClock(),
+  interceptors: Interceptor[] = [],
+): Promise<TestTally> {
   const scratch = overrides.db === undefined ? scratchDirectory() : undefined;
   const db = overrides.db ?? join(scratch!.path, "tally.db");
   const config: ServeConfig = {
@@ -42,7 +47,7 @@ export async function startTestTally(overrides: Partial<ServeConfig> = {}, clock
     ...overrides,
     db,
   };
-  const tally = await startTally(config, pino({ level: config.logLevel }), clock);
+  const tally = await startTally(config, pino({ level: config.logLevel }), { clock, interceptors });
   return {
     ...tally,
     db,
