@@ -1,0 +1,239 @@
+import type { DescService, MessageInitShape } from "@bufbuild/protobuf";
+import { type CallOptions, type Client, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { v7 as uuidv7 } from "uuid";
+import { BillingService } from "../../gen/ts/billing/v1/billing_service_pb.js";
+import { CatalogService, type PriceTierSchema } from "../../gen/ts/billing/v1/catalog_service_pb.js";
+import { CustomerService } from "../../gen/ts/billing/v1/customer_service_pb.js";
+import {
+  type BatchRecordUsageResponse,
+  type RecordUsageRequestSchema,
+  type RecordUsageResponse,
+  UsageService,
+} from "../../gen/ts/billing/v1/usage_service_pb.js";
+import { BillingError } from "./billing-error.js";
+import { type DecimalInput, DecimalInputError, toDecimalString } from "./quantity.js";
+import { backoffDelayMs, isRetryable, RetryBudget, type RetryOptions, retryOptions, serverRetryDelayMs } from "./retry-policy.js";
+import { createUsageProducer, type UsageProducer, type UsageProducerOptions } from "./usage-producer.js";
+
+/** The wire protocols the client speaks. "grpc" needs HTTP/2 and so Node. */
+export type BillingProtocol = "grpc" | "connect" | "grpc-web";
+
+/** Where log lines about retries go; pino's logger fits. */
+export interface BillingClientLogger {
+  warn(fields: Record<string, unknown>, message: string): void;
+}
+
+/** What onRetry hears before each retry. */
+export interface RetryEvent {
+  /** The RPC, e.g. "RecordUsage". */
+  method: string;
+  /** The attempt that just failed, from 1. */
+  attempt: number;
+  /** How long the client waits before the next attempt. */
+  delayMs: number;
+  /** Whether the delay is the one the server asked for. */
+  serverDelay: boolean;
+  error: ConnectError;
+  requestId: string | undefined;
+}
+
+/** Options of createBillingClient. */
+export interface BillingClientOptions {
+  /** The server, e.g. "http://127.0.0.1:8080". Required. */
+  baseUrl: string;
+  /** Wire protocol. Default "connect" (works in Node and browsers). */
+  protocol?: BillingProtocol;
+  /** Sent as `authorization: Bearer <apiKey>` on every call. Default none. */
+  apiKey?: string;
+  /** Overall deadline of one logical call, all attempts and waits included, in ms. Default 30000. */
+  timeoutMs?: number;
+  /** Retry behaviour; see RetryOptions for each default. */
+  retry?: Partial<RetryOptions>;
+  /** Receives a warning line per retry. Default none. */
+  logger?: BillingClientLogger;
+  /** Called before each retry, e.g. for metrics. Default none. */
+  onRetry?: (event: RetryEvent) => void;
+}
+
+/** A usage event as the client takes it: the quantity as a string, bigint or number, the request_id optional. */
+export type UsageEventInput = Omit<MessageInitShape<typeof RecordUsageRequestSchema>, "quantity"> & { quantity: DecimalInput };
+
+/** A price tier with amounts as strings, bigints or numbers. */
+export type PriceTierInput = Omit<MessageInitShape<typeof PriceTierSchema>, "upTo" | "unitAmount"> & {
+  upTo?: DecimalInput;
+  unitAmount: DecimalInput;
+};
+
+type ServiceClients = Client<typeof CustomerService> &
+  Client<typeof CatalogService> &
+  Client<typeof UsageService> &
+  Client<typeof BillingService>;
+
+type CreatePriceRequestInit = Parameters<ServiceClients["createPrice"]>[0];
+
+/** A CreatePrice request whose tier amounts may be strings, bigints or numbers. */
+export type CreatePriceInput = Omit<CreatePriceRequestInit, "price"> & {
+  price?: Omit<NonNullable<CreatePriceRequestInit["price"]>, "tiers"> & { tiers?: PriceTierInput[] };
+};
+
+/**
+ * The Tally client: one method per RPC in lowerCamel, taking the request's
+ * fields in lowerCamel. Mutating calls get a request_id (UUIDv7) unless one is
+ * given, created once per logical call and sent unchanged on every attempt.
+ */
+export type BillingClient = Omit<ServiceClients, "recordUsage" | "batchRecordUsage" | "createPrice"> & {
+  recordUsage(request: UsageEventInput, options?: CallOptions): Promise<RecordUsageResponse>;
+  batchRecordUsage(request: { requests: UsageEventInput[]; atomic?: boolean }, options?: CallOptions): Promise<BatchRecordUsageResponse>;
+  createPrice(request: CreatePriceInput, options?: CallOptions): ReturnType<ServiceClients["createPrice"]>;
+  /** Usage helpers. */
+  usage: {
+    /** A batching producer: enqueue events, get a promise per event that settles once it is durable. */
+    producer(options?: UsageProducerOptions): UsageProducer;
+  };
+};
+
+const SERVICES: DescService[] = [CustomerService, CatalogService, UsageService, BillingService];
+
+/** RPCs that change state and so carry a request_id of their own. VoidUsage names an existing record's instead. */
+const TAKES_NEW_REQUEST_ID = new Set(["createCustomer", "createMeter", "createPrice", "recordUsage", "batchRecordUsage"]);
+
+/** The defaults of the client's own options. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+/**
+ * Builds the client over a transport. Platform entries (node.ts, browser.ts)
+ * pick the transport for the protocol; this part runs anywhere.
+ */
+export function createBillingClientOver(transport: Transport, options: BillingClientOptions): BillingClient {
+  const retry = retryOptions(options.retry);
+  const budget = new RetryBudget(retry.budget);
+  const overallTimeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+
+  async function invoke<T>(
+    method: string,
+    requestId: string | undefined,
+    attemptOnce: (options: CallOptions) => Promise<T>,
+    callOptions: CallOptions = {},
+  ): Promise<T> {
+    const started = Date.now();
+    const deadline = started + (callOptions.timeoutMs ?? overallTimeoutMs);
+    const signal = callOptions.signal ?? undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await attemptOnce({ ...callOptions, timeoutMs: Math.max(1, Math.min(retry.attemptTimeoutMs, deadline - Date.now())) });
+        budget.recordSuccess();
+        return result;
+      } catch (cause) {
+        const error = ConnectError.from(cause);
+        const context = { method, attempts: attempt, requestId };
+        if (!isRetryable(error, { callerCancelled: signal?.aborted === true, overallDeadlinePassed: Date.now() >= deadline })) {
+          throw BillingError.fromCause(cause, { ...context, outcome: "refused" });
+        }
+        budget.recordFailure();
+        const serverDelay = serverRetryDelayMs(error);
+        const delayMs = serverDelay ?? backoffDelayMs(attempt, retry);
+        const stop =
+          attempt >= retry.maxAttempts
+            ? `all ${retry.maxAttempts} attempts failed`
+            : Date.now() + delayMs >= deadline
+              ? `the ${deadline - started} ms deadline leaves no time for another attempt${serverDelay === undefined ? "" : ` after the ${serverDelay} ms the server asked to wait`}`
+              : !budget.allowsRetry()
+                ? "the retry budget is spent: most recent calls failed, so the client stopped retrying to spare the server"
+                : undefined;
+        if (stop !== undefined) throw BillingError.fromCause(cause, { ...context, outcome: "gave-up", gaveUpBecause: stop });
+        options.onRetry?.({ method, attempt, delayMs, serverDelay: serverDelay !== undefined, error, requestId });
+        options.logger?.warn({ method, attempt, delayMs, code: error.code, requestId }, "retrying a failed call");
+        try {
+          await sleep(delayMs, signal);
+        } catch {
+          const cancelled = new ConnectError("the caller cancelled the call while it waited to retry", Code.Canceled);
+          throw BillingError.fromCause(cancelled, { ...context, outcome: "gave-up", gaveUpBecause: "the caller cancelled" });
+        }
+      }
+    }
+  }
+
+  const client: Record<string, unknown> = {};
+  for (const service of SERVICES) {
+    const raw = createClient(service, transport) as unknown as Record<string, (request: unknown, options?: CallOptions) => Promise<unknown>>;
+    for (const method of service.methods) {
+      if (method.methodKind !== "unary") continue;
+      const name = method.localName;
+      client[name] = async (request: Record<string, unknown>, callOptions?: CallOptions) => {
+        let prepared: Record<string, unknown>;
+        try {
+          prepared = prepareRequest(name, request);
+        } catch (error) {
+          if (!(error instanceof DecimalInputError)) throw error;
+          throw new BillingError({
+            method: method.name,
+            code: Code.InvalidArgument,
+            reason: "INVALID_QUANTITY",
+            detail: `${error.message}; nothing was sent`,
+            fieldViolations: [{ field: error.field, description: error.description }],
+            attempts: 0,
+            outcome: "refused",
+            cause: error,
+          });
+        }
+        const requestId = typeof prepared.requestId === "string" && prepared.requestId !== "" ? prepared.requestId : undefined;
+        return invoke(method.name, requestId, (attemptOptions) => raw[name]!(prepared, attemptOptions), callOptions);
+      };
+    }
+  }
+  const billingClient = client as BillingClient;
+  billingClient.usage = { producer: (producerOptions) => createUsageProducer(billingClient, producerOptions) };
+  return billingClient;
+}
+
+/**
+ * The request every attempt sends: a request_id where the RPC takes a new
+ * one and none was given, and exact decimal strings for quantities. Done once
+ * per logical call, so retries repeat it exactly.
+ */
+function prepareRequest(method: string, request: Record<string, unknown>): Record<string, unknown> {
+  const prepared: Record<string, unknown> = { ...request };
+  if (TAKES_NEW_REQUEST_ID.has(method) && method !== "batchRecordUsage" && !prepared.requestId) prepared.requestId = newRequestId();
+  if (method === "recordUsage") prepared.quantity = toDecimalString(request.quantity as DecimalInput, "quantity");
+  if (method === "batchRecordUsage") {
+    prepared.requests = ((request.requests as Record<string, unknown>[] | undefined) ?? []).map((item, index) => ({
+      ...item,
+      requestId: item.requestId || newRequestId(),
+      quantity: toDecimalString(item.quantity as DecimalInput, `requests[${index}].quantity`),
+    }));
+  }
+  if (method === "createPrice" && request.price !== undefined) {
+    const price = request.price as { tiers?: PriceTierInput[] };
+    prepared.price = {
+      ...price,
+      tiers: (price.tiers ?? []).map((tier, index) => ({
+        upTo: tier.upTo === undefined ? "" : toDecimalString(tier.upTo, `price.tiers[${index}].up_to`),
+        unitAmount: toDecimalString(tier.unitAmount, `price.tiers[${index}].unit_amount`),
+      })),
+    };
+  }
+  return prepared;
+}
+
+/** A new request_id: a UUIDv7, unique and ordered by time. */
+export function newRequestId(): string {
+  return uuidv7();
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,36 @@
+import type { Transport } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { authInterceptors } from "./auth-interceptor.js";
+import { type BillingClient, type BillingClientOptions, createBillingClientOver } from "./billing-client.js";
+
+export type { BillingClient, BillingClientOptions, BillingProtocol, RetryEvent, UsageEventInput } from "./billing-client.js";
+export { BillingError } from "./billing-error.js";
+export { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "./retry-policy.js";
+export type { UsageProducer, UsageProducerOptions } from "./usage-producer.js";
+
+/** Options of the Node client: the common ones, plus the HTTP version. */
+export interface NodeBillingClientOptions extends BillingClientOptions {
+  /** HTTP version for "connect" and "grpc-web" ("grpc" is always HTTP/2). Default "2". */
+  httpVersion?: "1.1" | "2";
+}
+
+/**
+ * The Tally client for Node: gRPC, Connect or gRPC-Web over connect-node's
+ * transports (HTTP/2 by default, one multiplexed connection).
+ */
+export function createBillingClient(options: NodeBillingClientOptions): BillingClient {
+  return createBillingClientOver(nodeTransport(options), options);
+}
+
+function nodeTransport(options: NodeBillingClientOptions): Transport {
+  const common = { baseUrl: options.baseUrl, interceptors: authInterceptors(options.apiKey) };
+  const httpVersion = options.httpVersion ?? "2";
+  switch (options.protocol ?? "connect") {
+    case "grpc":
+      return createGrpcTransport(common);
+    case "grpc-web":
+      return createGrpcWebTransport({ ...common, httpVersion });
+    case "connect":
+      return createConnectTransport({ ...common, httpVersion, useBinaryFormat: true, useHttpGet: true });
+  }
+}
