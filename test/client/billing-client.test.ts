@@ -1,0 +1,188 @@
+import assert from "node:assert/strict";
+import { after, before, beforeEach, describe, it } from "node:test";
+import { Code } from "@connectrpc/connect";
+import { BillingError, createBillingClient, type RetryEvent } from "tally/client";
+import { Aggregation } from "../../gen/ts/billing/v1/catalog_service_pb.js";
+import { createFaultInjector } from "../support/fault-injector.js";
+import { startTestTally, type TestTally } from "../support/test-tally.js";
+
+/** Awaits a call that must fail with a BillingError. */
+async function billingError(call: Promise<unknown>): Promise<BillingError> {
+  try {
+    await call;
+  } catch (error) {
+    assert.ok(error instanceof BillingError, `expected a BillingError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail("the call succeeded but was expected to fail");
+}
+
+describe("the retrying client against a real server with injected faults", () => {
+  const faults = createFaultInjector();
+  let tally: TestTally;
+  const fast = { initialBackoffMs: 5, maxBackoffMs: 20 };
+
+  before(async () => {
+    tally = await startTestTally({}, undefined, [faults.interceptor]);
+    const client = createBillingClient({ baseUrl: tally.url });
+    await client.createMeter({ meter: { key: "calls", displayName: "Calls", unit: "call", aggregation: Aggregation.SUM, precision: 0 } });
+    await client.createPrice({ price: { meterKey: "calls", currencyCode: "USD", tiers: [{ unitAmount: 0.5 }] } });
+    await client.createCustomer({ customer: { externalId: "acme", displayName: "Acme", currencyCode: "USD" } });
+  });
+  after(() => tally.stop());
+  beforeEach(() => faults.reset());
+
+  for (const protocol of ["grpc", "connect", "grpc-web"] as const) {
+    it(`${protocol}: retries UNAVAILABLE with one request_id until it succeeds, and a lost response is replayed`, async () => {
+      const retries: RetryEvent[] = [];
+      const client = createBillingClient({ baseUrl: tally.url, protocol, retry: fast, onRetry: (event) => retries.push(event) });
+      faults.queue(
+        { kind: "fail-before", code: Code.Unavailable },
+        { kind: "fail-before", code: Code.Unavailable },
+        { kind: "fail-after", code: Code.Unavailable },
+      );
+      const response = await client.recordUsage({ customerId: "acme", meterKey: "calls", quantity: 2 });
+      assert.equal(response.replayed, true); // the third attempt committed, its answer was lost
+      assert.equal(retries.length, 3);
+      const ids = new Set(faults.seen.map((call) => call.requestId));
+      assert.equal(ids.size, 1);
+      assert.equal(faults.seen.length, 4);
+      assert.equal([...ids][0], response.record?.requestId);
+      assert.match(response.record!.requestId, /^[0-9a-f-]{36}$/);
+    });
+  }
+
+  it("tries non-retryable codes once, and says why in a sentence", async () => {
+    const client = createBillingClient({ baseUrl: tally.url, retry: fast });
+    await client.recordUsage({ requestId: "once-1", customerId: "acme", meterKey: "calls", quantity: "1" });
+    faults.reset();
+    const mismatch = await billingError(client.recordUsage({ requestId: "once-1", customerId: "acme", meterKey: "calls", quantity: "3" }));
+    assert.equal(mismatch.code, Code.AlreadyExists);
+    assert.equal(mismatch.codeName, "ALREADY_EXISTS");
+    assert.equal(mismatch.reason, "REQUEST_ID_REUSED");
+    assert.deepEqual(mismatch.fieldViolations.map((violation) => violation.field), ["quantity"]);
+    assert.equal(mismatch.attempts, 1);
+    assert.equal(mismatch.outcome, "refused");
+    assert.match(mismatch.message, /RecordUsage was refused with ALREADY_EXISTS REQUEST_ID_REUSED after 1 attempt/);
+
+    for (const [request, code] of [
+      [{ customerId: "acme", meterKey: "calls", quantity: "-1" }, Code.InvalidArgument],
+      [{ customerId: "nobody", meterKey: "calls", quantity: "1" }, Code.NotFound],
+    ] as const) {
+      const error = await billingError(client.recordUsage(request));
+      assert.equal(error.code, code);
+      assert.equal(error.attempts, 1);
+    }
+    faults.queue({ kind: "fail-before", code: Code.PermissionDenied }, { kind: "fail-before", code: Code.FailedPrecondition });
+    assert.equal((await billingError(client.getCurrentBill({ customerId: "acme" }))).code, Code.PermissionDenied);
+    assert.equal((await billingError(client.getCurrentBill({ customerId: "acme" }))).code, Code.FailedPrecondition);
+    assert.equal(faults.seen.filter((call) => call.method === "RecordUsage").length, 3);
+    assert.equal(faults.seen.filter((call) => call.method === "GetCurrentBill").length, 2);
+  });
+
+  it("refuses a number that cannot be exact before anything is sent", async () => {
+    const client = createBillingClient({ baseUrl: tally.url });
+    const error = await billingError(client.recordUsage({ customerId: "acme", meterKey: "calls", quantity: Number.NaN }));
+    assert.equal(error.code, Code.InvalidArgument);
+    assert.equal(error.attempts, 0);
+    assert.deepEqual(error.fieldViolations.map((violation) => violation.field), ["quantity"]);
+    const batch = await billingError(
+      client.batchRecordUsage({ requests: [{ customerId: "acme", meterKey: "calls", quantity: 1 }, { customerId: "acme", meterKey: "calls", quantity: 2 ** 60 }] }),
+    );
+    assert.deepEqual(batch.fieldViolations.map((violation) => violation.field), ["requests[1].quantity"]);
+    assert.equal(faults.seen.length, 0);
+  });
+
+  it("gives up at the overall deadline and says how many attempts it made", async () => {
+    const client = createBillingClient({ baseUrl: tally.url, timeoutMs: 400, retry: { initialBackoffMs: 50, maxBackoffMs: 100, maxAttempts: 100 } });
+    faults.always({ kind: "fail-before", code: Code.Unavailable });
+    const started = Date.now();
+    const error = await billingError(client.recordUsage({ requestId: "deadline-1", customerId: "acme", meterKey: "calls", quantity: "1" }));
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < 400 + 150, `took ${elapsed} ms`);
+    assert.equal(error.code, Code.Unavailable);
+    assert.equal(error.outcome, "gave-up");
+    assert.ok(error.attempts > 1);
+    assert.equal(error.attempts, faults.seen.length);
+    assert.match(error.message, new RegExp(`gave up after ${error.attempts} attempts \\(the 400 ms deadline`));
+    assert.match(error.message, /request_id "deadline-1"/);
+  });
+
+  it("retries an attempt that timed out while the overall deadline allows", async () => {
+    const client = createBillingClient({ baseUrl: tally.url, timeoutMs: 5000, retry: { ...fast, attemptTimeoutMs: 100 } });
+    faults.queue({ kind: "delay", ms: 400 });
+    const response = await client.recordUsage({ requestId: "slow-1", customerId: "acme", meterKey: "calls", quantity: "1" });
+    assert.equal(response.record?.requestId, "slow-1");
+    assert.ok(faults.seen.length >= 2);
+    await new Promise((resolve) => setTimeout(resolve, 400)); // let the slow first attempt finish on the server
+    const { bill } = await client.getCurrentBill({ customerId: "acme" });
+    const before = Number(bill?.lines[0]?.quantity);
+    const again = await client.recordUsage({ requestId: "slow-1", customerId: "acme", meterKey: "calls", quantity: "1" });
+    assert.equal(again.replayed, true);
+    assert.equal(Number((await client.getCurrentBill({ customerId: "acme" })).bill?.lines[0]?.quantity), before);
+  });
+
+  it("gives up after maxAttempts", async () => {
+    const client = createBillingClient({ baseUrl: tally.url, retry: { ...fast, maxAttempts: 3 } });
+    faults.always({ kind: "fail-before", code: Code.Unavailable });
+    const error = await billingError(client.getCurrentBill({ customerId: "acme" }));
+    assert.equal(error.attempts, 3);
+    assert.equal(faults.seen.length, 3);
+    assert.match(error.message, /all 3 attempts failed/);
+  });
+
+  it("the retry budget stops a storm", async () => {
+    const client = createBillingClient({ baseUrl: tally.url, retry: { ...fast, maxAttempts: 5, budget: { maxTokens: 10, tokenRatio: 0.1 } } });
+    faults.always({ kind: "fail-before", code: Code.Unavailable });
+    const errors = await Promise.all(Array.from({ length: 20 }, () => billingError(client.getCurrentBill({ customerId: "acme" }))));
+    // Without a budget: 20 × 5 = 100 attempts. With it: every call's first attempt, and
+    // retries only until half the tokens are gone.
+    assert.ok(faults.seen.length <= 20 + 5, `${faults.seen.length} attempts`);
+    assert.ok(errors.some((error) => /retry budget is spent/.test(error.message)));
+    faults.always(undefined);
+    for (let index = 0; index < 80; index++) await client.getCurrentBill({ customerId: "acme" }); // earns tokens back
+    faults.reset();
+    faults.queue({ kind: "fail-before", code: Code.Unavailable });
+    await client.getCurrentBill({ customerId: "acme" });
+    assert.equal(faults.seen.length, 2);
+  });
+
+  it("honours the delay the server asks for", async () => {
+    const retries: RetryEvent[] = [];
+    const client = createBillingClient({ baseUrl: tally.url, retry: fast, onRetry: (event) => retries.push(event) });
+    faults.queue({ kind: "fail-before", code: Code.ResourceExhausted, retryDelayMs: 300 });
+    await client.recordUsage({ customerId: "acme", meterKey: "calls", quantity: "1" });
+    assert.equal(faults.seen.length, 2);
+    const gap = faults.seen[1]!.at - faults.seen[0]!.at;
+    assert.ok(gap >= 300, `retried after ${gap} ms`);
+    assert.deepEqual(
+      retries.map((event) => [event.delayMs, event.serverDelay]),
+      [[300, true]],
+    );
+  });
+
+  it("stops at once when the caller cancels", async () => {
+    const client = createBillingClient({ baseUrl: tally.url, retry: { initialBackoffMs: 1000, maxBackoffMs: 1000 } });
+    faults.always({ kind: "fail-before", code: Code.Unavailable });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+    const started = Date.now();
+    const error = await billingError(client.getCurrentBill({ customerId: "acme" }, { signal: controller.signal }));
+    assert.ok(Date.now() - started < 900);
+    assert.equal(error.code, Code.Canceled);
+    assert.equal(faults.seen.length, 1);
+  });
+
+  it("sends the API key as a bearer token on every protocol", async () => {
+    for (const protocol of ["grpc", "connect", "grpc-web"] as const) {
+      const client = createBillingClient({ baseUrl: tally.url, protocol, apiKey: "tk_test_123" });
+      assert.equal((await client.getCustomer({ id: "acme" })).customer?.externalId, "acme");
+    }
+    assert.deepEqual(
+      faults.seen.map((call) => call.authorization),
+      ["Bearer tk_test_123", "Bearer tk_test_123", "Bearer tk_test_123"],
+    );
+    await createBillingClient({ baseUrl: tally.url }).getCustomer({ id: "acme" });
+    assert.equal(faults.seen[3]?.authorization, null);
+  });
+});
