@@ -1,0 +1,97 @@
+"""Tally from Python with grpcio: create a customer, record usage with a
+request id, retry it, see the refusals a caller must handle, and print the
+current bill.
+
+    pip install -r examples/python/requirements.txt
+    python3 examples/python/record_usage.py localhost:8080 example-python
+"""
+
+import pathlib
+import sys
+
+# The generated stubs live in gen/python (package billing.v1).
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "gen" / "python"))
+
+import grpc  # noqa: E402
+from google.rpc import error_details_pb2  # noqa: E402
+from grpc_status import rpc_status  # noqa: E402
+
+from billing.v1 import billing_service_pb2 as billing  # noqa: E402
+from billing.v1 import billing_service_pb2_grpc as billing_grpc  # noqa: E402
+from billing.v1 import catalog_service_pb2 as catalog  # noqa: E402
+from billing.v1 import catalog_service_pb2_grpc as catalog_grpc  # noqa: E402
+from billing.v1 import customer_service_pb2 as customers  # noqa: E402
+from billing.v1 import customer_service_pb2_grpc as customers_grpc  # noqa: E402
+from billing.v1 import usage_service_pb2 as usage  # noqa: E402
+from billing.v1 import usage_service_pb2_grpc as usage_grpc  # noqa: E402
+
+
+def refusal(error: grpc.RpcError) -> str:
+    """The status code, the reason (google.rpc.ErrorInfo) and the fields at
+    fault (google.rpc.BadRequest) of a refused call."""
+    reason, fields = "", []
+    status = rpc_status.from_call(error)
+    for detail in status.details if status else []:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            reason = info.reason
+        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad_request = error_details_pb2.BadRequest()
+            detail.Unpack(bad_request)
+            fields = [violation.field for violation in bad_request.field_violations]
+    return f"{error.code().name} {reason} fields={','.join(fields)}"
+
+
+def main(target: str, customer_ref: str) -> None:
+    with grpc.insecure_channel(target) as channel:
+        catalog_stub = catalog_grpc.CatalogServiceStub(channel)
+        customer_stub = customers_grpc.CustomerServiceStub(channel)
+        usage_stub = usage_grpc.UsageServiceStub(channel)
+        billing_stub = billing_grpc.BillingServiceStub(channel)
+
+        # The catalog: fixed request ids make these safe to run again.
+        catalog_stub.CreateMeter(catalog.CreateMeterRequest(
+            request_id="example-meter",
+            meter=catalog.Meter(key="example-requests", display_name="Example requests", unit="request",
+                                aggregation=catalog.AGGREGATION_SUM, precision=0)))
+        catalog_stub.CreatePrice(catalog.CreatePriceRequest(
+            request_id="example-price",
+            price=catalog.Price(meter_key="example-requests", currency_code="USD", tiers=[
+                catalog.PriceTier(up_to="1000", unit_amount="0.01"),
+                catalog.PriceTier(unit_amount="0.005"),
+            ])))
+        customer_stub.CreateCustomer(customers.CreateCustomerRequest(
+            request_id=f"example-customer-{customer_ref}",
+            customer=customers.Customer(external_id=customer_ref, display_name=f"Example {customer_ref}",
+                                        currency_code="USD")))
+
+        request = usage.RecordUsageRequest(request_id=f"example-usage-{customer_ref}", customer_id=customer_ref,
+                                           meter_key="example-requests", quantity="1500")
+        first = usage_stub.RecordUsage(request)
+        print(f"recorded {first.record.id} replayed={first.replayed}")
+        retry = usage_stub.RecordUsage(request)
+        print(f"retried: replayed={retry.replayed} same_record={retry.record.id == first.record.id}")
+
+        try:
+            changed = usage.RecordUsageRequest()
+            changed.CopyFrom(request)
+            changed.quantity = "1501"
+            usage_stub.RecordUsage(changed)
+        except grpc.RpcError as error:
+            print(f"changed retry refused: {refusal(error)}")
+        try:
+            usage_stub.RecordUsage(usage.RecordUsageRequest(
+                request_id=f"example-bad-{customer_ref}", customer_id=customer_ref,
+                meter_key="example-requests", quantity="-5"))
+        except grpc.RpcError as error:
+            print(f"bad input refused: {refusal(error)}")
+
+        bill = billing_stub.GetCurrentBill(billing.GetCurrentBillRequest(customer_id=customer_ref)).bill
+        print(f"bill {bill.period} {bill.currency_code} total {bill.total}")
+        for line in bill.lines:
+            print(f"  {line.meter_key} {line.quantity} {line.amount}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "localhost:8080", sys.argv[2] if len(sys.argv) > 2 else "example-python")
