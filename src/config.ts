@@ -22,6 +22,8 @@ export interface ServeConfig {
   shutdownGrace: number;
   /** Seed a demo catalog and customers when the database is empty. Default false (TALLY_DEMO=true). */
   demo: boolean;
+  /** Origins whose pages may call the API cross-origin. Default none (TALLY_CORS_ORIGINS, comma-separated). */
+  corsOrigins: string[];
 }
 
 /** The options of `tally serve`, flags and environment variables together. */
@@ -47,6 +49,10 @@ export function serveOptions(): Option[] {
       .default(duration("10s"))
       .argParser(duration),
     new Option("--demo", "seed a demo catalog and customers into an empty database").env("TALLY_DEMO").default(false),
+    new Option("--cors-origins <origins>", "comma-separated origins whose pages may call the API, e.g. https://billing.example.com")
+      .env("TALLY_CORS_ORIGINS")
+      .default([])
+      .argParser(origins),
   ];
 }
 
@@ -56,6 +62,22 @@ export function duration(text: string): number {
   if (match === null) throw new InvalidArgumentError(`"${text}" is not a duration such as 72h, 30m, 10s or 250ms`);
   const unitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "ms" | "s" | "m" | "h" | "d"];
   return Number(match[1]) * unitMs;
+}
+
+function origins(text: string): string[] {
+  const list = text.split(",").map((origin) => origin.trim()).filter((origin) => origin !== "");
+  for (const origin of list) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === undefined || parsed.origin !== origin.replace(/\/$/, "")) {
+      throw new InvalidArgumentError(`"${origin}" is not an origin such as https://billing.example.com`);
+    }
+  }
+  return list;
 }
 
 function port(text: string): number {

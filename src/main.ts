@@ -49,6 +49,7 @@ export async function startTally(config: ServeConfig, logger: Logger, dependenci
     logger,
     maxMessageBytes: config.maxMessageBytes,
     interceptors: dependencies.interceptors,
+    corsOrigins: config.corsOrigins,
   });
   let address;
   try {

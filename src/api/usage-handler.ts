@@ -8,7 +8,7 @@ import { callerScope } from "./caller-scope.js";
 import { REASONS } from "./failure-status.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { usageRecordMessage } from "./proto-mapping.js";
-import { attributes, customerReference, pageSize, requestId, timestamp, validate } from "./request-validation.js";
+import { attributes, billingPeriod, customerReference, pageSize, requestId, timestamp, validate } from "./request-validation.js";
 
 /** The most requests one BatchRecordUsage call may carry. */
 export const MAX_BATCH_SIZE = 1000;
@@ -125,6 +125,24 @@ export function createUsageHandler(ledger: UsageLedger): ServiceImpl<typeof Usag
         ),
       );
       return { records: page.items.map(usageRecordMessage), nextPageToken: encodePageToken("usage records", page.nextCursor) };
+    },
+
+    async getDailyUsage(request, context) {
+      const { customerId, period } = validate(
+        z.object({ customerId: customerReference, period: z.union([z.literal(""), billingPeriod]) }),
+        request,
+      );
+      const usage = valueOrThrow(await ledger.dailyUsage(context.values.get(callerScope), customerId, period === "" ? null : period));
+      return {
+        customerId: usage.customerId,
+        period: usage.period,
+        days: usage.days.map((day) => ({
+          date: day.date,
+          meterKey: day.meterKey,
+          quantity: day.quantity.toString(),
+          eventCount: BigInt(day.eventCount),
+        })),
+      };
     },
 
     async voidUsage(request, context) {

@@ -106,8 +106,8 @@ export interface Store {
 
   /** The running totals of a customer's meters in a period. */
   usageTotals(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageTotals[]>;
-  /** The same totals computed from the raw records, for checking the running ones. */
-  recomputeUsageTotals(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageTotals[]>;
+  /** The customer's non-voided records of a period, in no particular order (totals from scratch, daily usage). */
+  liveUsageRecords(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageRecord[]>;
   /** Every period in which the customer has usage records, newest first. */
   periodsWithUsage(scope: Scope, customerId: string): Promise<BillingPeriod[]>;
 

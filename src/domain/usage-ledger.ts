@@ -1,6 +1,7 @@
-import { periodOf } from "./billing-period.js";
+import { type BillingPeriod, periodOf } from "./billing-period.js";
 import type { Clock } from "./clock.js";
 import { customerNotFound } from "./customer-directory.js";
+import { type DailyUsage, dailyUsage } from "./daily-usage.js";
 import { Decimal } from "./decimal.js";
 import { type Failure, failure, requestIdReused, withFieldPrefix } from "./failure.js";
 import { newId } from "./ids.js";
@@ -149,6 +150,24 @@ export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOption
       if (customer === undefined) return customerNotFound(filter.customerRef, "customer_id");
       const { customerRef: _, ...rest } = filter;
       return store.listUsageRecords(scope, { ...rest, customerId: customer.id }, page);
+    },
+
+    /** A customer's usage in a period (default: the current one) per UTC day and meter. */
+    async dailyUsage(
+      scope: Scope,
+      customerRef: string,
+      period: BillingPeriod | null,
+    ): Promise<{ customerId: string; period: BillingPeriod; days: DailyUsage[] } | Failure> {
+      const customer = await store.findCustomer(scope, customerRef);
+      if (customer === undefined) return customerNotFound(customerRef, "customer_id");
+      const usagePeriod = period ?? periodOf(clock.now());
+      const records = await store.liveUsageRecords(scope, customer.id, usagePeriod);
+      const meters = new Map<string, Meter>();
+      for (const meterKey of new Set(records.map((record) => record.meterKey))) {
+        const meter = await store.findMeter(scope, meterKey);
+        if (meter !== undefined) meters.set(meterKey, meter);
+      }
+      return { customerId: customer.id, period: usagePeriod, days: dailyUsage(records, meters) };
     },
 
     /**

@@ -23,8 +23,10 @@ import type { UsageLedger } from "../domain/usage-ledger.js";
 import { createCallDraining } from "./call-draining.js";
 import { createCallLogging } from "./call-logging.js";
 import { createHealthService } from "./health-service.js";
-import { createOnePortListener } from "./one-port-listener.js";
+import { createCorsPolicy } from "./cors.js";
+import { createOnePortListener, type HttpRequestHandler } from "./one-port-listener.js";
 import { registerReflection } from "./reflection-service.js";
+import { createWebAssets } from "./web-assets.js";
 
 /** The use cases the server exposes. */
 export interface TallyServices {
@@ -47,6 +49,10 @@ export interface TallyServerOptions {
    * boundary (so their own refusals are logged and counted). Default none.
    */
   interceptors?: Interceptor[];
+  /** Origins (e.g. "https://billing.example.com") whose pages may call the API cross-origin. Default none. */
+  corsOrigins?: string[];
+  /** Directory of the built dashboard. Default dist/web in the package. */
+  webRoot?: string;
 }
 
 /** The services health reports on, besides the whole server (""). */
@@ -70,8 +76,8 @@ const REFLECTED_FILES: DescFile[] = [
 
 /**
  * Builds the Tally server: every billing.v1 service, gRPC health and
- * reflection, and GET /healthz, for gRPC, gRPC-Web and Connect (JSON and
- * binary) on one port over HTTP/1.1 and cleartext HTTP/2.
+ * reflection, GET /healthz and the dashboard at /, for gRPC, gRPC-Web and
+ * Connect (JSON and binary) on one port over HTTP/1.1 and cleartext HTTP/2.
  */
 export function createTallyServer(options: TallyServerOptions) {
   const { services, logger } = options;
@@ -80,7 +86,9 @@ export function createTallyServer(options: TallyServerOptions) {
   const draining = createCallDraining();
   let serving = true;
 
-  const handler = connectNodeAdapter({
+  const cors = createCorsPolicy(options.corsOrigins ?? []);
+  const webAssets = createWebAssets(options.webRoot);
+  const connectHandler = connectNodeAdapter({
     routes(router: ConnectRouter) {
       router.service(CustomerService, createCustomerHandler(services.directory));
       router.service(CatalogService, createCatalogHandler(services.catalog));
@@ -99,10 +107,14 @@ export function createTallyServer(options: TallyServerOptions) {
         response.end(serving ? "SERVING\n" : "NOT_SERVING\n");
         return;
       }
+      if (webAssets.handle(request, response)) return;
       response.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
       response.end("not found\n");
     },
   });
+  const handler: HttpRequestHandler = (request, response) => {
+    if (!cors.handle(request, response)) connectHandler(request, response);
+  };
 
   const listener = createOnePortListener({
     handler,

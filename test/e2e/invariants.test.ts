@@ -9,7 +9,7 @@ import { assertRefused } from "../support/errors.js";
 import { startTestTally, type TestTally } from "../support/test-tally.js";
 import { join } from "node:path";
 import { computeBill } from "../../src/domain/bill.js";
-import type { UsageTotals } from "../../src/domain/usage-record.js";
+import { totalsOf, type UsageTotals } from "../../src/domain/usage-record.js";
 import { openSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { scratchDirectory } from "../support/tally-process.js";
 
@@ -273,7 +273,7 @@ describe("Invariant 4: bills are reproducible", () => {
         const shape = (totals: UsageTotals[]) =>
           totals.map((t) => [t.meterKey, t.sum.toString(), t.count, t.max.toString()]).sort();
         const running = await store.usageTotals("default", customerId, "2026-11");
-        const recomputed = await store.recomputeUsageTotals("default", customerId, "2026-11");
+        const recomputed = totalsOf(await store.liveUsageRecords("default", customerId, "2026-11"));
         assert.deepEqual(shape(running), shape(recomputed));
         const customer = (await store.findCustomer("default", customerId))!;
         const meterMap = new Map();

@@ -6,7 +6,7 @@ import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { Decimal } from "../../src/domain/decimal.js";
 import type { Store } from "../../src/domain/store.js";
-import type { NewUsageRecord } from "../../src/domain/usage-record.js";
+import { type NewUsageRecord, totalsOf } from "../../src/domain/usage-record.js";
 import { MIGRATIONS } from "../../src/store/sqlite/migrations.js";
 import { openSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 
@@ -64,7 +64,7 @@ describe("SQLite store", () => {
     assert.deepEqual(outcomes.map((outcome) => outcome.kind), ["recorded", "recorded", "recorded"]);
     await store.voidUsage("default", "rec_b", "duplicate meter reading", Date.UTC(2026, 10, 6));
     const running = await store.usageTotals("default", "cus_1", "2026-11");
-    const recomputed = await store.recomputeUsageTotals("default", "cus_1", "2026-11");
+    const recomputed = totalsOf(await store.liveUsageRecords("default", "cus_1", "2026-11"));
     assert.deepEqual(
       running.map((t) => [t.sum.toString(), t.count, t.max.toString()]),
       recomputed.map((t) => [t.sum.toString(), t.count, t.max.toString()]),

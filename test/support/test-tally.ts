@@ -44,6 +44,7 @@ export async function startTestTally(
     maxMessageBytes: 4 * 1024 * 1024,
     shutdownGrace: 2_000,
     demo: false,
+    corsOrigins: [],
     ...overrides,
     db,
   };

@@ -22,7 +22,6 @@ import {
   addToTotals,
   type NewUsageRecord,
   removeFromTotals,
-  totalsOf,
   type UsageRecord,
   type UsageTotals,
   usageDifferences,
@@ -352,8 +351,8 @@ class SqliteStore implements Store {
     return (this.statements.totals.all(scope, customerId, period) as Row[]).map(toTotals).filter((totals) => totals.count > 0);
   }
 
-  async recomputeUsageTotals(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageTotals[]> {
-    return totalsOf((this.statements.liveRecordsOfPeriod.all(scope, customerId, period) as Row[]).map(toUsageRecord));
+  async liveUsageRecords(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageRecord[]> {
+    return (this.statements.liveRecordsOfPeriod.all(scope, customerId, period) as Row[]).map(toUsageRecord);
   }
 
   async periodsWithUsage(scope: Scope, customerId: string): Promise<BillingPeriod[]> {

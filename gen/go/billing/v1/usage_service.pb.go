@@ -879,6 +879,199 @@ func (x *ListUsageRecordsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// GetDailyUsageRequest is the request of UsageService.GetDailyUsage.
+type GetDailyUsageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The customer's Tally id or external_id.
+	CustomerId string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// The billing period, "YYYY-MM"; empty means the current period.
+	Period        string `protobuf:"bytes,2,opt,name=period,proto3" json:"period,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDailyUsageRequest) Reset() {
+	*x = GetDailyUsageRequest{}
+	mi := &file_billing_v1_usage_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDailyUsageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDailyUsageRequest) ProtoMessage() {}
+
+func (x *GetDailyUsageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_usage_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDailyUsageRequest.ProtoReflect.Descriptor instead.
+func (*GetDailyUsageRequest) Descriptor() ([]byte, []int) {
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetDailyUsageRequest) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *GetDailyUsageRequest) GetPeriod() string {
+	if x != nil {
+		return x.Period
+	}
+	return ""
+}
+
+// GetDailyUsageResponse is the response of UsageService.GetDailyUsage.
+type GetDailyUsageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The customer's Tally id.
+	CustomerId string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// The billing period the days belong to.
+	Period string `protobuf:"bytes,2,opt,name=period,proto3" json:"period,omitempty"`
+	// One entry per (day, meter) with non-voided usage, by day then meter key.
+	Days          []*DailyUsage `protobuf:"bytes,3,rep,name=days,proto3" json:"days,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDailyUsageResponse) Reset() {
+	*x = GetDailyUsageResponse{}
+	mi := &file_billing_v1_usage_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDailyUsageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDailyUsageResponse) ProtoMessage() {}
+
+func (x *GetDailyUsageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_usage_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDailyUsageResponse.ProtoReflect.Descriptor instead.
+func (*GetDailyUsageResponse) Descriptor() ([]byte, []int) {
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetDailyUsageResponse) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *GetDailyUsageResponse) GetPeriod() string {
+	if x != nil {
+		return x.Period
+	}
+	return ""
+}
+
+func (x *GetDailyUsageResponse) GetDays() []*DailyUsage {
+	if x != nil {
+		return x.Days
+	}
+	return nil
+}
+
+// DailyUsage is one meter's usage on one UTC day.
+type DailyUsage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The UTC day, "YYYY-MM-DD".
+	Date string `protobuf:"bytes,1,opt,name=date,proto3" json:"date,omitempty"`
+	// The meter's key.
+	MeterKey string `protobuf:"bytes,2,opt,name=meter_key,json=meterKey,proto3" json:"meter_key,omitempty"`
+	// The day's events aggregated as the meter aggregates them (sum, count or
+	// max), as a decimal string.
+	Quantity string `protobuf:"bytes,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	// How many non-voided events the day had.
+	EventCount    int64 `protobuf:"varint,4,opt,name=event_count,json=eventCount,proto3" json:"event_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DailyUsage) Reset() {
+	*x = DailyUsage{}
+	mi := &file_billing_v1_usage_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DailyUsage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DailyUsage) ProtoMessage() {}
+
+func (x *DailyUsage) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_usage_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DailyUsage.ProtoReflect.Descriptor instead.
+func (*DailyUsage) Descriptor() ([]byte, []int) {
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *DailyUsage) GetDate() string {
+	if x != nil {
+		return x.Date
+	}
+	return ""
+}
+
+func (x *DailyUsage) GetMeterKey() string {
+	if x != nil {
+		return x.MeterKey
+	}
+	return ""
+}
+
+func (x *DailyUsage) GetQuantity() string {
+	if x != nil {
+		return x.Quantity
+	}
+	return ""
+}
+
+func (x *DailyUsage) GetEventCount() int64 {
+	if x != nil {
+		return x.EventCount
+	}
+	return 0
+}
+
 // VoidUsageRequest is the request of UsageService.VoidUsage.
 type VoidUsageRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -893,7 +1086,7 @@ type VoidUsageRequest struct {
 
 func (x *VoidUsageRequest) Reset() {
 	*x = VoidUsageRequest{}
-	mi := &file_billing_v1_usage_service_proto_msgTypes[12]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -905,7 +1098,7 @@ func (x *VoidUsageRequest) String() string {
 func (*VoidUsageRequest) ProtoMessage() {}
 
 func (x *VoidUsageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_usage_service_proto_msgTypes[12]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -918,7 +1111,7 @@ func (x *VoidUsageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoidUsageRequest.ProtoReflect.Descriptor instead.
 func (*VoidUsageRequest) Descriptor() ([]byte, []int) {
-	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{12}
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *VoidUsageRequest) GetRequestId() string {
@@ -948,7 +1141,7 @@ type VoidUsageResponse struct {
 
 func (x *VoidUsageResponse) Reset() {
 	*x = VoidUsageResponse{}
-	mi := &file_billing_v1_usage_service_proto_msgTypes[13]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -960,7 +1153,7 @@ func (x *VoidUsageResponse) String() string {
 func (*VoidUsageResponse) ProtoMessage() {}
 
 func (x *VoidUsageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_usage_service_proto_msgTypes[13]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -973,7 +1166,7 @@ func (x *VoidUsageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoidUsageResponse.ProtoReflect.Descriptor instead.
 func (*VoidUsageResponse) Descriptor() ([]byte, []int) {
-	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{13}
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *VoidUsageResponse) GetRecord() *UsageRecord {
@@ -1072,19 +1265,36 @@ const file_billing_v1_usage_service_proto_rawDesc = "" +
 	"page_token\x18\x06 \x01(\tR\tpageToken\"u\n" +
 	"\x18ListUsageRecordsResponse\x121\n" +
 	"\arecords\x18\x01 \x03(\v2\x17.billing.v1.UsageRecordR\arecords\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"I\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"O\n" +
+	"\x14GetDailyUsageRequest\x12\x1f\n" +
+	"\vcustomer_id\x18\x01 \x01(\tR\n" +
+	"customerId\x12\x16\n" +
+	"\x06period\x18\x02 \x01(\tR\x06period\"|\n" +
+	"\x15GetDailyUsageResponse\x12\x1f\n" +
+	"\vcustomer_id\x18\x01 \x01(\tR\n" +
+	"customerId\x12\x16\n" +
+	"\x06period\x18\x02 \x01(\tR\x06period\x12*\n" +
+	"\x04days\x18\x03 \x03(\v2\x16.billing.v1.DailyUsageR\x04days\"z\n" +
+	"\n" +
+	"DailyUsage\x12\x12\n" +
+	"\x04date\x18\x01 \x01(\tR\x04date\x12\x1b\n" +
+	"\tmeter_key\x18\x02 \x01(\tR\bmeterKey\x12\x1a\n" +
+	"\bquantity\x18\x03 \x01(\tR\bquantity\x12\x1f\n" +
+	"\vevent_count\x18\x04 \x01(\x03R\n" +
+	"eventCount\"I\n" +
 	"\x10VoidUsageRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"`\n" +
 	"\x11VoidUsageResponse\x12/\n" +
 	"\x06record\x18\x01 \x01(\v2\x17.billing.v1.UsageRecordR\x06record\x12\x1a\n" +
-	"\breplayed\x18\x02 \x01(\bR\breplayed2\xc9\x03\n" +
+	"\breplayed\x18\x02 \x01(\bR\breplayed2\xa4\x04\n" +
 	"\fUsageService\x12N\n" +
 	"\vRecordUsage\x12\x1e.billing.v1.RecordUsageRequest\x1a\x1f.billing.v1.RecordUsageResponse\x12]\n" +
 	"\x10BatchRecordUsage\x12#.billing.v1.BatchRecordUsageRequest\x1a$.billing.v1.BatchRecordUsageResponse\x12\\\n" +
 	"\x0eGetUsageRecord\x12!.billing.v1.GetUsageRecordRequest\x1a\".billing.v1.GetUsageRecordResponse\"\x03\x90\x02\x01\x12b\n" +
-	"\x10ListUsageRecords\x12#.billing.v1.ListUsageRecordsRequest\x1a$.billing.v1.ListUsageRecordsResponse\"\x03\x90\x02\x01\x12H\n" +
+	"\x10ListUsageRecords\x12#.billing.v1.ListUsageRecordsRequest\x1a$.billing.v1.ListUsageRecordsResponse\"\x03\x90\x02\x01\x12Y\n" +
+	"\rGetDailyUsage\x12 .billing.v1.GetDailyUsageRequest\x1a!.billing.v1.GetDailyUsageResponse\"\x03\x90\x02\x01\x12H\n" +
 	"\tVoidUsage\x12\x1c.billing.v1.VoidUsageRequest\x1a\x1d.billing.v1.VoidUsageResponseB/Z-example.com/tally/gen/go/billing/v1;billingv1b\x06proto3"
 
 var (
@@ -1099,7 +1309,7 @@ func file_billing_v1_usage_service_proto_rawDescGZIP() []byte {
 	return file_billing_v1_usage_service_proto_rawDescData
 }
 
-var file_billing_v1_usage_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_billing_v1_usage_service_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_billing_v1_usage_service_proto_goTypes = []any{
 	(*UsageRecord)(nil),              // 0: billing.v1.UsageRecord
 	(*RecordUsageRequest)(nil),       // 1: billing.v1.RecordUsageRequest
@@ -1113,19 +1323,22 @@ var file_billing_v1_usage_service_proto_goTypes = []any{
 	(*GetUsageRecordResponse)(nil),   // 9: billing.v1.GetUsageRecordResponse
 	(*ListUsageRecordsRequest)(nil),  // 10: billing.v1.ListUsageRecordsRequest
 	(*ListUsageRecordsResponse)(nil), // 11: billing.v1.ListUsageRecordsResponse
-	(*VoidUsageRequest)(nil),         // 12: billing.v1.VoidUsageRequest
-	(*VoidUsageResponse)(nil),        // 13: billing.v1.VoidUsageResponse
-	nil,                              // 14: billing.v1.UsageRecord.AttributesEntry
-	nil,                              // 15: billing.v1.RecordUsageRequest.AttributesEntry
-	(*timestamppb.Timestamp)(nil),    // 16: google.protobuf.Timestamp
+	(*GetDailyUsageRequest)(nil),     // 12: billing.v1.GetDailyUsageRequest
+	(*GetDailyUsageResponse)(nil),    // 13: billing.v1.GetDailyUsageResponse
+	(*DailyUsage)(nil),               // 14: billing.v1.DailyUsage
+	(*VoidUsageRequest)(nil),         // 15: billing.v1.VoidUsageRequest
+	(*VoidUsageResponse)(nil),        // 16: billing.v1.VoidUsageResponse
+	nil,                              // 17: billing.v1.UsageRecord.AttributesEntry
+	nil,                              // 18: billing.v1.RecordUsageRequest.AttributesEntry
+	(*timestamppb.Timestamp)(nil),    // 19: google.protobuf.Timestamp
 }
 var file_billing_v1_usage_service_proto_depIdxs = []int32{
-	16, // 0: billing.v1.UsageRecord.event_time:type_name -> google.protobuf.Timestamp
-	16, // 1: billing.v1.UsageRecord.create_time:type_name -> google.protobuf.Timestamp
-	14, // 2: billing.v1.UsageRecord.attributes:type_name -> billing.v1.UsageRecord.AttributesEntry
-	16, // 3: billing.v1.UsageRecord.void_time:type_name -> google.protobuf.Timestamp
-	16, // 4: billing.v1.RecordUsageRequest.event_time:type_name -> google.protobuf.Timestamp
-	15, // 5: billing.v1.RecordUsageRequest.attributes:type_name -> billing.v1.RecordUsageRequest.AttributesEntry
+	19, // 0: billing.v1.UsageRecord.event_time:type_name -> google.protobuf.Timestamp
+	19, // 1: billing.v1.UsageRecord.create_time:type_name -> google.protobuf.Timestamp
+	17, // 2: billing.v1.UsageRecord.attributes:type_name -> billing.v1.UsageRecord.AttributesEntry
+	19, // 3: billing.v1.UsageRecord.void_time:type_name -> google.protobuf.Timestamp
+	19, // 4: billing.v1.RecordUsageRequest.event_time:type_name -> google.protobuf.Timestamp
+	18, // 5: billing.v1.RecordUsageRequest.attributes:type_name -> billing.v1.RecordUsageRequest.AttributesEntry
 	0,  // 6: billing.v1.RecordUsageResponse.record:type_name -> billing.v1.UsageRecord
 	1,  // 7: billing.v1.BatchRecordUsageRequest.requests:type_name -> billing.v1.RecordUsageRequest
 	5,  // 8: billing.v1.BatchRecordUsageResponse.results:type_name -> billing.v1.BatchRecordUsageResult
@@ -1133,25 +1346,28 @@ var file_billing_v1_usage_service_proto_depIdxs = []int32{
 	6,  // 10: billing.v1.BatchRecordUsageResult.error:type_name -> billing.v1.UsageError
 	7,  // 11: billing.v1.UsageError.field_violations:type_name -> billing.v1.FieldViolation
 	0,  // 12: billing.v1.GetUsageRecordResponse.record:type_name -> billing.v1.UsageRecord
-	16, // 13: billing.v1.ListUsageRecordsRequest.start_time:type_name -> google.protobuf.Timestamp
-	16, // 14: billing.v1.ListUsageRecordsRequest.end_time:type_name -> google.protobuf.Timestamp
+	19, // 13: billing.v1.ListUsageRecordsRequest.start_time:type_name -> google.protobuf.Timestamp
+	19, // 14: billing.v1.ListUsageRecordsRequest.end_time:type_name -> google.protobuf.Timestamp
 	0,  // 15: billing.v1.ListUsageRecordsResponse.records:type_name -> billing.v1.UsageRecord
-	0,  // 16: billing.v1.VoidUsageResponse.record:type_name -> billing.v1.UsageRecord
-	1,  // 17: billing.v1.UsageService.RecordUsage:input_type -> billing.v1.RecordUsageRequest
-	3,  // 18: billing.v1.UsageService.BatchRecordUsage:input_type -> billing.v1.BatchRecordUsageRequest
-	8,  // 19: billing.v1.UsageService.GetUsageRecord:input_type -> billing.v1.GetUsageRecordRequest
-	10, // 20: billing.v1.UsageService.ListUsageRecords:input_type -> billing.v1.ListUsageRecordsRequest
-	12, // 21: billing.v1.UsageService.VoidUsage:input_type -> billing.v1.VoidUsageRequest
-	2,  // 22: billing.v1.UsageService.RecordUsage:output_type -> billing.v1.RecordUsageResponse
-	4,  // 23: billing.v1.UsageService.BatchRecordUsage:output_type -> billing.v1.BatchRecordUsageResponse
-	9,  // 24: billing.v1.UsageService.GetUsageRecord:output_type -> billing.v1.GetUsageRecordResponse
-	11, // 25: billing.v1.UsageService.ListUsageRecords:output_type -> billing.v1.ListUsageRecordsResponse
-	13, // 26: billing.v1.UsageService.VoidUsage:output_type -> billing.v1.VoidUsageResponse
-	22, // [22:27] is the sub-list for method output_type
-	17, // [17:22] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	14, // 16: billing.v1.GetDailyUsageResponse.days:type_name -> billing.v1.DailyUsage
+	0,  // 17: billing.v1.VoidUsageResponse.record:type_name -> billing.v1.UsageRecord
+	1,  // 18: billing.v1.UsageService.RecordUsage:input_type -> billing.v1.RecordUsageRequest
+	3,  // 19: billing.v1.UsageService.BatchRecordUsage:input_type -> billing.v1.BatchRecordUsageRequest
+	8,  // 20: billing.v1.UsageService.GetUsageRecord:input_type -> billing.v1.GetUsageRecordRequest
+	10, // 21: billing.v1.UsageService.ListUsageRecords:input_type -> billing.v1.ListUsageRecordsRequest
+	12, // 22: billing.v1.UsageService.GetDailyUsage:input_type -> billing.v1.GetDailyUsageRequest
+	15, // 23: billing.v1.UsageService.VoidUsage:input_type -> billing.v1.VoidUsageRequest
+	2,  // 24: billing.v1.UsageService.RecordUsage:output_type -> billing.v1.RecordUsageResponse
+	4,  // 25: billing.v1.UsageService.BatchRecordUsage:output_type -> billing.v1.BatchRecordUsageResponse
+	9,  // 26: billing.v1.UsageService.GetUsageRecord:output_type -> billing.v1.GetUsageRecordResponse
+	11, // 27: billing.v1.UsageService.ListUsageRecords:output_type -> billing.v1.ListUsageRecordsResponse
+	13, // 28: billing.v1.UsageService.GetDailyUsage:output_type -> billing.v1.GetDailyUsageResponse
+	16, // 29: billing.v1.UsageService.VoidUsage:output_type -> billing.v1.VoidUsageResponse
+	24, // [24:30] is the sub-list for method output_type
+	18, // [18:24] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_billing_v1_usage_service_proto_init() }
@@ -1169,7 +1385,7 @@ func file_billing_v1_usage_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_billing_v1_usage_service_proto_rawDesc), len(file_billing_v1_usage_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,7 @@ const (
 	UsageService_BatchRecordUsage_FullMethodName = "/billing.v1.UsageService/BatchRecordUsage"
 	UsageService_GetUsageRecord_FullMethodName   = "/billing.v1.UsageService/GetUsageRecord"
 	UsageService_ListUsageRecords_FullMethodName = "/billing.v1.UsageService/ListUsageRecords"
+	UsageService_GetDailyUsage_FullMethodName    = "/billing.v1.UsageService/GetDailyUsage"
 	UsageService_VoidUsage_FullMethodName        = "/billing.v1.UsageService/VoidUsage"
 )
 
@@ -47,6 +48,9 @@ type UsageServiceClient interface {
 	GetUsageRecord(ctx context.Context, in *GetUsageRecordRequest, opts ...grpc.CallOption) (*GetUsageRecordResponse, error)
 	// ListUsageRecords pages through a customer's usage records.
 	ListUsageRecords(ctx context.Context, in *ListUsageRecordsRequest, opts ...grpc.CallOption) (*ListUsageRecordsResponse, error)
+	// GetDailyUsage returns a customer's usage in one billing period, per UTC
+	// day and meter, aggregated as each meter aggregates (sum, count or max).
+	GetDailyUsage(ctx context.Context, in *GetDailyUsageRequest, opts ...grpc.CallOption) (*GetDailyUsageResponse, error)
 	// VoidUsage cancels a usage record: the record stays in the ledger, marked
 	// voided with the reason, and stops counting towards its bill. Idempotent:
 	// voiding a voided record again with the same reason is replayed.
@@ -101,6 +105,16 @@ func (c *usageServiceClient) ListUsageRecords(ctx context.Context, in *ListUsage
 	return out, nil
 }
 
+func (c *usageServiceClient) GetDailyUsage(ctx context.Context, in *GetDailyUsageRequest, opts ...grpc.CallOption) (*GetDailyUsageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetDailyUsageResponse)
+	err := c.cc.Invoke(ctx, UsageService_GetDailyUsage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *usageServiceClient) VoidUsage(ctx context.Context, in *VoidUsageRequest, opts ...grpc.CallOption) (*VoidUsageResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(VoidUsageResponse)
@@ -132,6 +146,9 @@ type UsageServiceServer interface {
 	GetUsageRecord(context.Context, *GetUsageRecordRequest) (*GetUsageRecordResponse, error)
 	// ListUsageRecords pages through a customer's usage records.
 	ListUsageRecords(context.Context, *ListUsageRecordsRequest) (*ListUsageRecordsResponse, error)
+	// GetDailyUsage returns a customer's usage in one billing period, per UTC
+	// day and meter, aggregated as each meter aggregates (sum, count or max).
+	GetDailyUsage(context.Context, *GetDailyUsageRequest) (*GetDailyUsageResponse, error)
 	// VoidUsage cancels a usage record: the record stays in the ledger, marked
 	// voided with the reason, and stops counting towards its bill. Idempotent:
 	// voiding a voided record again with the same reason is replayed.
@@ -157,6 +174,9 @@ func (UnimplementedUsageServiceServer) GetUsageRecord(context.Context, *GetUsage
 }
 func (UnimplementedUsageServiceServer) ListUsageRecords(context.Context, *ListUsageRecordsRequest) (*ListUsageRecordsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListUsageRecords not implemented")
+}
+func (UnimplementedUsageServiceServer) GetDailyUsage(context.Context, *GetDailyUsageRequest) (*GetDailyUsageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetDailyUsage not implemented")
 }
 func (UnimplementedUsageServiceServer) VoidUsage(context.Context, *VoidUsageRequest) (*VoidUsageResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method VoidUsage not implemented")
@@ -254,6 +274,24 @@ func _UsageService_ListUsageRecords_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _UsageService_GetDailyUsage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDailyUsageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UsageServiceServer).GetDailyUsage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UsageService_GetDailyUsage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UsageServiceServer).GetDailyUsage(ctx, req.(*GetDailyUsageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _UsageService_VoidUsage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(VoidUsageRequest)
 	if err := dec(in); err != nil {
@@ -294,6 +332,10 @@ var UsageService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListUsageRecords",
 			Handler:    _UsageService_ListUsageRecords_Handler,
+		},
+		{
+			MethodName: "GetDailyUsage",
+			Handler:    _UsageService_GetDailyUsage_Handler,
 		},
 		{
 			MethodName: "VoidUsage",

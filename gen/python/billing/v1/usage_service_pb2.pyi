@@ -153,6 +153,36 @@ class ListUsageRecordsResponse(_message.Message):
     next_page_token: str
     def __init__(self, records: _Optional[_Iterable[_Union[UsageRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
+class GetDailyUsageRequest(_message.Message):
+    __slots__ = ("customer_id", "period")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    period: str
+    def __init__(self, customer_id: _Optional[str] = ..., period: _Optional[str] = ...) -> None: ...
+
+class GetDailyUsageResponse(_message.Message):
+    __slots__ = ("customer_id", "period", "days")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    period: str
+    days: _containers.RepeatedCompositeFieldContainer[DailyUsage]
+    def __init__(self, customer_id: _Optional[str] = ..., period: _Optional[str] = ..., days: _Optional[_Iterable[_Union[DailyUsage, _Mapping]]] = ...) -> None: ...
+
+class DailyUsage(_message.Message):
+    __slots__ = ("date", "meter_key", "quantity", "event_count")
+    DATE_FIELD_NUMBER: _ClassVar[int]
+    METER_KEY_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    EVENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    date: str
+    meter_key: str
+    quantity: str
+    event_count: int
+    def __init__(self, date: _Optional[str] = ..., meter_key: _Optional[str] = ..., quantity: _Optional[str] = ..., event_count: _Optional[int] = ...) -> None: ...
+
 class VoidUsageRequest(_message.Message):
     __slots__ = ("request_id", "reason")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]

@@ -56,6 +56,11 @@ class UsageServiceStub:
                 request_serializer=billing_dot_v1_dot_usage__service__pb2.ListUsageRecordsRequest.SerializeToString,
                 response_deserializer=billing_dot_v1_dot_usage__service__pb2.ListUsageRecordsResponse.FromString,
                 _registered_method=True)
+        self.GetDailyUsage = channel.unary_unary(
+                '/billing.v1.UsageService/GetDailyUsage',
+                request_serializer=billing_dot_v1_dot_usage__service__pb2.GetDailyUsageRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_usage__service__pb2.GetDailyUsageResponse.FromString,
+                _registered_method=True)
         self.VoidUsage = channel.unary_unary(
                 '/billing.v1.UsageService/VoidUsage',
                 request_serializer=billing_dot_v1_dot_usage__service__pb2.VoidUsageRequest.SerializeToString,
@@ -102,6 +107,14 @@ class UsageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDailyUsage(self, request, context):
+        """GetDailyUsage returns a customer's usage in one billing period, per UTC
+        day and meter, aggregated as each meter aggregates (sum, count or max).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def VoidUsage(self, request, context):
         """VoidUsage cancels a usage record: the record stays in the ledger, marked
         voided with the reason, and stops counting towards its bill. Idempotent:
@@ -133,6 +146,11 @@ def add_UsageServiceServicer_to_server(servicer, server):
                     servicer.ListUsageRecords,
                     request_deserializer=billing_dot_v1_dot_usage__service__pb2.ListUsageRecordsRequest.FromString,
                     response_serializer=billing_dot_v1_dot_usage__service__pb2.ListUsageRecordsResponse.SerializeToString,
+            ),
+            'GetDailyUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDailyUsage,
+                    request_deserializer=billing_dot_v1_dot_usage__service__pb2.GetDailyUsageRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_usage__service__pb2.GetDailyUsageResponse.SerializeToString,
             ),
             'VoidUsage': grpc.unary_unary_rpc_method_handler(
                     servicer.VoidUsage,
@@ -250,6 +268,33 @@ class UsageService:
             '/billing.v1.UsageService/ListUsageRecords',
             billing_dot_v1_dot_usage__service__pb2.ListUsageRecordsRequest.SerializeToString,
             billing_dot_v1_dot_usage__service__pb2.ListUsageRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDailyUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.UsageService/GetDailyUsage',
+            billing_dot_v1_dot_usage__service__pb2.GetDailyUsageRequest.SerializeToString,
+            billing_dot_v1_dot_usage__service__pb2.GetDailyUsageResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file billing/v1/usage_service.proto.
  */
 export const file_billing_v1_usage_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5iaWxsaW5nL3YxL3VzYWdlX3NlcnZpY2UucHJvdG8SCmJpbGxpbmcudjEinAMKC1VzYWdlUmVjb3JkEgoKAmlkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSEwoLY3VzdG9tZXJfaWQYAyABKAkSEQoJbWV0ZXJfa2V5GAQgASgJEhAKCHF1YW50aXR5GAUgASgJEi4KCmV2ZW50X3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZwZXJpb2QYCCABKAkSDgoGdm9pZGVkGAkgASgIEjsKCmF0dHJpYnV0ZXMYCiADKAsyJy5iaWxsaW5nLnYxLlVzYWdlUmVjb3JkLkF0dHJpYnV0ZXNFbnRyeRITCgt2b2lkX3JlYXNvbhgLIAEoCRItCgl2b2lkX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGjEKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIokCChJSZWNvcmRVc2FnZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRITCgtjdXN0b21lcl9pZBgCIAEoCRIRCgltZXRlcl9rZXkYAyABKAkSEAoIcXVhbnRpdHkYBCABKAkSLgoKZXZlbnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASQgoKYXR0cmlidXRlcxgGIAMoCzIuLmJpbGxpbmcudjEuUmVjb3JkVXNhZ2VSZXF1ZXN0LkF0dHJpYnV0ZXNFbnRyeRoxCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJQChNSZWNvcmRVc2FnZVJlc3BvbnNlEicKBnJlY29yZBgBIAEoCzIXLmJpbGxpbmcudjEuVXNhZ2VSZWNvcmQSEAoIcmVwbGF5ZWQYAiABKAgiWwoXQmF0Y2hSZWNvcmRVc2FnZVJlcXVlc3QSMAoIcmVxdWVzdHMYASADKAsyHi5iaWxsaW5nLnYxLlJlY29yZFVzYWdlUmVxdWVzdBIOCgZhdG9taWMYAiABKAgiTwoYQmF0Y2hSZWNvcmRVc2FnZVJlc3BvbnNlEjMKB3Jlc3VsdHMYASADKAsyIi5iaWxsaW5nLnYxLkJhdGNoUmVjb3JkVXNhZ2VSZXN1bHQigAEKFkJhdGNoUmVjb3JkVXNhZ2VSZXN1bHQSMwoIcmVzcG9uc2UYASABKAsyHy5iaWxsaW5nLnYxLlJlY29yZFVzYWdlUmVzcG9uc2VIABInCgVlcnJvchgCIAEoCzIWLmJpbGxpbmcudjEuVXNhZ2VFcnJvckgAQggKBnJlc3VsdCJxCgpVc2FnZUVycm9yEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCRIOCgZyZWFzb24YAyABKAkSNAoQZmllbGRfdmlvbGF0aW9ucxgEIAMoCzIaLmJpbGxpbmcudjEuRmllbGRWaW9sYXRpb24iNAoORmllbGRWaW9sYXRpb24SDQoFZmllbGQYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkiIwoVR2V0VXNhZ2VSZWNvcmRSZXF1ZXN0EgoKAmlkGAEgASgJIkEKFkdldFVzYWdlUmVjb3JkUmVzcG9uc2USJwoGcmVjb3JkGAEgASgLMhcuYmlsbGluZy52MS5Vc2FnZVJlY29yZCLGAQoXTGlzdFVzYWdlUmVjb3Jkc1JlcXVlc3QSEwoLY3VzdG9tZXJfaWQYASABKAkSEQoJbWV0ZXJfa2V5GAIgASgJEi4KCnN0YXJ0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCSJdChhMaXN0VXNhZ2VSZWNvcmRzUmVzcG9uc2USKAoHcmVjb3JkcxgBIAMoCzIXLmJpbGxpbmcudjEuVXNhZ2VSZWNvcmQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjYKEFZvaWRVc2FnZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiTgoRVm9pZFVzYWdlUmVzcG9uc2USJwoGcmVjb3JkGAEgASgLMhcuYmlsbGluZy52MS5Vc2FnZVJlY29yZBIQCghyZXBsYXllZBgCIAEoCDLJAwoMVXNhZ2VTZXJ2aWNlEk4KC1JlY29yZFVzYWdlEh4uYmlsbGluZy52MS5SZWNvcmRVc2FnZVJlcXVlc3QaHy5iaWxsaW5nLnYxLlJlY29yZFVzYWdlUmVzcG9uc2USXQoQQmF0Y2hSZWNvcmRVc2FnZRIjLmJpbGxpbmcudjEuQmF0Y2hSZWNvcmRVc2FnZVJlcXVlc3QaJC5iaWxsaW5nLnYxLkJhdGNoUmVjb3JkVXNhZ2VSZXNwb25zZRJcCg5HZXRVc2FnZVJlY29yZBIhLmJpbGxpbmcudjEuR2V0VXNhZ2VSZWNvcmRSZXF1ZXN0GiIuYmlsbGluZy52MS5HZXRVc2FnZVJlY29yZFJlc3BvbnNlIgOQAgESYgoQTGlzdFVzYWdlUmVjb3JkcxIjLmJpbGxpbmcudjEuTGlzdFVzYWdlUmVjb3Jkc1JlcXVlc3QaJC5iaWxsaW5nLnYxLkxpc3RVc2FnZVJlY29yZHNSZXNwb25zZSIDkAIBEkgKCVZvaWRVc2FnZRIcLmJpbGxpbmcudjEuVm9pZFVzYWdlUmVxdWVzdBodLmJpbGxpbmcudjEuVm9pZFVzYWdlUmVzcG9uc2VCL1otZXhhbXBsZS5jb20vdGFsbHkvZ2VuL2dvL2JpbGxpbmcvdjE7YmlsbGluZ3YxYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("Ch5iaWxsaW5nL3YxL3VzYWdlX3NlcnZpY2UucHJvdG8SCmJpbGxpbmcudjEinAMKC1VzYWdlUmVjb3JkEgoKAmlkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSEwoLY3VzdG9tZXJfaWQYAyABKAkSEQoJbWV0ZXJfa2V5GAQgASgJEhAKCHF1YW50aXR5GAUgASgJEi4KCmV2ZW50X3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZwZXJpb2QYCCABKAkSDgoGdm9pZGVkGAkgASgIEjsKCmF0dHJpYnV0ZXMYCiADKAsyJy5iaWxsaW5nLnYxLlVzYWdlUmVjb3JkLkF0dHJpYnV0ZXNFbnRyeRITCgt2b2lkX3JlYXNvbhgLIAEoCRItCgl2b2lkX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGjEKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIokCChJSZWNvcmRVc2FnZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRITCgtjdXN0b21lcl9pZBgCIAEoCRIRCgltZXRlcl9rZXkYAyABKAkSEAoIcXVhbnRpdHkYBCABKAkSLgoKZXZlbnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASQgoKYXR0cmlidXRlcxgGIAMoCzIuLmJpbGxpbmcudjEuUmVjb3JkVXNhZ2VSZXF1ZXN0LkF0dHJpYnV0ZXNFbnRyeRoxCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJQChNSZWNvcmRVc2FnZVJlc3BvbnNlEicKBnJlY29yZBgBIAEoCzIXLmJpbGxpbmcudjEuVXNhZ2VSZWNvcmQSEAoIcmVwbGF5ZWQYAiABKAgiWwoXQmF0Y2hSZWNvcmRVc2FnZVJlcXVlc3QSMAoIcmVxdWVzdHMYASADKAsyHi5iaWxsaW5nLnYxLlJlY29yZFVzYWdlUmVxdWVzdBIOCgZhdG9taWMYAiABKAgiTwoYQmF0Y2hSZWNvcmRVc2FnZVJlc3BvbnNlEjMKB3Jlc3VsdHMYASADKAsyIi5iaWxsaW5nLnYxLkJhdGNoUmVjb3JkVXNhZ2VSZXN1bHQigAEKFkJhdGNoUmVjb3JkVXNhZ2VSZXN1bHQSMwoIcmVzcG9uc2UYASABKAsyHy5iaWxsaW5nLnYxLlJlY29yZFVzYWdlUmVzcG9uc2VIABInCgVlcnJvchgCIAEoCzIWLmJpbGxpbmcudjEuVXNhZ2VFcnJvckgAQggKBnJlc3VsdCJxCgpVc2FnZUVycm9yEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCRIOCgZyZWFzb24YAyABKAkSNAoQZmllbGRfdmlvbGF0aW9ucxgEIAMoCzIaLmJpbGxpbmcudjEuRmllbGRWaW9sYXRpb24iNAoORmllbGRWaW9sYXRpb24SDQoFZmllbGQYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkiIwoVR2V0VXNhZ2VSZWNvcmRSZXF1ZXN0EgoKAmlkGAEgASgJIkEKFkdldFVzYWdlUmVjb3JkUmVzcG9uc2USJwoGcmVjb3JkGAEgASgLMhcuYmlsbGluZy52MS5Vc2FnZVJlY29yZCLGAQoXTGlzdFVzYWdlUmVjb3Jkc1JlcXVlc3QSEwoLY3VzdG9tZXJfaWQYASABKAkSEQoJbWV0ZXJfa2V5GAIgASgJEi4KCnN0YXJ0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCSJdChhMaXN0VXNhZ2VSZWNvcmRzUmVzcG9uc2USKAoHcmVjb3JkcxgBIAMoCzIXLmJpbGxpbmcudjEuVXNhZ2VSZWNvcmQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjsKFEdldERhaWx5VXNhZ2VSZXF1ZXN0EhMKC2N1c3RvbWVyX2lkGAEgASgJEg4KBnBlcmlvZBgCIAEoCSJiChVHZXREYWlseVVzYWdlUmVzcG9uc2USEwoLY3VzdG9tZXJfaWQYASABKAkSDgoGcGVyaW9kGAIgASgJEiQKBGRheXMYAyADKAsyFi5iaWxsaW5nLnYxLkRhaWx5VXNhZ2UiVAoKRGFpbHlVc2FnZRIMCgRkYXRlGAEgASgJEhEKCW1ldGVyX2tleRgCIAEoCRIQCghxdWFudGl0eRgDIAEoCRITCgtldmVudF9jb3VudBgEIAEoAyI2ChBWb2lkVXNhZ2VSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIk4KEVZvaWRVc2FnZVJlc3BvbnNlEicKBnJlY29yZBgBIAEoCzIXLmJpbGxpbmcudjEuVXNhZ2VSZWNvcmQSEAoIcmVwbGF5ZWQYAiABKAgypAQKDFVzYWdlU2VydmljZRJOCgtSZWNvcmRVc2FnZRIeLmJpbGxpbmcudjEuUmVjb3JkVXNhZ2VSZXF1ZXN0Gh8uYmlsbGluZy52MS5SZWNvcmRVc2FnZVJlc3BvbnNlEl0KEEJhdGNoUmVjb3JkVXNhZ2USIy5iaWxsaW5nLnYxLkJhdGNoUmVjb3JkVXNhZ2VSZXF1ZXN0GiQuYmlsbGluZy52MS5CYXRjaFJlY29yZFVzYWdlUmVzcG9uc2USXAoOR2V0VXNhZ2VSZWNvcmQSIS5iaWxsaW5nLnYxLkdldFVzYWdlUmVjb3JkUmVxdWVzdBoiLmJpbGxpbmcudjEuR2V0VXNhZ2VSZWNvcmRSZXNwb25zZSIDkAIBEmIKEExpc3RVc2FnZVJlY29yZHMSIy5iaWxsaW5nLnYxLkxpc3RVc2FnZVJlY29yZHNSZXF1ZXN0GiQuYmlsbGluZy52MS5MaXN0VXNhZ2VSZWNvcmRzUmVzcG9uc2UiA5ACARJZCg1HZXREYWlseVVzYWdlEiAuYmlsbGluZy52MS5HZXREYWlseVVzYWdlUmVxdWVzdBohLmJpbGxpbmcudjEuR2V0RGFpbHlVc2FnZVJlc3BvbnNlIgOQAgESSAoJVm9pZFVzYWdlEhwuYmlsbGluZy52MS5Wb2lkVXNhZ2VSZXF1ZXN0Gh0uYmlsbGluZy52MS5Wb2lkVXNhZ2VSZXNwb25zZUIvWi1leGFtcGxlLmNvbS90YWxseS9nZW4vZ28vYmlsbGluZy92MTtiaWxsaW5ndjFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * UsageRecord is one recorded usage event.
@@ -491,6 +491,112 @@ export const ListUsageRecordsResponseSchema: GenMessage<ListUsageRecordsResponse
   messageDesc(file_billing_v1_usage_service, 11);
 
 /**
+ * GetDailyUsageRequest is the request of UsageService.GetDailyUsage.
+ *
+ * @generated from message billing.v1.GetDailyUsageRequest
+ */
+export type GetDailyUsageRequest = Message<"billing.v1.GetDailyUsageRequest"> & {
+  /**
+   * The customer's Tally id or external_id.
+   *
+   * @generated from field: string customer_id = 1;
+   */
+  customerId: string;
+
+  /**
+   * The billing period, "YYYY-MM"; empty means the current period.
+   *
+   * @generated from field: string period = 2;
+   */
+  period: string;
+};
+
+/**
+ * Describes the message billing.v1.GetDailyUsageRequest.
+ * Use `create(GetDailyUsageRequestSchema)` to create a new message.
+ */
+export const GetDailyUsageRequestSchema: GenMessage<GetDailyUsageRequest> = /*@__PURE__*/
+  messageDesc(file_billing_v1_usage_service, 12);
+
+/**
+ * GetDailyUsageResponse is the response of UsageService.GetDailyUsage.
+ *
+ * @generated from message billing.v1.GetDailyUsageResponse
+ */
+export type GetDailyUsageResponse = Message<"billing.v1.GetDailyUsageResponse"> & {
+  /**
+   * The customer's Tally id.
+   *
+   * @generated from field: string customer_id = 1;
+   */
+  customerId: string;
+
+  /**
+   * The billing period the days belong to.
+   *
+   * @generated from field: string period = 2;
+   */
+  period: string;
+
+  /**
+   * One entry per (day, meter) with non-voided usage, by day then meter key.
+   *
+   * @generated from field: repeated billing.v1.DailyUsage days = 3;
+   */
+  days: DailyUsage[];
+};
+
+/**
+ * Describes the message billing.v1.GetDailyUsageResponse.
+ * Use `create(GetDailyUsageResponseSchema)` to create a new message.
+ */
+export const GetDailyUsageResponseSchema: GenMessage<GetDailyUsageResponse> = /*@__PURE__*/
+  messageDesc(file_billing_v1_usage_service, 13);
+
+/**
+ * DailyUsage is one meter's usage on one UTC day.
+ *
+ * @generated from message billing.v1.DailyUsage
+ */
+export type DailyUsage = Message<"billing.v1.DailyUsage"> & {
+  /**
+   * The UTC day, "YYYY-MM-DD".
+   *
+   * @generated from field: string date = 1;
+   */
+  date: string;
+
+  /**
+   * The meter's key.
+   *
+   * @generated from field: string meter_key = 2;
+   */
+  meterKey: string;
+
+  /**
+   * The day's events aggregated as the meter aggregates them (sum, count or
+   * max), as a decimal string.
+   *
+   * @generated from field: string quantity = 3;
+   */
+  quantity: string;
+
+  /**
+   * How many non-voided events the day had.
+   *
+   * @generated from field: int64 event_count = 4;
+   */
+  eventCount: bigint;
+};
+
+/**
+ * Describes the message billing.v1.DailyUsage.
+ * Use `create(DailyUsageSchema)` to create a new message.
+ */
+export const DailyUsageSchema: GenMessage<DailyUsage> = /*@__PURE__*/
+  messageDesc(file_billing_v1_usage_service, 14);
+
+/**
  * VoidUsageRequest is the request of UsageService.VoidUsage.
  *
  * @generated from message billing.v1.VoidUsageRequest
@@ -517,7 +623,7 @@ export type VoidUsageRequest = Message<"billing.v1.VoidUsageRequest"> & {
  * Use `create(VoidUsageRequestSchema)` to create a new message.
  */
 export const VoidUsageRequestSchema: GenMessage<VoidUsageRequest> = /*@__PURE__*/
-  messageDesc(file_billing_v1_usage_service, 12);
+  messageDesc(file_billing_v1_usage_service, 15);
 
 /**
  * VoidUsageResponse is the response of UsageService.VoidUsage.
@@ -545,7 +651,7 @@ export type VoidUsageResponse = Message<"billing.v1.VoidUsageResponse"> & {
  * Use `create(VoidUsageResponseSchema)` to create a new message.
  */
 export const VoidUsageResponseSchema: GenMessage<VoidUsageResponse> = /*@__PURE__*/
-  messageDesc(file_billing_v1_usage_service, 13);
+  messageDesc(file_billing_v1_usage_service, 16);
 
 /**
  * UsageService is the usage ledger: it records what customers used, exactly
@@ -599,6 +705,17 @@ export const UsageService: GenService<{
     methodKind: "unary";
     input: typeof ListUsageRecordsRequestSchema;
     output: typeof ListUsageRecordsResponseSchema;
+  },
+  /**
+   * GetDailyUsage returns a customer's usage in one billing period, per UTC
+   * day and meter, aggregated as each meter aggregates (sum, count or max).
+   *
+   * @generated from rpc billing.v1.UsageService.GetDailyUsage
+   */
+  getDailyUsage: {
+    methodKind: "unary";
+    input: typeof GetDailyUsageRequestSchema;
+    output: typeof GetDailyUsageResponseSchema;
   },
   /**
    * VoidUsage cancels a usage record: the record stays in the ledger, marked
