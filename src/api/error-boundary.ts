@@ -12,11 +12,22 @@ import { failureToConnectError } from "./failure-status.js";
 export function createErrorBoundary(logger: Logger): Interceptor {
   return (next) => async (request) => {
     try {
-      return await next(request);
+      const response = await next(request);
+      if (!response.stream) return response;
+      return { ...response, message: statusOnError(response.message, logger, request.method.name) };
     } catch (error) {
       throw toStatus(error, logger, request.method.name);
     }
   };
+}
+
+/** A stream's messages, with whatever its handler throws midway turned into a status. */
+async function* statusOnError<T>(messages: AsyncIterable<T>, logger: Logger, method: string): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (error) {
+    throw toStatus(error, logger, method);
+  }
 }
 
 /** The status a thrown value is answered with. */

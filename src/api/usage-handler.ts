@@ -1,7 +1,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { z } from "zod";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { type BatchRecordUsageResultSchema, type RecordUsageResponseSchema, UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
+import { type BatchRecordUsageResultSchema, type RecordUsageResponseSchema, type StreamUsageRequest, type StreamUsageResponseSchema, UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import { FailureError, isFailure, valueOrThrow, withFieldPrefix } from "../domain/failure.js";
 import type { RecordOutcome, UsageLedger, UsageRequest } from "../domain/usage-ledger.js";
 import { callerScope } from "./caller-scope.js";
@@ -28,6 +28,14 @@ const batchRecordUsageRequest = z.object({
     .min(1, "needs at least one request")
     .max(MAX_BATCH_SIZE, `at most ${MAX_BATCH_SIZE} requests per batch`),
   atomic: z.boolean(),
+});
+
+const streamUsageRequest = z.object({
+  requests: z
+    .array(z.unknown())
+    .min(1, "needs at least one request")
+    .max(MAX_BATCH_SIZE, `at most ${MAX_BATCH_SIZE} requests per batch`),
+  sequence: z.bigint(),
 });
 
 const listUsageRecordsRequest = z.object({
@@ -61,6 +69,45 @@ function recordResponse(outcome: Exclude<RecordOutcome, { kind: "refused" }>): M
   return { record: usageRecordMessage(outcome.record), replayed: outcome.kind === "replayed" };
 }
 
+/** The most batches of one StreamUsage stream being written at once. */
+const MAX_STREAM_BATCHES_IN_FLIGHT = 8;
+
+/**
+ * Records a batch and answers each item: its record, or its refusal with the
+ * code, reason and field paths ("requests[3].quantity") the item alone would
+ * have got. Items of a non-atomic batch fail alone; in an atomic batch the
+ * first bad item fails the call.
+ */
+async function recordBatchResults(
+  ledger: UsageLedger,
+  scope: string,
+  requests: readonly unknown[],
+  atomic: boolean,
+): Promise<MessageInitShape<typeof BatchRecordUsageResultSchema>[]> {
+  const prepared = requests.map((item, index) => {
+    try {
+      return usageRequest(item, `requests[${index}]`);
+    } catch (error) {
+      if (atomic || !(error instanceof FailureError)) throw error;
+      return error.failure;
+    }
+  });
+  const valid = prepared.filter((item): item is UsageRequest => !isFailure(item));
+  const outcomes = valueOrThrow(await ledger.recordBatch(scope, valid, atomic));
+  let next = 0;
+  return prepared.map((item, index): MessageInitShape<typeof BatchRecordUsageResultSchema> => {
+    const outcome: RecordOutcome = isFailure(item) ? { kind: "refused", failure: item } : outcomes[next++]!;
+    if (outcome.kind !== "refused") return { result: { case: "response", value: recordResponse(outcome) } };
+    const failure = isFailure(item) ? outcome.failure : withFieldPrefix(outcome.failure, `requests[${index}]`);
+    return {
+      result: {
+        case: "error",
+        value: { code: REASONS[failure.reason].code, message: failure.message, reason: failure.reason, fieldViolations: failure.fieldViolations },
+      },
+    };
+  });
+}
+
 /** billing.v1.UsageService: proto in, use case, proto out. */
 export function createUsageHandler(ledger: UsageLedger): ServiceImpl<typeof UsageService> {
   return {
@@ -72,37 +119,41 @@ export function createUsageHandler(ledger: UsageLedger): ServiceImpl<typeof Usag
 
     async batchRecordUsage(request, context) {
       const { atomic } = validate(batchRecordUsageRequest, request);
-      // Items of a non-atomic batch fail alone; in an atomic batch the first
-      // bad item fails the call.
-      const prepared = request.requests.map((item, index) => {
-        try {
-          return usageRequest(item, `requests[${index}]`);
-        } catch (error) {
-          if (atomic || !(error instanceof FailureError)) throw error;
-          return error.failure;
-        }
-      });
-      const valid = prepared.filter((item): item is UsageRequest => !isFailure(item));
-      const outcomes = valueOrThrow(await ledger.recordBatch(context.values.get(callerScope), valid, atomic));
-      let next = 0;
-      return {
-        results: prepared.map((item, index): MessageInitShape<typeof BatchRecordUsageResultSchema> => {
-          const outcome: RecordOutcome = isFailure(item) ? { kind: "refused", failure: item } : outcomes[next++]!;
-          if (outcome.kind !== "refused") return { result: { case: "response", value: recordResponse(outcome) } };
-          const failure = isFailure(item) ? outcome.failure : withFieldPrefix(outcome.failure, `requests[${index}]`);
-          return {
-            result: {
-              case: "error",
-              value: {
-                code: REASONS[failure.reason].code,
-                message: failure.message,
-                reason: failure.reason,
-                fieldViolations: failure.fieldViolations,
-              },
-            },
-          };
-        }),
+      return { results: await recordBatchResults(ledger, context.values.get(callerScope), request.requests, atomic) };
+    },
+
+    /**
+     * Answers each batch of the stream once it is durable, in the order
+     * sent, while reading the batches after it: up to MAX_STREAM_BATCHES_IN_FLIGHT
+     * are being written at once, so one stream keeps the group commit busy.
+     */
+    async *streamUsage(requests, context) {
+      const scope = context.values.get(callerScope);
+      const inFlight: Promise<MessageInitShape<typeof StreamUsageResponseSchema>>[] = [];
+      const answer = async (message: StreamUsageRequest) => {
+        const { sequence } = validate(streamUsageRequest, message);
+        return { sequence, results: await recordBatchResults(ledger, scope, message.requests, false) };
       };
+      const incoming = requests[Symbol.asyncIterator]();
+      let next: Promise<IteratorResult<StreamUsageRequest>> | undefined = incoming.next();
+      while (next !== undefined || inFlight.length > 0) {
+        if (next === undefined || inFlight.length >= MAX_STREAM_BATCHES_IN_FLIGHT) {
+          yield await inFlight.shift()!;
+          continue;
+        }
+        const oldest = inFlight[0];
+        const arrived = oldest === undefined ? await next : await Promise.race([next, oldest.then(() => undefined)]);
+        if (arrived === undefined) {
+          yield await inFlight.shift()!;
+        } else if (arrived.done === true) {
+          next = undefined;
+        } else {
+          const pending = answer(arrived.value);
+          pending.catch(() => undefined); // awaited in order below; a refusal ends the stream there
+          inFlight.push(pending);
+          next = incoming.next();
+        }
+      }
     },
 
     async getUsageRecord(request, context) {

@@ -508,6 +508,116 @@ func (*BatchRecordUsageResult_Response) isBatchRecordUsageResult_Result() {}
 
 func (*BatchRecordUsageResult_Error) isBatchRecordUsageResult_Result() {}
 
+// StreamUsageRequest is one batch of events sent on UsageService.StreamUsage.
+type StreamUsageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The events (1 to 1000), each with its own request_id.
+	Requests []*RecordUsageRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	// The caller's number for this batch, echoed in its answer.
+	Sequence      int64 `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamUsageRequest) Reset() {
+	*x = StreamUsageRequest{}
+	mi := &file_billing_v1_usage_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamUsageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamUsageRequest) ProtoMessage() {}
+
+func (x *StreamUsageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_usage_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamUsageRequest.ProtoReflect.Descriptor instead.
+func (*StreamUsageRequest) Descriptor() ([]byte, []int) {
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *StreamUsageRequest) GetRequests() []*RecordUsageRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+func (x *StreamUsageRequest) GetSequence() int64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+// StreamUsageResponse answers one StreamUsageRequest, in the order sent.
+type StreamUsageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The sequence of the batch answered.
+	Sequence int64 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// One result per request of the batch, in order.
+	Results       []*BatchRecordUsageResult `protobuf:"bytes,2,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamUsageResponse) Reset() {
+	*x = StreamUsageResponse{}
+	mi := &file_billing_v1_usage_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamUsageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamUsageResponse) ProtoMessage() {}
+
+func (x *StreamUsageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_usage_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamUsageResponse.ProtoReflect.Descriptor instead.
+func (*StreamUsageResponse) Descriptor() ([]byte, []int) {
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *StreamUsageResponse) GetSequence() int64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *StreamUsageResponse) GetResults() []*BatchRecordUsageResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 // UsageError says why one request of a batch was refused, as the same call
 // alone would have said it.
 type UsageError struct {
@@ -529,7 +639,7 @@ type UsageError struct {
 
 func (x *UsageError) Reset() {
 	*x = UsageError{}
-	mi := &file_billing_v1_usage_service_proto_msgTypes[6]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -541,7 +651,7 @@ func (x *UsageError) String() string {
 func (*UsageError) ProtoMessage() {}
 
 func (x *UsageError) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_usage_service_proto_msgTypes[6]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -554,7 +664,7 @@ func (x *UsageError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsageError.ProtoReflect.Descriptor instead.
 func (*UsageError) Descriptor() ([]byte, []int) {
-	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{6}
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UsageError) GetCode() int32 {
@@ -599,7 +709,7 @@ type FieldViolation struct {
 
 func (x *FieldViolation) Reset() {
 	*x = FieldViolation{}
-	mi := &file_billing_v1_usage_service_proto_msgTypes[7]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -611,7 +721,7 @@ func (x *FieldViolation) String() string {
 func (*FieldViolation) ProtoMessage() {}
 
 func (x *FieldViolation) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_usage_service_proto_msgTypes[7]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -624,7 +734,7 @@ func (x *FieldViolation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldViolation.ProtoReflect.Descriptor instead.
 func (*FieldViolation) Descriptor() ([]byte, []int) {
-	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{7}
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *FieldViolation) GetField() string {
@@ -652,7 +762,7 @@ type GetUsageRecordRequest struct {
 
 func (x *GetUsageRecordRequest) Reset() {
 	*x = GetUsageRecordRequest{}
-	mi := &file_billing_v1_usage_service_proto_msgTypes[8]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -664,7 +774,7 @@ func (x *GetUsageRecordRequest) String() string {
 func (*GetUsageRecordRequest) ProtoMessage() {}
 
 func (x *GetUsageRecordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_usage_service_proto_msgTypes[8]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -677,7 +787,7 @@ func (x *GetUsageRecordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUsageRecordRequest.ProtoReflect.Descriptor instead.
 func (*GetUsageRecordRequest) Descriptor() ([]byte, []int) {
-	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{8}
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetUsageRecordRequest) GetId() string {
@@ -698,7 +808,7 @@ type GetUsageRecordResponse struct {
 
 func (x *GetUsageRecordResponse) Reset() {
 	*x = GetUsageRecordResponse{}
-	mi := &file_billing_v1_usage_service_proto_msgTypes[9]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -710,7 +820,7 @@ func (x *GetUsageRecordResponse) String() string {
 func (*GetUsageRecordResponse) ProtoMessage() {}
 
 func (x *GetUsageRecordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_usage_service_proto_msgTypes[9]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -723,7 +833,7 @@ func (x *GetUsageRecordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUsageRecordResponse.ProtoReflect.Descriptor instead.
 func (*GetUsageRecordResponse) Descriptor() ([]byte, []int) {
-	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{9}
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetUsageRecordResponse) GetRecord() *UsageRecord {
@@ -754,7 +864,7 @@ type ListUsageRecordsRequest struct {
 
 func (x *ListUsageRecordsRequest) Reset() {
 	*x = ListUsageRecordsRequest{}
-	mi := &file_billing_v1_usage_service_proto_msgTypes[10]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -766,7 +876,7 @@ func (x *ListUsageRecordsRequest) String() string {
 func (*ListUsageRecordsRequest) ProtoMessage() {}
 
 func (x *ListUsageRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_usage_service_proto_msgTypes[10]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -779,7 +889,7 @@ func (x *ListUsageRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsageRecordsRequest.ProtoReflect.Descriptor instead.
 func (*ListUsageRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{10}
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListUsageRecordsRequest) GetCustomerId() string {
@@ -837,7 +947,7 @@ type ListUsageRecordsResponse struct {
 
 func (x *ListUsageRecordsResponse) Reset() {
 	*x = ListUsageRecordsResponse{}
-	mi := &file_billing_v1_usage_service_proto_msgTypes[11]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -849,7 +959,7 @@ func (x *ListUsageRecordsResponse) String() string {
 func (*ListUsageRecordsResponse) ProtoMessage() {}
 
 func (x *ListUsageRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_usage_service_proto_msgTypes[11]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -862,7 +972,7 @@ func (x *ListUsageRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsageRecordsResponse.ProtoReflect.Descriptor instead.
 func (*ListUsageRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{11}
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListUsageRecordsResponse) GetRecords() []*UsageRecord {
@@ -892,7 +1002,7 @@ type GetDailyUsageRequest struct {
 
 func (x *GetDailyUsageRequest) Reset() {
 	*x = GetDailyUsageRequest{}
-	mi := &file_billing_v1_usage_service_proto_msgTypes[12]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -904,7 +1014,7 @@ func (x *GetDailyUsageRequest) String() string {
 func (*GetDailyUsageRequest) ProtoMessage() {}
 
 func (x *GetDailyUsageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_usage_service_proto_msgTypes[12]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -917,7 +1027,7 @@ func (x *GetDailyUsageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDailyUsageRequest.ProtoReflect.Descriptor instead.
 func (*GetDailyUsageRequest) Descriptor() ([]byte, []int) {
-	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{12}
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetDailyUsageRequest) GetCustomerId() string {
@@ -949,7 +1059,7 @@ type GetDailyUsageResponse struct {
 
 func (x *GetDailyUsageResponse) Reset() {
 	*x = GetDailyUsageResponse{}
-	mi := &file_billing_v1_usage_service_proto_msgTypes[13]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -961,7 +1071,7 @@ func (x *GetDailyUsageResponse) String() string {
 func (*GetDailyUsageResponse) ProtoMessage() {}
 
 func (x *GetDailyUsageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_usage_service_proto_msgTypes[13]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -974,7 +1084,7 @@ func (x *GetDailyUsageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDailyUsageResponse.ProtoReflect.Descriptor instead.
 func (*GetDailyUsageResponse) Descriptor() ([]byte, []int) {
-	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{13}
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetDailyUsageResponse) GetCustomerId() string {
@@ -1016,7 +1126,7 @@ type DailyUsage struct {
 
 func (x *DailyUsage) Reset() {
 	*x = DailyUsage{}
-	mi := &file_billing_v1_usage_service_proto_msgTypes[14]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1028,7 +1138,7 @@ func (x *DailyUsage) String() string {
 func (*DailyUsage) ProtoMessage() {}
 
 func (x *DailyUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_usage_service_proto_msgTypes[14]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1041,7 +1151,7 @@ func (x *DailyUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DailyUsage.ProtoReflect.Descriptor instead.
 func (*DailyUsage) Descriptor() ([]byte, []int) {
-	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{14}
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DailyUsage) GetDate() string {
@@ -1086,7 +1196,7 @@ type VoidUsageRequest struct {
 
 func (x *VoidUsageRequest) Reset() {
 	*x = VoidUsageRequest{}
-	mi := &file_billing_v1_usage_service_proto_msgTypes[15]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1098,7 +1208,7 @@ func (x *VoidUsageRequest) String() string {
 func (*VoidUsageRequest) ProtoMessage() {}
 
 func (x *VoidUsageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_usage_service_proto_msgTypes[15]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1111,7 +1221,7 @@ func (x *VoidUsageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoidUsageRequest.ProtoReflect.Descriptor instead.
 func (*VoidUsageRequest) Descriptor() ([]byte, []int) {
-	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{15}
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *VoidUsageRequest) GetRequestId() string {
@@ -1141,7 +1251,7 @@ type VoidUsageResponse struct {
 
 func (x *VoidUsageResponse) Reset() {
 	*x = VoidUsageResponse{}
-	mi := &file_billing_v1_usage_service_proto_msgTypes[16]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1153,7 +1263,7 @@ func (x *VoidUsageResponse) String() string {
 func (*VoidUsageResponse) ProtoMessage() {}
 
 func (x *VoidUsageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_usage_service_proto_msgTypes[16]
+	mi := &file_billing_v1_usage_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1166,7 +1276,7 @@ func (x *VoidUsageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoidUsageResponse.ProtoReflect.Descriptor instead.
 func (*VoidUsageResponse) Descriptor() ([]byte, []int) {
-	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{16}
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *VoidUsageResponse) GetRecord() *UsageRecord {
@@ -1239,7 +1349,13 @@ const file_billing_v1_usage_service_proto_rawDesc = "" +
 	"\x16BatchRecordUsageResult\x12=\n" +
 	"\bresponse\x18\x01 \x01(\v2\x1f.billing.v1.RecordUsageResponseH\x00R\bresponse\x12.\n" +
 	"\x05error\x18\x02 \x01(\v2\x16.billing.v1.UsageErrorH\x00R\x05errorB\b\n" +
-	"\x06result\"\x99\x01\n" +
+	"\x06result\"l\n" +
+	"\x12StreamUsageRequest\x12:\n" +
+	"\brequests\x18\x01 \x03(\v2\x1e.billing.v1.RecordUsageRequestR\brequests\x12\x1a\n" +
+	"\bsequence\x18\x02 \x01(\x03R\bsequence\"o\n" +
+	"\x13StreamUsageResponse\x12\x1a\n" +
+	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12<\n" +
+	"\aresults\x18\x02 \x03(\v2\".billing.v1.BatchRecordUsageResultR\aresults\"\x99\x01\n" +
 	"\n" +
 	"UsageError\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
@@ -1288,10 +1404,11 @@ const file_billing_v1_usage_service_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"`\n" +
 	"\x11VoidUsageResponse\x12/\n" +
 	"\x06record\x18\x01 \x01(\v2\x17.billing.v1.UsageRecordR\x06record\x12\x1a\n" +
-	"\breplayed\x18\x02 \x01(\bR\breplayed2\xa4\x04\n" +
+	"\breplayed\x18\x02 \x01(\bR\breplayed2\xf8\x04\n" +
 	"\fUsageService\x12N\n" +
 	"\vRecordUsage\x12\x1e.billing.v1.RecordUsageRequest\x1a\x1f.billing.v1.RecordUsageResponse\x12]\n" +
-	"\x10BatchRecordUsage\x12#.billing.v1.BatchRecordUsageRequest\x1a$.billing.v1.BatchRecordUsageResponse\x12\\\n" +
+	"\x10BatchRecordUsage\x12#.billing.v1.BatchRecordUsageRequest\x1a$.billing.v1.BatchRecordUsageResponse\x12R\n" +
+	"\vStreamUsage\x12\x1e.billing.v1.StreamUsageRequest\x1a\x1f.billing.v1.StreamUsageResponse(\x010\x01\x12\\\n" +
 	"\x0eGetUsageRecord\x12!.billing.v1.GetUsageRecordRequest\x1a\".billing.v1.GetUsageRecordResponse\"\x03\x90\x02\x01\x12b\n" +
 	"\x10ListUsageRecords\x12#.billing.v1.ListUsageRecordsRequest\x1a$.billing.v1.ListUsageRecordsResponse\"\x03\x90\x02\x01\x12Y\n" +
 	"\rGetDailyUsage\x12 .billing.v1.GetDailyUsageRequest\x1a!.billing.v1.GetDailyUsageResponse\"\x03\x90\x02\x01\x12H\n" +
@@ -1309,7 +1426,7 @@ func file_billing_v1_usage_service_proto_rawDescGZIP() []byte {
 	return file_billing_v1_usage_service_proto_rawDescData
 }
 
-var file_billing_v1_usage_service_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_billing_v1_usage_service_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_billing_v1_usage_service_proto_goTypes = []any{
 	(*UsageRecord)(nil),              // 0: billing.v1.UsageRecord
 	(*RecordUsageRequest)(nil),       // 1: billing.v1.RecordUsageRequest
@@ -1317,57 +1434,63 @@ var file_billing_v1_usage_service_proto_goTypes = []any{
 	(*BatchRecordUsageRequest)(nil),  // 3: billing.v1.BatchRecordUsageRequest
 	(*BatchRecordUsageResponse)(nil), // 4: billing.v1.BatchRecordUsageResponse
 	(*BatchRecordUsageResult)(nil),   // 5: billing.v1.BatchRecordUsageResult
-	(*UsageError)(nil),               // 6: billing.v1.UsageError
-	(*FieldViolation)(nil),           // 7: billing.v1.FieldViolation
-	(*GetUsageRecordRequest)(nil),    // 8: billing.v1.GetUsageRecordRequest
-	(*GetUsageRecordResponse)(nil),   // 9: billing.v1.GetUsageRecordResponse
-	(*ListUsageRecordsRequest)(nil),  // 10: billing.v1.ListUsageRecordsRequest
-	(*ListUsageRecordsResponse)(nil), // 11: billing.v1.ListUsageRecordsResponse
-	(*GetDailyUsageRequest)(nil),     // 12: billing.v1.GetDailyUsageRequest
-	(*GetDailyUsageResponse)(nil),    // 13: billing.v1.GetDailyUsageResponse
-	(*DailyUsage)(nil),               // 14: billing.v1.DailyUsage
-	(*VoidUsageRequest)(nil),         // 15: billing.v1.VoidUsageRequest
-	(*VoidUsageResponse)(nil),        // 16: billing.v1.VoidUsageResponse
-	nil,                              // 17: billing.v1.UsageRecord.AttributesEntry
-	nil,                              // 18: billing.v1.RecordUsageRequest.AttributesEntry
-	(*timestamppb.Timestamp)(nil),    // 19: google.protobuf.Timestamp
+	(*StreamUsageRequest)(nil),       // 6: billing.v1.StreamUsageRequest
+	(*StreamUsageResponse)(nil),      // 7: billing.v1.StreamUsageResponse
+	(*UsageError)(nil),               // 8: billing.v1.UsageError
+	(*FieldViolation)(nil),           // 9: billing.v1.FieldViolation
+	(*GetUsageRecordRequest)(nil),    // 10: billing.v1.GetUsageRecordRequest
+	(*GetUsageRecordResponse)(nil),   // 11: billing.v1.GetUsageRecordResponse
+	(*ListUsageRecordsRequest)(nil),  // 12: billing.v1.ListUsageRecordsRequest
+	(*ListUsageRecordsResponse)(nil), // 13: billing.v1.ListUsageRecordsResponse
+	(*GetDailyUsageRequest)(nil),     // 14: billing.v1.GetDailyUsageRequest
+	(*GetDailyUsageResponse)(nil),    // 15: billing.v1.GetDailyUsageResponse
+	(*DailyUsage)(nil),               // 16: billing.v1.DailyUsage
+	(*VoidUsageRequest)(nil),         // 17: billing.v1.VoidUsageRequest
+	(*VoidUsageResponse)(nil),        // 18: billing.v1.VoidUsageResponse
+	nil,                              // 19: billing.v1.UsageRecord.AttributesEntry
+	nil,                              // 20: billing.v1.RecordUsageRequest.AttributesEntry
+	(*timestamppb.Timestamp)(nil),    // 21: google.protobuf.Timestamp
 }
 var file_billing_v1_usage_service_proto_depIdxs = []int32{
-	19, // 0: billing.v1.UsageRecord.event_time:type_name -> google.protobuf.Timestamp
-	19, // 1: billing.v1.UsageRecord.create_time:type_name -> google.protobuf.Timestamp
-	17, // 2: billing.v1.UsageRecord.attributes:type_name -> billing.v1.UsageRecord.AttributesEntry
-	19, // 3: billing.v1.UsageRecord.void_time:type_name -> google.protobuf.Timestamp
-	19, // 4: billing.v1.RecordUsageRequest.event_time:type_name -> google.protobuf.Timestamp
-	18, // 5: billing.v1.RecordUsageRequest.attributes:type_name -> billing.v1.RecordUsageRequest.AttributesEntry
+	21, // 0: billing.v1.UsageRecord.event_time:type_name -> google.protobuf.Timestamp
+	21, // 1: billing.v1.UsageRecord.create_time:type_name -> google.protobuf.Timestamp
+	19, // 2: billing.v1.UsageRecord.attributes:type_name -> billing.v1.UsageRecord.AttributesEntry
+	21, // 3: billing.v1.UsageRecord.void_time:type_name -> google.protobuf.Timestamp
+	21, // 4: billing.v1.RecordUsageRequest.event_time:type_name -> google.protobuf.Timestamp
+	20, // 5: billing.v1.RecordUsageRequest.attributes:type_name -> billing.v1.RecordUsageRequest.AttributesEntry
 	0,  // 6: billing.v1.RecordUsageResponse.record:type_name -> billing.v1.UsageRecord
 	1,  // 7: billing.v1.BatchRecordUsageRequest.requests:type_name -> billing.v1.RecordUsageRequest
 	5,  // 8: billing.v1.BatchRecordUsageResponse.results:type_name -> billing.v1.BatchRecordUsageResult
 	2,  // 9: billing.v1.BatchRecordUsageResult.response:type_name -> billing.v1.RecordUsageResponse
-	6,  // 10: billing.v1.BatchRecordUsageResult.error:type_name -> billing.v1.UsageError
-	7,  // 11: billing.v1.UsageError.field_violations:type_name -> billing.v1.FieldViolation
-	0,  // 12: billing.v1.GetUsageRecordResponse.record:type_name -> billing.v1.UsageRecord
-	19, // 13: billing.v1.ListUsageRecordsRequest.start_time:type_name -> google.protobuf.Timestamp
-	19, // 14: billing.v1.ListUsageRecordsRequest.end_time:type_name -> google.protobuf.Timestamp
-	0,  // 15: billing.v1.ListUsageRecordsResponse.records:type_name -> billing.v1.UsageRecord
-	14, // 16: billing.v1.GetDailyUsageResponse.days:type_name -> billing.v1.DailyUsage
-	0,  // 17: billing.v1.VoidUsageResponse.record:type_name -> billing.v1.UsageRecord
-	1,  // 18: billing.v1.UsageService.RecordUsage:input_type -> billing.v1.RecordUsageRequest
-	3,  // 19: billing.v1.UsageService.BatchRecordUsage:input_type -> billing.v1.BatchRecordUsageRequest
-	8,  // 20: billing.v1.UsageService.GetUsageRecord:input_type -> billing.v1.GetUsageRecordRequest
-	10, // 21: billing.v1.UsageService.ListUsageRecords:input_type -> billing.v1.ListUsageRecordsRequest
-	12, // 22: billing.v1.UsageService.GetDailyUsage:input_type -> billing.v1.GetDailyUsageRequest
-	15, // 23: billing.v1.UsageService.VoidUsage:input_type -> billing.v1.VoidUsageRequest
-	2,  // 24: billing.v1.UsageService.RecordUsage:output_type -> billing.v1.RecordUsageResponse
-	4,  // 25: billing.v1.UsageService.BatchRecordUsage:output_type -> billing.v1.BatchRecordUsageResponse
-	9,  // 26: billing.v1.UsageService.GetUsageRecord:output_type -> billing.v1.GetUsageRecordResponse
-	11, // 27: billing.v1.UsageService.ListUsageRecords:output_type -> billing.v1.ListUsageRecordsResponse
-	13, // 28: billing.v1.UsageService.GetDailyUsage:output_type -> billing.v1.GetDailyUsageResponse
-	16, // 29: billing.v1.UsageService.VoidUsage:output_type -> billing.v1.VoidUsageResponse
-	24, // [24:30] is the sub-list for method output_type
-	18, // [18:24] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	8,  // 10: billing.v1.BatchRecordUsageResult.error:type_name -> billing.v1.UsageError
+	1,  // 11: billing.v1.StreamUsageRequest.requests:type_name -> billing.v1.RecordUsageRequest
+	5,  // 12: billing.v1.StreamUsageResponse.results:type_name -> billing.v1.BatchRecordUsageResult
+	9,  // 13: billing.v1.UsageError.field_violations:type_name -> billing.v1.FieldViolation
+	0,  // 14: billing.v1.GetUsageRecordResponse.record:type_name -> billing.v1.UsageRecord
+	21, // 15: billing.v1.ListUsageRecordsRequest.start_time:type_name -> google.protobuf.Timestamp
+	21, // 16: billing.v1.ListUsageRecordsRequest.end_time:type_name -> google.protobuf.Timestamp
+	0,  // 17: billing.v1.ListUsageRecordsResponse.records:type_name -> billing.v1.UsageRecord
+	16, // 18: billing.v1.GetDailyUsageResponse.days:type_name -> billing.v1.DailyUsage
+	0,  // 19: billing.v1.VoidUsageResponse.record:type_name -> billing.v1.UsageRecord
+	1,  // 20: billing.v1.UsageService.RecordUsage:input_type -> billing.v1.RecordUsageRequest
+	3,  // 21: billing.v1.UsageService.BatchRecordUsage:input_type -> billing.v1.BatchRecordUsageRequest
+	6,  // 22: billing.v1.UsageService.StreamUsage:input_type -> billing.v1.StreamUsageRequest
+	10, // 23: billing.v1.UsageService.GetUsageRecord:input_type -> billing.v1.GetUsageRecordRequest
+	12, // 24: billing.v1.UsageService.ListUsageRecords:input_type -> billing.v1.ListUsageRecordsRequest
+	14, // 25: billing.v1.UsageService.GetDailyUsage:input_type -> billing.v1.GetDailyUsageRequest
+	17, // 26: billing.v1.UsageService.VoidUsage:input_type -> billing.v1.VoidUsageRequest
+	2,  // 27: billing.v1.UsageService.RecordUsage:output_type -> billing.v1.RecordUsageResponse
+	4,  // 28: billing.v1.UsageService.BatchRecordUsage:output_type -> billing.v1.BatchRecordUsageResponse
+	7,  // 29: billing.v1.UsageService.StreamUsage:output_type -> billing.v1.StreamUsageResponse
+	11, // 30: billing.v1.UsageService.GetUsageRecord:output_type -> billing.v1.GetUsageRecordResponse
+	13, // 31: billing.v1.UsageService.ListUsageRecords:output_type -> billing.v1.ListUsageRecordsResponse
+	15, // 32: billing.v1.UsageService.GetDailyUsage:output_type -> billing.v1.GetDailyUsageResponse
+	18, // 33: billing.v1.UsageService.VoidUsage:output_type -> billing.v1.VoidUsageResponse
+	27, // [27:34] is the sub-list for method output_type
+	20, // [20:27] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_billing_v1_usage_service_proto_init() }
@@ -1385,7 +1508,7 @@ func file_billing_v1_usage_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_billing_v1_usage_service_proto_rawDesc), len(file_billing_v1_usage_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

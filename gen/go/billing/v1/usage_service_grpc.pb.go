@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	UsageService_RecordUsage_FullMethodName      = "/billing.v1.UsageService/RecordUsage"
 	UsageService_BatchRecordUsage_FullMethodName = "/billing.v1.UsageService/BatchRecordUsage"
+	UsageService_StreamUsage_FullMethodName      = "/billing.v1.UsageService/StreamUsage"
 	UsageService_GetUsageRecord_FullMethodName   = "/billing.v1.UsageService/GetUsageRecord"
 	UsageService_ListUsageRecords_FullMethodName = "/billing.v1.UsageService/ListUsageRecords"
 	UsageService_GetDailyUsage_FullMethodName    = "/billing.v1.UsageService/GetDailyUsage"
@@ -44,6 +45,12 @@ type UsageServiceClient interface {
 	// per request, in order. With atomic = true either every event is recorded
 	// (or replayed) or the call fails and nothing is recorded.
 	BatchRecordUsage(ctx context.Context, in *BatchRecordUsageRequest, opts ...grpc.CallOption) (*BatchRecordUsageResponse, error)
+	// StreamUsage is ingestion for high-volume producers: a bidirectional
+	// stream on which the client sends batches of usage events and the server
+	// answers each batch, in order, once its events are durable (or refused),
+	// with one result per event exactly as BatchRecordUsage (non-atomic) would.
+	// Needs HTTP/2 (gRPC, or Connect over HTTP/2).
+	StreamUsage(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[StreamUsageRequest, StreamUsageResponse], error)
 	// GetUsageRecord returns one usage record by its id.
 	GetUsageRecord(ctx context.Context, in *GetUsageRecordRequest, opts ...grpc.CallOption) (*GetUsageRecordResponse, error)
 	// ListUsageRecords pages through a customer's usage records.
@@ -84,6 +91,19 @@ func (c *usageServiceClient) BatchRecordUsage(ctx context.Context, in *BatchReco
 	}
 	return out, nil
 }
+
+func (c *usageServiceClient) StreamUsage(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[StreamUsageRequest, StreamUsageResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &UsageService_ServiceDesc.Streams[0], UsageService_StreamUsage_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[StreamUsageRequest, StreamUsageResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type UsageService_StreamUsageClient = grpc.BidiStreamingClient[StreamUsageRequest, StreamUsageResponse]
 
 func (c *usageServiceClient) GetUsageRecord(ctx context.Context, in *GetUsageRecordRequest, opts ...grpc.CallOption) (*GetUsageRecordResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -142,6 +162,12 @@ type UsageServiceServer interface {
 	// per request, in order. With atomic = true either every event is recorded
 	// (or replayed) or the call fails and nothing is recorded.
 	BatchRecordUsage(context.Context, *BatchRecordUsageRequest) (*BatchRecordUsageResponse, error)
+	// StreamUsage is ingestion for high-volume producers: a bidirectional
+	// stream on which the client sends batches of usage events and the server
+	// answers each batch, in order, once its events are durable (or refused),
+	// with one result per event exactly as BatchRecordUsage (non-atomic) would.
+	// Needs HTTP/2 (gRPC, or Connect over HTTP/2).
+	StreamUsage(grpc.BidiStreamingServer[StreamUsageRequest, StreamUsageResponse]) error
 	// GetUsageRecord returns one usage record by its id.
 	GetUsageRecord(context.Context, *GetUsageRecordRequest) (*GetUsageRecordResponse, error)
 	// ListUsageRecords pages through a customer's usage records.
@@ -168,6 +194,9 @@ func (UnimplementedUsageServiceServer) RecordUsage(context.Context, *RecordUsage
 }
 func (UnimplementedUsageServiceServer) BatchRecordUsage(context.Context, *BatchRecordUsageRequest) (*BatchRecordUsageResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method BatchRecordUsage not implemented")
+}
+func (UnimplementedUsageServiceServer) StreamUsage(grpc.BidiStreamingServer[StreamUsageRequest, StreamUsageResponse]) error {
+	return status.Error(codes.Unimplemented, "method StreamUsage not implemented")
 }
 func (UnimplementedUsageServiceServer) GetUsageRecord(context.Context, *GetUsageRecordRequest) (*GetUsageRecordResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetUsageRecord not implemented")
@@ -237,6 +266,13 @@ func _UsageService_BatchRecordUsage_Handler(srv interface{}, ctx context.Context
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _UsageService_StreamUsage_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(UsageServiceServer).StreamUsage(&grpc.GenericServerStream[StreamUsageRequest, StreamUsageResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type UsageService_StreamUsageServer = grpc.BidiStreamingServer[StreamUsageRequest, StreamUsageResponse]
 
 func _UsageService_GetUsageRecord_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetUsageRecordRequest)
@@ -342,6 +378,13 @@ var UsageService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _UsageService_VoidUsage_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "StreamUsage",
+			Handler:       _UsageService_StreamUsage_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "billing/v1/usage_service.proto",
 }

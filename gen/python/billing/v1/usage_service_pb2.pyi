@@ -97,6 +97,22 @@ class BatchRecordUsageResult(_message.Message):
     error: UsageError
     def __init__(self, response: _Optional[_Union[RecordUsageResponse, _Mapping]] = ..., error: _Optional[_Union[UsageError, _Mapping]] = ...) -> None: ...
 
+class StreamUsageRequest(_message.Message):
+    __slots__ = ("requests", "sequence")
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[RecordUsageRequest]
+    sequence: int
+    def __init__(self, requests: _Optional[_Iterable[_Union[RecordUsageRequest, _Mapping]]] = ..., sequence: _Optional[int] = ...) -> None: ...
+
+class StreamUsageResponse(_message.Message):
+    __slots__ = ("sequence", "results")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    results: _containers.RepeatedCompositeFieldContainer[BatchRecordUsageResult]
+    def __init__(self, sequence: _Optional[int] = ..., results: _Optional[_Iterable[_Union[BatchRecordUsageResult, _Mapping]]] = ...) -> None: ...
+
 class UsageError(_message.Message):
     __slots__ = ("code", "message", "reason", "field_violations")
     CODE_FIELD_NUMBER: _ClassVar[int]

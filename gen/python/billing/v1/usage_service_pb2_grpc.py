@@ -46,6 +46,11 @@ class UsageServiceStub:
                 request_serializer=billing_dot_v1_dot_usage__service__pb2.BatchRecordUsageRequest.SerializeToString,
                 response_deserializer=billing_dot_v1_dot_usage__service__pb2.BatchRecordUsageResponse.FromString,
                 _registered_method=True)
+        self.StreamUsage = channel.stream_stream(
+                '/billing.v1.UsageService/StreamUsage',
+                request_serializer=billing_dot_v1_dot_usage__service__pb2.StreamUsageRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_usage__service__pb2.StreamUsageResponse.FromString,
+                _registered_method=True)
         self.GetUsageRecord = channel.unary_unary(
                 '/billing.v1.UsageService/GetUsageRecord',
                 request_serializer=billing_dot_v1_dot_usage__service__pb2.GetUsageRecordRequest.SerializeToString,
@@ -88,6 +93,17 @@ class UsageServiceServicer:
         """BatchRecordUsage records many usage events in one call, with one result
         per request, in order. With atomic = true either every event is recorded
         (or replayed) or the call fails and nothing is recorded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamUsage(self, request_iterator, context):
+        """StreamUsage is ingestion for high-volume producers: a bidirectional
+        stream on which the client sends batches of usage events and the server
+        answers each batch, in order, once its events are durable (or refused),
+        with one result per event exactly as BatchRecordUsage (non-atomic) would.
+        Needs HTTP/2 (gRPC, or Connect over HTTP/2).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -136,6 +152,11 @@ def add_UsageServiceServicer_to_server(servicer, server):
                     servicer.BatchRecordUsage,
                     request_deserializer=billing_dot_v1_dot_usage__service__pb2.BatchRecordUsageRequest.FromString,
                     response_serializer=billing_dot_v1_dot_usage__service__pb2.BatchRecordUsageResponse.SerializeToString,
+            ),
+            'StreamUsage': grpc.stream_stream_rpc_method_handler(
+                    servicer.StreamUsage,
+                    request_deserializer=billing_dot_v1_dot_usage__service__pb2.StreamUsageRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_usage__service__pb2.StreamUsageResponse.SerializeToString,
             ),
             'GetUsageRecord': grpc.unary_unary_rpc_method_handler(
                     servicer.GetUsageRecord,
@@ -214,6 +235,33 @@ class UsageService:
             '/billing.v1.UsageService/BatchRecordUsage',
             billing_dot_v1_dot_usage__service__pb2.BatchRecordUsageRequest.SerializeToString,
             billing_dot_v1_dot_usage__service__pb2.BatchRecordUsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamUsage(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/billing.v1.UsageService/StreamUsage',
+            billing_dot_v1_dot_usage__service__pb2.StreamUsageRequest.SerializeToString,
+            billing_dot_v1_dot_usage__service__pb2.StreamUsageResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file billing/v1/usage_service.proto.
  */
 export const file_billing_v1_usage_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5iaWxsaW5nL3YxL3VzYWdlX3NlcnZpY2UucHJvdG8SCmJpbGxpbmcudjEinAMKC1VzYWdlUmVjb3JkEgoKAmlkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSEwoLY3VzdG9tZXJfaWQYAyABKAkSEQoJbWV0ZXJfa2V5GAQgASgJEhAKCHF1YW50aXR5GAUgASgJEi4KCmV2ZW50X3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZwZXJpb2QYCCABKAkSDgoGdm9pZGVkGAkgASgIEjsKCmF0dHJpYnV0ZXMYCiADKAsyJy5iaWxsaW5nLnYxLlVzYWdlUmVjb3JkLkF0dHJpYnV0ZXNFbnRyeRITCgt2b2lkX3JlYXNvbhgLIAEoCRItCgl2b2lkX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGjEKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIokCChJSZWNvcmRVc2FnZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRITCgtjdXN0b21lcl9pZBgCIAEoCRIRCgltZXRlcl9rZXkYAyABKAkSEAoIcXVhbnRpdHkYBCABKAkSLgoKZXZlbnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASQgoKYXR0cmlidXRlcxgGIAMoCzIuLmJpbGxpbmcudjEuUmVjb3JkVXNhZ2VSZXF1ZXN0LkF0dHJpYnV0ZXNFbnRyeRoxCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJQChNSZWNvcmRVc2FnZVJlc3BvbnNlEicKBnJlY29yZBgBIAEoCzIXLmJpbGxpbmcudjEuVXNhZ2VSZWNvcmQSEAoIcmVwbGF5ZWQYAiABKAgiWwoXQmF0Y2hSZWNvcmRVc2FnZVJlcXVlc3QSMAoIcmVxdWVzdHMYASADKAsyHi5iaWxsaW5nLnYxLlJlY29yZFVzYWdlUmVxdWVzdBIOCgZhdG9taWMYAiABKAgiTwoYQmF0Y2hSZWNvcmRVc2FnZVJlc3BvbnNlEjMKB3Jlc3VsdHMYASADKAsyIi5iaWxsaW5nLnYxLkJhdGNoUmVjb3JkVXNhZ2VSZXN1bHQigAEKFkJhdGNoUmVjb3JkVXNhZ2VSZXN1bHQSMwoIcmVzcG9uc2UYASABKAsyHy5iaWxsaW5nLnYxLlJlY29yZFVzYWdlUmVzcG9uc2VIABInCgVlcnJvchgCIAEoCzIWLmJpbGxpbmcudjEuVXNhZ2VFcnJvckgAQggKBnJlc3VsdCJxCgpVc2FnZUVycm9yEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCRIOCgZyZWFzb24YAyABKAkSNAoQZmllbGRfdmlvbGF0aW9ucxgEIAMoCzIaLmJpbGxpbmcudjEuRmllbGRWaW9sYXRpb24iNAoORmllbGRWaW9sYXRpb24SDQoFZmllbGQYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkiIwoVR2V0VXNhZ2VSZWNvcmRSZXF1ZXN0EgoKAmlkGAEgASgJIkEKFkdldFVzYWdlUmVjb3JkUmVzcG9uc2USJwoGcmVjb3JkGAEgASgLMhcuYmlsbGluZy52MS5Vc2FnZVJlY29yZCLGAQoXTGlzdFVzYWdlUmVjb3Jkc1JlcXVlc3QSEwoLY3VzdG9tZXJfaWQYASABKAkSEQoJbWV0ZXJfa2V5GAIgASgJEi4KCnN0YXJ0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCSJdChhMaXN0VXNhZ2VSZWNvcmRzUmVzcG9uc2USKAoHcmVjb3JkcxgBIAMoCzIXLmJpbGxpbmcudjEuVXNhZ2VSZWNvcmQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjsKFEdldERhaWx5VXNhZ2VSZXF1ZXN0EhMKC2N1c3RvbWVyX2lkGAEgASgJEg4KBnBlcmlvZBgCIAEoCSJiChVHZXREYWlseVVzYWdlUmVzcG9uc2USEwoLY3VzdG9tZXJfaWQYASABKAkSDgoGcGVyaW9kGAIgASgJEiQKBGRheXMYAyADKAsyFi5iaWxsaW5nLnYxLkRhaWx5VXNhZ2UiVAoKRGFpbHlVc2FnZRIMCgRkYXRlGAEgASgJEhEKCW1ldGVyX2tleRgCIAEoCRIQCghxdWFudGl0eRgDIAEoCRITCgtldmVudF9jb3VudBgEIAEoAyI2ChBWb2lkVXNhZ2VSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIk4KEVZvaWRVc2FnZVJlc3BvbnNlEicKBnJlY29yZBgBIAEoCzIXLmJpbGxpbmcudjEuVXNhZ2VSZWNvcmQSEAoIcmVwbGF5ZWQYAiABKAgypAQKDFVzYWdlU2VydmljZRJOCgtSZWNvcmRVc2FnZRIeLmJpbGxpbmcudjEuUmVjb3JkVXNhZ2VSZXF1ZXN0Gh8uYmlsbGluZy52MS5SZWNvcmRVc2FnZVJlc3BvbnNlEl0KEEJhdGNoUmVjb3JkVXNhZ2USIy5iaWxsaW5nLnYxLkJhdGNoUmVjb3JkVXNhZ2VSZXF1ZXN0GiQuYmlsbGluZy52MS5CYXRjaFJlY29yZFVzYWdlUmVzcG9uc2USXAoOR2V0VXNhZ2VSZWNvcmQSIS5iaWxsaW5nLnYxLkdldFVzYWdlUmVjb3JkUmVxdWVzdBoiLmJpbGxpbmcudjEuR2V0VXNhZ2VSZWNvcmRSZXNwb25zZSIDkAIBEmIKEExpc3RVc2FnZVJlY29yZHMSIy5iaWxsaW5nLnYxLkxpc3RVc2FnZVJlY29yZHNSZXF1ZXN0GiQuYmlsbGluZy52MS5MaXN0VXNhZ2VSZWNvcmRzUmVzcG9uc2UiA5ACARJZCg1HZXREYWlseVVzYWdlEiAuYmlsbGluZy52MS5HZXREYWlseVVzYWdlUmVxdWVzdBohLmJpbGxpbmcudjEuR2V0RGFpbHlVc2FnZVJlc3BvbnNlIgOQAgESSAoJVm9pZFVzYWdlEhwuYmlsbGluZy52MS5Wb2lkVXNhZ2VSZXF1ZXN0Gh0uYmlsbGluZy52MS5Wb2lkVXNhZ2VSZXNwb25zZUIvWi1leGFtcGxlLmNvbS90YWxseS9nZW4vZ28vYmlsbGluZy92MTtiaWxsaW5ndjFiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("Ch5iaWxsaW5nL3YxL3VzYWdlX3NlcnZpY2UucHJvdG8SCmJpbGxpbmcudjEinAMKC1VzYWdlUmVjb3JkEgoKAmlkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSEwoLY3VzdG9tZXJfaWQYAyABKAkSEQoJbWV0ZXJfa2V5GAQgASgJEhAKCHF1YW50aXR5GAUgASgJEi4KCmV2ZW50X3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZwZXJpb2QYCCABKAkSDgoGdm9pZGVkGAkgASgIEjsKCmF0dHJpYnV0ZXMYCiADKAsyJy5iaWxsaW5nLnYxLlVzYWdlUmVjb3JkLkF0dHJpYnV0ZXNFbnRyeRITCgt2b2lkX3JlYXNvbhgLIAEoCRItCgl2b2lkX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGjEKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIokCChJSZWNvcmRVc2FnZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRITCgtjdXN0b21lcl9pZBgCIAEoCRIRCgltZXRlcl9rZXkYAyABKAkSEAoIcXVhbnRpdHkYBCABKAkSLgoKZXZlbnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASQgoKYXR0cmlidXRlcxgGIAMoCzIuLmJpbGxpbmcudjEuUmVjb3JkVXNhZ2VSZXF1ZXN0LkF0dHJpYnV0ZXNFbnRyeRoxCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJQChNSZWNvcmRVc2FnZVJlc3BvbnNlEicKBnJlY29yZBgBIAEoCzIXLmJpbGxpbmcudjEuVXNhZ2VSZWNvcmQSEAoIcmVwbGF5ZWQYAiABKAgiWwoXQmF0Y2hSZWNvcmRVc2FnZVJlcXVlc3QSMAoIcmVxdWVzdHMYASADKAsyHi5iaWxsaW5nLnYxLlJlY29yZFVzYWdlUmVxdWVzdBIOCgZhdG9taWMYAiABKAgiTwoYQmF0Y2hSZWNvcmRVc2FnZVJlc3BvbnNlEjMKB3Jlc3VsdHMYASADKAsyIi5iaWxsaW5nLnYxLkJhdGNoUmVjb3JkVXNhZ2VSZXN1bHQigAEKFkJhdGNoUmVjb3JkVXNhZ2VSZXN1bHQSMwoIcmVzcG9uc2UYASABKAsyHy5iaWxsaW5nLnYxLlJlY29yZFVzYWdlUmVzcG9uc2VIABInCgVlcnJvchgCIAEoCzIWLmJpbGxpbmcudjEuVXNhZ2VFcnJvckgAQggKBnJlc3VsdCJYChJTdHJlYW1Vc2FnZVJlcXVlc3QSMAoIcmVxdWVzdHMYASADKAsyHi5iaWxsaW5nLnYxLlJlY29yZFVzYWdlUmVxdWVzdBIQCghzZXF1ZW5jZRgCIAEoAyJcChNTdHJlYW1Vc2FnZVJlc3BvbnNlEhAKCHNlcXVlbmNlGAEgASgDEjMKB3Jlc3VsdHMYAiADKAsyIi5iaWxsaW5nLnYxLkJhdGNoUmVjb3JkVXNhZ2VSZXN1bHQicQoKVXNhZ2VFcnJvchIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkSDgoGcmVhc29uGAMgASgJEjQKEGZpZWxkX3Zpb2xhdGlvbnMYBCADKAsyGi5iaWxsaW5nLnYxLkZpZWxkVmlvbGF0aW9uIjQKDkZpZWxkVmlvbGF0aW9uEg0KBWZpZWxkGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJIiMKFUdldFVzYWdlUmVjb3JkUmVxdWVzdBIKCgJpZBgBIAEoCSJBChZHZXRVc2FnZVJlY29yZFJlc3BvbnNlEicKBnJlY29yZBgBIAEoCzIXLmJpbGxpbmcudjEuVXNhZ2VSZWNvcmQixgEKF0xpc3RVc2FnZVJlY29yZHNSZXF1ZXN0EhMKC2N1c3RvbWVyX2lkGAEgASgJEhEKCW1ldGVyX2tleRgCIAEoCRIuCgpzdGFydF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAUgASgFEhIKCnBhZ2VfdG9rZW4YBiABKAkiXQoYTGlzdFVzYWdlUmVjb3Jkc1Jlc3BvbnNlEigKB3JlY29yZHMYASADKAsyFy5iaWxsaW5nLnYxLlVzYWdlUmVjb3JkEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI7ChRHZXREYWlseVVzYWdlUmVxdWVzdBITCgtjdXN0b21lcl9pZBgBIAEoCRIOCgZwZXJpb2QYAiABKAkiYgoVR2V0RGFpbHlVc2FnZVJlc3BvbnNlEhMKC2N1c3RvbWVyX2lkGAEgASgJEg4KBnBlcmlvZBgCIAEoCRIkCgRkYXlzGAMgAygLMhYuYmlsbGluZy52MS5EYWlseVVzYWdlIlQKCkRhaWx5VXNhZ2USDAoEZGF0ZRgBIAEoCRIRCgltZXRlcl9rZXkYAiABKAkSEAoIcXVhbnRpdHkYAyABKAkSEwoLZXZlbnRfY291bnQYBCABKAMiNgoQVm9pZFVzYWdlUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJOChFWb2lkVXNhZ2VSZXNwb25zZRInCgZyZWNvcmQYASABKAsyFy5iaWxsaW5nLnYxLlVzYWdlUmVjb3JkEhAKCHJlcGxheWVkGAIgASgIMvgECgxVc2FnZVNlcnZpY2USTgoLUmVjb3JkVXNhZ2USHi5iaWxsaW5nLnYxLlJlY29yZFVzYWdlUmVxdWVzdBofLmJpbGxpbmcudjEuUmVjb3JkVXNhZ2VSZXNwb25zZRJdChBCYXRjaFJlY29yZFVzYWdlEiMuYmlsbGluZy52MS5CYXRjaFJlY29yZFVzYWdlUmVxdWVzdBokLmJpbGxpbmcudjEuQmF0Y2hSZWNvcmRVc2FnZVJlc3BvbnNlElIKC1N0cmVhbVVzYWdlEh4uYmlsbGluZy52MS5TdHJlYW1Vc2FnZVJlcXVlc3QaHy5iaWxsaW5nLnYxLlN0cmVhbVVzYWdlUmVzcG9uc2UoATABElwKDkdldFVzYWdlUmVjb3JkEiEuYmlsbGluZy52MS5HZXRVc2FnZVJlY29yZFJlcXVlc3QaIi5iaWxsaW5nLnYxLkdldFVzYWdlUmVjb3JkUmVzcG9uc2UiA5ACARJiChBMaXN0VXNhZ2VSZWNvcmRzEiMuYmlsbGluZy52MS5MaXN0VXNhZ2VSZWNvcmRzUmVxdWVzdBokLmJpbGxpbmcudjEuTGlzdFVzYWdlUmVjb3Jkc1Jlc3BvbnNlIgOQAgESWQoNR2V0RGFpbHlVc2FnZRIgLmJpbGxpbmcudjEuR2V0RGFpbHlVc2FnZVJlcXVlc3QaIS5iaWxsaW5nLnYxLkdldERhaWx5VXNhZ2VSZXNwb25zZSIDkAIBEkgKCVZvaWRVc2FnZRIcLmJpbGxpbmcudjEuVm9pZFVzYWdlUmVxdWVzdBodLmJpbGxpbmcudjEuVm9pZFVzYWdlUmVzcG9uc2VCL1otZXhhbXBsZS5jb20vdGFsbHkvZ2VuL2dvL2JpbGxpbmcvdjE7YmlsbGluZ3YxYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * UsageRecord is one recorded usage event.
@@ -290,6 +290,62 @@ export const BatchRecordUsageResultSchema: GenMessage<BatchRecordUsageResult> = 
   messageDesc(file_billing_v1_usage_service, 5);
 
 /**
+ * StreamUsageRequest is one batch of events sent on UsageService.StreamUsage.
+ *
+ * @generated from message billing.v1.StreamUsageRequest
+ */
+export type StreamUsageRequest = Message<"billing.v1.StreamUsageRequest"> & {
+  /**
+   * The events (1 to 1000), each with its own request_id.
+   *
+   * @generated from field: repeated billing.v1.RecordUsageRequest requests = 1;
+   */
+  requests: RecordUsageRequest[];
+
+  /**
+   * The caller's number for this batch, echoed in its answer.
+   *
+   * @generated from field: int64 sequence = 2;
+   */
+  sequence: bigint;
+};
+
+/**
+ * Describes the message billing.v1.StreamUsageRequest.
+ * Use `create(StreamUsageRequestSchema)` to create a new message.
+ */
+export const StreamUsageRequestSchema: GenMessage<StreamUsageRequest> = /*@__PURE__*/
+  messageDesc(file_billing_v1_usage_service, 6);
+
+/**
+ * StreamUsageResponse answers one StreamUsageRequest, in the order sent.
+ *
+ * @generated from message billing.v1.StreamUsageResponse
+ */
+export type StreamUsageResponse = Message<"billing.v1.StreamUsageResponse"> & {
+  /**
+   * The sequence of the batch answered.
+   *
+   * @generated from field: int64 sequence = 1;
+   */
+  sequence: bigint;
+
+  /**
+   * One result per request of the batch, in order.
+   *
+   * @generated from field: repeated billing.v1.BatchRecordUsageResult results = 2;
+   */
+  results: BatchRecordUsageResult[];
+};
+
+/**
+ * Describes the message billing.v1.StreamUsageResponse.
+ * Use `create(StreamUsageResponseSchema)` to create a new message.
+ */
+export const StreamUsageResponseSchema: GenMessage<StreamUsageResponse> = /*@__PURE__*/
+  messageDesc(file_billing_v1_usage_service, 7);
+
+/**
  * UsageError says why one request of a batch was refused, as the same call
  * alone would have said it.
  *
@@ -333,7 +389,7 @@ export type UsageError = Message<"billing.v1.UsageError"> & {
  * Use `create(UsageErrorSchema)` to create a new message.
  */
 export const UsageErrorSchema: GenMessage<UsageError> = /*@__PURE__*/
-  messageDesc(file_billing_v1_usage_service, 6);
+  messageDesc(file_billing_v1_usage_service, 8);
 
 /**
  * FieldViolation names one field of a request and what is wrong with it, like
@@ -362,7 +418,7 @@ export type FieldViolation = Message<"billing.v1.FieldViolation"> & {
  * Use `create(FieldViolationSchema)` to create a new message.
  */
 export const FieldViolationSchema: GenMessage<FieldViolation> = /*@__PURE__*/
-  messageDesc(file_billing_v1_usage_service, 7);
+  messageDesc(file_billing_v1_usage_service, 9);
 
 /**
  * GetUsageRecordRequest is the request of UsageService.GetUsageRecord.
@@ -383,7 +439,7 @@ export type GetUsageRecordRequest = Message<"billing.v1.GetUsageRecordRequest"> 
  * Use `create(GetUsageRecordRequestSchema)` to create a new message.
  */
 export const GetUsageRecordRequestSchema: GenMessage<GetUsageRecordRequest> = /*@__PURE__*/
-  messageDesc(file_billing_v1_usage_service, 8);
+  messageDesc(file_billing_v1_usage_service, 10);
 
 /**
  * GetUsageRecordResponse is the response of UsageService.GetUsageRecord.
@@ -404,7 +460,7 @@ export type GetUsageRecordResponse = Message<"billing.v1.GetUsageRecordResponse"
  * Use `create(GetUsageRecordResponseSchema)` to create a new message.
  */
 export const GetUsageRecordResponseSchema: GenMessage<GetUsageRecordResponse> = /*@__PURE__*/
-  messageDesc(file_billing_v1_usage_service, 9);
+  messageDesc(file_billing_v1_usage_service, 11);
 
 /**
  * ListUsageRecordsRequest is the request of UsageService.ListUsageRecords.
@@ -460,7 +516,7 @@ export type ListUsageRecordsRequest = Message<"billing.v1.ListUsageRecordsReques
  * Use `create(ListUsageRecordsRequestSchema)` to create a new message.
  */
 export const ListUsageRecordsRequestSchema: GenMessage<ListUsageRecordsRequest> = /*@__PURE__*/
-  messageDesc(file_billing_v1_usage_service, 10);
+  messageDesc(file_billing_v1_usage_service, 12);
 
 /**
  * ListUsageRecordsResponse is the response of UsageService.ListUsageRecords.
@@ -488,7 +544,7 @@ export type ListUsageRecordsResponse = Message<"billing.v1.ListUsageRecordsRespo
  * Use `create(ListUsageRecordsResponseSchema)` to create a new message.
  */
 export const ListUsageRecordsResponseSchema: GenMessage<ListUsageRecordsResponse> = /*@__PURE__*/
-  messageDesc(file_billing_v1_usage_service, 11);
+  messageDesc(file_billing_v1_usage_service, 13);
 
 /**
  * GetDailyUsageRequest is the request of UsageService.GetDailyUsage.
@@ -516,7 +572,7 @@ export type GetDailyUsageRequest = Message<"billing.v1.GetDailyUsageRequest"> & 
  * Use `create(GetDailyUsageRequestSchema)` to create a new message.
  */
 export const GetDailyUsageRequestSchema: GenMessage<GetDailyUsageRequest> = /*@__PURE__*/
-  messageDesc(file_billing_v1_usage_service, 12);
+  messageDesc(file_billing_v1_usage_service, 14);
 
 /**
  * GetDailyUsageResponse is the response of UsageService.GetDailyUsage.
@@ -551,7 +607,7 @@ export type GetDailyUsageResponse = Message<"billing.v1.GetDailyUsageResponse"> 
  * Use `create(GetDailyUsageResponseSchema)` to create a new message.
  */
 export const GetDailyUsageResponseSchema: GenMessage<GetDailyUsageResponse> = /*@__PURE__*/
-  messageDesc(file_billing_v1_usage_service, 13);
+  messageDesc(file_billing_v1_usage_service, 15);
 
 /**
  * DailyUsage is one meter's usage on one UTC day.
@@ -594,7 +650,7 @@ export type DailyUsage = Message<"billing.v1.DailyUsage"> & {
  * Use `create(DailyUsageSchema)` to create a new message.
  */
 export const DailyUsageSchema: GenMessage<DailyUsage> = /*@__PURE__*/
-  messageDesc(file_billing_v1_usage_service, 14);
+  messageDesc(file_billing_v1_usage_service, 16);
 
 /**
  * VoidUsageRequest is the request of UsageService.VoidUsage.
@@ -623,7 +679,7 @@ export type VoidUsageRequest = Message<"billing.v1.VoidUsageRequest"> & {
  * Use `create(VoidUsageRequestSchema)` to create a new message.
  */
 export const VoidUsageRequestSchema: GenMessage<VoidUsageRequest> = /*@__PURE__*/
-  messageDesc(file_billing_v1_usage_service, 15);
+  messageDesc(file_billing_v1_usage_service, 17);
 
 /**
  * VoidUsageResponse is the response of UsageService.VoidUsage.
@@ -651,7 +707,7 @@ export type VoidUsageResponse = Message<"billing.v1.VoidUsageResponse"> & {
  * Use `create(VoidUsageResponseSchema)` to create a new message.
  */
 export const VoidUsageResponseSchema: GenMessage<VoidUsageResponse> = /*@__PURE__*/
-  messageDesc(file_billing_v1_usage_service, 16);
+  messageDesc(file_billing_v1_usage_service, 18);
 
 /**
  * UsageService is the usage ledger: it records what customers used, exactly
@@ -685,6 +741,20 @@ export const UsageService: GenService<{
     methodKind: "unary";
     input: typeof BatchRecordUsageRequestSchema;
     output: typeof BatchRecordUsageResponseSchema;
+  },
+  /**
+   * StreamUsage is ingestion for high-volume producers: a bidirectional
+   * stream on which the client sends batches of usage events and the server
+   * answers each batch, in order, once its events are durable (or refused),
+   * with one result per event exactly as BatchRecordUsage (non-atomic) would.
+   * Needs HTTP/2 (gRPC, or Connect over HTTP/2).
+   *
+   * @generated from rpc billing.v1.UsageService.StreamUsage
+   */
+  streamUsage: {
+    methodKind: "bidi_streaming";
+    input: typeof StreamUsageRequestSchema;
+    output: typeof StreamUsageResponseSchema;
   },
   /**
    * GetUsageRecord returns one usage record by its id.
