@@ -24,6 +24,7 @@ import { createCallDraining } from "./call-draining.js";
 import { createCallLogging } from "./call-logging.js";
 import { createHealthService } from "./health-service.js";
 import { createCorsPolicy } from "./cors.js";
+import { createGrpcUnaryFastPath } from "./grpc-unary-fast-path.js";
 import { createOnePortListener, type HttpRequestHandler } from "./one-port-listener.js";
 import { registerReflection } from "./reflection-service.js";
 import { createWebAssets } from "./web-assets.js";
@@ -88,8 +89,12 @@ export function createTallyServer(options: TallyServerOptions) {
 
   const cors = createCorsPolicy(options.corsOrigins ?? []);
   const webAssets = createWebAssets(options.webRoot);
+  // Outermost first: the log line sees the status the boundary chose.
+  const interceptors = [createCallLogging(logger), draining.interceptor, ...(options.interceptors ?? []), createErrorBoundary(logger)];
+  const grpcFastPath = createGrpcUnaryFastPath({ interceptors, readMaxBytes: maxMessageBytes, writeMaxBytes: maxMessageBytes });
   const connectHandler = connectNodeAdapter({
-    routes(router: ConnectRouter) {
+    routes(connectRouter: ConnectRouter) {
+      const router = grpcFastPath.recordRoutes(connectRouter);
       router.service(CustomerService, createCustomerHandler(services.directory));
       router.service(CatalogService, createCatalogHandler(services.catalog));
       router.service(UsageService, createUsageHandler(services.ledger));
@@ -97,8 +102,7 @@ export function createTallyServer(options: TallyServerOptions) {
       health.register(router);
       registerReflection(router, REFLECTED_FILES);
     },
-    // Outermost first: the log line sees the status the boundary chose.
-    interceptors: [createCallLogging(logger), draining.interceptor, ...(options.interceptors ?? []), createErrorBoundary(logger)],
+    interceptors,
     readMaxBytes: maxMessageBytes,
     writeMaxBytes: maxMessageBytes,
     fallback(request, response) {
@@ -118,6 +122,7 @@ export function createTallyServer(options: TallyServerOptions) {
 
   const listener = createOnePortListener({
     handler,
+    claimHttp2Stream: grpcFastPath.claim,
     onListenerError: (error) => logger.error({ err: error }, "listener error"),
   });
 

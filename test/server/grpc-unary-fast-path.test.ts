@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { connect, type ClientHttp2Session, type IncomingHttpHeaders } from "node:http2";
+import { after, before, describe, it } from "node:test";
+import { gzipSync } from "node:zlib";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { Interceptor } from "@connectrpc/connect";
+import { GetCustomerRequestSchema, GetCustomerResponseSchema } from "../../gen/ts/billing/v1/customer_service_pb.js";
+import { startTestTally, type TestTally } from "../support/test-tally.js";
+
+/** One raw HTTP/2 gRPC exchange: response headers, body and trailers as sent. */
+function exchange(session: ClientHttp2Session, path: string, body: Buffer, headers: Record<string, string> = {}) {
+  return new Promise<{ headers: IncomingHttpHeaders; body: Buffer; trailers: IncomingHttpHeaders }>((resolve, reject) => {
+    const stream = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", ...headers });
+    const chunks: Buffer[] = [];
+    let responseHeaders: IncomingHttpHeaders = {};
+    let trailers: IncomingHttpHeaders = {};
+    stream.on("response", (received) => (responseHeaders = received));
+    stream.on("trailers", (received) => (trailers = received));
+    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+    stream.on("end", () => resolve({ headers: responseHeaders, body: Buffer.concat(chunks), trailers }));
+    stream.on("error", reject);
+    stream.end(body);
+  });
+}
+
+function frame(message: Uint8Array, compressed = false): Buffer {
+  const out = Buffer.alloc(5 + message.length);
+  out[0] = compressed ? 1 : 0;
+  out.writeUInt32BE(message.length, 1);
+  out.set(message, 5);
+  return out;
+}
+
+/** grpc-status and friends, whether sent as trailers or in a trailers-only response. */
+function status(response: { headers: IncomingHttpHeaders; trailers: IncomingHttpHeaders }) {
+  const source = response.trailers["grpc-status"] !== undefined ? response.trailers : response.headers;
+  return { code: source["grpc-status"], message: source["grpc-message"], details: source["grpc-status-details-bin"] };
+}
+
+// The unary gRPC fast path must answer exactly as connect-node would: the same
+// codes, messages and error details, with compressed calls left to connect.
+describe("the gRPC unary fast path", () => {
+  const slow: Interceptor = (next) => async (request) => {
+    if (request.header.get("x-test-delay") !== null) await new Promise((resolve) => setTimeout(resolve, Number(request.header.get("x-test-delay"))));
+    return next(request);
+  };
+  let tally: TestTally;
+  let session: ClientHttp2Session;
+  const path = "/billing.v1.CustomerService/GetCustomer";
+  const known = toBinary(GetCustomerRequestSchema, create(GetCustomerRequestSchema, { id: "acme" }));
+  const unknown = toBinary(GetCustomerRequestSchema, create(GetCustomerRequestSchema, { id: "nobody" }));
+
+  before(async () => {
+    tally = await startTestTally({ maxMessageBytes: 1024 }, undefined, [slow]);
+    await tally.clients().customers.createCustomer({ requestId: "c", customer: { externalId: "acme", displayName: "Acme", currencyCode: "USD" } });
+    session = connect(tally.url);
+  });
+  after(async () => {
+    session.close();
+    await tally.stop();
+  });
+
+  it("answers a plain unary call with the message and an OK trailer", async () => {
+    const response = await exchange(session, path, frame(known));
+    assert.equal(response.headers[":status"], 200);
+    assert.equal(response.headers["content-type"], "application/grpc+proto");
+    assert.equal(response.trailers["grpc-status"], "0");
+    const answer = fromBinary(GetCustomerResponseSchema, response.body.subarray(5));
+    assert.equal(answer.customer?.externalId, "acme");
+  });
+
+  it("refuses exactly as connect-node does (compressed calls still go through connect)", async () => {
+    const fast = status(await exchange(session, path, frame(unknown)));
+    const viaConnect = status(await exchange(session, path, frame(gzipSync(unknown), true), { "grpc-encoding": "gzip" }));
+    assert.equal(fast.code, "5");
+    assert.deepEqual(fast, viaConnect);
+    assert.ok(typeof fast.details === "string" && fast.details.length > 0);
+  });
+
+  it("refuses broken envelopes and undecodable messages, and keeps serving", async () => {
+    const truncated = frame(known).subarray(0, 7);
+    assert.equal(status(await exchange(session, path, truncated)).code, "3");
+    assert.equal(status(await exchange(session, path, Buffer.alloc(0))).code, "12");
+    assert.equal(status(await exchange(session, path, frame(Buffer.from([0x0a, 0xff, 0xff])))).code, "3");
+    assert.equal(status(await exchange(session, path, frame(known, true))).code, "13");
+    assert.equal(status(await exchange(session, path, Buffer.concat([frame(known), frame(known)]))).code, "3");
+    assert.equal((await exchange(session, path, frame(known))).trailers["grpc-status"], "0");
+  });
+
+  it("refuses a message over the size limit with RESOURCE_EXHAUSTED", async () => {
+    const big = toBinary(GetCustomerRequestSchema, create(GetCustomerRequestSchema, { id: "x".repeat(4000) }));
+    assert.equal(status(await exchange(session, path, frame(big))).code, "8");
+    assert.equal((await exchange(session, path, frame(known))).trailers["grpc-status"], "0");
+  });
+
+  it("answers DEADLINE_EXCEEDED when the client's grpc-timeout passes first", async () => {
+    const started = Date.now();
+    const response = await exchange(session, path, frame(known), { "grpc-timeout": "50m", "x-test-delay": "400" });
+    assert.equal(status(response).code, "4");
+    assert.ok(Date.now() - started < 350, `answered after ${Date.now() - started} ms`);
+    assert.equal(status(await exchange(session, path, frame(known), { "grpc-timeout": "1H" })).code, "0");
+    assert.equal(status(await exchange(session, path, frame(known), { "grpc-timeout": "bogus" })).code, "3");
+  });
+});
