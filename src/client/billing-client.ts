@@ -6,6 +6,7 @@ import { CatalogService, type PriceTierSchema } from "../../gen/ts/billing/v1/ca
 import { CustomerService } from "../../gen/ts/billing/v1/customer_service_pb.js";
 import {
   type BatchRecordUsageResponse,
+  type BatchRecordUsageResult,
   type RecordUsageRequestSchema,
   type RecordUsageResponse,
   UsageService,
@@ -14,6 +15,7 @@ import { BillingError } from "./billing-error.js";
 import { type DecimalInput, DecimalInputError, toDecimalString } from "./quantity.js";
 import { backoffDelayMs, isRetryable, RetryBudget, type RetryOptions, retryOptions, serverRetryDelayMs } from "./retry-policy.js";
 import { createUsageProducer, type UsageProducer, type UsageProducerOptions } from "./usage-producer.js";
+import { createUsageStream } from "./usage-stream.js";
 
 /** The wire protocols the client speaks. "grpc" needs HTTP/2 and so Node. */
 export type BillingProtocol = "grpc" | "connect" | "grpc-web";
@@ -87,10 +89,18 @@ export type BillingClient = Omit<ServiceClients, "recordUsage" | "batchRecordUsa
   createPrice(request: CreatePriceInput, options?: CallOptions): ReturnType<ServiceClients["createPrice"]>;
   /** Usage helpers. */
   usage: {
-    /** A batching producer: enqueue events, get a promise per event that settles once it is durable. */
+    /**
+     * A batching producer: enqueue events, get a promise per event that
+     * settles once it is durable. It sends batches on one StreamUsage stream
+     * where the protocol allows (gRPC, or Connect over HTTP/2), else as
+     * BatchRecordUsage calls; both with this client's retries.
+     */
     producer(options?: UsageProducerOptions): UsageProducer;
   };
 };
+
+/** How a producer sends one batch: with the client's retries, over a stream or as a call. */
+export type BatchSender = (events: UsageEventInput[]) => Promise<BatchRecordUsageResult[]>;
 
 const SERVICES: DescService[] = [CustomerService, CatalogService, UsageService, BillingService];
 
@@ -104,7 +114,12 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
  * Builds the client over a transport. Platform entries (node.ts, browser.ts)
  * pick the transport for the protocol; this part runs anywhere.
  */
-export function createBillingClientOver(transport: Transport, options: BillingClientOptions): BillingClient {
+export function createBillingClientOver(
+  transport: Transport,
+  options: BillingClientOptions,
+  /** Whether the transport carries bidirectional streams (HTTP/2). */
+  streams: boolean,
+): BillingClient {
   const retry = retryOptions(options.retry);
   const budget = new RetryBudget(retry.budget);
   const overallTimeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -182,7 +197,20 @@ export function createBillingClientOver(transport: Transport, options: BillingCl
     }
   }
   const billingClient = client as BillingClient;
-  billingClient.usage = { producer: (producerOptions) => createUsageProducer(billingClient, producerOptions) };
+  const viaCalls: BatchSender = async (events) => (await billingClient.batchRecordUsage({ requests: events })).results;
+  const viaStream = (): BatchSender => {
+    const stream = createUsageStream(createClient(UsageService, transport));
+    return (events) => {
+      const prepared = prepareRequest("batchRecordUsage", { requests: events }).requests as UsageEventInput[] & { quantity: string }[];
+      return invoke("StreamUsage", undefined, (attempt) => stream.send(prepared as never, attempt.timeoutMs ?? retry.attemptTimeoutMs));
+    };
+  };
+  billingClient.usage = {
+    producer: (producerOptions = {}) => {
+      const useStream = (producerOptions.via ?? "auto") === "stream" || ((producerOptions.via ?? "auto") === "auto" && streams);
+      return createUsageProducer(useStream ? viaStream() : viaCalls, producerOptions);
+    },
+  };
   return billingClient;
 }
 

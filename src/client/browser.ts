@@ -14,7 +14,8 @@ export type { UsageProducer, UsageProducerOptions } from "./usage-producer.js";
  * trailers that browsers do not expose, so "grpc" is refused.
  */
 export function createBillingClient(options: BillingClientOptions): BillingClient {
-  return createBillingClientOver(browserTransport(options), options);
+  // fetch offers no bidirectional streams, so the producer sends BatchRecordUsage calls.
+  return createBillingClientOver(browserTransport(options), options, false);
 }
 
 function browserTransport(options: BillingClientOptions): Transport {

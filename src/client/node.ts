@@ -19,7 +19,10 @@ export interface NodeBillingClientOptions extends BillingClientOptions {
  * transports (HTTP/2 by default, one multiplexed connection).
  */
 export function createBillingClient(options: NodeBillingClientOptions): BillingClient {
-  return createBillingClientOver(nodeTransport(options), options);
+  const http2 = (options.protocol ?? "connect") === "grpc" || (options.httpVersion ?? "2") === "2";
+  // gRPC-Web has no client streaming at all; gRPC and Connect do over HTTP/2.
+  const streams = http2 && options.protocol !== "grpc-web";
+  return createBillingClientOver(nodeTransport(options), options, streams);
 }
 
 function nodeTransport(options: NodeBillingClientOptions): Transport {

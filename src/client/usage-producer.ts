@@ -1,6 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import type { RecordUsageResponse } from "../../gen/ts/billing/v1/usage_service_pb.js";
-import type { BillingClient, UsageEventInput } from "./billing-client.js";
+import type { BatchSender, UsageEventInput } from "./billing-client.js";
 import { newRequestId } from "./billing-client.js";
 import { BillingError } from "./billing-error.js";
 import { DecimalInputError, toDecimalString } from "./quantity.js";
@@ -17,6 +17,12 @@ export interface UsageProducerOptions {
   whenFull?: "wait" | "reject";
   /** Batches in flight at once. Default 4. */
   concurrency?: number;
+  /**
+   * How batches travel: "stream" (one StreamUsage stream; needs HTTP/2),
+   * "calls" (BatchRecordUsage calls) or "auto" (the stream where the client's
+   * protocol allows it). Default "auto".
+   */
+  via?: "auto" | "stream" | "calls";
 }
 
 /** A batching producer of usage events. */
@@ -43,12 +49,13 @@ interface PendingEvent {
 }
 
 /**
- * Groups events into BatchRecordUsage calls in the background. Every event
+ * Groups events into batches sent in the background (by `sendBatch`: a
+ * StreamUsage stream or BatchRecordUsage calls). Every event
  * gets its request_id at enqueue, so the client's retries of a batch repeat
  * it exactly and nothing is recorded twice; per-item refusals reach that
  * item's promise; nothing is dropped without its promise saying so.
  */
-export function createUsageProducer(client: BillingClient, options: UsageProducerOptions = {}): UsageProducer {
+export function createUsageProducer(sendBatch: BatchSender, options: UsageProducerOptions = {}): UsageProducer {
   const maxBatch = options.maxBatch ?? 500;
   const maxDelayMs = options.maxDelayMs ?? 20;
   const maxQueue = options.maxQueue ?? 10_000;
@@ -98,12 +105,11 @@ export function createUsageProducer(client: BillingClient, options: UsageProduce
     const batch = queued.splice(0, maxBatch);
     sending += batch.length;
     batchesInFlight++;
-    client
-      .batchRecordUsage({ requests: batch.map((event) => event.request) })
+    sendBatch(batch.map((event) => event.request))
       .then(
-        (response) => {
+        (results) => {
           batch.forEach((event, index) => {
-            const result = response.results[index]?.result;
+            const result = results[index]?.result;
             if (result?.case === "response") event.resolve(result.value);
             else if (result?.case === "error") {
               event.reject(

@@ -7,7 +7,7 @@ import { createFaultInjector } from "../support/fault-injector.js";
 import { startTestTally, type TestTally } from "../support/test-tally.js";
 
 describe("the batching usage producer", () => {
-  const faults = createFaultInjector(["BatchRecordUsage"]);
+  const faults = createFaultInjector(["BatchRecordUsage", "StreamUsage"]);
   let tally: TestTally;
 
   before(async () => {
@@ -15,50 +15,54 @@ describe("the batching usage producer", () => {
     const client = createBillingClient({ baseUrl: tally.url });
     await client.createMeter({ meter: { key: "calls", displayName: "Calls", unit: "call", aggregation: Aggregation.SUM, precision: 3 } });
     await client.createPrice({ price: { meterKey: "calls", currencyCode: "USD", tiers: [{ unitAmount: "0.001" }] } });
-    for (const name of ["bulk", "refusals", "closing"]) {
+    for (const name of ["bulk-calls", "bulk-stream", "refusals", "closing"]) {
       await client.createCustomer({ customer: { externalId: name, displayName: name, currencyCode: "USD" } });
     }
   });
   after(() => tally.stop());
 
-  it("10,000 events under injected faults: each durable exactly once, every promise settled, backpressure applied", async () => {
-    const client = createBillingClient({
-      baseUrl: tally.url,
-      protocol: "grpc",
-      retry: { initialBackoffMs: 5, maxBackoffMs: 50, maxAttempts: 20, budget: { maxTokens: 1000, tokenRatio: 1 } },
-    });
-    const producer = client.usage.producer({ maxBatch: 200, maxDelayMs: 5, maxQueue: 1000, concurrency: 3 });
-    faults.random({ failBefore: 0.15, failAfter: 0.15, seed: 99 });
-    let maxHeld = 0;
-    let sawWaiting = false;
-    const acks: Promise<unknown>[] = [];
-    for (let index = 0; index < 10_000; index++) {
-      acks.push(producer.enqueue({ customerId: "bulk", meterKey: "calls", quantity: index % 2 === 0 ? "1.5" : 2 }));
-      const stats = producer.stats();
-      maxHeld = Math.max(maxHeld, stats.queued + stats.sending);
-      sawWaiting ||= stats.waiting > 0;
-      if (index % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
-    }
-    const settled = await Promise.allSettled(acks);
-    await producer.close();
-    faults.random(undefined);
+  for (const via of ["calls", "stream"] as const) {
+    it(`10,000 events over ${via} under injected faults: each durable exactly once, every promise settled, backpressure applied`, async () => {
+      faults.reset();
+      const client = createBillingClient({
+        baseUrl: tally.url,
+        protocol: "grpc",
+        retry: { initialBackoffMs: 5, maxBackoffMs: 50, maxAttempts: 20, budget: { maxTokens: 1000, tokenRatio: 1 } },
+      });
+      const customerId = `bulk-${via}`;
+      const producer = client.usage.producer({ maxBatch: 200, maxDelayMs: 5, maxQueue: 1000, concurrency: 3, via });
+      faults.random({ failBefore: 0.1, failAfter: 0.1, seed: 99 });
+      let maxHeld = 0;
+      let sawWaiting = false;
+      const acks: Promise<unknown>[] = [];
+      for (let index = 0; index < 10_000; index++) {
+        acks.push(producer.enqueue({ customerId, meterKey: "calls", quantity: index % 2 === 0 ? "1.5" : 2 }));
+        const stats = producer.stats();
+        maxHeld = Math.max(maxHeld, stats.queued + stats.sending);
+        sawWaiting ||= stats.waiting > 0;
+        if (index % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
+      }
+      const settled = await Promise.allSettled(acks);
+      await producer.close();
+      faults.random(undefined);
 
-    assert.deepEqual(settled.filter((result) => result.status === "rejected").map((result) => String((result as PromiseRejectedResult).reason)), []);
-    assert.ok(sawWaiting, "enqueue never had to wait for room");
-    assert.ok(maxHeld <= 1000, `held ${maxHeld} events, more than maxQueue`);
-    const lostResponses = faults.seen.length - new Set(faults.seen.map((call) => call.itemRequestIds[0])).size;
-    assert.ok(lostResponses > 0, "no batch was ever retried");
-    const retriedIds = faults.seen.flatMap((call) => call.itemRequestIds);
-    assert.ok(retriedIds.length > 10_000);
-    const { bill } = await client.getCurrentBill({ customerId: "bulk" });
-    assert.equal(bill?.lines[0]?.quantity, "17500"); // 5000 × 1.5 + 5000 × 2, each once
-    assert.equal(bill?.lines[0]?.amount, "17.50");
-  });
+      assert.deepEqual(settled.filter((result) => result.status === "rejected").map((result) => String((result as PromiseRejectedResult).reason)), []);
+      assert.ok(sawWaiting, "enqueue never had to wait for room");
+      assert.ok(maxHeld <= 1000, `held ${maxHeld} events, more than maxQueue`);
+      assert.ok(faults.seen.every((call) => call.method === (via === "calls" ? "BatchRecordUsage" : "StreamUsage")));
+      const sentIds = faults.seen.flatMap((call) => call.itemRequestIds);
+      assert.ok(sentIds.length > 10_000, "no batch was ever sent again");
+      assert.equal(new Set(sentIds).size, 10_000);
+      const { bill } = await client.getCurrentBill({ customerId });
+      assert.equal(bill?.lines[0]?.quantity, "17500"); // 5000 × 1.5 + 5000 × 2, each once
+      assert.equal(bill?.lines[0]?.amount, "17.50");
+    });
+  }
 
   it("a refused event rejects only its own promise, naming its own field", async () => {
     faults.reset();
     const client = createBillingClient({ baseUrl: tally.url });
-    const producer = client.usage.producer({ maxBatch: 10, maxDelayMs: 5 });
+    const producer = client.usage.producer({ maxBatch: 10, maxDelayMs: 5, via: "calls" });
     const results = await Promise.allSettled([
       producer.enqueue({ requestId: "refusal-ok-1", customerId: "refusals", meterKey: "calls", quantity: "1" }),
       producer.enqueue({ requestId: "refusal-bad", customerId: "refusals", meterKey: "no-such-meter", quantity: "1" }),
@@ -97,7 +101,7 @@ describe("the batching usage producer", () => {
 
   it("a batch that cannot get through rejects each of its events with the cause and the attempts", async () => {
     const client = createBillingClient({ baseUrl: tally.url, retry: { initialBackoffMs: 5, maxBackoffMs: 10, maxAttempts: 3 } });
-    const producer = client.usage.producer({ maxDelayMs: 1 });
+    const producer = client.usage.producer({ maxDelayMs: 1, via: "calls" });
     faults.reset();
     faults.always({ kind: "fail-before", code: Code.Unavailable });
     const results = await Promise.allSettled([

@@ -33,8 +33,43 @@ export function createFaultInjector(methods: string[] = ["RecordUsage", "BatchRe
   let always: Fault | undefined;
   let random: { failBefore: number; failAfter: number; next: () => number } | undefined;
 
+  function nextRandomFault(): Fault | undefined {
+    if (random === undefined) return undefined;
+    const roll = random.next();
+    if (roll < random.failBefore) return { kind: "fail-before", code: Code.Unavailable };
+    if (roll < random.failBefore + random.failAfter) return { kind: "fail-after", code: Code.Unavailable };
+    return undefined;
+  }
+
   const interceptor: Interceptor = (next) => async (request) => {
-    if (!methods.includes(request.method.name) || request.stream) return next(request);
+    if (!methods.includes(request.method.name)) return next(request);
+    if (request.stream) {
+      // Streams: every batch received is seen; random faults break the
+      // stream before or after a batch's answer (its events committed).
+      const method = request.method.name;
+      const incoming = request.message;
+      const seenMessages = (async function* () {
+        for await (const message of incoming) {
+          const batch = message as { requests?: { requestId: string }[] };
+          seen.push({ method, requestId: undefined, itemRequestIds: batch.requests?.map((item) => item.requestId) ?? [], authorization: request.header.get("authorization"), at: Date.now() });
+          yield message;
+        }
+      })();
+      const response = await next({ ...request, message: seenMessages });
+      if (!response.stream) return response;
+      const answers = response.message;
+      return {
+        ...response,
+        message: (async function* () {
+          for await (const answer of answers) {
+            const fault = nextRandomFault();
+            if (fault?.kind === "fail-before") throw new ConnectError("injected fault before an answer", fault.code);
+            yield answer;
+            if (fault?.kind === "fail-after") throw new ConnectError("injected fault after an answer", fault.code);
+          }
+        })(),
+      };
+    }
     const message = request.message as { requestId?: string; requests?: { requestId: string }[] };
     seen.push({
       method: request.method.name,
@@ -43,12 +78,7 @@ export function createFaultInjector(methods: string[] = ["RecordUsage", "BatchRe
       authorization: request.header.get("authorization"),
       at: Date.now(),
     });
-    let fault = queue.shift() ?? always;
-    if (fault === undefined && random !== undefined) {
-      const roll = random.next();
-      if (roll < random.failBefore) fault = { kind: "fail-before", code: Code.Unavailable };
-      else if (roll < random.failBefore + random.failAfter) fault = { kind: "fail-after", code: Code.Unavailable };
-    }
+    const fault = queue.shift() ?? always ?? nextRandomFault();
     if (fault === undefined) return next(request);
     switch (fault.kind) {
       case "fail-before": {
