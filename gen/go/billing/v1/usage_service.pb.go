@@ -937,7 +937,7 @@ func (x *ListUsageRecordsRequest) GetPageToken() string {
 // ListUsageRecordsResponse is the response of UsageService.ListUsageRecords.
 type ListUsageRecordsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// One page of records, newest event first.
+	// One page of records, most recently recorded first.
 	Records []*UsageRecord `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
 	// Pass as page_token to get the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`

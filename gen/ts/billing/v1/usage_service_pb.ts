@@ -525,7 +525,7 @@ export const ListUsageRecordsRequestSchema: GenMessage<ListUsageRecordsRequest> 
  */
 export type ListUsageRecordsResponse = Message<"billing.v1.ListUsageRecordsResponse"> & {
   /**
-   * One page of records, newest event first.
+   * One page of records, most recently recorded first.
    *
    * @generated from field: repeated billing.v1.UsageRecord records = 1;
    */

@@ -1,0 +1,466 @@
+import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
+import { after, before, describe, it } from "node:test";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { type BillingClient, BillingError, createBillingClient } from "tally/client";
+import { BillStatus } from "../../gen/ts/billing/v1/billing_service_pb.js";
+import { scratchDirectory, startTallyProcess, type TallyProcess } from "../support/tally-process.js";
+import { launchChromium, type PageWatch, readShownBill, saveScreenshot, waitForShownTotal, watchPage } from "./dashboard-page.js";
+import { type ProbeResult, startForeignOrigin } from "./foreign-origin.js";
+
+/** The RPCs marked NO_SIDE_EFFECTS, which Connect-Web must send as GET. */
+const READ_ONLY = new Set([
+  "GetCustomer",
+  "ListCustomers",
+  "GetMeter",
+  "ListMeters",
+  "ListPrices",
+  "GetUsageRecord",
+  "ListUsageRecords",
+  "GetDailyUsage",
+  "GetCurrentBill",
+  "GetBill",
+  "ListBills",
+]);
+
+/** Exact decimals as integers of thousandths, for sums in assertions (the demo meters have 3 digits at most). */
+function thousandths(decimal: string): bigint {
+  const [whole = "0", fraction = ""] = decimal.split(".");
+  return BigInt(whole) * 1000n + BigInt(fraction.padEnd(3, "0"));
+}
+
+// One real `tally serve --demo` process for the file, one browser, and one
+// page that the happy-path tests share in order (as a person would use it);
+// its traffic and console are checked at the end. Pages that provoke
+// failures on purpose get their own context.
+describe("the billing dashboard", () => {
+  const scratch = scratchDirectory("tally-browser-");
+  let tally: TallyProcess;
+  let api: BillingClient;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let watch: PageWatch;
+  let acmeId: string;
+
+  before(async () => {
+    [tally, browser] = await Promise.all([startTallyProcess(`${scratch.path}/tally.db`, ["--demo"]), launchChromium()]);
+    api = createBillingClient({ baseUrl: tally.url, protocol: "connect" });
+    acmeId = (await api.getCustomer({ id: "acme" })).customer!.id;
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    page = await context.newPage();
+    watch = watchPage(page, tally.url);
+  });
+
+  after(async () => {
+    await browser?.close();
+    tally?.child.kill("SIGTERM");
+    await tally?.exited;
+    scratch.cleanup();
+  });
+
+  it("lists the three demo customers with the totals of their current bills", async () => {
+    await page.goto(tally.url);
+    const rows = page.getByTestId("customer-row");
+    await rows.nth(2).waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="customer-total"][data-state="loaded"]').length === 3);
+    const shown = await rows.evaluateAll((elements) =>
+      elements.map((row) => ({
+        id: (row as HTMLElement).dataset.customerId!,
+        name: row.querySelector('[data-testid="customer-link"]')!.textContent,
+        externalId: row.querySelector('[data-testid="customer-external-id"]')!.textContent,
+        currency: row.querySelector('[data-testid="customer-currency"]')!.textContent,
+        total: (row.querySelector('[data-testid="customer-total"]') as HTMLElement).dataset.value!,
+        totalText: row.querySelector('[data-testid="customer-total"]')!.textContent,
+      })),
+    );
+    assert.deepEqual(
+      shown.map(({ name, externalId, currency }) => [name, externalId, currency]),
+      [
+        ["Acme Corporation", "acme", "USD"],
+        ["Globex", "globex", "USD"],
+        ["Initech GmbH", "initech", "EUR"],
+      ],
+    );
+    for (const row of shown) {
+      const { bill } = await api.getCurrentBill({ customerId: row.id });
+      assert.equal(row.total, bill!.total, `${row.name}'s total`);
+      assert.equal(row.totalText, `${bill!.total} ${bill!.currencyCode}`);
+    }
+    await saveScreenshot(page, "customers-desktop");
+  });
+
+  it("searches as you type (debounced) and pages with Previous and Next", async () => {
+    for (let index = 1; index <= 12; index++) {
+      const number = String(index).padStart(2, "0");
+      await api.createCustomer({ customer: { displayName: `Paging Sample ${number}`, externalId: `paging-${number}`, currencyCode: "USD" } });
+    }
+    const search = page.getByLabel("Search customers");
+    await search.pressSequentially("paging", { delay: 20 });
+    await page.waitForFunction(() => document.querySelector('[data-testid="customers-status"]')?.textContent?.includes("matching “paging”"));
+    assert.equal(await page.getByTestId("customer-row").count(), 10);
+    assert.match(page.url(), /#\/customers\?q=paging$/);
+    const searches = watch.calls
+      .filter((call) => call.url.pathname.endsWith("/ListCustomers"))
+      .map((call) => (JSON.parse(call.url.searchParams.get("message") ?? "{}") as { query?: string }).query ?? "");
+    assert.deepEqual(
+      searches.filter((query) => query !== ""),
+      ["paging"],
+      "typing 'paging' quickly must cost one search, not one per keystroke",
+    );
+
+    const next = page.getByTestId("customers-pager-next");
+    const previous = page.getByTestId("customers-pager-previous");
+    assert.equal(await previous.getAttribute("aria-disabled"), "true");
+    await next.click();
+    await page.getByTestId("customers-pager-position").filter({ hasText: "Page 2" }).waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="customer-row"]').length === 2);
+    assert.deepEqual(await page.getByTestId("customer-link").allTextContents(), ["Paging Sample 11", "Paging Sample 12"]);
+    assert.equal(await next.getAttribute("aria-disabled"), "true");
+    await previous.click();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="customer-row"]').length === 10);
+    assert.equal(await page.getByTestId("customer-link").first().textContent(), "Paging Sample 01");
+
+    await search.fill("glob");
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="customer-row"]').length === 1);
+    assert.equal(await page.getByTestId("customer-link").textContent(), "Globex");
+  });
+
+  it("is keyboard navigable: Tab reaches the customer links with a visible focus, Enter opens one", async () => {
+    await page.goto(`${tally.url}/#/`);
+    await page.getByTestId("customer-row").first().waitFor();
+    let focused = "";
+    for (let presses = 0; presses < 10 && focused !== "Acme Corporation"; presses++) {
+      await page.keyboard.press("Tab");
+      focused = await page.evaluate(() => document.activeElement?.textContent ?? "");
+    }
+    assert.equal(focused, "Acme Corporation");
+    assert.equal(await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle), "solid");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => document.activeElement?.tagName === "H1" && document.activeElement.textContent === "Acme Corporation");
+    assert.match(page.url(), /#\/customers\/cus_/);
+  });
+
+  it("shows a customer's bill exactly as GetCurrentBill computes it", async () => {
+    await page.goto(`${tally.url}/#/customers/${acmeId}`);
+    await page.getByTestId("usage-chart").first().waitFor();
+    const shown = await readShownBill(page);
+    const { bill } = await api.getCurrentBill({ customerId: acmeId });
+    assert.equal(shown.period, bill!.period);
+    assert.equal(shown.status, "draft");
+    assert.equal(shown.total, bill!.total);
+    assert.deepEqual(
+      shown.lines,
+      bill!.lines.map((line) => ({ meterKey: line.meterKey, quantity: line.quantity, amount: line.amount, priceVersion: line.priceVersion })),
+    );
+    assert.ok(bill!.lines.some((line) => line.tiers.length > 1), "the demo has graduated tiers");
+    const tierAmounts = await page.getByTestId("bill-line-tier-amount").evaluateAll((cells) => cells.map((cell) => (cell as HTMLElement).dataset.value));
+    assert.deepEqual(
+      tierAmounts,
+      bill!.lines.flatMap((line) => line.tiers.map((tier) => tier.amount)),
+    );
+    assert.equal(await page.getByTestId("bill-total").textContent(), `${bill!.total} USD`);
+    assert.equal(await page.getByTestId("bill-price-versions").textContent(), "API requests v1, Database hosting v1, Network egress v1, Peak seats v1");
+    assert.equal(await page.getByTestId("period-select").inputValue(), bill!.period);
+
+    // Every chart has a title, a description and a table with the same numbers.
+    const charts = page.getByTestId("usage-chart");
+    assert.equal(await charts.count(), 4);
+    for (const chart of await charts.all()) {
+      const svg = chart.locator("svg");
+      assert.equal(await svg.getAttribute("role"), "img");
+      assert.match((await svg.locator("title").first().textContent()) ?? "", /per day, /);
+      assert.match((await svg.locator("desc").textContent()) ?? "", /days have usage/);
+    }
+    const daily = await api.getDailyUsage({ customerId: acmeId, period: bill!.period });
+    const cells = await page.getByTestId("usage-cell").evaluateAll((elements) =>
+      elements.map((cell) => (cell as HTMLElement).dataset).filter((data) => data.quantity !== "").map((data) => `${data.date} ${data.meterKey} ${data.quantity}`),
+    );
+    assert.deepEqual(cells.sort(), daily.days.map((day) => `${day.date} ${day.meterKey} ${day.quantity}`).sort());
+    await saveScreenshot(page, "bill-desktop");
+  });
+
+  it("records usage from the form and updates the bill, the chart and the records", async () => {
+    const before = (await api.getCurrentBill({ customerId: acmeId })).bill!;
+    const hostingBefore = before.lines.find((line) => line.meterKey === "database-hosting")!;
+    await page.getByLabel("Meter").selectOption("database-hosting");
+    await page.getByLabel("Quantity").fill("10");
+    const requestId = await page.getByLabel("Request id").inputValue();
+    assert.match(requestId, /^[0-9a-f-]{36}$/);
+    await page.getByRole("button", { name: "Record usage" }).click();
+
+    const indicator = page.getByTestId("replayed-indicator");
+    await indicator.waitFor();
+    assert.equal(await indicator.getAttribute("data-replayed"), "false");
+    const after = (await api.getCurrentBill({ customerId: acmeId })).bill!;
+    const hostingAfter = after.lines.find((line) => line.meterKey === "database-hosting")!;
+    assert.equal(thousandths(hostingAfter.quantity) - thousandths(hostingBefore.quantity), 10_000n);
+    assert.notEqual(after.total, before.total);
+    await waitForShownTotal(page, after.total);
+    const shown = await readShownBill(page);
+    assert.equal(shown.lines.find((line) => line.meterKey === "database-hosting")?.amount, hostingAfter.amount);
+
+    const { record } = await api.getUsageRecord({ id: (await page.getByTestId("recorded-record-id").textContent())! });
+    const day = timestampDate(record!.eventTime!).toISOString().slice(0, 10);
+    const daily = await api.getDailyUsage({ customerId: acmeId, period: after.period });
+    const expectedBar = daily.days.find((entry) => entry.date === day && entry.meterKey === "database-hosting")!;
+    const bar = page.locator(`[data-testid="usage-chart"][data-meter-key="database-hosting"] [data-testid="usage-bar"][data-date="${day}"]`);
+    await bar.and(page.locator(`[data-quantity="${expectedBar.quantity}"]`)).waitFor();
+    assert.match((await bar.locator("title").textContent()) ?? "", new RegExp(`^${day}: ${expectedBar.quantity.replace(".", "\\.")} GB-hour`));
+    await page.locator(`[data-testid="usage-record-row"][data-request-id="${requestId}"]`).waitFor();
+  });
+
+  it("shows 'replayed' when the same request id is sent again, and the bill does not change", async () => {
+    const before = (await api.getCurrentBill({ customerId: acmeId })).bill!;
+    await page.getByRole("button", { name: "Record usage" }).click();
+    await page.locator('[data-testid="replayed-indicator"][data-replayed="true"]').waitFor();
+    assert.equal(await page.getByTestId("replayed-indicator").textContent(), "replayed");
+    const requestId = await page.getByLabel("Request id").inputValue();
+    await page.waitForFunction(() => !document.querySelector('[data-testid="records"] table')?.hasAttribute("aria-busy"));
+    assert.equal(await page.locator(`[data-testid="usage-record-row"][data-request-id="${requestId}"]`).count(), 1);
+    assert.equal((await api.getCurrentBill({ customerId: acmeId })).bill!.total, before.total);
+    await waitForShownTotal(page, before.total);
+  });
+
+  it("voids a record with a reason and takes its amount off the bill", async () => {
+    const before = (await api.getCurrentBill({ customerId: acmeId })).bill!;
+    await page.getByRole("button", { name: "New id" }).click();
+    const requestId = await page.getByLabel("Request id").inputValue();
+    await page.getByLabel("Meter").selectOption("egress");
+    await page.getByLabel("Quantity").fill("123.456");
+    await page.getByRole("button", { name: "Record usage" }).click();
+    await page.locator('[data-testid="replayed-indicator"][data-replayed="false"]').waitFor();
+    const withRecord = (await api.getCurrentBill({ customerId: acmeId })).bill!;
+    assert.notEqual(withRecord.total, before.total);
+    await waitForShownTotal(page, withRecord.total);
+
+    const row = page.locator(`[data-testid="usage-record-row"][data-request-id="${requestId}"]`);
+    await row.getByRole("button", { name: `Void record ${requestId}` }).click();
+    const reason = page.getByLabel("Reason for voiding");
+    await reason.waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.id.startsWith("void-reason-")), true, "the reason field takes focus");
+    await reason.fill("entered twice by mistake");
+    await page.getByRole("button", { name: "Void record", exact: true }).click();
+
+    await page.locator(`[data-testid="usage-record-row"][data-request-id="${requestId}"][data-voided="true"]`).waitFor();
+    assert.match((await row.getByTestId("usage-record-status").textContent()) ?? "", /^voided: entered twice by mistake/);
+    const afterVoid = (await api.getCurrentBill({ customerId: acmeId })).bill!;
+    assert.equal(afterVoid.total, before.total, "the void takes exactly the record's amount off");
+    await waitForShownTotal(page, before.total);
+    assert.deepEqual((await readShownBill(page)).lines.map((line) => line.amount), before.lines.map((line) => line.amount));
+  });
+
+  it("shows the server's field violations next to the fields and the error in words", async () => {
+    const failing = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      const form = await failing.newPage();
+      await form.goto(`${tally.url}/#/customers/no-such-customer`);
+      const missing = form.getByTestId("customer-failure");
+      await missing.getByTestId("failure-reason").waitFor();
+      assert.equal(await missing.getByTestId("failure-code").textContent(), "NOT_FOUND");
+      assert.equal(await missing.getByTestId("failure-reason").textContent(), "CUSTOMER_NOT_FOUND");
+      assert.equal(await form.getByTestId("bill").count(), 0);
+
+      await form.goto(`${tally.url}/#/customers/acme`);
+      await form.getByLabel("Meter").selectOption("api-requests");
+      const before = (await api.getCurrentBill({ customerId: acmeId })).bill!;
+
+      const expected = await api.recordUsage({ customerId: acmeId, meterKey: "api-requests", quantity: "abc" }).then(
+        () => assert.fail("abc was accepted"),
+        (error: unknown) => error as BillingError,
+      );
+      assert.ok(expected instanceof BillingError);
+      await form.getByLabel("Quantity").fill("abc");
+      await form.getByRole("button", { name: "Record usage" }).click();
+      const quantityError = form.getByTestId("field-error-quantity");
+      await quantityError.waitFor();
+      assert.equal(await quantityError.textContent(), expected.fieldViolations[0]!.description);
+      const quantity = form.getByLabel("Quantity");
+      assert.equal(await quantity.getAttribute("aria-invalid"), "true");
+      assert.deepEqual((await quantity.getAttribute("aria-describedby"))?.split(" "), ["record-quantity-hint", "record-quantity-error"]);
+      const alert = form.getByTestId("record-failure");
+      assert.equal(await alert.getAttribute("role"), "alert");
+      assert.equal(await alert.getByTestId("failure-code").textContent(), "INVALID_ARGUMENT");
+      assert.equal(await alert.getByTestId("failure-reason").textContent(), "INVALID_QUANTITY");
+      assert.equal(await alert.getByTestId("failure-detail").textContent(), expected.detail);
+
+      // Too many decimals for the meter's precision (egress allows 3).
+      await form.getByLabel("Meter").selectOption("egress");
+      await quantity.fill("1.23456");
+      assert.equal(await quantity.getAttribute("aria-invalid"), null, "editing the field withdraws the old message");
+      await form.getByRole("button", { name: "Record usage" }).click();
+      await form.waitForFunction(() => document.querySelector('[data-testid="field-error-quantity"]')?.textContent?.includes("digits after the point"));
+
+      // An event time too far ahead is the event time's fault.
+      await quantity.fill("1");
+      await form.getByLabel("Event time (UTC, optional)").fill("2099-01-01T00:00");
+      await form.getByRole("button", { name: "Record usage" }).click();
+      const eventTimeError = form.getByTestId("field-error-event_time");
+      await eventTimeError.waitFor();
+      assert.match((await eventTimeError.textContent()) ?? "", /ahead of the server clock/);
+      assert.equal(await form.getByLabel("Event time (UTC, optional)").getAttribute("aria-invalid"), "true");
+      assert.equal(await alert.getByTestId("failure-reason").textContent(), "EVENT_TIME_OUT_OF_RANGE");
+      assert.equal(await quantity.getAttribute("aria-invalid"), null);
+
+      assert.equal((await api.getCurrentBill({ customerId: acmeId })).bill!.total, before.total, "refused requests record nothing");
+    } finally {
+      await failing.close();
+    }
+  });
+
+  it("lists past periods with their status and shows a finalized bill without void actions", async () => {
+    // A period two months back is finalized under the default 72 h grace. To
+    // give it usage, record while a long grace keeps it open, then restart.
+    const pastScratch = scratchDirectory("tally-browser-periods-");
+    let server = await startTallyProcess(`${pastScratch.path}/tally.db`, ["--demo", "--finalize-grace", "2000h"]);
+    const periods = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      const open = createBillingClient({ baseUrl: server.url, protocol: "connect" });
+      const current = (await open.getCurrentBill({ customerId: "globex" })).bill!.period;
+      const [year, month] = current.split("-").map(Number);
+      const eventDate = new Date(Date.UTC(year!, month! - 3, 15, 12));
+      const past = eventDate.toISOString().slice(0, 7);
+      await open.recordUsage({ customerId: "globex", meterKey: "seats", quantity: "9", eventTime: timestampFromDate(eventDate) });
+      server.child.kill("SIGTERM");
+      await server.exited;
+      server = await startTallyProcess(`${pastScratch.path}/tally.db`);
+      const closed = createBillingClient({ baseUrl: server.url, protocol: "connect" });
+      const pastBill = (await closed.getBill({ customerId: "globex", period: past })).bill!;
+      assert.equal(pastBill.status, BillStatus.FINALIZED);
+
+      const periodsPage = await periods.newPage();
+      const periodsWatch = watchPage(periodsPage, server.url);
+      await periodsPage.goto(`${server.url}/#/customers/globex`);
+      const select = periodsPage.getByLabel("Billing period");
+      await periodsPage.locator(`#period-select option[value="${past}"]`).waitFor({ state: "attached" });
+      assert.deepEqual(await select.locator("option").allTextContents(), [`${current} — current, draft`, `${past} — finalized`]);
+      await periodsPage.getByTestId("usage-record-row").first().waitFor();
+      assert.ok((await periodsPage.getByTestId("void-button").count()) > 0, "draft records can be voided");
+
+      await select.selectOption(past);
+      await periodsPage.locator(`[data-testid="bill"][data-period="${past}"]`).waitFor();
+      assert.match(periodsPage.url(), new RegExp(`\\?period=${past}$`));
+      const shown = await readShownBill(periodsPage);
+      assert.equal(shown.status, "finalized");
+      assert.equal(shown.total, pastBill.total);
+      assert.deepEqual(shown.lines.map((line) => [line.meterKey, line.quantity, line.amount]), [["seats", "9", pastBill.lines[0]!.amount]]);
+      await periodsPage.locator(`[data-testid="usage-bar"][data-date="${past}-15"][data-quantity="9"]`).waitFor();
+      await periodsPage.waitForFunction(() => document.querySelectorAll('[data-testid="usage-record-row"]').length === 1);
+      assert.equal(await periodsPage.getByTestId("void-button").count(), 0, "a finalized period offers no void");
+
+      await periodsPage.goBack();
+      await periodsPage.locator(`[data-testid="bill"][data-period="${current}"]`).waitFor();
+      assert.equal(await select.inputValue(), current);
+      assert.deepEqual(periodsWatch.errors, []);
+    } finally {
+      await periods.close();
+      server.child.kill("SIGTERM");
+      await server.exited;
+      pastScratch.cleanup();
+    }
+  });
+
+  it("has no horizontal scroll at 375 px wide", async () => {
+    const phone = await browser.newContext({ viewport: { width: 375, height: 812 }, deviceScaleFactor: 2 });
+    try {
+      const small = await phone.newPage();
+      const phoneWatch = watchPage(small, tally.url);
+      await small.goto(tally.url);
+      await small.waitForFunction(() => document.querySelectorAll('[data-testid="customer-total"][data-state="loaded"]').length >= 3);
+      assert.ok((await small.evaluate(() => document.documentElement.scrollWidth)) <= 375);
+      await saveScreenshot(small, "customers-375");
+      await small.getByRole("link", { name: "Acme Corporation" }).click();
+      await small.getByTestId("usage-chart").first().waitFor();
+      await small.getByTestId("usage-record-row").first().waitFor();
+      assert.ok((await small.evaluate(() => document.documentElement.scrollWidth)) <= 375);
+      // The bill itself fits; only the wide tables (records, daily usage) scroll, inside their own box.
+      const billRegion = small.getByRole("region", { name: "Bill lines" });
+      assert.ok(await billRegion.evaluate((element) => element.scrollWidth <= element.clientWidth));
+      await saveScreenshot(small, "bill-375");
+      assert.deepEqual(phoneWatch.errors, []);
+    } finally {
+      await phone.close();
+    }
+  });
+
+  it("made only Connect calls (read-only ones as GET), all answered 200, with no console errors", async () => {
+    await page.waitForTimeout(100); // let the last requestfinished handlers settle
+    assert.deepEqual(watch.errors, []);
+    const calls = watch.calls.filter((call) => !["/", "/app.js", "/app.css"].includes(call.url.pathname));
+    assert.ok(calls.length > 20);
+    const methods = new Set<string>();
+    for (const call of calls) {
+      const match = /^\/billing\.v1\.(CustomerService|CatalogService|UsageService|BillingService)\/([A-Za-z]+)$/.exec(call.url.pathname);
+      assert.ok(match, `not a billing.v1 call: ${call.method} ${call.url.pathname}`);
+      const method = match[2]!;
+      methods.add(method);
+      assert.equal(call.status, 200, `${call.method} ${call.url.pathname}: ${call.failure ?? call.status}`);
+      if (READ_ONLY.has(method)) {
+        assert.equal(call.method, "GET", method);
+        assert.equal(call.url.searchParams.get("connect"), "v1", method);
+        assert.equal(call.url.searchParams.get("encoding"), "json", method);
+      } else {
+        assert.equal(call.method, "POST", method);
+        assert.equal(call.requestHeaders["connect-protocol-version"], "1", method);
+        assert.equal(call.requestHeaders["content-type"], "application/json", method);
+      }
+    }
+    for (const method of ["ListCustomers", "GetCurrentBill", "GetCustomer", "ListMeters", "ListBills", "GetDailyUsage", "ListUsageRecords", "RecordUsage", "VoidUsage"]) {
+      assert.ok(methods.has(method), `the page never called ${method}`);
+    }
+  });
+
+  it("refuses a page on another origin (403), and serves it once the origin is allowed", async () => {
+    const foreign = await startForeignOrigin();
+    const allowedScratch = scratchDirectory("tally-browser-cors-");
+    let allowing: TallyProcess | undefined;
+    const probing = await browser.newContext();
+    try {
+      const probe = async (tallyUrl: string) => {
+        const probePage = await probing.newPage();
+        // Playwright reports a CORS-blocked answer only as a failed request;
+        // the DevTools protocol still shows the status the server sent.
+        const devtools = await probing.newCDPSession(probePage);
+        const statuses: number[] = [];
+        devtools.on("Network.responseReceived", ({ response }) => {
+          if (response.url.startsWith(tallyUrl)) statuses.push(response.status);
+        });
+        await devtools.send("Network.enable");
+        await probePage.goto(foreign.probeUrl(tallyUrl));
+        await probePage.waitForFunction(() => "probeResult" in window);
+        const result = await probePage.evaluate(() => (window as unknown as { probeResult: ProbeResult }).probeResult);
+        await probePage.close();
+        return { result, statuses };
+      };
+
+      const refused = await probe(tally.url);
+      assert.deepEqual(refused.result, { get: "failed:TypeError", post: "failed:TypeError" });
+      assert.ok(refused.statuses.includes(403), `the browser saw statuses ${refused.statuses.join(", ")}`);
+      // The server itself refused (the browser did not merely hide the answer).
+      const direct = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const request = httpRequest(
+          `${tally.url}/billing.v1.CustomerService/ListCustomers?connect=v1&encoding=json&message=%7B%7D`,
+          { headers: { origin: foreign.origin } },
+          (response) => {
+            let body = "";
+            response.setEncoding("utf8").on("data", (chunk: string) => (body += chunk)).on("end", () => resolve({ status: response.statusCode!, body }));
+          },
+        );
+        request.on("error", reject).end();
+      });
+      assert.equal(direct.status, 403);
+      assert.match(direct.body, /is not allowed/);
+
+      allowing = await startTallyProcess(`${allowedScratch.path}/tally.db`, ["--demo", "--cors-origins", foreign.origin]);
+      const allowed = await probe(allowing.url);
+      assert.deepEqual(allowed.result, { get: "ok:3", post: "ok:3" });
+    } finally {
+      await probing.close();
+      await foreign.close();
+      allowing?.child.kill("SIGTERM");
+      await allowing?.exited;
+      allowedScratch.cleanup();
+    }
+  });
+});
