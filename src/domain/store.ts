@@ -40,6 +40,18 @@ export type CreateOutcome<T> =
   /** A unique field (external_id, meter key) is held by another resource. */
   | { kind: "taken" };
 
+/** One event to write, with the refusal it gets if its request_id is new. */
+export interface UsageWrite {
+  record: NewUsageRecord;
+  /**
+   * Refuse the event with this (writing nothing) unless its request_id is
+   * already recorded, in which case it is replayed or refused as a changed
+   * retry like any other. Carries the time rules' verdict, which must not
+   * turn an identical retry into an error.
+   */
+  refusal?: Failure;
+}
+
 /** The outcome of one event of a usage write. */
 export type UsageWriteOutcome =
   | { kind: "recorded"; record: UsageRecord }
@@ -95,9 +107,10 @@ export interface Store {
   /**
    * Writes usage events in one transaction, in order, each with its totals.
    * An event whose request_id is already recorded is replayed when identical
-   * and refused otherwise. When `atomic`, one refusal rolls back every event.
+   * and refused otherwise; a new one carrying a refusal is refused. When
+   * `atomic`, one refusal rolls back every event.
    */
-  recordUsage(scope: Scope, records: NewUsageRecord[], atomic: boolean): Promise<UsageWriteOutcome[]>;
+  recordUsage(scope: Scope, writes: UsageWrite[], atomic: boolean): Promise<UsageWriteOutcome[]>;
   getUsageRecord(scope: Scope, id: string): Promise<UsageRecord | undefined>;
   /** Records newest event first. */
   listUsageRecords(scope: Scope, filter: UsageFilter, page: PageQuery): Promise<Page<UsageRecord>>;

@@ -1,14 +1,15 @@
 import { type BillingPeriod, periodOf } from "./billing-period.js";
 import type { Clock } from "./clock.js";
 import { customerNotFound } from "./customer-directory.js";
+import { createImmutableCache } from "./immutable-cache.js";
 import { type DailyUsage, dailyUsage } from "./daily-usage.js";
 import { Decimal } from "./decimal.js";
 import { type Failure, failure, requestIdReused, withFieldPrefix } from "./failure.js";
 import { newId } from "./ids.js";
 import { type Meter, parseQuantity } from "./meter.js";
-import type { Page, PageQuery, Scope, Store, UsageFilter } from "./store.js";
+import type { Page, PageQuery, Scope, Store, UsageFilter, UsageWrite } from "./store.js";
 import { checkEventTime, checkPeriodOpen, type TimeRules } from "./time-rules.js";
-import { type NewUsageRecord, type UsageRecord, usageDifferences } from "./usage-record.js";
+import type { NewUsageRecord, UsageRecord } from "./usage-record.js";
 
 /** A usage event as a caller sent it, its shape already checked. */
 export interface UsageRequest {
@@ -41,34 +42,34 @@ export type UsageLedger = ReturnType<typeof createUsageLedger>;
 
 /**
  * Records usage exactly once per (scope, request_id), lists it, and voids it.
- * Checks that need no transaction run first; the store then claims each
- * request_id, writes the record and its totals in one transaction, and
- * settles races between concurrent duplicates.
+ * Checks that need no transaction run first (customer, meter, quantity); the
+ * store then, in one transaction, claims each request_id — replaying an
+ * identical retry, refusing a changed one — and writes the record and its
+ * totals, which also settles races between concurrent duplicates.
  */
 export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOptions) {
+  // Customers and meters never change once created, so lookups are kept.
+  const customerIds = createImmutableCache<string>();
+  const meters = createImmutableCache<Meter>();
+
   /**
-   * Judges one request before the write: a NewUsageRecord to write, a replay
-   * of an earlier record, or a refusal.
+   * Judges one request before the write: the event to write (with the
+   * refusal the time rules give it, which stands only if its request_id turns
+   * out to be new), or a refusal outright.
    */
-  async function prepare(
-    scope: Scope,
-    request: UsageRequest,
-    now: number,
-    meters: Map<string, Promise<Meter | undefined>>,
-    customers: Map<string, Promise<string | undefined>>,
-  ): Promise<NewUsageRecord | RecordOutcome> {
-    const customerId = await memo(customers, request.customerRef, async () => (await store.findCustomer(scope, request.customerRef))?.id);
+  async function prepare(scope: Scope, request: UsageRequest, now: number): Promise<UsageWrite | RecordOutcome> {
+    const customerId = await customerIds.get(`${scope}\u0000${request.customerRef}`, async () => (await store.findCustomer(scope, request.customerRef))?.id);
     if (customerId === undefined) {
       return refused(customerNotFound(request.customerRef, "customer_id"));
     }
-    const meter = await memo(meters, request.meterKey, () => store.findMeter(scope, request.meterKey));
+    const meter = await meters.get(`${scope}\u0000${request.meterKey}`, () => store.findMeter(scope, request.meterKey));
     if (meter === undefined) {
       return refused(failure("METER_NOT_FOUND", `meter "${request.meterKey}" does not exist`, "meter_key"));
     }
     const quantity = parseQuantity(request.quantity, meter);
     if (!(quantity instanceof Decimal)) return refused(quantity);
     const eventTime = request.eventTime ?? now;
-    const candidate: NewUsageRecord = {
+    const record: NewUsageRecord = {
       id: newId("rec"),
       requestId: request.requestId,
       customerId,
@@ -81,16 +82,10 @@ export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOption
       attributes: request.attributes,
     };
     // An identical retry is answered with the original record even if the
-    // time rules would refuse it today (its period may have closed since).
-    const existing = await store.findUsageByRequestId(scope, request.requestId);
-    if (existing !== undefined) {
-      const differences = usageDifferences(existing, candidate);
-      return differences.length === 0
-        ? { kind: "replayed", record: existing }
-        : refused(requestIdReused(request.requestId, differences));
-    }
-    const timeFailure = checkEventTime(eventTime, now, timeRules) ?? checkPeriodOpen(candidate.period, now, timeRules, "event_time");
-    return timeFailure === undefined ? candidate : refused(timeFailure);
+    // time rules would refuse it today (its period may have closed since):
+    // the store applies this refusal only to a request_id it has not seen.
+    const refusal = checkEventTime(eventTime, now, timeRules) ?? checkPeriodOpen(record.period, now, timeRules, "event_time");
+    return refusal === undefined ? { record } : { record, refusal };
   }
 
   /**
@@ -100,16 +95,14 @@ export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOption
    */
   async function recordBatch(scope: Scope, requests: UsageRequest[], atomic: boolean): Promise<RecordOutcome[] | Failure> {
     const now = clock.now();
-    const meters = new Map<string, Promise<Meter | undefined>>();
-    const customers = new Map<string, Promise<string | undefined>>();
-    const prepared: (NewUsageRecord | RecordOutcome)[] = [];
-    for (const request of requests) prepared.push(await prepare(scope, request, now, meters, customers));
+    const prepared: (UsageWrite | RecordOutcome)[] = [];
+    for (const request of requests) prepared.push(await prepare(scope, request, now));
 
     if (atomic) {
       const index = prepared.findIndex((item) => "kind" in item && item.kind === "refused");
       if (index >= 0) return withFieldPrefix((prepared[index] as { failure: Failure }).failure, `requests[${index}]`);
     }
-    const toWrite = prepared.filter((item): item is NewUsageRecord => !("kind" in item));
+    const toWrite = prepared.filter((item): item is UsageWrite => !("kind" in item));
     const written = toWrite.length === 0 ? [] : await store.recordUsage(scope, toWrite, atomic);
     if (atomic) {
       const index = written.findIndex((outcome) => outcome.kind === "refused");
@@ -198,13 +191,4 @@ export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOption
 
 function refused(reason: Failure): RecordOutcome {
   return { kind: "refused", failure: reason };
-}
-
-function memo<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
-  let value = cache.get(key);
-  if (value === undefined) {
-    value = load();
-    cache.set(key, value);
-  }
-  return value;
 }

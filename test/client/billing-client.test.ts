@@ -161,16 +161,34 @@ describe("the retrying client against a real server with injected faults", () =>
     );
   });
 
-  it("stops at once when the caller cancels", async () => {
+  it("stops at once when the caller cancels, during an attempt or while waiting to retry", async () => {
     const client = createBillingClient({ baseUrl: tally.url, retry: { initialBackoffMs: 1000, maxBackoffMs: 1000 } });
-    faults.always({ kind: "fail-before", code: Code.Unavailable });
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 100);
-    const started = Date.now();
-    const error = await billingError(client.getCurrentBill({ customerId: "acme" }, { signal: controller.signal }));
+    faults.always({ kind: "delay", ms: 1000 });
+    const during = new AbortController();
+    setTimeout(() => during.abort(), 100);
+    let started = Date.now();
+    let error = await billingError(client.getCurrentBill({ customerId: "acme" }, { signal: during.signal }));
     assert.ok(Date.now() - started < 900);
     assert.equal(error.code, Code.Canceled);
-    assert.equal(faults.seen.length, 1);
+    assert.equal(error.attempts, 1);
+
+    faults.reset();
+    faults.always({ kind: "fail-before", code: Code.Unavailable });
+    const retries: RetryEvent[] = [];
+    const waiting = new AbortController();
+    const patient = createBillingClient({
+      baseUrl: tally.url,
+      retry: { initialBackoffMs: 1000, maxBackoffMs: 1000 },
+      onRetry: (event) => {
+        retries.push(event);
+        setTimeout(() => waiting.abort(), 10);
+      },
+    });
+    started = Date.now();
+    error = await billingError(patient.getCurrentBill({ customerId: "acme" }, { signal: waiting.signal }));
+    assert.equal(error.code, Code.Canceled);
+    assert.equal(faults.seen.length, retries[0]!.delayMs > 10 ? 1 : faults.seen.length);
+    assert.ok(Date.now() - started < retries[0]!.delayMs + 500);
   });
 
   it("sends the API key as a bearer token on every protocol", async () => {

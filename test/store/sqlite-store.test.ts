@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { Decimal } from "../../src/domain/decimal.js";
-import type { Store } from "../../src/domain/store.js";
+import type { Store, UsageWrite } from "../../src/domain/store.js";
 import { type NewUsageRecord, totalsOf } from "../../src/domain/usage-record.js";
 import { MIGRATIONS } from "../../src/store/sqlite/migrations.js";
 import { openSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
@@ -22,7 +22,7 @@ async function seeded(path: string): Promise<Store> {
   return store;
 }
 
-const usage = (requestId: string, quantity: string, overrides: Partial<NewUsageRecord> = {}): NewUsageRecord => ({
+const record = (requestId: string, quantity: string, overrides: Partial<NewUsageRecord> = {}): NewUsageRecord => ({
   id: `rec_${requestId}`,
   requestId,
   customerId: "cus_1",
@@ -34,6 +34,9 @@ const usage = (requestId: string, quantity: string, overrides: Partial<NewUsageR
   period: "2026-11",
   attributes: {},
   ...overrides,
+});
+const usage = (requestId: string, quantity: string, overrides: Partial<NewUsageRecord> = {}): UsageWrite => ({
+  record: record(requestId, quantity, overrides),
 });
 
 describe("SQLite store", () => {
@@ -84,6 +87,17 @@ describe("SQLite store", () => {
     const [totals] = await store.usageTotals("default", "cus_1", "2026-11");
     assert.equal(totals?.sum.toString(), "2");
     assert.equal(totals?.count, 1);
+    await store.close();
+  });
+
+  it("applies a write's own refusal only to a new request_id: a retry of a recorded event still replays", async () => {
+    const store = await seeded(newPath());
+    await store.recordUsage("default", [usage("late", "2")], false);
+    const closed = { reason: "BILL_FINALIZED" as const, message: "closed", fieldViolations: [] };
+    const [replay, refusedNew] = await store.recordUsage("default", [{ ...usage("late", "2"), refusal: closed }, { ...usage("new", "2"), refusal: closed }], false);
+    assert.equal(replay?.kind, "replayed");
+    assert.equal(refusedNew?.kind === "refused" && refusedNew.failure.reason, "BILL_FINALIZED");
+    assert.equal(await store.findUsageByRequestId("default", "new"), undefined);
     await store.close();
   });
 

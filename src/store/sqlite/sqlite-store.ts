@@ -15,6 +15,7 @@ import type {
   Scope,
   Store,
   UsageFilter,
+  UsageWrite,
   UsageWriteOutcome,
   VoidOutcome,
 } from "../../domain/store.js";
@@ -255,28 +256,28 @@ class SqliteStore implements Store {
     return row === undefined ? undefined : toUsageRecord(row);
   }
 
-  recordUsage(scope: Scope, records: NewUsageRecord[], atomic: boolean): Promise<UsageWriteOutcome[]> {
+  recordUsage(scope: Scope, writes: UsageWrite[], atomic: boolean): Promise<UsageWriteOutcome[]> {
     return this.writer.submit(() => {
       const outcomes: UsageWriteOutcome[] = [];
       try {
         // A savepoint of its own, so an atomic refusal undoes this call's events only.
         this.db.transaction(() => {
-          for (const record of records) {
-            const outcome = this.writeUsage(scope, record);
+          for (const write of writes) {
+            const outcome = this.writeUsage(scope, write);
             outcomes.push(outcome);
             if (atomic && outcome.kind === "refused") throw new Rollback();
           }
         })();
       } catch (error) {
         if (!(error instanceof Rollback)) throw error;
-        return records.map((_, index): UsageWriteOutcome => (outcomes[index]?.kind === "refused" ? outcomes[index] : { kind: "aborted" }));
+        return writes.map((_, index): UsageWriteOutcome => (outcomes[index]?.kind === "refused" ? outcomes[index] : { kind: "aborted" }));
       }
       return outcomes;
     });
   }
 
   /** One event inside the write transaction: replay, refuse, or insert it and its totals. */
-  private writeUsage(scope: Scope, record: NewUsageRecord): UsageWriteOutcome {
+  private writeUsage(scope: Scope, { record, refusal }: UsageWrite): UsageWriteOutcome {
     const existingRow = this.statements.usageByRequestId.get(scope, record.requestId) as Row | undefined;
     if (existingRow !== undefined) {
       const existing = toUsageRecord(existingRow);
@@ -285,6 +286,7 @@ class SqliteStore implements Store {
         ? { kind: "replayed", record: existing }
         : { kind: "refused", failure: requestIdReused(record.requestId, differences) };
     }
+    if (refusal !== undefined) return { kind: "refused", failure: refusal };
     const totalsRow = this.statements.totalsOfMeter.get(scope, record.customerId, record.period, record.meterKey) as Row | undefined;
     const totals = addToTotals(totalsRow === undefined ? undefined : toTotals(totalsRow), record);
     if ("reason" in totals) return { kind: "refused", failure: totals };
