@@ -10,6 +10,7 @@ import { createCustomerDirectory } from "./domain/customer-directory.js";
 import { DEFAULT_TIME_RULES } from "./domain/time-rules.js";
 import { createUsageLedger } from "./domain/usage-ledger.js";
 import { createTallyServer } from "./server/server.js";
+import { registerSimulateCommand } from "./simulate/simulate-command.js";
 import { openSqliteStore } from "./store/sqlite/sqlite-store.js";
 
 /** A running Tally. */
@@ -96,6 +97,7 @@ export async function runCli(argv: string[]): Promise<void> {
   const program = new Command("tally").description("Tally: usage metering and billing").showHelpAfterError();
   const serve = program.command("serve").description("serve the Tally API (gRPC, gRPC-Web and Connect on one port)");
   for (const option of serveOptions()) serve.addOption(option);
+  registerSimulateCommand(program);
   serve.action(async (config: ServeConfig) => {
     const logger = pino({ level: config.logLevel });
     const tally = await startTally(config, logger);
