@@ -4,6 +4,10 @@ import type Database from "better-sqlite3";
 export interface GroupCommitOptions {
   /** Most writes in one transaction; more wait for the next one. Default 4000. */
   maxGroupSize?: number;
+  /** Runs inside each group's transaction after its writes, before COMMIT (e.g. to write deferred totals). Default none. */
+  beforeCommit?: () => void;
+  /** Runs after each group, committed or not (e.g. to drop per-group state). Default none. */
+  afterGroup?: () => void;
 }
 
 interface PendingWrite {
@@ -38,6 +42,7 @@ export function createGroupCommit(db: Database.Database, options: GroupCommitOpt
         results.push({ ok: false, value: error });
       }
     }
+    options.beforeCommit?.();
     return results;
   });
 
@@ -52,6 +57,8 @@ export function createGroupCommit(db: Database.Database, options: GroupCommitOpt
       } catch (error) {
         for (const pending of group) pending.reject(error);
         continue;
+      } finally {
+        options.afterGroup?.();
       }
       groups++;
       writes += group.length;

@@ -28,6 +28,7 @@ import {
   usageDifferences,
 } from "../../domain/usage-record.js";
 import { createGroupCommit } from "./group-commit.js";
+import { createGroupTotals, type TotalsOverlay } from "./group-totals.js";
 import { MIGRATIONS } from "./migrations.js";
 
 /** How to open the SQLite store. */
@@ -40,8 +41,12 @@ export interface SqliteStoreOptions {
 
 type Row = Record<string, unknown>;
 
-/** Thrown inside a transaction to roll it back. */
-class Rollback extends Error {}
+/** Thrown inside an atomic usage write to roll it back, carrying what was decided so far. */
+class AtomicRefusal extends Error {
+  constructor(readonly outcomes: UsageWriteOutcome[]) {
+    super("an event of an atomic write was refused");
+  }
+}
 
 /**
  * Opens (creating and migrating as needed) the SQLite store: WAL journal,
@@ -90,9 +95,17 @@ const USAGE_FROM = `usage_records r LEFT JOIN usage_voids v ON v.tenant_id = r.t
 class SqliteStore implements Store {
   private readonly statements;
   private readonly writer: ReturnType<typeof createGroupCommit>;
+  private readonly groupTotals: ReturnType<typeof createGroupTotals>;
 
   constructor(private readonly db: Database.Database) {
-    this.writer = createGroupCommit(db);
+    this.groupTotals = createGroupTotals(
+      (scope, customerId, period, meterKey) => {
+        const row = this.statements.totalsOfMeter.get(scope, customerId, period, meterKey) as Row | undefined;
+        return row === undefined ? undefined : toTotals(row);
+      },
+      (scope, totals) => this.writeTotals(scope, totals),
+    );
+    this.writer = createGroupCommit(db, { beforeCommit: () => this.groupTotals.flush(), afterGroup: () => this.groupTotals.clear() });
     const prepare = (sql: string) => db.prepare(sql);
     this.statements = {
       customerByRequestId: prepare(`SELECT * FROM customers WHERE tenant_id = ? AND request_id = ?`),
@@ -256,28 +269,28 @@ class SqliteStore implements Store {
     return row === undefined ? undefined : toUsageRecord(row);
   }
 
-  recordUsage(scope: Scope, writes: UsageWrite[], atomic: boolean): Promise<UsageWriteOutcome[]> {
-    return this.writer.submit(() => {
-      const outcomes: UsageWriteOutcome[] = [];
-      try {
-        // A savepoint of its own, so an atomic refusal undoes this call's events only.
-        this.db.transaction(() => {
-          for (const write of writes) {
-            const outcome = this.writeUsage(scope, write);
-            outcomes.push(outcome);
-            if (atomic && outcome.kind === "refused") throw new Rollback();
-          }
-        })();
-      } catch (error) {
-        if (!(error instanceof Rollback)) throw error;
-        return writes.map((_, index): UsageWriteOutcome => (outcomes[index]?.kind === "refused" ? outcomes[index] : { kind: "aborted" }));
-      }
-      return outcomes;
-    });
+  async recordUsage(scope: Scope, writes: UsageWrite[], atomic: boolean): Promise<UsageWriteOutcome[]> {
+    try {
+      return await this.writer.submit(() => {
+        const totals = this.groupTotals.overlay();
+        const outcomes: UsageWriteOutcome[] = [];
+        for (const write of writes) {
+          const outcome = this.writeUsage(scope, write, totals);
+          outcomes.push(outcome);
+          // Throwing rolls back this call's savepoint (and drops its totals): none of its events stay.
+          if (atomic && outcome.kind === "refused") throw new AtomicRefusal(outcomes);
+        }
+        totals.commit();
+        return outcomes;
+      });
+    } catch (error) {
+      if (!(error instanceof AtomicRefusal)) throw error;
+      return writes.map((_, index): UsageWriteOutcome => (error.outcomes[index]?.kind === "refused" ? error.outcomes[index] : { kind: "aborted" }));
+    }
   }
 
   /** One event inside the write transaction: replay, refuse, or insert it and its totals. */
-  private writeUsage(scope: Scope, { record, refusal }: UsageWrite): UsageWriteOutcome {
+  private writeUsage(scope: Scope, { record, refusal }: UsageWrite, groupTotals: TotalsOverlay): UsageWriteOutcome {
     const existingRow = this.statements.usageByRequestId.get(scope, record.requestId) as Row | undefined;
     if (existingRow !== undefined) {
       const existing = toUsageRecord(existingRow);
@@ -287,8 +300,7 @@ class SqliteStore implements Store {
         : { kind: "refused", failure: requestIdReused(record.requestId, differences) };
     }
     if (refusal !== undefined) return { kind: "refused", failure: refusal };
-    const totalsRow = this.statements.totalsOfMeter.get(scope, record.customerId, record.period, record.meterKey) as Row | undefined;
-    const totals = addToTotals(totalsRow === undefined ? undefined : toTotals(totalsRow), record);
+    const totals = addToTotals(groupTotals.get(scope, record.customerId, record.period, record.meterKey), record);
     if ("reason" in totals) return { kind: "refused", failure: totals };
     this.statements.insertUsage.run({
       tenant: scope,
@@ -296,7 +308,7 @@ class SqliteStore implements Store {
       quantity: record.quantity.toString(),
       attributes: JSON.stringify(record.attributes),
     });
-    this.writeTotals(scope, totals);
+    groupTotals.set(scope, totals);
     return { kind: "recorded", record: { ...record, voided: false, voidReason: "", voidTime: null } };
   }
 
@@ -329,20 +341,21 @@ class SqliteStore implements Store {
 
   voidUsage(scope: Scope, recordId: string, reason: string, voidTime: number): Promise<VoidOutcome> {
     return this.writer.submit((): VoidOutcome => {
+      const groupTotals = this.groupTotals.overlay();
       const row = this.statements.usageById.get(scope, recordId) as Row | undefined;
       if (row === undefined) throw new Error(`usage record ${recordId} vanished`);
       const record = toUsageRecord(row);
       if (record.voided) return { kind: "already-voided", record };
       this.statements.insertVoid.run(scope, recordId, reason, voidTime);
-      const totalsRow = this.statements.totalsOfMeter.get(scope, record.customerId, record.period, record.meterKey) as Row;
-      const totals = toTotals(totalsRow);
+      const totals = groupTotals.get(scope, record.customerId, record.period, record.meterKey)!;
       // The maximum only moves when the voided event was (one of) the largest.
       const remainingMax = record.quantity.equals(totals.max)
         ? (this.statements.liveQuantities.all(scope, record.customerId, record.period, record.meterKey) as Row[])
             .map((quantityRow) => Decimal.parse(String(quantityRow.quantity))!)
             .reduce((max, quantity) => max.max(quantity), Decimal.ZERO)
         : totals.max;
-      this.writeTotals(scope, removeFromTotals(totals, record.quantity, remainingMax));
+      groupTotals.set(scope, removeFromTotals(totals, record.quantity, remainingMax));
+      groupTotals.commit();
       return { kind: "voided", record: { ...record, voided: true, voidReason: reason, voidTime } };
     });
   }
