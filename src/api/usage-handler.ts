@@ -1,7 +1,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { z } from "zod";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { type BatchRecordUsageResultSchema, type RecordUsageResponseSchema, type StreamUsageRequest, type StreamUsageResponseSchema, UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
+import { type BatchRecordUsageResultSchema, type RecordUsageResponseSchema, type StreamUsageRequest, type StreamUsageResponseSchema, UsageRecordView, UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import { FailureError, isFailure, valueOrThrow, withFieldPrefix } from "../domain/failure.js";
 import type { RecordOutcome, UsageLedger, UsageRequest } from "../domain/usage-ledger.js";
 import { callerScope } from "./caller-scope.js";
@@ -12,6 +12,11 @@ import { attributes, billingPeriod, customerReference, pageSize, requestId, time
 
 /** The most requests one BatchRecordUsage call may carry. */
 export const MAX_BATCH_SIZE = 1000;
+
+/** A batch's record view; unset (or a number this server does not know) is refused, UNSPECIFIED means FULL. */
+const recordView = z
+  .enum(UsageRecordView)
+  .transform((view) => (view === UsageRecordView.UNSPECIFIED ? UsageRecordView.FULL : view));
 
 const recordUsageRequest = z.object({
   requestId,
@@ -28,6 +33,7 @@ const batchRecordUsageRequest = z.object({
     .min(1, "needs at least one request")
     .max(MAX_BATCH_SIZE, `at most ${MAX_BATCH_SIZE} requests per batch`),
   atomic: z.boolean(),
+  view: recordView,
 });
 
 const streamUsageRequest = z.object({
@@ -36,6 +42,7 @@ const streamUsageRequest = z.object({
     .min(1, "needs at least one request")
     .max(MAX_BATCH_SIZE, `at most ${MAX_BATCH_SIZE} requests per batch`),
   sequence: z.bigint(),
+  view: recordView,
 });
 
 const listUsageRecordsRequest = z.object({
@@ -65,8 +72,18 @@ function usageRequest(request: unknown, path = ""): UsageRequest {
   };
 }
 
-function recordResponse(outcome: Exclude<RecordOutcome, { kind: "refused" }>): MessageInitShape<typeof RecordUsageResponseSchema> {
-  return { record: usageRecordMessage(outcome.record), replayed: outcome.kind === "replayed" };
+function recordResponse(
+  outcome: Exclude<RecordOutcome, { kind: "refused" }>,
+  view: UsageRecordView = UsageRecordView.FULL,
+): MessageInitShape<typeof RecordUsageResponseSchema> {
+  const { record } = outcome;
+  return {
+    record:
+      view === UsageRecordView.BASIC
+        ? { id: record.id, requestId: record.requestId, period: record.period }
+        : usageRecordMessage(record),
+    replayed: outcome.kind === "replayed",
+  };
 }
 
 /** The most batches of one StreamUsage stream being written at once. */
@@ -83,6 +100,7 @@ async function recordBatchResults(
   scope: string,
   requests: readonly unknown[],
   atomic: boolean,
+  view: UsageRecordView,
 ): Promise<MessageInitShape<typeof BatchRecordUsageResultSchema>[]> {
   const prepared = requests.map((item, index) => {
     try {
@@ -97,7 +115,7 @@ async function recordBatchResults(
   let next = 0;
   return prepared.map((item, index): MessageInitShape<typeof BatchRecordUsageResultSchema> => {
     const outcome: RecordOutcome = isFailure(item) ? { kind: "refused", failure: item } : outcomes[next++]!;
-    if (outcome.kind !== "refused") return { result: { case: "response", value: recordResponse(outcome) } };
+    if (outcome.kind !== "refused") return { result: { case: "response", value: recordResponse(outcome, view) } };
     const failure = isFailure(item) ? outcome.failure : withFieldPrefix(outcome.failure, `requests[${index}]`);
     return {
       result: {
@@ -118,8 +136,8 @@ export function createUsageHandler(ledger: UsageLedger): ServiceImpl<typeof Usag
     },
 
     async batchRecordUsage(request, context) {
-      const { atomic } = validate(batchRecordUsageRequest, request);
-      return { results: await recordBatchResults(ledger, context.values.get(callerScope), request.requests, atomic) };
+      const { atomic, view } = validate(batchRecordUsageRequest, request);
+      return { results: await recordBatchResults(ledger, context.values.get(callerScope), request.requests, atomic, view) };
     },
 
     /**
@@ -131,8 +149,8 @@ export function createUsageHandler(ledger: UsageLedger): ServiceImpl<typeof Usag
       const scope = context.values.get(callerScope);
       const inFlight: Promise<MessageInitShape<typeof StreamUsageResponseSchema>>[] = [];
       const answer = async (message: StreamUsageRequest) => {
-        const { sequence } = validate(streamUsageRequest, message);
-        return { sequence, results: await recordBatchResults(ledger, scope, message.requests, false) };
+        const { sequence, view } = validate(streamUsageRequest, message);
+        return { sequence, results: await recordBatchResults(ledger, scope, message.requests, false, view) };
       };
       const incoming = requests[Symbol.asyncIterator]();
       let next: Promise<IteratorResult<StreamUsageRequest>> | undefined = incoming.next();

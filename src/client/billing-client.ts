@@ -9,6 +9,7 @@ import {
   type BatchRecordUsageResult,
   type RecordUsageRequestSchema,
   type RecordUsageResponse,
+  UsageRecordView,
   UsageService,
 } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import { BillingError } from "./billing-error.js";
@@ -85,7 +86,10 @@ export type CreatePriceInput = Omit<CreatePriceRequestInit, "price"> & {
  */
 export type BillingClient = Omit<ServiceClients, "recordUsage" | "batchRecordUsage" | "createPrice"> & {
   recordUsage(request: UsageEventInput, options?: CallOptions): Promise<RecordUsageResponse>;
-  batchRecordUsage(request: { requests: UsageEventInput[]; atomic?: boolean }, options?: CallOptions): Promise<BatchRecordUsageResponse>;
+  batchRecordUsage(
+    request: { requests: UsageEventInput[]; atomic?: boolean; view?: UsageRecordView },
+    options?: CallOptions,
+  ): Promise<BatchRecordUsageResponse>;
   createPrice(request: CreatePriceInput, options?: CallOptions): ReturnType<ServiceClients["createPrice"]>;
   /** Usage helpers. */
   usage: {
@@ -100,7 +104,7 @@ export type BillingClient = Omit<ServiceClients, "recordUsage" | "batchRecordUsa
 };
 
 /** How a producer sends one batch: with the client's retries, over a stream or as a call. */
-export type BatchSender = (events: UsageEventInput[]) => Promise<BatchRecordUsageResult[]>;
+export type BatchSender = (events: UsageEventInput[], view: UsageRecordView) => Promise<BatchRecordUsageResult[]>;
 
 const SERVICES: DescService[] = [CustomerService, CatalogService, UsageService, BillingService];
 
@@ -197,12 +201,12 @@ export function createBillingClientOver(
     }
   }
   const billingClient = client as BillingClient;
-  const viaCalls: BatchSender = async (events) => (await billingClient.batchRecordUsage({ requests: events })).results;
+  const viaCalls: BatchSender = async (events, view) => (await billingClient.batchRecordUsage({ requests: events, view })).results;
   const viaStream = (): BatchSender => {
     const stream = createUsageStream(createClient(UsageService, transport));
-    return (events) => {
+    return (events, view) => {
       const prepared = prepareRequest("batchRecordUsage", { requests: events }).requests as UsageEventInput[] & { quantity: string }[];
-      return invoke("StreamUsage", undefined, (attempt) => stream.send(prepared as never, attempt.timeoutMs ?? retry.attemptTimeoutMs));
+      return invoke("StreamUsage", undefined, (attempt) => stream.send(prepared as never, view, attempt.timeoutMs ?? retry.attemptTimeoutMs));
     };
   };
   billingClient.usage = {

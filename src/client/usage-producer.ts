@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import type { RecordUsageResponse } from "../../gen/ts/billing/v1/usage_service_pb.js";
+import { type RecordUsageResponse, UsageRecordView } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import type { BatchSender, UsageEventInput } from "./billing-client.js";
 import { newRequestId } from "./billing-client.js";
 import { BillingError } from "./billing-error.js";
@@ -23,6 +23,12 @@ export interface UsageProducerOptions {
    * protocol allows it). Default "auto".
    */
   via?: "auto" | "stream" | "calls";
+  /**
+   * How much of each record an acknowledgement carries: "basic" (id,
+   * request_id and period; the server does not echo back the rest) or
+   * "full". Default "basic".
+   */
+  view?: "basic" | "full";
 }
 
 /** A batching producer of usage events. */
@@ -61,6 +67,7 @@ export function createUsageProducer(sendBatch: BatchSender, options: UsageProduc
   const maxQueue = options.maxQueue ?? 10_000;
   const whenFull = options.whenFull ?? "wait";
   const concurrency = options.concurrency ?? 4;
+  const view = options.view === "full" ? UsageRecordView.FULL : UsageRecordView.BASIC;
   const waiting: PendingEvent[] = [];
   const queued: PendingEvent[] = [];
   const unsettled = new Set<Promise<unknown>>();
@@ -105,7 +112,10 @@ export function createUsageProducer(sendBatch: BatchSender, options: UsageProduc
     const batch = queued.splice(0, maxBatch);
     sending += batch.length;
     batchesInFlight++;
-    sendBatch(batch.map((event) => event.request))
+    sendBatch(
+      batch.map((event) => event.request),
+      view,
+    )
       .then(
         (results) => {
           batch.forEach((event, index) => {

@@ -1,6 +1,12 @@
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import { createWritableIterable, type WritableIterable } from "@connectrpc/connect/protocol";
-import type { BatchRecordUsageResult, RecordUsageRequestSchema, StreamUsageRequestSchema, UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
+import type {
+  BatchRecordUsageResult,
+  RecordUsageRequestSchema,
+  StreamUsageRequestSchema,
+  UsageRecordView,
+  UsageService,
+} from "../../gen/ts/billing/v1/usage_service_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 
 interface PendingBatch {
@@ -47,7 +53,7 @@ export function createUsageStream(usage: Client<typeof UsageService>) {
 
   return {
     /** Sends one batch on the stream; resolves with one result per event, in order. */
-    send(events: MessageInitShape<typeof RecordUsageRequestSchema>[], timeoutMs: number): Promise<BatchRecordUsageResult[]> {
+    send(events: MessageInitShape<typeof RecordUsageRequestSchema>[], view: UsageRecordView, timeoutMs: number): Promise<BatchRecordUsageResult[]> {
       const stream = requests ?? open();
       const sequence = nextSequence++;
       return new Promise<BatchRecordUsageResult[]>((resolve, reject) => {
@@ -65,7 +71,7 @@ export function createUsageStream(usage: Client<typeof UsageService>) {
             reject(error);
           },
         });
-        stream.write({ sequence, requests: events }).catch((error: unknown) => {
+        stream.write({ sequence, requests: events, view }).catch((error: unknown) => {
           // The stream closed under us: this batch fails with the others.
           pending.get(sequence)?.reject(ConnectError.from(error, Code.Unavailable));
           pending.delete(sequence);

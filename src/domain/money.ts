@@ -13,9 +13,16 @@ export function isCurrencyCode(code: string): boolean {
  * from ICU's currency data rather than a table of our own.
  */
 export function minorUnitDigits(currencyCode: string): number {
-  return new Intl.NumberFormat("en", { style: "currency", currency: currencyCode }).resolvedOptions()
-    .maximumFractionDigits ?? 2;
+  let digits = MINOR_UNIT_DIGITS.get(currencyCode);
+  if (digits === undefined) {
+    digits = new Intl.NumberFormat("en", { style: "currency", currency: currencyCode }).resolvedOptions().maximumFractionDigits ?? 2;
+    MINOR_UNIT_DIGITS.set(currencyCode, digits);
+  }
+  return digits;
 }
+
+/** Building an Intl.NumberFormat costs about a millisecond: ask ICU once per currency. */
+const MINOR_UNIT_DIGITS = new Map<string, number>();
 
 /**
  * The one place an amount is rounded: to the currency's minor unit, half to

@@ -13,16 +13,17 @@ import { failureOutcome, usageRequest } from "./wire-form.js";
  * latency rather than only events.
  */
 export async function runBatchLoad({ source, observations, client, options }: LoadContext): Promise<void> {
-  const timedSend: BatchSender = async (events) => {
+  const timedSend: BatchSender = async (events, view) => {
     const started = performance.now();
     try {
-      return (await client.batchRecordUsage({ requests: events })).results;
+      return (await client.batchRecordUsage({ requests: events, view })).results;
     } finally {
       observations.call(performance.now() - started);
     }
   };
   const window = options.batchSize * options.concurrency * 2;
-  const producer = createUsageProducer(timedSend, { maxBatch: options.batchSize, concurrency: options.concurrency, maxQueue: window });
+  // Whole records, so every answer can be checked against what was sent.
+  const producer = createUsageProducer(timedSend, { maxBatch: options.batchSize, concurrency: options.concurrency, maxQueue: window, view: "full" });
   const answering = new Set<Promise<void>>();
   let outstanding = 0;
   let roomFreed: (() => void) | undefined;

@@ -22,6 +22,60 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// UsageRecordView says how much of each record a batch answer carries, so a
+// high-volume producer can skip echoing back what it sent (AIP-157).
+type UsageRecordView int32
+
+const (
+	// Not set: as FULL.
+	UsageRecordView_USAGE_RECORD_VIEW_UNSPECIFIED UsageRecordView = 0
+	// Only id, request_id and period: enough to acknowledge the event.
+	UsageRecordView_USAGE_RECORD_VIEW_BASIC UsageRecordView = 1
+	// Every field of the record.
+	UsageRecordView_USAGE_RECORD_VIEW_FULL UsageRecordView = 2
+)
+
+// Enum value maps for UsageRecordView.
+var (
+	UsageRecordView_name = map[int32]string{
+		0: "USAGE_RECORD_VIEW_UNSPECIFIED",
+		1: "USAGE_RECORD_VIEW_BASIC",
+		2: "USAGE_RECORD_VIEW_FULL",
+	}
+	UsageRecordView_value = map[string]int32{
+		"USAGE_RECORD_VIEW_UNSPECIFIED": 0,
+		"USAGE_RECORD_VIEW_BASIC":       1,
+		"USAGE_RECORD_VIEW_FULL":        2,
+	}
+)
+
+func (x UsageRecordView) Enum() *UsageRecordView {
+	p := new(UsageRecordView)
+	*p = x
+	return p
+}
+
+func (x UsageRecordView) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (UsageRecordView) Descriptor() protoreflect.EnumDescriptor {
+	return file_billing_v1_usage_service_proto_enumTypes[0].Descriptor()
+}
+
+func (UsageRecordView) Type() protoreflect.EnumType {
+	return &file_billing_v1_usage_service_proto_enumTypes[0]
+}
+
+func (x UsageRecordView) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use UsageRecordView.Descriptor instead.
+func (UsageRecordView) EnumDescriptor() ([]byte, []int) {
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{0}
+}
+
 // UsageRecord is one recorded usage event.
 type UsageRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -326,7 +380,9 @@ type BatchRecordUsageRequest struct {
 	// When true, the batch is all or nothing: if any request is refused the
 	// call fails with that request's error (field paths such as
 	// "requests[3].quantity") and nothing is recorded.
-	Atomic        bool `protobuf:"varint,2,opt,name=atomic,proto3" json:"atomic,omitempty"`
+	Atomic bool `protobuf:"varint,2,opt,name=atomic,proto3" json:"atomic,omitempty"`
+	// How much of each record the answer carries; unset means FULL.
+	View          UsageRecordView `protobuf:"varint,3,opt,name=view,proto3,enum=billing.v1.UsageRecordView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -373,6 +429,13 @@ func (x *BatchRecordUsageRequest) GetAtomic() bool {
 		return x.Atomic
 	}
 	return false
+}
+
+func (x *BatchRecordUsageRequest) GetView() UsageRecordView {
+	if x != nil {
+		return x.View
+	}
+	return UsageRecordView_USAGE_RECORD_VIEW_UNSPECIFIED
 }
 
 // BatchRecordUsageResponse is the response of UsageService.BatchRecordUsage.
@@ -514,7 +577,9 @@ type StreamUsageRequest struct {
 	// The events (1 to 1000), each with its own request_id.
 	Requests []*RecordUsageRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
 	// The caller's number for this batch, echoed in its answer.
-	Sequence      int64 `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	Sequence int64 `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// How much of each record the answer carries; unset means FULL.
+	View          UsageRecordView `protobuf:"varint,3,opt,name=view,proto3,enum=billing.v1.UsageRecordView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -561,6 +626,13 @@ func (x *StreamUsageRequest) GetSequence() int64 {
 		return x.Sequence
 	}
 	return 0
+}
+
+func (x *StreamUsageRequest) GetView() UsageRecordView {
+	if x != nil {
+		return x.View
+	}
+	return UsageRecordView_USAGE_RECORD_VIEW_UNSPECIFIED
 }
 
 // StreamUsageResponse answers one StreamUsageRequest, in the order sent.
@@ -1340,19 +1412,21 @@ const file_billing_v1_usage_service_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"b\n" +
 	"\x13RecordUsageResponse\x12/\n" +
 	"\x06record\x18\x01 \x01(\v2\x17.billing.v1.UsageRecordR\x06record\x12\x1a\n" +
-	"\breplayed\x18\x02 \x01(\bR\breplayed\"m\n" +
+	"\breplayed\x18\x02 \x01(\bR\breplayed\"\x9e\x01\n" +
 	"\x17BatchRecordUsageRequest\x12:\n" +
 	"\brequests\x18\x01 \x03(\v2\x1e.billing.v1.RecordUsageRequestR\brequests\x12\x16\n" +
-	"\x06atomic\x18\x02 \x01(\bR\x06atomic\"X\n" +
+	"\x06atomic\x18\x02 \x01(\bR\x06atomic\x12/\n" +
+	"\x04view\x18\x03 \x01(\x0e2\x1b.billing.v1.UsageRecordViewR\x04view\"X\n" +
 	"\x18BatchRecordUsageResponse\x12<\n" +
 	"\aresults\x18\x01 \x03(\v2\".billing.v1.BatchRecordUsageResultR\aresults\"\x91\x01\n" +
 	"\x16BatchRecordUsageResult\x12=\n" +
 	"\bresponse\x18\x01 \x01(\v2\x1f.billing.v1.RecordUsageResponseH\x00R\bresponse\x12.\n" +
 	"\x05error\x18\x02 \x01(\v2\x16.billing.v1.UsageErrorH\x00R\x05errorB\b\n" +
-	"\x06result\"l\n" +
+	"\x06result\"\x9d\x01\n" +
 	"\x12StreamUsageRequest\x12:\n" +
 	"\brequests\x18\x01 \x03(\v2\x1e.billing.v1.RecordUsageRequestR\brequests\x12\x1a\n" +
-	"\bsequence\x18\x02 \x01(\x03R\bsequence\"o\n" +
+	"\bsequence\x18\x02 \x01(\x03R\bsequence\x12/\n" +
+	"\x04view\x18\x03 \x01(\x0e2\x1b.billing.v1.UsageRecordViewR\x04view\"o\n" +
 	"\x13StreamUsageResponse\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12<\n" +
 	"\aresults\x18\x02 \x03(\v2\".billing.v1.BatchRecordUsageResultR\aresults\"\x99\x01\n" +
@@ -1404,7 +1478,11 @@ const file_billing_v1_usage_service_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"`\n" +
 	"\x11VoidUsageResponse\x12/\n" +
 	"\x06record\x18\x01 \x01(\v2\x17.billing.v1.UsageRecordR\x06record\x12\x1a\n" +
-	"\breplayed\x18\x02 \x01(\bR\breplayed2\xf8\x04\n" +
+	"\breplayed\x18\x02 \x01(\bR\breplayed*m\n" +
+	"\x0fUsageRecordView\x12!\n" +
+	"\x1dUSAGE_RECORD_VIEW_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17USAGE_RECORD_VIEW_BASIC\x10\x01\x12\x1a\n" +
+	"\x16USAGE_RECORD_VIEW_FULL\x10\x022\xf8\x04\n" +
 	"\fUsageService\x12N\n" +
 	"\vRecordUsage\x12\x1e.billing.v1.RecordUsageRequest\x1a\x1f.billing.v1.RecordUsageResponse\x12]\n" +
 	"\x10BatchRecordUsage\x12#.billing.v1.BatchRecordUsageRequest\x1a$.billing.v1.BatchRecordUsageResponse\x12R\n" +
@@ -1426,71 +1504,75 @@ func file_billing_v1_usage_service_proto_rawDescGZIP() []byte {
 	return file_billing_v1_usage_service_proto_rawDescData
 }
 
+var file_billing_v1_usage_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_billing_v1_usage_service_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_billing_v1_usage_service_proto_goTypes = []any{
-	(*UsageRecord)(nil),              // 0: billing.v1.UsageRecord
-	(*RecordUsageRequest)(nil),       // 1: billing.v1.RecordUsageRequest
-	(*RecordUsageResponse)(nil),      // 2: billing.v1.RecordUsageResponse
-	(*BatchRecordUsageRequest)(nil),  // 3: billing.v1.BatchRecordUsageRequest
-	(*BatchRecordUsageResponse)(nil), // 4: billing.v1.BatchRecordUsageResponse
-	(*BatchRecordUsageResult)(nil),   // 5: billing.v1.BatchRecordUsageResult
-	(*StreamUsageRequest)(nil),       // 6: billing.v1.StreamUsageRequest
-	(*StreamUsageResponse)(nil),      // 7: billing.v1.StreamUsageResponse
-	(*UsageError)(nil),               // 8: billing.v1.UsageError
-	(*FieldViolation)(nil),           // 9: billing.v1.FieldViolation
-	(*GetUsageRecordRequest)(nil),    // 10: billing.v1.GetUsageRecordRequest
-	(*GetUsageRecordResponse)(nil),   // 11: billing.v1.GetUsageRecordResponse
-	(*ListUsageRecordsRequest)(nil),  // 12: billing.v1.ListUsageRecordsRequest
-	(*ListUsageRecordsResponse)(nil), // 13: billing.v1.ListUsageRecordsResponse
-	(*GetDailyUsageRequest)(nil),     // 14: billing.v1.GetDailyUsageRequest
-	(*GetDailyUsageResponse)(nil),    // 15: billing.v1.GetDailyUsageResponse
-	(*DailyUsage)(nil),               // 16: billing.v1.DailyUsage
-	(*VoidUsageRequest)(nil),         // 17: billing.v1.VoidUsageRequest
-	(*VoidUsageResponse)(nil),        // 18: billing.v1.VoidUsageResponse
-	nil,                              // 19: billing.v1.UsageRecord.AttributesEntry
-	nil,                              // 20: billing.v1.RecordUsageRequest.AttributesEntry
-	(*timestamppb.Timestamp)(nil),    // 21: google.protobuf.Timestamp
+	(UsageRecordView)(0),             // 0: billing.v1.UsageRecordView
+	(*UsageRecord)(nil),              // 1: billing.v1.UsageRecord
+	(*RecordUsageRequest)(nil),       // 2: billing.v1.RecordUsageRequest
+	(*RecordUsageResponse)(nil),      // 3: billing.v1.RecordUsageResponse
+	(*BatchRecordUsageRequest)(nil),  // 4: billing.v1.BatchRecordUsageRequest
+	(*BatchRecordUsageResponse)(nil), // 5: billing.v1.BatchRecordUsageResponse
+	(*BatchRecordUsageResult)(nil),   // 6: billing.v1.BatchRecordUsageResult
+	(*StreamUsageRequest)(nil),       // 7: billing.v1.StreamUsageRequest
+	(*StreamUsageResponse)(nil),      // 8: billing.v1.StreamUsageResponse
+	(*UsageError)(nil),               // 9: billing.v1.UsageError
+	(*FieldViolation)(nil),           // 10: billing.v1.FieldViolation
+	(*GetUsageRecordRequest)(nil),    // 11: billing.v1.GetUsageRecordRequest
+	(*GetUsageRecordResponse)(nil),   // 12: billing.v1.GetUsageRecordResponse
+	(*ListUsageRecordsRequest)(nil),  // 13: billing.v1.ListUsageRecordsRequest
+	(*ListUsageRecordsResponse)(nil), // 14: billing.v1.ListUsageRecordsResponse
+	(*GetDailyUsageRequest)(nil),     // 15: billing.v1.GetDailyUsageRequest
+	(*GetDailyUsageResponse)(nil),    // 16: billing.v1.GetDailyUsageResponse
+	(*DailyUsage)(nil),               // 17: billing.v1.DailyUsage
+	(*VoidUsageRequest)(nil),         // 18: billing.v1.VoidUsageRequest
+	(*VoidUsageResponse)(nil),        // 19: billing.v1.VoidUsageResponse
+	nil,                              // 20: billing.v1.UsageRecord.AttributesEntry
+	nil,                              // 21: billing.v1.RecordUsageRequest.AttributesEntry
+	(*timestamppb.Timestamp)(nil),    // 22: google.protobuf.Timestamp
 }
 var file_billing_v1_usage_service_proto_depIdxs = []int32{
-	21, // 0: billing.v1.UsageRecord.event_time:type_name -> google.protobuf.Timestamp
-	21, // 1: billing.v1.UsageRecord.create_time:type_name -> google.protobuf.Timestamp
-	19, // 2: billing.v1.UsageRecord.attributes:type_name -> billing.v1.UsageRecord.AttributesEntry
-	21, // 3: billing.v1.UsageRecord.void_time:type_name -> google.protobuf.Timestamp
-	21, // 4: billing.v1.RecordUsageRequest.event_time:type_name -> google.protobuf.Timestamp
-	20, // 5: billing.v1.RecordUsageRequest.attributes:type_name -> billing.v1.RecordUsageRequest.AttributesEntry
-	0,  // 6: billing.v1.RecordUsageResponse.record:type_name -> billing.v1.UsageRecord
-	1,  // 7: billing.v1.BatchRecordUsageRequest.requests:type_name -> billing.v1.RecordUsageRequest
-	5,  // 8: billing.v1.BatchRecordUsageResponse.results:type_name -> billing.v1.BatchRecordUsageResult
-	2,  // 9: billing.v1.BatchRecordUsageResult.response:type_name -> billing.v1.RecordUsageResponse
-	8,  // 10: billing.v1.BatchRecordUsageResult.error:type_name -> billing.v1.UsageError
-	1,  // 11: billing.v1.StreamUsageRequest.requests:type_name -> billing.v1.RecordUsageRequest
-	5,  // 12: billing.v1.StreamUsageResponse.results:type_name -> billing.v1.BatchRecordUsageResult
-	9,  // 13: billing.v1.UsageError.field_violations:type_name -> billing.v1.FieldViolation
-	0,  // 14: billing.v1.GetUsageRecordResponse.record:type_name -> billing.v1.UsageRecord
-	21, // 15: billing.v1.ListUsageRecordsRequest.start_time:type_name -> google.protobuf.Timestamp
-	21, // 16: billing.v1.ListUsageRecordsRequest.end_time:type_name -> google.protobuf.Timestamp
-	0,  // 17: billing.v1.ListUsageRecordsResponse.records:type_name -> billing.v1.UsageRecord
-	16, // 18: billing.v1.GetDailyUsageResponse.days:type_name -> billing.v1.DailyUsage
-	0,  // 19: billing.v1.VoidUsageResponse.record:type_name -> billing.v1.UsageRecord
-	1,  // 20: billing.v1.UsageService.RecordUsage:input_type -> billing.v1.RecordUsageRequest
-	3,  // 21: billing.v1.UsageService.BatchRecordUsage:input_type -> billing.v1.BatchRecordUsageRequest
-	6,  // 22: billing.v1.UsageService.StreamUsage:input_type -> billing.v1.StreamUsageRequest
-	10, // 23: billing.v1.UsageService.GetUsageRecord:input_type -> billing.v1.GetUsageRecordRequest
-	12, // 24: billing.v1.UsageService.ListUsageRecords:input_type -> billing.v1.ListUsageRecordsRequest
-	14, // 25: billing.v1.UsageService.GetDailyUsage:input_type -> billing.v1.GetDailyUsageRequest
-	17, // 26: billing.v1.UsageService.VoidUsage:input_type -> billing.v1.VoidUsageRequest
-	2,  // 27: billing.v1.UsageService.RecordUsage:output_type -> billing.v1.RecordUsageResponse
-	4,  // 28: billing.v1.UsageService.BatchRecordUsage:output_type -> billing.v1.BatchRecordUsageResponse
-	7,  // 29: billing.v1.UsageService.StreamUsage:output_type -> billing.v1.StreamUsageResponse
-	11, // 30: billing.v1.UsageService.GetUsageRecord:output_type -> billing.v1.GetUsageRecordResponse
-	13, // 31: billing.v1.UsageService.ListUsageRecords:output_type -> billing.v1.ListUsageRecordsResponse
-	15, // 32: billing.v1.UsageService.GetDailyUsage:output_type -> billing.v1.GetDailyUsageResponse
-	18, // 33: billing.v1.UsageService.VoidUsage:output_type -> billing.v1.VoidUsageResponse
-	27, // [27:34] is the sub-list for method output_type
-	20, // [20:27] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	22, // 0: billing.v1.UsageRecord.event_time:type_name -> google.protobuf.Timestamp
+	22, // 1: billing.v1.UsageRecord.create_time:type_name -> google.protobuf.Timestamp
+	20, // 2: billing.v1.UsageRecord.attributes:type_name -> billing.v1.UsageRecord.AttributesEntry
+	22, // 3: billing.v1.UsageRecord.void_time:type_name -> google.protobuf.Timestamp
+	22, // 4: billing.v1.RecordUsageRequest.event_time:type_name -> google.protobuf.Timestamp
+	21, // 5: billing.v1.RecordUsageRequest.attributes:type_name -> billing.v1.RecordUsageRequest.AttributesEntry
+	1,  // 6: billing.v1.RecordUsageResponse.record:type_name -> billing.v1.UsageRecord
+	2,  // 7: billing.v1.BatchRecordUsageRequest.requests:type_name -> billing.v1.RecordUsageRequest
+	0,  // 8: billing.v1.BatchRecordUsageRequest.view:type_name -> billing.v1.UsageRecordView
+	6,  // 9: billing.v1.BatchRecordUsageResponse.results:type_name -> billing.v1.BatchRecordUsageResult
+	3,  // 10: billing.v1.BatchRecordUsageResult.response:type_name -> billing.v1.RecordUsageResponse
+	9,  // 11: billing.v1.BatchRecordUsageResult.error:type_name -> billing.v1.UsageError
+	2,  // 12: billing.v1.StreamUsageRequest.requests:type_name -> billing.v1.RecordUsageRequest
+	0,  // 13: billing.v1.StreamUsageRequest.view:type_name -> billing.v1.UsageRecordView
+	6,  // 14: billing.v1.StreamUsageResponse.results:type_name -> billing.v1.BatchRecordUsageResult
+	10, // 15: billing.v1.UsageError.field_violations:type_name -> billing.v1.FieldViolation
+	1,  // 16: billing.v1.GetUsageRecordResponse.record:type_name -> billing.v1.UsageRecord
+	22, // 17: billing.v1.ListUsageRecordsRequest.start_time:type_name -> google.protobuf.Timestamp
+	22, // 18: billing.v1.ListUsageRecordsRequest.end_time:type_name -> google.protobuf.Timestamp
+	1,  // 19: billing.v1.ListUsageRecordsResponse.records:type_name -> billing.v1.UsageRecord
+	17, // 20: billing.v1.GetDailyUsageResponse.days:type_name -> billing.v1.DailyUsage
+	1,  // 21: billing.v1.VoidUsageResponse.record:type_name -> billing.v1.UsageRecord
+	2,  // 22: billing.v1.UsageService.RecordUsage:input_type -> billing.v1.RecordUsageRequest
+	4,  // 23: billing.v1.UsageService.BatchRecordUsage:input_type -> billing.v1.BatchRecordUsageRequest
+	7,  // 24: billing.v1.UsageService.StreamUsage:input_type -> billing.v1.StreamUsageRequest
+	11, // 25: billing.v1.UsageService.GetUsageRecord:input_type -> billing.v1.GetUsageRecordRequest
+	13, // 26: billing.v1.UsageService.ListUsageRecords:input_type -> billing.v1.ListUsageRecordsRequest
+	15, // 27: billing.v1.UsageService.GetDailyUsage:input_type -> billing.v1.GetDailyUsageRequest
+	18, // 28: billing.v1.UsageService.VoidUsage:input_type -> billing.v1.VoidUsageRequest
+	3,  // 29: billing.v1.UsageService.RecordUsage:output_type -> billing.v1.RecordUsageResponse
+	5,  // 30: billing.v1.UsageService.BatchRecordUsage:output_type -> billing.v1.BatchRecordUsageResponse
+	8,  // 31: billing.v1.UsageService.StreamUsage:output_type -> billing.v1.StreamUsageResponse
+	12, // 32: billing.v1.UsageService.GetUsageRecord:output_type -> billing.v1.GetUsageRecordResponse
+	14, // 33: billing.v1.UsageService.ListUsageRecords:output_type -> billing.v1.ListUsageRecordsResponse
+	16, // 34: billing.v1.UsageService.GetDailyUsage:output_type -> billing.v1.GetDailyUsageResponse
+	19, // 35: billing.v1.UsageService.VoidUsage:output_type -> billing.v1.VoidUsageResponse
+	29, // [29:36] is the sub-list for method output_type
+	22, // [22:29] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_billing_v1_usage_service_proto_init() }
@@ -1507,13 +1589,14 @@ func file_billing_v1_usage_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_billing_v1_usage_service_proto_rawDesc), len(file_billing_v1_usage_service_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_billing_v1_usage_service_proto_goTypes,
 		DependencyIndexes: file_billing_v1_usage_service_proto_depIdxs,
+		EnumInfos:         file_billing_v1_usage_service_proto_enumTypes,
 		MessageInfos:      file_billing_v1_usage_service_proto_msgTypes,
 	}.Build()
 	File_billing_v1_usage_service_proto = out.File

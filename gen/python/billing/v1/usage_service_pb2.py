@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x62illing/v1/usage_service.proto\x12\nbilling.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x04\n\x0bUsageRecord\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\x12\x1f\n\x0b\x63ustomer_id\x18\x03 \x01(\tR\ncustomerId\x12\x1b\n\tmeter_key\x18\x04 \x01(\tR\x08meterKey\x12\x1a\n\x08quantity\x18\x05 \x01(\tR\x08quantity\x12\x39\n\nevent_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\teventTime\x12;\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12\x16\n\x06period\x18\x08 \x01(\tR\x06period\x12\x16\n\x06voided\x18\t \x01(\x08R\x06voided\x12G\n\nattributes\x18\n \x03(\x0b\x32\'.billing.v1.UsageRecord.AttributesEntryR\nattributes\x12\x1f\n\x0bvoid_reason\x18\x0b \x01(\tR\nvoidReason\x12\x37\n\tvoid_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08voidTime\x1a=\n\x0f\x41ttributesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xd7\x02\n\x12RecordUsageRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x1f\n\x0b\x63ustomer_id\x18\x02 \x01(\tR\ncustomerId\x12\x1b\n\tmeter_key\x18\x03 \x01(\tR\x08meterKey\x12\x1a\n\x08quantity\x18\x04 \x01(\tR\x08quantity\x12\x39\n\nevent_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\teventTime\x12N\n\nattributes\x18\x06 \x03(\x0b\x32..billing.v1.RecordUsageRequest.AttributesEntryR\nattributes\x1a=\n\x0f\x41ttributesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"b\n\x13RecordUsageResponse\x12/\n\x06record\x18\x01 \x01(\x0b\x32\x17.billing.v1.UsageRecordR\x06record\x12\x1a\n\x08replayed\x18\x02 \x01(\x08R\x08replayed\"m\n\x17\x42\x61tchRecordUsageRequest\x12:\n\x08requests\x18\x01 \x03(\x0b\x32\x1e.billing.v1.RecordUsageRequestR\x08requests\x12\x16\n\x06\x61tomic\x18\x02 \x01(\x08R\x06\x61tomic\"X\n\x18\x42\x61tchRecordUsageResponse\x12<\n\x07results\x18\x01 \x03(\x0b\x32\".billing.v1.BatchRecordUsageResultR\x07results\"\x91\x01\n\x16\x42\x61tchRecordUsageResult\x12=\n\x08response\x18\x01 \x01(\x0b\x32\x1f.billing.v1.RecordUsageResponseH\x00R\x08response\x12.\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x16.billing.v1.UsageErrorH\x00R\x05\x65rrorB\x08\n\x06result\"l\n\x12StreamUsageRequest\x12:\n\x08requests\x18\x01 \x03(\x0b\x32\x1e.billing.v1.RecordUsageRequestR\x08requests\x12\x1a\n\x08sequence\x18\x02 \x01(\x03R\x08sequence\"o\n\x13StreamUsageResponse\x12\x1a\n\x08sequence\x18\x01 \x01(\x03R\x08sequence\x12<\n\x07results\x18\x02 \x03(\x0b\x32\".billing.v1.BatchRecordUsageResultR\x07results\"\x99\x01\n\nUsageError\x12\x12\n\x04\x63ode\x18\x01 \x01(\x05R\x04\x63ode\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\x12\x45\n\x10\x66ield_violations\x18\x04 \x03(\x0b\x32\x1a.billing.v1.FieldViolationR\x0f\x66ieldViolations\"H\n\x0e\x46ieldViolation\x12\x14\n\x05\x66ield\x18\x01 \x01(\tR\x05\x66ield\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\"\'\n\x15GetUsageRecordRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"I\n\x16GetUsageRecordResponse\x12/\n\x06record\x18\x01 \x01(\x0b\x32\x17.billing.v1.UsageRecordR\x06record\"\x85\x02\n\x17ListUsageRecordsRequest\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\x12\x1b\n\tmeter_key\x18\x02 \x01(\tR\x08meterKey\x12\x39\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12\x1b\n\tpage_size\x18\x05 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x06 \x01(\tR\tpageToken\"u\n\x18ListUsageRecordsResponse\x12\x31\n\x07records\x18\x01 \x03(\x0b\x32\x17.billing.v1.UsageRecordR\x07records\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"O\n\x14GetDailyUsageRequest\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\x12\x16\n\x06period\x18\x02 \x01(\tR\x06period\"|\n\x15GetDailyUsageResponse\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\x12\x16\n\x06period\x18\x02 \x01(\tR\x06period\x12*\n\x04\x64\x61ys\x18\x03 \x03(\x0b\x32\x16.billing.v1.DailyUsageR\x04\x64\x61ys\"z\n\nDailyUsage\x12\x12\n\x04\x64\x61te\x18\x01 \x01(\tR\x04\x64\x61te\x12\x1b\n\tmeter_key\x18\x02 \x01(\tR\x08meterKey\x12\x1a\n\x08quantity\x18\x03 \x01(\tR\x08quantity\x12\x1f\n\x0b\x65vent_count\x18\x04 \x01(\x03R\neventCount\"I\n\x10VoidUsageRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"`\n\x11VoidUsageResponse\x12/\n\x06record\x18\x01 \x01(\x0b\x32\x17.billing.v1.UsageRecordR\x06record\x12\x1a\n\x08replayed\x18\x02 \x01(\x08R\x08replayed2\xf8\x04\n\x0cUsageService\x12N\n\x0bRecordUsage\x12\x1e.billing.v1.RecordUsageRequest\x1a\x1f.billing.v1.RecordUsageResponse\x12]\n\x10\x42\x61tchRecordUsage\x12#.billing.v1.BatchRecordUsageRequest\x1a$.billing.v1.BatchRecordUsageResponse\x12R\n\x0bStreamUsage\x12\x1e.billing.v1.StreamUsageRequest\x1a\x1f.billing.v1.StreamUsageResponse(\x01\x30\x01\x12\\\n\x0eGetUsageRecord\x12!.billing.v1.GetUsageRecordRequest\x1a\".billing.v1.GetUsageRecordResponse\"\x03\x90\x02\x01\x12\x62\n\x10ListUsageRecords\x12#.billing.v1.ListUsageRecordsRequest\x1a$.billing.v1.ListUsageRecordsResponse\"\x03\x90\x02\x01\x12Y\n\rGetDailyUsage\x12 .billing.v1.GetDailyUsageRequest\x1a!.billing.v1.GetDailyUsageResponse\"\x03\x90\x02\x01\x12H\n\tVoidUsage\x12\x1c.billing.v1.VoidUsageRequest\x1a\x1d.billing.v1.VoidUsageResponseB/Z-example.com/tally/gen/go/billing/v1;billingv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x62illing/v1/usage_service.proto\x12\nbilling.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x04\n\x0bUsageRecord\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\x12\x1f\n\x0b\x63ustomer_id\x18\x03 \x01(\tR\ncustomerId\x12\x1b\n\tmeter_key\x18\x04 \x01(\tR\x08meterKey\x12\x1a\n\x08quantity\x18\x05 \x01(\tR\x08quantity\x12\x39\n\nevent_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\teventTime\x12;\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12\x16\n\x06period\x18\x08 \x01(\tR\x06period\x12\x16\n\x06voided\x18\t \x01(\x08R\x06voided\x12G\n\nattributes\x18\n \x03(\x0b\x32\'.billing.v1.UsageRecord.AttributesEntryR\nattributes\x12\x1f\n\x0bvoid_reason\x18\x0b \x01(\tR\nvoidReason\x12\x37\n\tvoid_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08voidTime\x1a=\n\x0f\x41ttributesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xd7\x02\n\x12RecordUsageRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x1f\n\x0b\x63ustomer_id\x18\x02 \x01(\tR\ncustomerId\x12\x1b\n\tmeter_key\x18\x03 \x01(\tR\x08meterKey\x12\x1a\n\x08quantity\x18\x04 \x01(\tR\x08quantity\x12\x39\n\nevent_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\teventTime\x12N\n\nattributes\x18\x06 \x03(\x0b\x32..billing.v1.RecordUsageRequest.AttributesEntryR\nattributes\x1a=\n\x0f\x41ttributesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"b\n\x13RecordUsageResponse\x12/\n\x06record\x18\x01 \x01(\x0b\x32\x17.billing.v1.UsageRecordR\x06record\x12\x1a\n\x08replayed\x18\x02 \x01(\x08R\x08replayed\"\x9e\x01\n\x17\x42\x61tchRecordUsageRequest\x12:\n\x08requests\x18\x01 \x03(\x0b\x32\x1e.billing.v1.RecordUsageRequestR\x08requests\x12\x16\n\x06\x61tomic\x18\x02 \x01(\x08R\x06\x61tomic\x12/\n\x04view\x18\x03 \x01(\x0e\x32\x1b.billing.v1.UsageRecordViewR\x04view\"X\n\x18\x42\x61tchRecordUsageResponse\x12<\n\x07results\x18\x01 \x03(\x0b\x32\".billing.v1.BatchRecordUsageResultR\x07results\"\x91\x01\n\x16\x42\x61tchRecordUsageResult\x12=\n\x08response\x18\x01 \x01(\x0b\x32\x1f.billing.v1.RecordUsageResponseH\x00R\x08response\x12.\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x16.billing.v1.UsageErrorH\x00R\x05\x65rrorB\x08\n\x06result\"\x9d\x01\n\x12StreamUsageRequest\x12:\n\x08requests\x18\x01 \x03(\x0b\x32\x1e.billing.v1.RecordUsageRequestR\x08requests\x12\x1a\n\x08sequence\x18\x02 \x01(\x03R\x08sequence\x12/\n\x04view\x18\x03 \x01(\x0e\x32\x1b.billing.v1.UsageRecordViewR\x04view\"o\n\x13StreamUsageResponse\x12\x1a\n\x08sequence\x18\x01 \x01(\x03R\x08sequence\x12<\n\x07results\x18\x02 \x03(\x0b\x32\".billing.v1.BatchRecordUsageResultR\x07results\"\x99\x01\n\nUsageError\x12\x12\n\x04\x63ode\x18\x01 \x01(\x05R\x04\x63ode\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\x12\x45\n\x10\x66ield_violations\x18\x04 \x03(\x0b\x32\x1a.billing.v1.FieldViolationR\x0f\x66ieldViolations\"H\n\x0e\x46ieldViolation\x12\x14\n\x05\x66ield\x18\x01 \x01(\tR\x05\x66ield\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\"\'\n\x15GetUsageRecordRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"I\n\x16GetUsageRecordResponse\x12/\n\x06record\x18\x01 \x01(\x0b\x32\x17.billing.v1.UsageRecordR\x06record\"\x85\x02\n\x17ListUsageRecordsRequest\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\x12\x1b\n\tmeter_key\x18\x02 \x01(\tR\x08meterKey\x12\x39\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12\x1b\n\tpage_size\x18\x05 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x06 \x01(\tR\tpageToken\"u\n\x18ListUsageRecordsResponse\x12\x31\n\x07records\x18\x01 \x03(\x0b\x32\x17.billing.v1.UsageRecordR\x07records\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"O\n\x14GetDailyUsageRequest\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\x12\x16\n\x06period\x18\x02 \x01(\tR\x06period\"|\n\x15GetDailyUsageResponse\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\x12\x16\n\x06period\x18\x02 \x01(\tR\x06period\x12*\n\x04\x64\x61ys\x18\x03 \x03(\x0b\x32\x16.billing.v1.DailyUsageR\x04\x64\x61ys\"z\n\nDailyUsage\x12\x12\n\x04\x64\x61te\x18\x01 \x01(\tR\x04\x64\x61te\x12\x1b\n\tmeter_key\x18\x02 \x01(\tR\x08meterKey\x12\x1a\n\x08quantity\x18\x03 \x01(\tR\x08quantity\x12\x1f\n\x0b\x65vent_count\x18\x04 \x01(\x03R\neventCount\"I\n\x10VoidUsageRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"`\n\x11VoidUsageResponse\x12/\n\x06record\x18\x01 \x01(\x0b\x32\x17.billing.v1.UsageRecordR\x06record\x12\x1a\n\x08replayed\x18\x02 \x01(\x08R\x08replayed*m\n\x0fUsageRecordView\x12!\n\x1dUSAGE_RECORD_VIEW_UNSPECIFIED\x10\x00\x12\x1b\n\x17USAGE_RECORD_VIEW_BASIC\x10\x01\x12\x1a\n\x16USAGE_RECORD_VIEW_FULL\x10\x02\x32\xf8\x04\n\x0cUsageService\x12N\n\x0bRecordUsage\x12\x1e.billing.v1.RecordUsageRequest\x1a\x1f.billing.v1.RecordUsageResponse\x12]\n\x10\x42\x61tchRecordUsage\x12#.billing.v1.BatchRecordUsageRequest\x1a$.billing.v1.BatchRecordUsageResponse\x12R\n\x0bStreamUsage\x12\x1e.billing.v1.StreamUsageRequest\x1a\x1f.billing.v1.StreamUsageResponse(\x01\x30\x01\x12\\\n\x0eGetUsageRecord\x12!.billing.v1.GetUsageRecordRequest\x1a\".billing.v1.GetUsageRecordResponse\"\x03\x90\x02\x01\x12\x62\n\x10ListUsageRecords\x12#.billing.v1.ListUsageRecordsRequest\x1a$.billing.v1.ListUsageRecordsResponse\"\x03\x90\x02\x01\x12Y\n\rGetDailyUsage\x12 .billing.v1.GetDailyUsageRequest\x1a!.billing.v1.GetDailyUsageResponse\"\x03\x90\x02\x01\x12H\n\tVoidUsage\x12\x1c.billing.v1.VoidUsageRequest\x1a\x1d.billing.v1.VoidUsageResponseB/Z-example.com/tally/gen/go/billing/v1;billingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,6 +43,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USAGESERVICE'].methods_by_name['ListUsageRecords']._serialized_options = b'\220\002\001'
   _globals['_USAGESERVICE'].methods_by_name['GetDailyUsage']._loaded_options = None
   _globals['_USAGESERVICE'].methods_by_name['GetDailyUsage']._serialized_options = b'\220\002\001'
+  _globals['_USAGERECORDVIEW']._serialized_start=2977
+  _globals['_USAGERECORDVIEW']._serialized_end=3086
   _globals['_USAGERECORD']._serialized_start=80
   _globals['_USAGERECORD']._serialized_end=624
   _globals['_USAGERECORD_ATTRIBUTESENTRY']._serialized_start=563
@@ -53,38 +55,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECORDUSAGEREQUEST_ATTRIBUTESENTRY']._serialized_end=624
   _globals['_RECORDUSAGERESPONSE']._serialized_start=972
   _globals['_RECORDUSAGERESPONSE']._serialized_end=1070
-  _globals['_BATCHRECORDUSAGEREQUEST']._serialized_start=1072
-  _globals['_BATCHRECORDUSAGEREQUEST']._serialized_end=1181
-  _globals['_BATCHRECORDUSAGERESPONSE']._serialized_start=1183
-  _globals['_BATCHRECORDUSAGERESPONSE']._serialized_end=1271
-  _globals['_BATCHRECORDUSAGERESULT']._serialized_start=1274
-  _globals['_BATCHRECORDUSAGERESULT']._serialized_end=1419
-  _globals['_STREAMUSAGEREQUEST']._serialized_start=1421
-  _globals['_STREAMUSAGEREQUEST']._serialized_end=1529
-  _globals['_STREAMUSAGERESPONSE']._serialized_start=1531
-  _globals['_STREAMUSAGERESPONSE']._serialized_end=1642
-  _globals['_USAGEERROR']._serialized_start=1645
-  _globals['_USAGEERROR']._serialized_end=1798
-  _globals['_FIELDVIOLATION']._serialized_start=1800
-  _globals['_FIELDVIOLATION']._serialized_end=1872
-  _globals['_GETUSAGERECORDREQUEST']._serialized_start=1874
-  _globals['_GETUSAGERECORDREQUEST']._serialized_end=1913
-  _globals['_GETUSAGERECORDRESPONSE']._serialized_start=1915
-  _globals['_GETUSAGERECORDRESPONSE']._serialized_end=1988
-  _globals['_LISTUSAGERECORDSREQUEST']._serialized_start=1991
-  _globals['_LISTUSAGERECORDSREQUEST']._serialized_end=2252
-  _globals['_LISTUSAGERECORDSRESPONSE']._serialized_start=2254
-  _globals['_LISTUSAGERECORDSRESPONSE']._serialized_end=2371
-  _globals['_GETDAILYUSAGEREQUEST']._serialized_start=2373
-  _globals['_GETDAILYUSAGEREQUEST']._serialized_end=2452
-  _globals['_GETDAILYUSAGERESPONSE']._serialized_start=2454
-  _globals['_GETDAILYUSAGERESPONSE']._serialized_end=2578
-  _globals['_DAILYUSAGE']._serialized_start=2580
-  _globals['_DAILYUSAGE']._serialized_end=2702
-  _globals['_VOIDUSAGEREQUEST']._serialized_start=2704
-  _globals['_VOIDUSAGEREQUEST']._serialized_end=2777
-  _globals['_VOIDUSAGERESPONSE']._serialized_start=2779
-  _globals['_VOIDUSAGERESPONSE']._serialized_end=2875
-  _globals['_USAGESERVICE']._serialized_start=2878
-  _globals['_USAGESERVICE']._serialized_end=3510
+  _globals['_BATCHRECORDUSAGEREQUEST']._serialized_start=1073
+  _globals['_BATCHRECORDUSAGEREQUEST']._serialized_end=1231
+  _globals['_BATCHRECORDUSAGERESPONSE']._serialized_start=1233
+  _globals['_BATCHRECORDUSAGERESPONSE']._serialized_end=1321
+  _globals['_BATCHRECORDUSAGERESULT']._serialized_start=1324
+  _globals['_BATCHRECORDUSAGERESULT']._serialized_end=1469
+  _globals['_STREAMUSAGEREQUEST']._serialized_start=1472
+  _globals['_STREAMUSAGEREQUEST']._serialized_end=1629
+  _globals['_STREAMUSAGERESPONSE']._serialized_start=1631
+  _globals['_STREAMUSAGERESPONSE']._serialized_end=1742
+  _globals['_USAGEERROR']._serialized_start=1745
+  _globals['_USAGEERROR']._serialized_end=1898
+  _globals['_FIELDVIOLATION']._serialized_start=1900
+  _globals['_FIELDVIOLATION']._serialized_end=1972
+  _globals['_GETUSAGERECORDREQUEST']._serialized_start=1974
+  _globals['_GETUSAGERECORDREQUEST']._serialized_end=2013
+  _globals['_GETUSAGERECORDRESPONSE']._serialized_start=2015
+  _globals['_GETUSAGERECORDRESPONSE']._serialized_end=2088
+  _globals['_LISTUSAGERECORDSREQUEST']._serialized_start=2091
+  _globals['_LISTUSAGERECORDSREQUEST']._serialized_end=2352
+  _globals['_LISTUSAGERECORDSRESPONSE']._serialized_start=2354
+  _globals['_LISTUSAGERECORDSRESPONSE']._serialized_end=2471
+  _globals['_GETDAILYUSAGEREQUEST']._serialized_start=2473
+  _globals['_GETDAILYUSAGEREQUEST']._serialized_end=2552
+  _globals['_GETDAILYUSAGERESPONSE']._serialized_start=2554
+  _globals['_GETDAILYUSAGERESPONSE']._serialized_end=2678
+  _globals['_DAILYUSAGE']._serialized_start=2680
+  _globals['_DAILYUSAGE']._serialized_end=2802
+  _globals['_VOIDUSAGEREQUEST']._serialized_start=2804
+  _globals['_VOIDUSAGEREQUEST']._serialized_end=2877
+  _globals['_VOIDUSAGERESPONSE']._serialized_start=2879
+  _globals['_VOIDUSAGERESPONSE']._serialized_end=2975
+  _globals['_USAGESERVICE']._serialized_start=3089
+  _globals['_USAGESERVICE']._serialized_end=3721
 # @@protoc_insertion_point(module_scope)

@@ -2,12 +2,22 @@ import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class UsageRecordView(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    USAGE_RECORD_VIEW_UNSPECIFIED: _ClassVar[UsageRecordView]
+    USAGE_RECORD_VIEW_BASIC: _ClassVar[UsageRecordView]
+    USAGE_RECORD_VIEW_FULL: _ClassVar[UsageRecordView]
+USAGE_RECORD_VIEW_UNSPECIFIED: UsageRecordView
+USAGE_RECORD_VIEW_BASIC: UsageRecordView
+USAGE_RECORD_VIEW_FULL: UsageRecordView
 
 class UsageRecord(_message.Message):
     __slots__ = ("id", "request_id", "customer_id", "meter_key", "quantity", "event_time", "create_time", "period", "voided", "attributes", "void_reason", "void_time")
@@ -76,12 +86,14 @@ class RecordUsageResponse(_message.Message):
     def __init__(self, record: _Optional[_Union[UsageRecord, _Mapping]] = ..., replayed: _Optional[bool] = ...) -> None: ...
 
 class BatchRecordUsageRequest(_message.Message):
-    __slots__ = ("requests", "atomic")
+    __slots__ = ("requests", "atomic", "view")
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
     ATOMIC_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     requests: _containers.RepeatedCompositeFieldContainer[RecordUsageRequest]
     atomic: bool
-    def __init__(self, requests: _Optional[_Iterable[_Union[RecordUsageRequest, _Mapping]]] = ..., atomic: _Optional[bool] = ...) -> None: ...
+    view: UsageRecordView
+    def __init__(self, requests: _Optional[_Iterable[_Union[RecordUsageRequest, _Mapping]]] = ..., atomic: _Optional[bool] = ..., view: _Optional[_Union[UsageRecordView, str]] = ...) -> None: ...
 
 class BatchRecordUsageResponse(_message.Message):
     __slots__ = ("results",)
@@ -98,12 +110,14 @@ class BatchRecordUsageResult(_message.Message):
     def __init__(self, response: _Optional[_Union[RecordUsageResponse, _Mapping]] = ..., error: _Optional[_Union[UsageError, _Mapping]] = ...) -> None: ...
 
 class StreamUsageRequest(_message.Message):
-    __slots__ = ("requests", "sequence")
+    __slots__ = ("requests", "sequence", "view")
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     requests: _containers.RepeatedCompositeFieldContainer[RecordUsageRequest]
     sequence: int
-    def __init__(self, requests: _Optional[_Iterable[_Union[RecordUsageRequest, _Mapping]]] = ..., sequence: _Optional[int] = ...) -> None: ...
+    view: UsageRecordView
+    def __init__(self, requests: _Optional[_Iterable[_Union[RecordUsageRequest, _Mapping]]] = ..., sequence: _Optional[int] = ..., view: _Optional[_Union[UsageRecordView, str]] = ...) -> None: ...
 
 class StreamUsageResponse(_message.Message):
     __slots__ = ("sequence", "results")
