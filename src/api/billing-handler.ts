@@ -9,18 +9,21 @@ import { decodePageToken, encodePageToken } from "./page-token.js";
 import { billMessage } from "./proto-mapping.js";
 import { billingPeriod, customerReference, pageSize, validate } from "./request-validation.js";
 
+// Schemas are built once: zod compiles each one on its first use.
+const getCurrentBillRequest = z.object({ customerId: customerReference });
+const getBillRequest = z.object({ customerId: customerReference, period: billingPeriod });
 const listBillsRequest = z.object({ customerId: customerReference, pageSize: pageSize(12, 120), pageToken: z.string() });
 
 /** billing.v1.BillingService: proto in, use case, proto out. */
 export function createBillingHandler(billing: Billing): ServiceImpl<typeof BillingService> {
   return {
     async getCurrentBill(request, context) {
-      const { customerId } = validate(z.object({ customerId: customerReference }), request);
+      const { customerId } = validate(getCurrentBillRequest, request);
       return { bill: billMessage(valueOrThrow(await billing.getCurrentBill(context.values.get(callerScope), customerId))) };
     },
 
     async getBill(request, context) {
-      const { customerId, period } = validate(z.object({ customerId: customerReference, period: billingPeriod }), request);
+      const { customerId, period } = validate(getBillRequest, request);
       return { bill: billMessage(valueOrThrow(await billing.getBill(context.values.get(callerScope), customerId, period))) };
     },
 

@@ -57,7 +57,10 @@ const createPriceRequest = z.object({
   ),
 });
 
+// Schemas are built once: zod compiles each one on its first use.
+const getMeterRequest = z.object({ key: meterKey });
 const listRequest = z.object({ pageSize: pageSize(50, 1000), pageToken: z.string() });
+const listPricesRequest = listRequest.extend({ meterKey: z.union([z.literal(""), meterKey]) });
 
 /** billing.v1.CatalogService: proto in, use case, proto out. */
 export function createCatalogHandler(catalog: Catalog): ServiceImpl<typeof CatalogService> {
@@ -69,7 +72,7 @@ export function createCatalogHandler(catalog: Catalog): ServiceImpl<typeof Catal
     },
 
     async getMeter(request, context) {
-      const { key } = validate(z.object({ key: meterKey }), request);
+      const { key } = validate(getMeterRequest, request);
       return { meter: meterMessage(valueOrThrow(await catalog.getMeter(context.values.get(callerScope), key))) };
     },
 
@@ -89,10 +92,7 @@ export function createCatalogHandler(catalog: Catalog): ServiceImpl<typeof Catal
     },
 
     async listPrices(request, context) {
-      const { meterKey: key, pageSize, pageToken } = validate(
-        listRequest.extend({ meterKey: z.union([z.literal(""), meterKey]) }),
-        request,
-      );
+      const { meterKey: key, pageSize, pageToken } = validate(listPricesRequest, request);
       const page = await catalog.listPrices(context.values.get(callerScope), key, {
         limit: pageSize,
         after: decodePageToken("prices", pageToken),

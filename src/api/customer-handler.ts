@@ -20,6 +20,9 @@ const createCustomerRequest = z.object({
   ),
 });
 
+// Schemas are built once: zod compiles each one on its first use.
+const getCustomerRequest = z.object({ id: customerReference });
+
 const listCustomersRequest = z.object({
   pageSize: pageSize(50, 1000),
   pageToken: z.string(),
@@ -36,7 +39,7 @@ export function createCustomerHandler(directory: CustomerDirectory): ServiceImpl
     },
 
     async getCustomer(request, context) {
-      const { id } = validate(z.object({ id: customerReference }), request);
+      const { id } = validate(getCustomerRequest, request);
       return { customer: customerMessage(valueOrThrow(await directory.getCustomer(context.values.get(callerScope), id))) };
     },
 

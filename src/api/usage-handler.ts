@@ -45,6 +45,10 @@ const streamUsageRequest = z.object({
   view: recordView,
 });
 
+// Schemas are built once: zod compiles each one on its first use.
+const getUsageRecordRequest = z.object({ id: z.string().min(1, "is required").max(128, "at most 128 characters") });
+const getDailyUsageRequest = z.object({ customerId: customerReference, period: z.union([z.literal(""), billingPeriod]) });
+
 const listUsageRecordsRequest = z.object({
   customerId: customerReference,
   meterKey: z.string().max(63, "at most 63 characters"),
@@ -175,7 +179,7 @@ export function createUsageHandler(ledger: UsageLedger): ServiceImpl<typeof Usag
     },
 
     async getUsageRecord(request, context) {
-      const { id } = validate(z.object({ id: z.string().min(1, "is required").max(128, "at most 128 characters") }), request);
+      const { id } = validate(getUsageRecordRequest, request);
       return { record: usageRecordMessage(valueOrThrow(await ledger.getUsageRecord(context.values.get(callerScope), id))) };
     },
 
@@ -197,10 +201,7 @@ export function createUsageHandler(ledger: UsageLedger): ServiceImpl<typeof Usag
     },
 
     async getDailyUsage(request, context) {
-      const { customerId, period } = validate(
-        z.object({ customerId: customerReference, period: z.union([z.literal(""), billingPeriod]) }),
-        request,
-      );
+      const { customerId, period } = validate(getDailyUsageRequest, request);
       const usage = valueOrThrow(await ledger.dailyUsage(context.values.get(callerScope), customerId, period === "" ? null : period));
       return {
         customerId: usage.customerId,

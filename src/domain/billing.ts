@@ -3,6 +3,8 @@ import { type Bill, computeBill } from "./bill.js";
 import type { Clock } from "./clock.js";
 import { customerNotFound } from "./customer-directory.js";
 import type { Failure } from "./failure.js";
+import type { Customer } from "./customer.js";
+import { createImmutableCache } from "./immutable-cache.js";
 import type { Meter } from "./meter.js";
 import type { Scope, Store } from "./store.js";
 import type { TimeRules } from "./time-rules.js";
@@ -22,8 +24,14 @@ export type Billing = ReturnType<typeof createBilling>;
  * the running totals: O(meters with usage), however many events there are.
  */
 export function createBilling({ store, clock, timeRules }: BillingOptions) {
+  // Customers and meters never change once created, so lookups are kept.
+  const customers = createImmutableCache<Customer>();
+  const meterCache = createImmutableCache<Meter>();
+  const findCustomer = (scope: Scope, reference: string) =>
+    customers.get(`${scope}\u0000${reference}`, () => store.findCustomer(scope, reference));
+
   async function getBill(scope: Scope, customerRef: string, period: BillingPeriod | null): Promise<Bill | Failure> {
-    const customer = await store.findCustomer(scope, customerRef);
+    const customer = await findCustomer(scope, customerRef);
     if (customer === undefined) return customerNotFound(customerRef, "customer_id");
     const now = clock.now();
     const billPeriod = period ?? periodOf(now);
@@ -33,7 +41,7 @@ export function createBilling({ store, clock, timeRules }: BillingOptions) {
     ]);
     const meters = new Map<string, Meter>();
     for (const { meterKey } of totals) {
-      const meter = await store.findMeter(scope, meterKey);
+      const meter = await meterCache.get(`${scope}\u0000${meterKey}`, () => store.findMeter(scope, meterKey));
       if (meter !== undefined) meters.set(meterKey, meter);
     }
     return computeBill({
@@ -63,7 +71,7 @@ export function createBilling({ store, clock, timeRules }: BillingOptions) {
       customerRef: string,
       page: { limit: number; beforePeriod: BillingPeriod | null },
     ): Promise<{ bills: Bill[]; nextBeforePeriod: BillingPeriod | null } | Failure> {
-      const customer = await store.findCustomer(scope, customerRef);
+      const customer = await findCustomer(scope, customerRef);
       if (customer === undefined) return customerNotFound(customerRef, "customer_id");
       const current = periodOf(clock.now());
       const periods = [...new Set([current, ...(await store.periodsWithUsage(scope, customer.id))])]

@@ -13,9 +13,12 @@ export function protocolOf(header: Headers): "grpc" | "grpc-web" | "connect" {
  * One log line per call: method, protocol, code, duration and the request_id
  * (or a batch's size). Headers are never logged, so no credential is either.
  * Streams are logged when the handler returns them, not when they end.
+ * (Faults are logged by the error boundary at any level.)
  */
 export function createCallLogging(logger: Logger): Interceptor {
   return (next) => async (request) => {
+    // Below the info level only faults are logged, and a call costs nothing here.
+    if (!logger.isLevelEnabled("info")) return next(request);
     const started = performance.now();
     const fields: Record<string, unknown> = { method: `${request.service.typeName}/${request.method.name}`, protocol: protocolOf(request.header) };
     if (!request.stream) {

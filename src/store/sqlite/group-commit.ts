@@ -12,6 +12,8 @@ export interface GroupCommitOptions {
 
 interface PendingWrite {
   write: () => unknown;
+  /** Run inside a savepoint of its own (a write that may throw after changing rows). */
+  savepoint: boolean;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -19,12 +21,16 @@ interface PendingWrite {
 /**
  * Group commit: writes that arrive together are committed together. Each
  * write is queued; on the next turn of the event loop every queued write runs
- * in ONE `BEGIN IMMEDIATE` transaction, each inside its own savepoint, then a
- * single COMMIT (one fsync with synchronous=FULL) makes them all durable, and
- * only then is each one's promise settled. A write that throws rolls back its
- * own savepoint and fails alone; a failed COMMIT fails every write of the
- * group. At low load a write waits one event-loop turn; under load a group
- * holds everything that arrived while the previous group was committing.
+ * in ONE `BEGIN IMMEDIATE` transaction, then a single COMMIT (one fsync with
+ * synchronous=FULL) makes them all durable, and only then is each one's
+ * promise settled. A write submitted with a savepoint that throws rolls back
+ * its own savepoint and fails alone. A write without one must throw only
+ * before it changes anything (its checks come first; its one INSERT is
+ * atomic by itself); if it throws anyway, the whole group is rolled back and
+ * fails, so nothing half-done is ever committed. A failed COMMIT fails every
+ * write of the group. At low load a write waits one event-loop turn; under
+ * load a group holds everything that arrived while the previous group was
+ * committing.
  */
 export function createGroupCommit(db: Database.Database, options: GroupCommitOptions = {}) {
   const maxGroupSize = options.maxGroupSize ?? 4000;
@@ -36,6 +42,10 @@ export function createGroupCommit(db: Database.Database, options: GroupCommitOpt
   const commitGroup = db.transaction((group: PendingWrite[]) => {
     const results: { ok: boolean; value: unknown }[] = [];
     for (const pending of group) {
+      if (!pending.savepoint) {
+        results.push({ ok: true, value: pending.write() });
+        continue;
+      }
       try {
         results.push({ ok: true, value: db.transaction(pending.write)() });
       } catch (error) {
@@ -74,10 +84,12 @@ export function createGroupCommit(db: Database.Database, options: GroupCommitOpt
     /**
      * Runs `write` (synchronous SQL) in the next group's transaction; resolves
      * with its result once the group is durable, or rejects with what it threw.
+     * `savepoint`: the write may throw after changing rows (it then fails
+     * alone); without it, it must throw only before changing anything.
      */
-    submit<T>(write: () => T): Promise<T> {
+    submit<T>(write: () => T, options: { savepoint: boolean } = { savepoint: false }): Promise<T> {
       return new Promise<T>((resolve, reject) => {
-        queue.push({ write, resolve: resolve as (value: unknown) => void, reject });
+        queue.push({ write, savepoint: options.savepoint, resolve: resolve as (value: unknown) => void, reject });
         if (!scheduled) {
           scheduled = true;
           setImmediate(flush);

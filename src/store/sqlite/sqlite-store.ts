@@ -152,8 +152,7 @@ class SqliteStore implements Store {
       insertUsage: prepare(
         `INSERT INTO usage_records (tenant_id, id, request_id, customer_id, meter_key, quantity, event_time,
                                     requested_event_time, create_time, period, attributes)
-         VALUES (@tenant, @id, @requestId, @customerId, @meterKey, @quantity, @eventTime,
-                 @requestedEventTime, @createTime, @period, @attributes)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       listUsage: prepare(
         `SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM}
@@ -271,18 +270,22 @@ class SqliteStore implements Store {
 
   async recordUsage(scope: Scope, writes: UsageWrite[], atomic: boolean): Promise<UsageWriteOutcome[]> {
     try {
-      return await this.writer.submit(() => {
-        const totals = this.groupTotals.overlay();
-        const outcomes: UsageWriteOutcome[] = [];
-        for (const write of writes) {
-          const outcome = this.writeUsage(scope, write, totals);
-          outcomes.push(outcome);
-          // Throwing rolls back this call's savepoint (and drops its totals): none of its events stay.
-          if (atomic && outcome.kind === "refused") throw new AtomicRefusal(outcomes);
-        }
-        totals.commit();
-        return outcomes;
-      });
+      return await this.writer.submit(
+        () => {
+          const totals = this.groupTotals.overlay();
+          const outcomes: UsageWriteOutcome[] = [];
+          for (const write of writes) {
+            const outcome = this.writeUsage(scope, write, totals);
+            outcomes.push(outcome);
+            // Throwing rolls back this call's savepoint (and drops its totals): none of its events stay.
+            if (atomic && outcome.kind === "refused") throw new AtomicRefusal(outcomes);
+          }
+          totals.commit();
+          return outcomes;
+        },
+        // Only an atomic write of several events can refuse after inserting some.
+        { savepoint: atomic && writes.length > 1 },
+      );
     } catch (error) {
       if (!(error instanceof AtomicRefusal)) throw error;
       return writes.map((_, index): UsageWriteOutcome => (error.outcomes[index]?.kind === "refused" ? error.outcomes[index] : { kind: "aborted" }));
@@ -302,12 +305,19 @@ class SqliteStore implements Store {
     if (refusal !== undefined) return { kind: "refused", failure: refusal };
     const totals = addToTotals(groupTotals.get(scope, record.customerId, record.period, record.meterKey), record);
     if ("reason" in totals) return { kind: "refused", failure: totals };
-    this.statements.insertUsage.run({
-      tenant: scope,
-      ...record,
-      quantity: record.quantity.toString(),
-      attributes: JSON.stringify(record.attributes),
-    });
+    this.statements.insertUsage.run(
+      scope,
+      record.id,
+      record.requestId,
+      record.customerId,
+      record.meterKey,
+      record.quantity.toString(),
+      record.eventTime,
+      record.requestedEventTime,
+      record.createTime,
+      record.period,
+      JSON.stringify(record.attributes),
+    );
     groupTotals.set(scope, totals);
     return { kind: "recorded", record: { ...record, voided: false, voidReason: "", voidTime: null } };
   }
