@@ -1,7 +1,7 @@
 import { periodOf } from "./billing-period.js";
 import type { Clock } from "./clock.js";
-import type { CreateResult } from "./customer-directory.js";
-import { type Failure, failure, requestIdReused } from "./failure.js";
+import { type CreateResult, settleCreate } from "./create-result.js";
+import { type Failure, failure } from "./failure.js";
 import { newId } from "./ids.js";
 import { type Meter, type MeterDraft, meterDifferences } from "./meter.js";
 import { checkTiers, type Price, type PriceDraft, priceDifferences } from "./price.js";
@@ -22,17 +22,12 @@ export type Catalog = ReturnType<typeof createCatalog>;
 export function createCatalog({ store, clock, timeRules }: CatalogOptions) {
   return {
     async createMeter(scope: Scope, requestId: string, draft: MeterDraft): Promise<CreateResult<Meter>> {
-      const outcome = await store.createMeter(scope, requestId, { ...draft, createTime: clock.now() });
-      switch (outcome.kind) {
-        case "created":
-          return { value: outcome.value, replayed: false };
-        case "exists": {
-          const differences = meterDifferences(outcome.value, draft);
-          return differences.length === 0 ? { value: outcome.value, replayed: true } : requestIdReused(requestId, differences);
-        }
-        case "taken":
-          return failure("METER_KEY_TAKEN", `meter "${draft.key}" already exists`, "meter.key");
-      }
+      return settleCreate(
+        await store.createMeter(scope, requestId, { ...draft, createTime: clock.now() }),
+        requestId,
+        (stored) => meterDifferences(stored, draft),
+        () => failure("METER_KEY_TAKEN", `meter "${draft.key}" already exists`, "meter.key"),
+      );
     },
 
     async getMeter(scope: Scope, key: string): Promise<Meter | Failure> {
@@ -58,17 +53,14 @@ export function createCatalog({ store, clock, timeRules }: CatalogOptions) {
       const effectivePeriod = draft.effectivePeriod === "" ? periodOf(now) : draft.effectivePeriod;
       const closed = checkPeriodOpen(effectivePeriod, now, timeRules, "price.effective_period");
       if (closed !== undefined) return closed;
-      const outcome = await store.createPrice(scope, requestId, { ...draft, id: newId("price"), effectivePeriod, createTime: now });
-      switch (outcome.kind) {
-        case "created":
-          return { value: outcome.value, replayed: false };
-        case "exists": {
-          const differences = priceDifferences(outcome.value, draft);
-          return differences.length === 0 ? { value: outcome.value, replayed: true } : requestIdReused(requestId, differences);
-        }
-        case "taken":
+      return settleCreate(
+        await store.createPrice(scope, requestId, { ...draft, id: newId("price"), effectivePeriod, createTime: now }),
+        requestId,
+        (stored) => priceDifferences(stored, draft),
+        () => {
           throw new Error("prices have no unique field but their request_id");
-      }
+        },
+      );
     },
 
     listPrices(scope: Scope, meterKey: string, page: PageQuery): Promise<Page<Price>> {

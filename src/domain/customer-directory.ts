@@ -1,11 +1,9 @@
 import type { Clock } from "./clock.js";
 import { type Customer, type CustomerDraft, customerDifferences } from "./customer.js";
-import { type Failure, failure, requestIdReused } from "./failure.js";
+import { type CreateResult, settleCreate } from "./create-result.js";
+import { type Failure, failure } from "./failure.js";
 import { newId } from "./ids.js";
 import type { Page, PageQuery, Scope, Store } from "./store.js";
-
-/** The outcome of a create keyed by request_id. */
-export type CreateResult<T> = { value: T; replayed: boolean } | Failure;
 
 /** What the customer directory needs. */
 export interface CustomerDirectoryOptions {
@@ -21,17 +19,12 @@ export function createCustomerDirectory({ store, clock }: CustomerDirectoryOptio
   return {
     async createCustomer(scope: Scope, requestId: string, draft: CustomerDraft): Promise<CreateResult<Customer>> {
       const customer: Customer = { id: newId("cus"), ...draft, createTime: clock.now() };
-      const outcome = await store.createCustomer(scope, requestId, customer);
-      switch (outcome.kind) {
-        case "created":
-          return { value: outcome.value, replayed: false };
-        case "exists": {
-          const differences = customerDifferences(outcome.value, draft);
-          return differences.length === 0 ? { value: outcome.value, replayed: true } : requestIdReused(requestId, differences);
-        }
-        case "taken":
-          return failure("EXTERNAL_ID_TAKEN", `another customer already has external_id "${draft.externalId}"`, "customer.external_id");
-      }
+      return settleCreate(
+        await store.createCustomer(scope, requestId, customer),
+        requestId,
+        (stored) => customerDifferences(stored, draft),
+        () => failure("EXTERNAL_ID_TAKEN", `another customer already has external_id "${draft.externalId}"`, "customer.external_id"),
+      );
     },
 
     /** A customer by Tally id or external_id. */
