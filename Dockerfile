@@ -1,17 +1,32 @@
-# Tally in a container: `docker build -t tally . && docker run -p 8080:8080 -v tally-data:/app/data tally`
-FROM node:20-bookworm-slim
+# Tally in a container:
+#   docker build -t tally . && docker run -p 8080:8080 -v tally-data:/app/data tally
+# Two stages: the first builds the dashboard (esbuild is a dev dependency),
+# the second installs only what the server runs.
 
+FROM node:20-bookworm-slim AS build
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends g++ make python3 \
+  && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY scripts ./scripts
+COPY src ./src
+COPY gen ./gen
+RUN npm run build:web
+
+FROM node:20-bookworm-slim
 # better-sqlite3 compiles from source.
 RUN apt-get update \
   && apt-get install -y --no-install-recommends g++ make python3 \
   && rm -rf /var/lib/apt/lists/*
-
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY bin ./bin
 COPY src ./src
 COPY gen ./gen
+COPY --from=build /app/dist ./dist
 RUN mkdir -p /app/data && chown node:node /app/data
 
 ENV TALLY_HOST=0.0.0.0 \
