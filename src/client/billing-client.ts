@@ -145,7 +145,12 @@ export function createBillingClientOver(
       } catch (cause) {
         const error = ConnectError.from(cause);
         const context = { method, attempts: attempt, requestId };
-        if (!isRetryable(error, { callerCancelled: signal?.aborted === true, overallDeadlinePassed: Date.now() >= deadline })) {
+        const overallDeadlinePassed = Date.now() >= deadline;
+        if (!isRetryable(error, { callerCancelled: signal?.aborted === true, overallDeadlinePassed })) {
+          // The last attempt ran into the overall deadline: the client gave up, nobody refused.
+          if (error.code === Code.DeadlineExceeded && overallDeadlinePassed) {
+            throw BillingError.fromCause(cause, { ...context, outcome: "gave-up", gaveUpBecause: `the ${deadline - started} ms deadline passed` });
+          }
           throw BillingError.fromCause(cause, { ...context, outcome: "refused" });
         }
         budget.recordFailure();

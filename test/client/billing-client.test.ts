@@ -94,16 +94,23 @@ describe("the retrying client against a real server with injected faults", () =>
   });
 
   it("gives up at the overall deadline and says how many attempts it made", async () => {
-    const client = createBillingClient({ baseUrl: tally.url, timeoutMs: 400, retry: { initialBackoffMs: 50, maxBackoffMs: 100, maxAttempts: 100 } });
+    // A budget that cannot run out: this test is about the deadline.
+    const client = createBillingClient({
+      baseUrl: tally.url,
+      timeoutMs: 400,
+      retry: { initialBackoffMs: 50, maxBackoffMs: 100, maxAttempts: 100, budget: { maxTokens: 1000, tokenRatio: 1 } },
+    });
     faults.always({ kind: "fail-before", code: Code.Unavailable });
     const started = Date.now();
     const error = await billingError(client.recordUsage({ requestId: "deadline-1", customerId: "acme", meterKey: "calls", quantity: "1" }));
     const elapsed = Date.now() - started;
     assert.ok(elapsed < 400 + 150, `took ${elapsed} ms`);
-    assert.equal(error.code, Code.Unavailable);
+    // The last error is the injected UNAVAILABLE, or the last attempt's own timeout at the deadline.
+    assert.ok([Code.Unavailable, Code.DeadlineExceeded].includes(error.code), error.message);
     assert.equal(error.outcome, "gave-up");
     assert.ok(error.attempts > 1);
-    assert.equal(error.attempts, faults.seen.length);
+    // An attempt cut short by the deadline may never have reached the server.
+    assert.ok(error.attempts - faults.seen.length === 0 || error.attempts - faults.seen.length === 1);
     assert.match(error.message, new RegExp(`gave up after ${error.attempts} attempts \\(the 400 ms deadline`));
     assert.match(error.message, /request_id "deadline-1"/);
   });
