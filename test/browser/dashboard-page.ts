@@ -55,11 +55,14 @@ export function watchPage(page: Page, origin: string): PageWatch {
     if (message.type() === "error") watch.errors.push(`console: ${message.text()}`);
   });
   page.on("pageerror", (error) => watch.errors.push(`uncaught: ${error.message}`));
-  page.on("requestfinished", async (request) => {
+  page.on("requestfinished", (request) => {
     const url = new URL(request.url());
     if (url.origin !== origin) return;
-    const response = await request.response();
-    watch.calls.push({ method: request.method(), url, requestHeaders: request.headers(), status: response?.status(), failure: undefined });
+    // A request that finishes as the page closes has no response to read any more.
+    request.response().then(
+      (response) => watch.calls.push({ method: request.method(), url, requestHeaders: request.headers(), status: response?.status(), failure: undefined }),
+      () => undefined,
+    );
   });
   page.on("requestfailed", (request) => {
     const url = new URL(request.url());
