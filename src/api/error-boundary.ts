@@ -1,4 +1,4 @@
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { FailureError } from "../domain/failure.js";
 import { failureToConnectError } from "./failure-status.js";
@@ -40,9 +40,4 @@ export function toStatus(error: unknown, logger: Logger, method: string): Connec
     message: "internal error; it was logged. Retrying with the same request_id is safe",
     fieldViolations: [],
   });
-}
-
-/** Whether an error is the caller's fault rather than ours, for log levels. */
-export function isInternal(error: ConnectError): boolean {
-  return error.code === Code.Internal || error.code === Code.Unknown || error.code === Code.DataLoss;
 }

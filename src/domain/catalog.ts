@@ -3,7 +3,7 @@ import type { Clock } from "./clock.js";
 import { type CreateResult, settleCreate } from "./create-result.js";
 import { type Failure, failure } from "./failure.js";
 import { newId } from "./ids.js";
-import { type Meter, type MeterDraft, meterDifferences } from "./meter.js";
+import { type Meter, type MeterDraft, meterDifferences, meterNotFound } from "./meter.js";
 import { checkTiers, type Price, type PriceDraft, priceDifferences } from "./price.js";
 import type { Page, PageQuery, Scope, Store } from "./store.js";
 import { checkPeriodOpen, type TimeRules } from "./time-rules.js";
@@ -31,7 +31,7 @@ export function createCatalog({ store, clock, timeRules }: CatalogOptions) {
     },
 
     async getMeter(scope: Scope, key: string): Promise<Meter | Failure> {
-      return (await store.findMeter(scope, key)) ?? failure("METER_NOT_FOUND", `meter "${key}" does not exist`, "key");
+      return (await store.findMeter(scope, key)) ?? meterNotFound(key, "key");
     },
 
     listMeters(scope: Scope, page: PageQuery): Promise<Page<Meter>> {
@@ -47,7 +47,7 @@ export function createCatalog({ store, clock, timeRules }: CatalogOptions) {
       const tiersFailure = checkTiers(draft.tiers);
       if (tiersFailure !== undefined) return tiersFailure;
       if ((await store.findMeter(scope, draft.meterKey)) === undefined) {
-        return failure("METER_NOT_FOUND", `meter "${draft.meterKey}" does not exist`, "price.meter_key");
+        return meterNotFound(draft.meterKey, "price.meter_key");
       }
       const now = clock.now();
       const effectivePeriod = draft.effectivePeriod === "" ? periodOf(now) : draft.effectivePeriod;

@@ -50,6 +50,11 @@ export function parseQuantity(text: string, meter: Meter, field = "quantity"): D
   return quantity;
 }
 
+/** METER_NOT_FOUND for a key, at the request's `field`. */
+export function meterNotFound(key: string, field: string): Failure {
+  return failure("METER_NOT_FOUND", `meter "${key}" does not exist`, field);
+}
+
 /** The fields of `draft` that differ from the stored meter, for REQUEST_ID_REUSED. */
 export function meterDifferences(stored: Meter, draft: MeterDraft): string[] {
   const differences: string[] = [];

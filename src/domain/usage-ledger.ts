@@ -6,7 +6,7 @@ import { type DailyUsage, dailyUsage } from "./daily-usage.js";
 import { Decimal } from "./decimal.js";
 import { type Failure, failure, requestIdReused, withFieldPrefix } from "./failure.js";
 import { newId } from "./ids.js";
-import { type Meter, parseQuantity } from "./meter.js";
+import { type Meter, meterNotFound, parseQuantity } from "./meter.js";
 import type { Page, PageQuery, Scope, Store, UsageFilter, UsageWrite } from "./store.js";
 import { checkEventTime, checkPeriodOpen, type TimeRules } from "./time-rules.js";
 import type { NewUsageRecord, UsageRecord } from "./usage-record.js";
@@ -64,7 +64,7 @@ export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOption
     }
     const meter = await meters.get(`${scope}\u0000${request.meterKey}`, () => store.findMeter(scope, request.meterKey));
     if (meter === undefined) {
-      return refused(failure("METER_NOT_FOUND", `meter "${request.meterKey}" does not exist`, "meter_key"));
+      return refused(meterNotFound(request.meterKey, "meter_key"));
     }
     const quantity = parseQuantity(request.quantity, meter);
     if (!(quantity instanceof Decimal)) return refused(quantity);

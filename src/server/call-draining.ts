@@ -43,7 +43,5 @@ export function createCallDraining() {
         };
       });
     },
-    /** Unary calls running now. */
-    inFlight: () => inFlight,
   };
 }

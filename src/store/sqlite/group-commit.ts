@@ -36,8 +36,6 @@ export function createGroupCommit(db: Database.Database, options: GroupCommitOpt
   const maxGroupSize = options.maxGroupSize ?? 4000;
   let queue: PendingWrite[] = [];
   let scheduled = false;
-  let groups = 0;
-  let writes = 0;
 
   const commitGroup = db.transaction((group: PendingWrite[]) => {
     const results: { ok: boolean; value: unknown }[] = [];
@@ -70,8 +68,6 @@ export function createGroupCommit(db: Database.Database, options: GroupCommitOpt
       } finally {
         options.afterGroup?.();
       }
-      groups++;
-      writes += group.length;
       group.forEach((pending, index) => {
         const result = results[index]!;
         if (result.ok) pending.resolve(result.value);
@@ -100,7 +96,5 @@ export function createGroupCommit(db: Database.Database, options: GroupCommitOpt
     async drain(): Promise<void> {
       while (scheduled || queue.length > 0) await new Promise((resolve) => setImmediate(resolve));
     },
-    /** Groups committed and writes in them so far, for metrics. */
-    stats: () => ({ groups, writes }),
   };
 }
