@@ -1,0 +1,49 @@
+import { parentPort, workerData } from "node:worker_threads";
+import Database from "better-sqlite3";
+import { configureConnection } from "./sqlite-rows.js";
+import { createSqliteWriter } from "./sqlite-writer.js";
+import type { FromWriter, ToWriter, WriteOp } from "./write-messages.js";
+
+/**
+ * The writer thread: the only connection that writes. Writes that arrive
+ * while a group is committing wait in the thread's message queue, so the next
+ * group holds all of them; each group is answered once its COMMIT returned.
+ */
+const { path, busyTimeoutMs } = workerData as { path: string; busyTimeoutMs: number };
+const port = parentPort!;
+const db = new Database(path);
+configureConnection(db, busyTimeoutMs);
+const writer = createSqliteWriter(db);
+
+let ids: number[] = [];
+let ops: WriteOp[] = [];
+let scheduled = false;
+
+function commitQueued(): void {
+  scheduled = false;
+  if (ops.length === 0) return;
+  const groupIds = ids;
+  const replies = writer.commit(ops);
+  ids = [];
+  ops = [];
+  port.postMessage({ type: "replies", ids: groupIds, replies } satisfies FromWriter);
+}
+
+port.on("message", (message: ToWriter) => {
+  if (message.type === "writes") {
+    for (let index = 0; index < message.ids.length; index++) {
+      ids.push(message.ids[index]!);
+      ops.push(message.ops[index]!);
+    }
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(commitQueued);
+    }
+    return;
+  }
+  // close: every write sent before it has arrived; commit them, then stop.
+  commitQueued();
+  db.close();
+  port.postMessage({ type: "closed" } satisfies FromWriter);
+  port.close();
+});
