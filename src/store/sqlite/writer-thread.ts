@@ -33,14 +33,18 @@ export function createWriterThread(options: WriterThreadOptions) {
   let closing: Promise<void> | undefined;
 
   function start(): Worker {
-    const thread = new Worker(new URL("./writer-thread-entry.mjs", import.meta.url), { workerData: options });
+    const thread = new Worker(new URL("./writer-thread-entry.mjs", import.meta.url), {
+      workerData: options,
+      // Not the process's flags (--input-type, --cpu-prof, ...): the entry registers its own loader.
+      execArgv: [],
+    });
     thread.on("message", (message: FromWriter) => {
       if (message.type !== "replies") return;
       message.ids.forEach((id, index) => {
         const waiting = pending.get(id);
         if (waiting === undefined) return;
         pending.delete(id);
-        if (pending.size === 0) thread.unref(); // an idle writer does not keep the process alive
+        if (pending.size === 0 && closing === undefined) thread.unref(); // an idle writer does not keep the process alive
         const reply = message.replies[index]!;
         if (reply.ok) waiting.resolve(reply.value);
         else waiting.reject(Object.assign(new Error(reply.error.message), { stack: reply.error.stack ?? "" }));
