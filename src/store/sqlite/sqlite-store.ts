@@ -32,7 +32,7 @@ import {
   USAGE_COLUMNS,
   USAGE_FROM,
 } from "./sqlite-rows.js";
-import type { CreateReply, UsageEventReply, VoidReply } from "./write-messages.js";
+import type { CreateReply, UsageEventMessage, UsageEventReply, VoidReply } from "./write-messages.js";
 import { createWriterThread } from "./writer-thread.js";
 
 /** How to open the SQLite store. */
@@ -197,26 +197,54 @@ class SqliteStore implements Store {
   }
 
   async recordUsage(scope: Scope, writes: UsageWrite[], atomic: boolean): Promise<UsageWriteOutcome[]> {
-    const events = writes.map(({ record, refusal }) => ({
-      id: record.id,
-      requestId: record.requestId,
-      customerId: record.customerId,
-      meterKey: record.meterKey,
-      quantity: record.quantity.toString(),
-      eventTime: record.eventTime,
-      requestedEventTime: record.requestedEventTime,
-      createTime: record.createTime,
-      period: record.period,
-      attributes: JSON.stringify(record.attributes),
-      ...(refusal === undefined ? {} : { refusal }),
-    }));
+    // Plain loops and literals: this runs for every event of every batch.
+    const events: UsageEventMessage[] = new Array(writes.length);
+    for (let index = 0; index < writes.length; index++) {
+      const { record, refusal } = writes[index]!;
+      const event: UsageEventMessage = {
+        id: record.id,
+        requestId: record.requestId,
+        customerId: record.customerId,
+        meterKey: record.meterKey,
+        quantity: record.quantity.toString(),
+        eventTime: record.eventTime,
+        requestedEventTime: record.requestedEventTime,
+        createTime: record.createTime,
+        period: record.period,
+        attributes: JSON.stringify(record.attributes),
+      };
+      if (refusal !== undefined) event.refusal = refusal;
+      events[index] = event;
+    }
     const replies = (await this.writer.submit({ kind: "usage", scope, atomic, events })) as UsageEventReply[];
-    return replies.map((reply, index): UsageWriteOutcome => {
-      if (reply === null) return { kind: "recorded", record: { ...writes[index]!.record, voided: false, voidReason: "", voidTime: null } };
-      if (reply === "aborted") return { kind: "aborted" };
-      if ("replayed" in reply) return { kind: "replayed", record: toUsageRecord(reply.replayed) };
-      return { kind: "refused", failure: reply.refused };
-    });
+    const outcomes: UsageWriteOutcome[] = new Array(replies.length);
+    for (let index = 0; index < replies.length; index++) {
+      const reply = replies[index]!;
+      if (reply === null) {
+        const record = writes[index]!.record;
+        outcomes[index] = {
+          kind: "recorded",
+          record: {
+            id: record.id,
+            requestId: record.requestId,
+            customerId: record.customerId,
+            meterKey: record.meterKey,
+            quantity: record.quantity,
+            eventTime: record.eventTime,
+            requestedEventTime: record.requestedEventTime,
+            createTime: record.createTime,
+            period: record.period,
+            attributes: record.attributes,
+            voided: false,
+            voidReason: "",
+            voidTime: null,
+          },
+        };
+      } else if (reply === "aborted") outcomes[index] = { kind: "aborted" };
+      else if ("replayed" in reply) outcomes[index] = { kind: "replayed", record: toUsageRecord(reply.replayed) };
+      else outcomes[index] = { kind: "refused", failure: reply.refused };
+    }
+    return outcomes;
   }
 
   async getUsageRecord(scope: Scope, id: string): Promise<UsageRecord | undefined> {
