@@ -26,14 +26,15 @@ function commitQueued(): void {
   const replies = writer.commit(ops);
   ids = [];
   ops = [];
-  port.postMessage({ type: "replies", ids: groupIds, replies } satisfies FromWriter);
+  port.postMessage({ type: "replies", ids: groupIds, replies: JSON.stringify(replies) } satisfies FromWriter);
 }
 
 port.on("message", (message: ToWriter) => {
   if (message.type === "writes") {
+    const arrived = JSON.parse(message.ops) as WriteOp[];
     for (let index = 0; index < message.ids.length; index++) {
       ids.push(message.ids[index]!);
-      ops.push(message.ops[index]!);
+      ops.push(arrived[index]!);
     }
     if (!scheduled) {
       scheduled = true;
@@ -44,6 +45,5 @@ port.on("message", (message: ToWriter) => {
   // close: every write sent before it has arrived; commit them, then stop.
   commitQueued();
   db.close();
-  port.postMessage({ type: "closed" } satisfies FromWriter);
   port.close();
 });

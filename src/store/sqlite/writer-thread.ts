@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import type { FromWriter, ToWriter, WriteOp, WriteReplyValue } from "./write-messages.js";
+import type { FromWriter, ToWriter, WriteOp, WriteReply, WriteReplyValue } from "./write-messages.js";
 
 /** How to start the writer thread. */
 export interface WriterThreadOptions {
@@ -39,13 +39,13 @@ export function createWriterThread(options: WriterThreadOptions) {
       execArgv: [],
     });
     thread.on("message", (message: FromWriter) => {
-      if (message.type !== "replies") return;
+      const replies = JSON.parse(message.replies) as WriteReply[];
       message.ids.forEach((id, index) => {
         const waiting = pending.get(id);
         if (waiting === undefined) return;
         pending.delete(id);
         if (pending.size === 0 && closing === undefined) thread.unref(); // an idle writer does not keep the process alive
-        const reply = message.replies[index]!;
+        const reply = replies[index]!;
         if (reply.ok) waiting.resolve(reply.value);
         else waiting.reject(Object.assign(new Error(reply.error.message), { stack: reply.error.stack ?? "" }));
       });
@@ -68,7 +68,7 @@ export function createWriterThread(options: WriterThreadOptions) {
     if (queuedIds.length === 0) return;
     worker ??= start();
     worker.ref(); // answers are owed: stay alive for them
-    worker.postMessage({ type: "writes", ids: queuedIds, ops: queuedOps } satisfies ToWriter);
+    worker.postMessage({ type: "writes", ids: queuedIds, ops: JSON.stringify(queuedOps) } satisfies ToWriter);
     queuedIds = [];
     queuedOps = [];
   }
