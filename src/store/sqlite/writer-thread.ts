@@ -19,9 +19,9 @@ interface Pending {
  * the event loop are posted together; each promise settles when the thread
  * answers, which it does only after the write's transaction is durable. SQL
  * and fsync run on the thread, so the event loop keeps serving calls while a
- * group commits. If the thread dies, every write it had not answered fails
- * (whether it was committed is then unknown, which a retry with the same
- * request_id settles), and the next write starts a new thread.
+ * group commits. If the thread dies, every write it had been sent and not
+ * answered fails (whether it was committed is then unknown, which a retry
+ * with the same request_id settles); writes not yet sent go to a new thread.
  */
 export function createWriterThread(options: WriterThreadOptions) {
   const pending = new Map<number, Pending>();
@@ -55,12 +55,19 @@ export function createWriterThread(options: WriterThreadOptions) {
     thread.on("exit", (code) => {
       if (worker === thread) worker = undefined;
       const cause = failure ?? new Error(`the SQLite writer thread exited (code ${code}) before answering`);
+      // Only what the thread was sent is in doubt; writes still queued here go to the next thread.
       for (const [id, waiting] of pending) {
+        if (id >= firstQueuedId()) continue;
         pending.delete(id);
         waiting.reject(new Error(`the write's outcome is unknown: ${cause.message}`, { cause }));
       }
     });
     return thread;
+  }
+
+  /** Ids grow in submission order: every id below the first queued one has been sent. */
+  function firstQueuedId(): number {
+    return queuedIds[0] ?? nextId;
   }
 
   function post(): void {
