@@ -93,10 +93,10 @@ export function serveOptions(): Option[] {
     new Option("--tls-cert <file>", "PEM certificate chain: serve TLS (HTTP/2 and HTTP/1.1 by ALPN) on the port").env("TALLY_TLS_CERT"),
     new Option("--tls-key <file>", "PEM private key of --tls-cert").env("TALLY_TLS_KEY"),
     new Option("--tls-client-ca <file>", "PEM CA bundle: require client certificates it signed").env("TALLY_TLS_CLIENT_CA"),
-    new Option("--max-batch-size <n>", "most requests in one BatchRecordUsage call or StreamUsage message")
+    new Option("--max-batch-size <n>", "most requests in one BatchRecordUsage call or StreamUsage message (at most the contract's 1000)")
       .env("TALLY_MAX_BATCH_SIZE")
       .default(1000)
-      .argParser(positiveInteger),
+      .argParser(batchSize),
     new Option("--max-stream-messages <n>", "most messages in one StreamUsage stream")
       .env("TALLY_MAX_STREAM_MESSAGES")
       .default(100_000)
@@ -170,6 +170,12 @@ function origins(text: string): string[] {
     }
   }
   return list;
+}
+
+function batchSize(text: string): number {
+  const value = positiveInteger(text);
+  if (value > 1000) throw new InvalidArgumentError(`"${text}" is more than the contract's 1000 requests per batch`);
+  return value;
 }
 
 function positiveDuration(text: string): number {
