@@ -5,7 +5,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { RetryInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { createBillingClient } from "../../src/client/node.js";
 import { createCatalogFixture } from "../support/catalog-fixture.js";
-import type { TallyClients } from "../support/clients.js";
+import { TEST_ADMIN_KEY, type TallyClients } from "../support/clients.js";
 import { assertRefused } from "../support/errors.js";
 import { startTestTally, type TestTally } from "../support/test-tally.js";
 
@@ -98,6 +98,16 @@ describe("batch, stream and deadline limits", () => {
     assert.deepEqual(acknowledged, [1n, 2n]);
     const recorded = (await clients.usage.listUsageRecords({ customerId: "acme" })).records.map((record) => record.requestId).sort();
     assert.deepEqual(recorded, ["b1", "b2", "b3", "s1", "s2"]);
+  });
+
+  it("lets the client's stream producer carry on past --max-stream-messages on new streams, each event once", async () => {
+    const client = createBillingClient({ baseUrl: tally.url, apiKey: TEST_ADMIN_KEY, protocol: "grpc", retry: { initialBackoffMs: 1, maxBackoffMs: 5, maxAttempts: 10 } });
+    const producer = client.usage.producer({ maxBatch: 3, maxDelayMs: 1, concurrency: 1, via: "stream" });
+    const acks = Array.from({ length: 30 }, () => producer.enqueue({ customerId: "acme", meterKey: "calls", quantity: "1" }));
+    await Promise.all(acks);
+    await producer.close();
+    const { bill } = await client.getCurrentBill({ customerId: "acme" });
+    assert.equal(bill?.lines.find((line) => line.meterKey === "calls")?.quantity, "30");
   });
 
   it("cuts a unary call off at --max-deadline even when the caller set none", async () => {
