@@ -34,6 +34,9 @@ export type WriteOp =
   | { kind: "void"; scope: Scope; recordId: string; reason: string; voidTime: number }
   | { kind: "customer"; scope: Scope; requestId: string; customer: Customer }
   | { kind: "meter"; scope: Scope; requestId: string; meter: Meter }
+  | { kind: "api-key"; key: { id: string; tenant: string; role: string; name: string; createTime: number; revokeTime: number | null; secretHash: string } }
+  /** Answered with the key's row after the revocation, or null when no key has the id. */
+  | { kind: "revoke-api-key"; id: string; revokeTime: number }
   | {
       kind: "price";
       scope: Scope;
@@ -50,7 +53,7 @@ export type CreateReply = { kind: "exists"; row: Row } | { kind: "taken" } | { k
 /** What a void did, with the record's row as it was before. */
 export type VoidReply = { kind: "voided" | "already-voided"; row: Row };
 
-export type WriteReplyValue = UsageEventReply[] | CreateReply | VoidReply;
+export type WriteReplyValue = UsageEventReply[] | CreateReply | VoidReply | Row | null;
 
 /** The answer to one write, sent only once its transaction is durable (or has failed). */
 export type WriteReply = { ok: true; value: WriteReplyValue } | { ok: false; error: { message: string; stack?: string } };
@@ -63,5 +66,9 @@ export type WriteReply = { ok: true; value: WriteReplyValue } | { ok: false; err
  */
 export type ToWriter = { type: "writes"; ids: number[]; ops: string } | { type: "close" };
 
-/** Writer thread → store; the replies are JSON (`WriteReply[]`), mostly nulls. */
-export type FromWriter = { type: "replies"; ids: number[]; replies: string };
+/**
+ * Writer thread → store; the replies are JSON (`WriteReply[]`), mostly
+ * nulls. `groups`: each committed transaction's writes and seconds (fsync
+ * included), for metrics.
+ */
+export type FromWriter = { type: "replies"; ids: number[]; replies: string; groups: [writes: number, seconds: number][] };

@@ -13,7 +13,8 @@ const { path, busyTimeoutMs } = workerData as { path: string; busyTimeoutMs: num
 const port = parentPort!;
 const db = new Database(path);
 configureConnection(db, busyTimeoutMs);
-const writer = createSqliteWriter(db);
+let groups: [number, number][] = [];
+const writer = createSqliteWriter(db, { onCommitted: (writes, seconds) => groups.push([writes, seconds]) });
 
 let ids: number[] = [];
 let ops: WriteOp[] = [];
@@ -26,7 +27,8 @@ function commitQueued(): void {
   const replies = writer.commit(ops);
   ids = [];
   ops = [];
-  port.postMessage({ type: "replies", ids: groupIds, replies: JSON.stringify(replies) } satisfies FromWriter);
+  port.postMessage({ type: "replies", ids: groupIds, replies: JSON.stringify(replies), groups } satisfies FromWriter);
+  groups = [];
 }
 
 port.on("message", (message: ToWriter) => {

@@ -7,6 +7,8 @@ export interface WriterThreadOptions {
   path: string;
   /** How long a write waits for another connection's lock before failing, in ms. */
   busyTimeoutMs: number;
+  /** Told the size and duration of each group commit (for metrics). Default none. */
+  onGroupCommitted?: (writes: number, seconds: number) => void;
 }
 
 interface Pending {
@@ -34,12 +36,13 @@ export function createWriterThread(options: WriterThreadOptions) {
 
   function start(): Worker {
     const thread = new Worker(new URL("./writer-thread-entry.mjs", import.meta.url), {
-      workerData: options,
+      workerData: { path: options.path, busyTimeoutMs: options.busyTimeoutMs },
       // Not the process's flags (--input-type, --cpu-prof, ...): the entry registers its own loader.
       execArgv: [],
     });
     thread.on("message", (message: FromWriter) => {
       const replies = JSON.parse(message.replies) as WriteReply[];
+      for (const [writes, seconds] of message.groups) options.onGroupCommitted?.(writes, seconds);
       message.ids.forEach((id, index) => {
         const waiting = pending.get(id);
         if (waiting === undefined) return;
