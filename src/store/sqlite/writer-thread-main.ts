@@ -2,6 +2,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { configureConnection } from "./sqlite-rows.js";
 import { createSqliteWriter } from "./sqlite-writer.js";
+import { FAILED, STARTED } from "./writer-start.js";
 import type { FromWriter, ToWriter, WriteOp } from "./write-messages.js";
 
 /**
@@ -9,12 +10,29 @@ import type { FromWriter, ToWriter, WriteOp } from "./write-messages.js";
  * while a group is committing wait in the thread's message queue, so the next
  * group holds all of them; each group is answered once its COMMIT returned.
  */
-const { path, busyTimeoutMs } = workerData as { path: string; busyTimeoutMs: number };
+const { path, busyTimeoutMs, started } = workerData as { path: string; busyTimeoutMs: number; started: SharedArrayBuffer };
 const port = parentPort!;
-const db = new Database(path);
-configureConnection(db, busyTimeoutMs);
 let groups: [number, number][] = [];
-const writer = createSqliteWriter(db, { onCommitted: (writes, seconds) => groups.push([writes, seconds]) });
+const { db, writer } = openWriter();
+
+/** Opens the connection and prepares the writes, then tells the waiting store whether that worked. */
+function openWriter() {
+  const state = new Int32Array(started, 0, 1);
+  try {
+    const connection = new Database(path);
+    configureConnection(connection, busyTimeoutMs);
+    const opened = { db: connection, writer: createSqliteWriter(connection, { onCommitted: (writes, seconds) => groups.push([writes, seconds]) }) };
+    Atomics.store(state, 0, STARTED);
+    return opened;
+  } catch (error) {
+    const text = new TextEncoder().encode(error instanceof Error ? error.message : String(error));
+    new Uint8Array(started, 4).set(text.subarray(0, started.byteLength - 4));
+    Atomics.store(state, 0, FAILED);
+    throw error;
+  } finally {
+    Atomics.notify(state, 0);
+  }
+}
 
 let ids: number[] = [];
 let ops: WriteOp[] = [];

@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import { awaitStart, startSignal } from "./writer-start.js";
 import type { FromWriter, ToWriter, WriteOp, WriteReply, WriteReplyValue } from "./write-messages.js";
 
 /** How to start the writer thread. */
@@ -34,9 +35,11 @@ export function createWriterThread(options: WriterThreadOptions) {
   let scheduled = false;
   let closing: Promise<void> | undefined;
 
+  /** Starts a thread and waits until it has opened the database. */
   function start(): Worker {
+    const started = startSignal();
     const thread = new Worker(new URL("./writer-thread-entry.mjs", import.meta.url), {
-      workerData: { path: options.path, busyTimeoutMs: options.busyTimeoutMs },
+      workerData: { path: options.path, busyTimeoutMs: options.busyTimeoutMs, started },
       // Not the process's flags (--input-type, --cpu-prof, ...): the entry registers its own loader.
       execArgv: [],
     });
@@ -65,6 +68,12 @@ export function createWriterThread(options: WriterThreadOptions) {
         waiting.reject(new Error(`the write's outcome is unknown: ${cause.message}`, { cause }));
       }
     });
+    try {
+      awaitStart(started);
+    } catch (error) {
+      void thread.terminate();
+      throw error;
+    }
     return thread;
   }
 
@@ -76,7 +85,18 @@ export function createWriterThread(options: WriterThreadOptions) {
   function post(): void {
     scheduled = false;
     if (queuedIds.length === 0) return;
-    worker ??= start();
+    try {
+      worker ??= start();
+    } catch (error) {
+      // No thread to write with: these writes were never sent.
+      for (const id of queuedIds) {
+        pending.get(id)?.reject(error as Error);
+        pending.delete(id);
+      }
+      queuedIds = [];
+      queuedOps = [];
+      return;
+    }
     worker.ref(); // answers are owed: stay alive for them
     worker.postMessage({ type: "writes", ids: queuedIds, ops: JSON.stringify(queuedOps) } satisfies ToWriter);
     queuedIds = [];
