@@ -3,8 +3,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import type { Failure, FailureReason } from "../domain/failure.js";
 
-/** Reasons the transport adds to the domain's. */
-export type TransportReason = "SHUTTING_DOWN" | "INTERNAL";
+/** Reasons the server adds to the domain's: faults of the moment rather than refusals of the request. */
+export type TransportReason = "SHUTTING_DOWN" | "STORAGE_UNAVAILABLE" | "INTERNAL";
 
 /** Every reason the API can return. */
 export type ApiReason = FailureReason | TransportReason;
@@ -40,6 +40,10 @@ export const REASONS: Record<ApiReason, { code: Code; meaning: string }> = {
   TOTAL_OVERFLOW: { code: Code.OutOfRange, meaning: "A running total would exceed 20 integer digits; nothing was recorded." },
   BATCH_ABORTED: { code: Code.Aborted, meaning: "Not recorded because another request of the atomic batch was refused." },
   SHUTTING_DOWN: { code: Code.Unavailable, meaning: "The server is shutting down; retry against another instance or later." },
+  STORAGE_UNAVAILABLE: {
+    code: Code.Unavailable,
+    meaning: "Storage cannot take the call for now (disk full, database locked, I/O error); it was logged. Retry later with the same request_id.",
+  },
   INTERNAL: { code: Code.Internal, meaning: "An internal fault; it was logged. Retrying with the same request_id is safe." },
 };
 

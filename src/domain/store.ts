@@ -127,3 +127,29 @@ export interface Store {
   /** Flushes and closes; no method may be called after. */
   close(): Promise<void>;
 }
+
+/** Why storage cannot serve a call for now. */
+export type StorageCondition =
+  /** The disk (or the database's size limit) is full. */
+  | "full"
+  /** Another process holds the database's lock past the wait allowed. */
+  | "locked"
+  /** The operating system failed a read, write or sync of the database files. */
+  | "io";
+
+/**
+ * Thrown by a Store when storage cannot serve the call for now: a fault of
+ * the machine, not of the request, that may pass (space freed, the lock
+ * released). The transaction it interrupted did not commit unless the fault
+ * struck while reporting the commit ("io"), so a retry with the same
+ * request_id is the safe way to settle it. The cause stays for the log only.
+ */
+export class StorageUnavailableError extends Error {
+  constructor(
+    readonly condition: StorageCondition,
+    options: { cause: unknown },
+  ) {
+    super(`storage unavailable (${condition})`, options);
+    this.name = "StorageUnavailableError";
+  }
+}

@@ -47,6 +47,10 @@ export function createGroupCommit(db: Database.Database, options: GroupCommitOpt
       try {
         results.push({ ok: true, value: db.transaction(pending.write)() });
       } catch (error) {
+        // A full disk or an I/O error can make SQLite roll back the whole
+        // transaction, not just the savepoint: the writes after this one
+        // would then run (and commit) outside it. The group fails instead.
+        if (!db.inTransaction) throw error;
         results.push({ ok: false, value: error });
       }
     }

@@ -30,6 +30,7 @@ import {
 import { createGroupCommit } from "./group-commit.js";
 import { createGroupTotals, type TotalsOverlay } from "./group-totals.js";
 import { MIGRATIONS } from "./migrations.js";
+import { withStorageFaults } from "./storage-faults.js";
 
 /** How to open the SQLite store. */
 export interface SqliteStoreOptions {
@@ -53,6 +54,8 @@ class AtomicRefusal extends Error {
  * synchronous=FULL (asserted, so an acknowledged write survives a crash or
  * power loss), and every write through the group commit: IMMEDIATE
  * transactions, each write in its own savepoint, many writes per fsync.
+ * A full disk, a lock held by another process or an I/O error rejects with
+ * the domain's StorageUnavailableError.
  */
 export function openSqliteStore(options: SqliteStoreOptions): Store {
   if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
@@ -67,7 +70,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     const synchronous = db.pragma("synchronous", { simple: true });
     if (synchronous !== 2) throw new Error(`SQLite synchronous is ${String(synchronous)}, not FULL (2)`);
     migrate(db);
-    return new SqliteStore(db);
+    return withStorageFaults(new SqliteStore(db));
   } catch (error) {
     db.close();
     throw error;
