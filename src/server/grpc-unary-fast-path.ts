@@ -182,7 +182,9 @@ function parseInput(spec: UnarySpec, body: Buffer) {
   try {
     return fromBinary(spec.method.input, bytes);
   } catch (error) {
-    throw new ConnectError(`parse binary: ${error instanceof Error ? error.message : String(error)}`, Code.InvalidArgument);
+    // INTERNAL, as connect-node answers every other binary call and as gRPC's
+    // status code table prescribes for "error parsing request proto".
+    throw new ConnectError(`parse binary: ${error instanceof Error ? error.message : String(error)}`, Code.Internal);
   }
 }
 
