@@ -90,7 +90,11 @@ describe("the gRPC unary fast path", () => {
       status(await exchange(session, path, frame(gzipSync(undecodable), true), { "grpc-encoding": "gzip" })).code,
     );
     assert.equal(status(await exchange(session, path, frame(known, true))).code, "13");
-    assert.equal(status(await exchange(session, path, Buffer.concat([frame(known), frame(known)]))).code, "3");
+    // A second message is a cardinality violation: UNIMPLEMENTED, as connect-node answers.
+    const twice = Buffer.concat([frame(known), frame(known)]);
+    assert.equal(status(await exchange(session, path, twice)).code, "12");
+    const twiceCompressed = Buffer.concat([frame(gzipSync(known), true), frame(gzipSync(known), true)]);
+    assert.equal(status(await exchange(session, path, twiceCompressed, { "grpc-encoding": "gzip" })).code, "12");
     assert.equal((await exchange(session, path, frame(known))).trailers["grpc-status"], "0");
   });
 
