@@ -166,13 +166,11 @@ Demo keys for this run only (every call but health needs one):
   read:  ${keys.read}
 Dashboard (read key in the link): ${url}/#key=${keys.read}
 
-  export TALLY_KEY=${keys.admin}
-  curl -s ${url}/billing.v1.BillingService/GetCurrentBill -H "authorization: Bearer $TALLY_KEY" \
-    -H 'content-type: application/json' -d '{"customerId":"${customer}"}'
-  curl -s ${url}/billing.v1.UsageService/RecordUsage -H "authorization: Bearer $TALLY_KEY" \
-    -H 'content-type: application/json' -d '{"requestId":"try-1","customerId":"${customer}","meterKey":"database-hosting","quantity":"12.5"}'
-  grpcurl -plaintext -H "authorization: Bearer $TALLY_KEY" ${authority} list
-  grpcurl -plaintext -H "authorization: Bearer $TALLY_KEY" -d '{"customer_id":"${customer}"}' ${authority} billing.v1.BillingService/GetCurrentBill
+  export TALLY_API_KEY=${keys.admin}
+  curl -s ${url}/billing.v1.BillingService/GetCurrentBill -H "authorization: Bearer $TALLY_API_KEY" -H 'content-type: application/json' -d '{"customerId":"${customer}"}'
+  curl -s ${url}/billing.v1.UsageService/RecordUsage -H "authorization: Bearer $TALLY_API_KEY" -H 'content-type: application/json' -d '{"requestId":"try-1","customerId":"${customer}","meterKey":"database-hosting","quantity":"12.5"}'
+  grpcurl -plaintext -H "authorization: Bearer $TALLY_API_KEY" ${authority} list
+  grpcurl -plaintext -H "authorization: Bearer $TALLY_API_KEY" -d '{"customer_id":"${customer}"}' ${authority} billing.v1.BillingService/GetCurrentBill
 
 `;
 }
