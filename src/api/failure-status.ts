@@ -3,8 +3,16 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import type { Failure, FailureReason } from "../domain/failure.js";
 
-/** Reasons the server adds to the domain's: faults of the moment rather than refusals of the request. */
-export type TransportReason = "SHUTTING_DOWN" | "STORAGE_UNAVAILABLE" | "INTERNAL";
+/** Reasons the server adds to the domain's: refusals of the caller and faults of the moment. */
+export type TransportReason =
+  | "SHUTTING_DOWN"
+  | "STORAGE_UNAVAILABLE"
+  | "INTERNAL"
+  | "API_KEY_MISSING"
+  | "API_KEY_INVALID"
+  | "ROLE_NOT_PERMITTED"
+  | "RATE_LIMITED"
+  | "STREAM_LIMIT_REACHED";
 
 /** Every reason the API can return. */
 export type ApiReason = FailureReason | TransportReason;
@@ -39,6 +47,18 @@ export const REASONS: Record<ApiReason, { code: Code; meaning: string }> = {
   },
   TOTAL_OVERFLOW: { code: Code.OutOfRange, meaning: "A running total would exceed 20 integer digits; nothing was recorded." },
   BATCH_ABORTED: { code: Code.Aborted, meaning: "Not recorded because another request of the atomic batch was refused." },
+  API_KEY_NOT_FOUND: { code: Code.NotFound, meaning: "No API key has this id." },
+  API_KEY_MISSING: { code: Code.Unauthenticated, meaning: "The call carries no `authorization: Bearer <key>` header." },
+  API_KEY_INVALID: { code: Code.Unauthenticated, meaning: "The API key is unknown or revoked." },
+  ROLE_NOT_PERMITTED: { code: Code.PermissionDenied, meaning: "The key's role does not allow this method (see the roles table)." },
+  RATE_LIMITED: {
+    code: Code.ResourceExhausted,
+    meaning: "The tenant is over its rate limit; retry after the RetryInfo delay (the client library does).",
+  },
+  STREAM_LIMIT_REACHED: {
+    code: Code.ResourceExhausted,
+    meaning: "The stream reached its most messages; what was acknowledged is recorded, send the rest on a new stream.",
+  },
   SHUTTING_DOWN: { code: Code.Unavailable, meaning: "The server is shutting down; retry against another instance or later." },
   STORAGE_UNAVAILABLE: {
     code: Code.Unavailable,

@@ -1,55 +1,28 @@
-import { type Interceptor, type Transport } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
-import { clientsFor, type Protocol, type TallyClients } from "../support/clients.js";
+import { clientsFor, type Protocol, type TallyClients, TEST_ADMIN_KEY, transportFor } from "../support/clients.js";
 import { startTallyProcess, type TallyProcess } from "../support/tally-process.js";
 
 /**
  * What every fault test shares: servers started as real `tally serve`
- * processes with an admin key, clients that send it, and seeded randomness
- * whose seed is printed so a failure can be replayed.
+ * processes with the test admin key as their bootstrap key, clients that send
+ * it, and seeded randomness whose seed is printed so a failure can be replayed.
  */
 
-/** The admin key every fault test's server is started with (TALLY_BOOTSTRAP_KEY) and every call sends. */
-export const FAULT_API_KEY = `tally_kfa017500000000ff_${"faultSuiteReplayableKey0123456789abcdefghijk".slice(0, 43)}`;
+/** The header every hand-made request carries. */
+export const AUTHORIZATION = `Bearer ${TEST_ADMIN_KEY}`;
 
-/** The header every call carries. */
-export const AUTHORIZATION = `Bearer ${FAULT_API_KEY}`;
-
-const withKey: Interceptor = (next) => (request) => {
-  request.header.set("authorization", AUTHORIZATION);
-  return next(request);
-};
-
-/** Starts `tally serve` on `db` with the fault suite's key (on `port`, else a free one). */
-export function startFaultServer(db: string, options: { port?: number; env?: NodeJS.ProcessEnv } = {}): Promise<TallyProcess> {
-  const args = options.port === undefined ? [] : ["--port", String(options.port)];
-  return startTallyProcess(db, args, { TALLY_BOOTSTRAP_KEY: FAULT_API_KEY, ...options.env });
+/**
+ * Starts `tally serve` on `db` (on `port`, else a free one) with no rate
+ * limit (the suite's loads are bounded by their own counts, and a refusal
+ * for rate would blur what each fault test checks) and any extra flags.
+ */
+export function startFaultServer(db: string, options: { port?: number; args?: string[] } = {}): Promise<TallyProcess> {
+  const args = [...(options.port === undefined ? [] : ["--port", String(options.port)]), "--rate-limit", "0", ...(options.args ?? [])];
+  return startTallyProcess(db, args);
 }
 
-/** A transport of `protocol` that sends the key on every call. */
-export function keyedTransport(protocol: Protocol, baseUrl: string): Transport {
-  const interceptors = [withKey];
-  switch (protocol) {
-    case "grpc":
-      return createGrpcTransport({ baseUrl, interceptors });
-    case "connect-json-h1":
-      return createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, interceptors });
-    case "connect-binary-h1":
-      return createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true, interceptors });
-    case "connect-json-h2":
-      return createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: false, interceptors });
-    case "connect-binary-h2":
-      return createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors });
-    case "grpc-web-h1":
-      return createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors });
-    case "grpc-web-h2":
-      return createGrpcWebTransport({ baseUrl, httpVersion: "2", interceptors });
-  }
-}
-
-/** Clients of every service over `protocol`, sending the key. */
+/** Clients of every service over `protocol`, sending the admin key. */
 export function keyedClients(protocol: Protocol, baseUrl: string): TallyClients {
-  return clientsFor(keyedTransport(protocol, baseUrl));
+  return clientsFor(transportFor(protocol, baseUrl));
 }
 
 /**

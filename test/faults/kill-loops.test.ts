@@ -4,10 +4,11 @@ import { after, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { createBillingClient, type BillingClient, BillingError } from "../../src/client/node.js";
 import { createCatalogFixture } from "../support/catalog-fixture.js";
+import { TEST_ADMIN_KEY } from "../support/clients.js";
 import { auditDatabase, type DatabaseAudit, fromNanoUnits, toNanoUnits } from "../support/crash-audit.js";
 import { scratchDirectory, type TallyProcess } from "../support/tally-process.js";
 import { type FixtureMeter, fixtureBill, type SentUsage, UsageHistory } from "../support/usage-history.js";
-import { FAULT_API_KEY, faultSeed, keyedClients, killIfRunning, seededRandom, startFaultServer } from "./fault-harness.js";
+import { faultSeed, keyedClients, killIfRunning, seededRandom, startFaultServer } from "./fault-harness.js";
 
 // Jepsen's set check against kill -9: ingest loops on every protocol and
 // shape (unary, batches, the producer's StreamUsage) with duplicates sent at
@@ -47,7 +48,7 @@ function retryingClient(loop: Loop, baseUrl: string): BillingClient {
     baseUrl,
     protocol: loop.protocol,
     httpVersion: loop.httpVersion,
-    apiKey: FAULT_API_KEY,
+    apiKey: TEST_ADMIN_KEY,
     // Long enough to ride through a kill and a restart most of the time;
     // short enough that some calls give up and stay in doubt.
     timeoutMs: 4_000,

@@ -65,6 +65,24 @@ async function billedHosting(clients: TallyClients, customerId: string): Promise
   return bill?.lines.find((line) => line.meterKey === "hosting")?.quantity ?? "0";
 }
 
+/** GET /metrics (Prometheus text). */
+async function metricsText(baseUrl: string): Promise<string> {
+  const response = await fetch(`${baseUrl}/metrics`);
+  assert.equal(response.status, 200);
+  return response.text();
+}
+
+/** The sum of a metric's samples whose labels include `labels`. */
+function metricSum(text: string, name: string, labels: Record<string, string>): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const labelText = line.slice(name.length + 1, line.lastIndexOf("}"));
+    if (Object.entries(labels).every(([label, value]) => labelText.includes(`${label}="${value}"`))) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return sum;
+}
+
 /** Every storage-unavailable log line the server wrote. */
 function storageLogLines(tally: TallyProcess): Record<string, unknown>[] {
   return tally.logs.filter((entry) => entry.msg === "storage unavailable");
@@ -184,6 +202,11 @@ describe("storage faults", () => {
       storageLogLines(tally).some((entry) => entry.storage === "full"),
       `no "storage unavailable" log line with storage "full": ${JSON.stringify(tally.logs.filter((entry) => entry.level !== 30).slice(0, 3))}`,
     );
+    // /metrics reports what happened: the refusals by code and by reason.
+    const metrics = await metricsText(tally.url);
+    const unavailableCalls = metricSum(metrics, "tally_rpc_calls_total", { method: "billing.v1.UsageService/RecordUsage", code: "Unavailable" });
+    assert.equal(unavailableCalls, whileFull.filter((event) => event.outcome === "unavailable" && !event.requestId.includes("batch")).length);
+    assert.ok(metricSum(metrics, "tally_usage_events_total", { outcome: "refused", reason: "STORAGE_UNAVAILABLE" }) >= unavailableCalls);
     const listed = new Set(await listedRequestIds(connect, customerId));
     for (const event of sent) assert.equal(listed.has(event.requestId), event.outcome === "acknowledged", `${event.requestId} (${event.outcome})`);
     assert.equal(await billedHosting(grpc, customerId), expectedHosting(sent));
