@@ -232,19 +232,24 @@ describe("storage faults", () => {
     const sent: SentEvent[] = [await sendBulky(grpc, customerId, { requestId: "before-lock", quantity: "3" })];
 
     // Another process (this one) takes SQLite's write lock and holds it past
-    // the server's busy timeout (5 s).
+    // the 5 s the server waits for it.
     const intruder = new Database(db);
     intruder.exec("BEGIN IMMEDIATE");
     try {
-      const whileLocked = await Promise.all([
+      const settled = { writes: false };
+      const writes = Promise.all([
         sendBulky(grpc, customerId, { requestId: "while-locked-grpc", quantity: "4" }),
         sendBulky(connect, customerId, { requestId: "while-locked-connect", quantity: "5" }),
-      ]);
+      ]).finally(() => (settled.writes = true));
+      // While the writes wait for the lock, the server keeps answering: health,
+      // and reads (which need no write lock in WAL mode), without the waiting events.
+      assert.equal(await healthz(tally.url), 200);
+      assert.equal(await billedHosting(connect, customerId), "3");
+      assert.equal(settled.writes, false, "the writes were refused before health and a read were answered: the wait blocked the server");
+      const whileLocked = await writes;
       assert.deepEqual(whileLocked.map((event) => event.outcome), ["unavailable", "unavailable"]);
       sent.push(...whileLocked);
       assert.ok(storageLogLines(tally).some((entry) => entry.storage === "locked"), 'no "storage unavailable" log line with storage "locked"');
-      // Reads do not need the write lock (WAL): they answer, without the refused events.
-      assert.equal(await billedHosting(connect, customerId), "3");
       assert.equal(await healthz(tally.url), 200);
     } finally {
       intruder.exec("ROLLBACK");
@@ -254,6 +259,17 @@ describe("storage faults", () => {
 
     await settleRefused(connect, customerId, sent);
     sent.push(await sendBulky(grpc, customerId, { requestId: "after-lock", quantity: "6" }));
+
+    // A lock released while a write waits for it: the write goes through.
+    const briefly = new Database(db);
+    briefly.exec("BEGIN IMMEDIATE");
+    const waiting = sendBulky(connect, customerId, { requestId: "during-brief-lock", quantity: "7" });
+    assert.equal(await healthz(tally.url), 200);
+    briefly.exec("ROLLBACK");
+    briefly.close();
+    const waited = await waiting;
+    assert.equal(waited.outcome, "acknowledged", "a write waiting for a lock released in time");
+    sent.push(waited);
     assert.equal(await billedHosting(grpc, customerId), expectedHosting(sent));
 
     tally.child.kill("SIGTERM");

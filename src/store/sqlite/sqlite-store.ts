@@ -118,6 +118,7 @@ class SqliteStore implements Store {
       beforeCommit: () => this.groupTotals.flush(),
       afterGroup: () => this.groupTotals.clear(),
       onCommitted: options.onGroupCommitted,
+      lockWaitMs: options.busyTimeoutMs ?? 5000,
     });
     const prepare = (sql: string) => db.prepare(sql);
     this.statements = {
