@@ -39,6 +39,10 @@ export const REASONS: Record<ApiReason, { code: Code; meaning: string }> = {
   },
   TOTAL_OVERFLOW: { code: Code.OutOfRange, meaning: "A running total would exceed 20 integer digits; nothing was recorded." },
   BATCH_ABORTED: { code: Code.Aborted, meaning: "Not recorded because another request of the atomic batch was refused." },
+  STORE_UNAVAILABLE: {
+    code: Code.Unavailable,
+    meaning: "The database could not be reached or did not confirm the write; retrying with the same request_id is safe.",
+  },
   SHUTTING_DOWN: { code: Code.Unavailable, meaning: "The server is shutting down; retry against another instance or later." },
   INTERNAL: { code: Code.Internal, meaning: "An internal fault; it was logged. Retrying with the same request_id is safe." },
 };

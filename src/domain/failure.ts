@@ -28,7 +28,9 @@ export type FailureReason =
   /** A running total would exceed the largest value Tally stores. */
   | "TOTAL_OVERFLOW"
   /** Another item of an atomic batch was refused, so this one was not recorded. */
-  | "BATCH_ABORTED";
+  | "BATCH_ABORTED"
+  /** The database could not be reached, or lost the connection before confirming; nothing is known to be written. */
+  | "STORE_UNAVAILABLE";
 
 /** One field at fault, with its path in the request (e.g. "requests[3].quantity"). */
 export interface FieldViolation {
