@@ -11,6 +11,8 @@ import { DEFAULT_TIME_RULES } from "./domain/time-rules.js";
 import { createUsageLedger } from "./domain/usage-ledger.js";
 import { createTallyServer } from "./server/server.js";
 import { registerSimulateCommand } from "./simulate/simulate-command.js";
+import type { Store } from "./domain/store.js";
+import { openPostgresStore } from "./store/postgres/postgres-store.js";
 import { openSqliteStore } from "./store/sqlite/sqlite-store.js";
 
 /** A running Tally. */
@@ -36,7 +38,7 @@ export interface TallyDependencies {
  */
 export async function startTally(config: ServeConfig, logger: Logger, dependencies: TallyDependencies = {}): Promise<RunningTally> {
   const clock = dependencies.clock ?? systemClock;
-  const store = openSqliteStore({ path: config.db });
+  const store = await openStore(config.db);
   const timeRules = { ...DEFAULT_TIME_RULES, finalizeGraceMs: config.finalizeGrace };
   const services = {
     directory: createCustomerDirectory({ store, clock }),
@@ -61,7 +63,7 @@ export async function startTally(config: ServeConfig, logger: Logger, dependenci
   }
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
-  logger.info({ url, db: config.db, port: address.port }, "listening");
+  logger.info({ url, db: withoutPassword(config.db), port: address.port }, "listening");
   if (demo !== undefined) process.stdout.write(demoBanner(url, address.port, demo.customerIds[0] ?? "acme", demo.seeded));
 
   let stopping: Promise<void> | undefined;
@@ -76,6 +78,19 @@ export async function startTally(config: ServeConfig, logger: Logger, dependenci
       return stopping;
     },
   };
+}
+
+/** `--db`: a postgres:// (or postgresql://) URL opens the PostgreSQL store; anything else is a SQLite file. */
+async function openStore(db: string): Promise<Store> {
+  return /^postgres(ql)?:\/\//.test(db) ? openPostgresStore({ url: db }) : openSqliteStore({ path: db });
+}
+
+/** The database as it may be logged: a URL's password replaced. */
+function withoutPassword(db: string): string {
+  if (!/^postgres(ql)?:\/\//.test(db)) return db;
+  const url = new URL(db);
+  if (url.password !== "") url.password = "***";
+  return url.toString();
 }
 
 function demoBanner(url: string, port: number, customer: string, seeded: boolean): string {
@@ -99,6 +114,10 @@ export async function runCli(argv: string[]): Promise<void> {
   for (const option of serveOptions()) serve.addOption(option);
   registerSimulateCommand(program);
   serve.action(async (config: ServeConfig) => {
+    // TALLY_DATABASE_URL (the name hosting platforms use) names the database when neither --db nor TALLY_DB does.
+    if (serve.getOptionValueSource("db") === "default" && process.env.TALLY_DATABASE_URL) {
+      config = { ...config, db: process.env.TALLY_DATABASE_URL };
+    }
     // Asynchronous, coalesced writes: a synchronous write per call line costs
     // more than the rest of a call. Flushed before the process exits.
     const logger = pino({ level: config.logLevel }, pino.destination({ sync: false }));
