@@ -3,6 +3,8 @@ import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-no
 import { BillingService } from "../gen/ts/billing/v1/billing_service_pb.js";
 import { Aggregation, CatalogService } from "../gen/ts/billing/v1/catalog_service_pb.js";
 import { CustomerService } from "../gen/ts/billing/v1/customer_service_pb.js";
+import { authInterceptors } from "../src/client/auth-interceptor.js";
+import { BENCH_KEY } from "./load-plan.js";
 
 /** The meter every benchmark event is recorded against. */
 export const BENCH_METER_KEY = "bench-requests";
@@ -19,7 +21,7 @@ export interface BenchCatalog {
 /** A gRPC client of the setup services over one HTTP/2 connection, closed by `close()`. */
 function setupClients(url: string) {
   const sessionManager = new Http2SessionManager(url);
-  const transport = createGrpcTransport({ baseUrl: url, sessionManager });
+  const transport = createGrpcTransport({ baseUrl: url, sessionManager, interceptors: authInterceptors(BENCH_KEY) });
   return {
     catalog: createClient(CatalogService, transport),
     customers: createClient(CustomerService, transport),

@@ -10,7 +10,7 @@ import net from "node:net";
 import { performance } from "node:perf_hooks";
 import * as hdr from "hdr-histogram-js";
 import { createFrameReader, tallyBatchResults } from "./grpc-frames.js";
-import type { Latency, LoadPlan, LoadResult } from "./load-plan.js";
+import { BENCH_KEY, type Latency, type LoadPlan, type LoadResult } from "./load-plan.js";
 import { buildTemplates, createBodyFactory, eventsPerMessage } from "./request-bodies.js";
 
 /** How many failure descriptions a result keeps. */
@@ -42,7 +42,8 @@ async function connect(port: number): Promise<ClientHttp2Session> {
 }
 
 function requestHeaders(plan: LoadPlan): http2.OutgoingHttpHeaders {
-  const common = { ":method": "POST", ":path": plan.path };
+  // The ceilings get the same header as Tally, which needs it.
+  const common = { ":method": "POST", ":path": plan.path, authorization: `Bearer ${BENCH_KEY}` };
   return plan.protocol === "grpc"
     ? { ...common, "content-type": "application/grpc", te: "trailers" }
     : { ...common, "content-type": "application/proto", "connect-protocol-version": "1" };

@@ -126,3 +126,6 @@ export function createLoadGenerator(): LoadGenerator {
     },
   };
 }
+
+/** The admin key of every benchmarked server (its TALLY_BOOTSTRAP_KEY), sent on every call. */
+export const BENCH_KEY = "tally-bench-admin-key";

@@ -1,6 +1,7 @@
 import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { listeningPorts, residentKiB } from "./machine-sampler.js";
+import { BENCH_KEY } from "./load-plan.js";
 import { exited, spawnTracked } from "./processes.js";
 
 /** The repository root, where `bin/tally.js` lives. */
@@ -44,8 +45,9 @@ export async function startTallyServer(options: TallyServerOptions): Promise<Tal
   const startedAt = performance.now();
   const child = spawnTracked(
     process.execPath,
-    [...(options.nodeFlags ?? []), "bin/tally.js", "serve", "--port", "0", "--host", "127.0.0.1", "--db", options.db, "--log-level", options.logLevel],
-    { cwd: REPO_ROOT, stdio: ["ignore", log, log] },
+    // No rate limit: the benchmark measures how fast one tenant can go.
+    [...(options.nodeFlags ?? []), "bin/tally.js", "serve", "--port", "0", "--host", "127.0.0.1", "--db", options.db, "--log-level", options.logLevel, "--rate-limit", "0"],
+    { cwd: REPO_ROOT, stdio: ["ignore", log, log], env: { ...process.env, TALLY_BOOTSTRAP_KEY: BENCH_KEY } },
   );
   closeSync(log);
   const pid = child.pid;

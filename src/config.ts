@@ -27,6 +27,40 @@ export interface ServeConfig {
   demo: boolean;
   /** Origins whose pages may call the API cross-origin. Default none (TALLY_CORS_ORIGINS, comma-separated). */
   corsOrigins: string[];
+  /** This exact key is an admin key of the default tenant while the server runs. Default none (TALLY_BOOTSTRAP_KEY). */
+  bootstrapKey?: string;
+  /** Serve gRPC reflection without a key. Default false (TALLY_PUBLIC_REFLECTION=true). */
+  publicReflection: boolean;
+  /** PEM certificate chain; with tlsKey, serves HTTPS (HTTP/2 and HTTP/1.1 by ALPN). Default none (TALLY_TLS_CERT). */
+  tlsCert?: string;
+  /** PEM private key of tlsCert. Default none (TALLY_TLS_KEY). */
+  tlsKey?: string;
+  /** PEM CA bundle: when set, every client must present a certificate it signed. Default none (TALLY_TLS_CLIENT_CA). */
+  tlsClientCa?: string;
+  /** Most requests in one BatchRecordUsage call or one StreamUsage message. Default 1000 (TALLY_MAX_BATCH_SIZE). */
+  maxBatchSize: number;
+  /** Most messages one StreamUsage stream may send. Default 100000 (TALLY_MAX_STREAM_MESSAGES). */
+  maxStreamMessages: number;
+  /** Longest a unary call may run, whatever deadline the caller set, in ms. Default 30s (TALLY_MAX_DEADLINE). */
+  maxDeadline: number;
+  /** Calls (and stream messages) per second each tenant may make; 0 for no limit. Default 2000 (TALLY_RATE_LIMIT). */
+  rateLimit: number;
+  /** Calls a tenant may make at once above its rate (the token bucket's size). Default 4000 (TALLY_RATE_BURST). */
+  rateBurst: number;
+  /** Largest request header block, in bytes (HTTP/1.1 and HTTP/2). Default 16384 (TALLY_MAX_HEADER_BYTES). */
+  maxHeaderBytes: number;
+  /** HTTP/1.1: time to send a request's headers, in ms. Default 10s (TALLY_HEADERS_TIMEOUT). */
+  headersTimeout: number;
+  /** HTTP/1.1: time to send a whole request, in ms. Default 60s (TALLY_REQUEST_TIMEOUT). */
+  requestTimeout: number;
+  /** HTTP/1.1: how long an idle keep-alive connection stays open, in ms. Default 5s (TALLY_KEEP_ALIVE_TIMEOUT). */
+  keepAliveTimeout: number;
+  /** HTTP/2: streams one connection may have open. Default 250 (TALLY_MAX_CONCURRENT_STREAMS). */
+  maxConcurrentStreams: number;
+  /** HTTP/2: megabytes one session may buffer. Default 10 (TALLY_MAX_SESSION_MEMORY). */
+  maxSessionMemory: number;
+  /** HTTP/2: how long a session with no open stream is kept, in ms. Default 5m (TALLY_SESSION_IDLE_TIMEOUT). */
+  sessionIdleTimeout: number;
 }
 
 /** The options of `tally serve`, flags and environment variables together. */
@@ -56,7 +90,65 @@ export function serveOptions(): Option[] {
       .env("TALLY_CORS_ORIGINS")
       .default([])
       .argParser(origins),
+    new Option("--bootstrap-key <key>", "make this exact key an admin key of the default tenant (prefer the environment variable: flags show in ps)")
+      .env("TALLY_BOOTSTRAP_KEY"),
+    new Option("--public-reflection", "serve gRPC reflection without an API key").env("TALLY_PUBLIC_REFLECTION").default(false),
+    new Option("--tls-cert <file>", "PEM certificate chain: serve TLS (HTTP/2 and HTTP/1.1 by ALPN) on the port").env("TALLY_TLS_CERT"),
+    new Option("--tls-key <file>", "PEM private key of --tls-cert").env("TALLY_TLS_KEY"),
+    new Option("--tls-client-ca <file>", "PEM CA bundle: require client certificates it signed").env("TALLY_TLS_CLIENT_CA"),
+    new Option("--max-batch-size <n>", "most requests in one BatchRecordUsage call or StreamUsage message (at most the contract's 1000)")
+      .env("TALLY_MAX_BATCH_SIZE")
+      .default(1000)
+      .argParser(batchSize),
+    new Option("--max-stream-messages <n>", "most messages in one StreamUsage stream")
+      .env("TALLY_MAX_STREAM_MESSAGES")
+      .default(100_000)
+      .argParser(positiveInteger),
+    new Option("--max-deadline <duration>", "longest a unary call may run, whatever deadline its caller set")
+      .env("TALLY_MAX_DEADLINE")
+      .default(duration("30s"))
+      .argParser(positiveDuration),
+    new Option("--rate-limit <calls-per-second>", "calls (and stream messages) per second per tenant; 0 for no limit")
+      .env("TALLY_RATE_LIMIT")
+      .default(2000)
+      .argParser(nonNegativeInteger),
+    new Option("--rate-burst <calls>", "calls a tenant may make at once above its rate")
+      .env("TALLY_RATE_BURST")
+      .default(4000)
+      .argParser(positiveInteger),
+    new Option("--max-header-bytes <bytes>", "largest request header block").env("TALLY_MAX_HEADER_BYTES").default(16 * 1024).argParser(positiveInteger),
+    new Option("--headers-timeout <duration>", "HTTP/1.1: time to send a request's headers")
+      .env("TALLY_HEADERS_TIMEOUT")
+      .default(duration("10s"))
+      .argParser(positiveDuration),
+    new Option("--request-timeout <duration>", "HTTP/1.1: time to send a whole request")
+      .env("TALLY_REQUEST_TIMEOUT")
+      .default(duration("60s"))
+      .argParser(positiveDuration),
+    new Option("--keep-alive-timeout <duration>", "HTTP/1.1: how long an idle keep-alive connection stays open")
+      .env("TALLY_KEEP_ALIVE_TIMEOUT")
+      .default(duration("5s"))
+      .argParser(positiveDuration),
+    new Option("--max-concurrent-streams <n>", "HTTP/2: streams one connection may have open")
+      .env("TALLY_MAX_CONCURRENT_STREAMS")
+      .default(250)
+      .argParser(positiveInteger),
+    new Option("--max-session-memory <megabytes>", "HTTP/2: memory one session may buffer")
+      .env("TALLY_MAX_SESSION_MEMORY")
+      .default(10)
+      .argParser(positiveInteger),
+    new Option("--session-idle-timeout <duration>", "HTTP/2: how long a session with no open stream is kept")
+      .env("TALLY_SESSION_IDLE_TIMEOUT")
+      .default(duration("5m"))
+      .argParser(positiveDuration),
   ];
+}
+
+/** Every setting at its default, as `tally serve` with no flags and no TALLY_* variables would have it. */
+export function defaultServeConfig(): ServeConfig {
+  const config: Record<string, unknown> = {};
+  for (const option of serveOptions()) config[option.attributeName()] = option.defaultValue;
+  return config as unknown as ServeConfig;
 }
 
 /** "72h", "30m", "10s", "250ms", "2d" → milliseconds. Small enough not to need a library. */
@@ -81,6 +173,24 @@ function origins(text: string): string[] {
     }
   }
   return list;
+}
+
+function batchSize(text: string): number {
+  const value = positiveInteger(text);
+  if (value > 1000) throw new InvalidArgumentError(`"${text}" is more than the contract's 1000 requests per batch`);
+  return value;
+}
+
+function positiveDuration(text: string): number {
+  const value = duration(text);
+  if (value <= 0) throw new InvalidArgumentError(`"${text}" must be longer than 0`);
+  return value;
+}
+
+function nonNegativeInteger(text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidArgumentError(`"${text}" is not a whole number (0 or more)`);
+  return value;
 }
 
 function port(text: string): number {

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
@@ -70,6 +71,8 @@ func main() {
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// Every call but health needs an API key (TALLY_API_KEY), sent as metadata.
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+os.Getenv("TALLY_API_KEY"))
 	catalog := billingv1.NewCatalogServiceClient(conn)
 	customers := billingv1.NewCustomerServiceClient(conn)
 	usage := billingv1.NewUsageServiceClient(conn)

@@ -6,6 +6,7 @@ current bill.
     python3 examples/python/record_usage.py localhost:8080 example-python
 """
 
+import os
 import pathlib
 import sys
 
@@ -44,6 +45,8 @@ def refusal(error: grpc.RpcError) -> str:
 
 
 def main(target: str, customer_ref: str) -> None:
+    # Every call but health needs an API key (TALLY_API_KEY), sent as metadata.
+    auth = (("authorization", f"Bearer {os.environ['TALLY_API_KEY']}"),)
     with grpc.insecure_channel(target) as channel:
         catalog_stub = catalog_grpc.CatalogServiceStub(channel)
         customer_stub = customers_grpc.CustomerServiceStub(channel)
@@ -54,40 +57,40 @@ def main(target: str, customer_ref: str) -> None:
         catalog_stub.CreateMeter(catalog.CreateMeterRequest(
             request_id="example-meter",
             meter=catalog.Meter(key="example-requests", display_name="Example requests", unit="request",
-                                aggregation=catalog.AGGREGATION_SUM, precision=0)))
+                                aggregation=catalog.AGGREGATION_SUM, precision=0)), metadata=auth)
         catalog_stub.CreatePrice(catalog.CreatePriceRequest(
             request_id="example-price",
             price=catalog.Price(meter_key="example-requests", currency_code="USD", tiers=[
                 catalog.PriceTier(up_to="1000", unit_amount="0.01"),
                 catalog.PriceTier(unit_amount="0.005"),
-            ])))
+            ])), metadata=auth)
         customer_stub.CreateCustomer(customers.CreateCustomerRequest(
             request_id=f"example-customer-{customer_ref}",
             customer=customers.Customer(external_id=customer_ref, display_name=f"Example {customer_ref}",
-                                        currency_code="USD")))
+                                        currency_code="USD")), metadata=auth)
 
         request = usage.RecordUsageRequest(request_id=f"example-usage-{customer_ref}", customer_id=customer_ref,
                                            meter_key="example-requests", quantity="1500")
-        first = usage_stub.RecordUsage(request)
+        first = usage_stub.RecordUsage(request, metadata=auth)
         print(f"recorded {first.record.id} replayed={first.replayed}")
-        retry = usage_stub.RecordUsage(request)
+        retry = usage_stub.RecordUsage(request, metadata=auth)
         print(f"retried: replayed={retry.replayed} same_record={retry.record.id == first.record.id}")
 
         try:
             changed = usage.RecordUsageRequest()
             changed.CopyFrom(request)
             changed.quantity = "1501"
-            usage_stub.RecordUsage(changed)
+            usage_stub.RecordUsage(changed, metadata=auth)
         except grpc.RpcError as error:
             print(f"changed retry refused: {refusal(error)}")
         try:
             usage_stub.RecordUsage(usage.RecordUsageRequest(
                 request_id=f"example-bad-{customer_ref}", customer_id=customer_ref,
-                meter_key="example-requests", quantity="-5"))
+                meter_key="example-requests", quantity="-5"), metadata=auth)
         except grpc.RpcError as error:
             print(f"bad input refused: {refusal(error)}")
 
-        bill = billing_stub.GetCurrentBill(billing.GetCurrentBillRequest(customer_id=customer_ref)).bill
+        bill = billing_stub.GetCurrentBill(billing.GetCurrentBillRequest(customer_id=customer_ref), metadata=auth).bill
         print(f"bill {bill.period} {bill.currency_code} total {bill.total}")
         for line in bill.lines:
             print(f"  {line.meter_key} {line.quantity} {line.amount}")

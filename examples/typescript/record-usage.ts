@@ -2,12 +2,13 @@
 // customer, record usage with a request id, retry it, see the refusals a
 // caller must handle, and print the current bill.
 //
-//   npx tsx examples/typescript/record-usage.ts localhost:8080 example-typescript
+//   TALLY_API_KEY=<key> npx tsx examples/typescript/record-usage.ts localhost:8080 example-typescript
 import { Aggregation } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { BillingError, createBillingClient } from "tally/client";
 
 const [target = "localhost:8080", customerRef = "example-typescript"] = process.argv.slice(2);
-const client = createBillingClient({ baseUrl: `http://${target}`, protocol: "grpc" });
+// Every call but health needs an API key.
+const client = createBillingClient({ baseUrl: `http://${target}`, protocol: "grpc", apiKey: process.env.TALLY_API_KEY });
 
 function refusal(error: unknown): string {
   if (!(error instanceof BillingError)) throw error;

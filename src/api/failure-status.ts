@@ -4,7 +4,14 @@ import { BadRequestSchema, ErrorInfoSchema } from "../../gen/ts/google/rpc/error
 import type { Failure, FailureReason } from "../domain/failure.js";
 
 /** Reasons the transport adds to the domain's. */
-export type TransportReason = "SHUTTING_DOWN" | "INTERNAL";
+export type TransportReason =
+  | "SHUTTING_DOWN"
+  | "INTERNAL"
+  | "API_KEY_MISSING"
+  | "API_KEY_INVALID"
+  | "ROLE_NOT_PERMITTED"
+  | "RATE_LIMITED"
+  | "STREAM_LIMIT_REACHED";
 
 /** Every reason the API can return. */
 export type ApiReason = FailureReason | TransportReason;
@@ -39,6 +46,18 @@ export const REASONS: Record<ApiReason, { code: Code; meaning: string }> = {
   },
   TOTAL_OVERFLOW: { code: Code.OutOfRange, meaning: "A running total would exceed 20 integer digits; nothing was recorded." },
   BATCH_ABORTED: { code: Code.Aborted, meaning: "Not recorded because another request of the atomic batch was refused." },
+  API_KEY_NOT_FOUND: { code: Code.NotFound, meaning: "No API key has this id." },
+  API_KEY_MISSING: { code: Code.Unauthenticated, meaning: "The call carries no `authorization: Bearer <key>` header." },
+  API_KEY_INVALID: { code: Code.Unauthenticated, meaning: "The API key is unknown or revoked." },
+  ROLE_NOT_PERMITTED: { code: Code.PermissionDenied, meaning: "The key's role does not allow this method (see the roles table)." },
+  RATE_LIMITED: {
+    code: Code.ResourceExhausted,
+    meaning: "The tenant is over its rate limit; retry after the RetryInfo delay (the client library does).",
+  },
+  STREAM_LIMIT_REACHED: {
+    code: Code.ResourceExhausted,
+    meaning: "The stream reached its most messages; what was acknowledged is recorded, send the rest on a new stream.",
+  },
   STORE_UNAVAILABLE: {
     code: Code.Unavailable,
     meaning: "The database could not be reached or did not confirm the write; retrying with the same request_id is safe.",

@@ -29,6 +29,8 @@ export type FailureReason =
   | "TOTAL_OVERFLOW"
   /** Another item of an atomic batch was refused, so this one was not recorded. */
   | "BATCH_ABORTED"
+  /** No API key has this id. */
+  | "API_KEY_NOT_FOUND"
   /** The database could not be reached, or lost the connection before confirming; nothing is known to be written. */
   | "STORE_UNAVAILABLE";
 

@@ -1,3 +1,4 @@
+import type { ApiKey, StoredApiKey } from "./api-key.js";
 import type { BillingPeriod } from "./billing-period.js";
 import type { Customer } from "./customer.js";
 import type { Failure } from "./failure.js";
@@ -123,6 +124,17 @@ export interface Store {
   liveUsageRecords(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageRecord[]>;
   /** Every period in which the customer has usage records, newest first. */
   periodsWithUsage(scope: Scope, customerId: string): Promise<BillingPeriod[]>;
+
+  /** Stores a new API key (its hash, never the key). Keys belong to a tenant but are listed across tenants by operators. */
+  createApiKey(key: StoredApiKey): Promise<void>;
+  findApiKey(id: string): Promise<StoredApiKey | undefined>;
+  /** Every key, oldest first. */
+  listApiKeys(): Promise<ApiKey[]>;
+  /** Marks a key revoked (keeping the first revocation time); undefined when no key has the id. */
+  revokeApiKey(id: string, revokeTime: number): Promise<ApiKey | undefined>;
+
+  /** Bytes the database takes (files on disk, or the engine's size of the database). */
+  storageBytes(): Promise<number>;
 
   /** Flushes and closes; no method may be called after. */
   close(): Promise<void>;

@@ -1,6 +1,7 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import * as tls from "node:tls";
 import type { AddressInfo } from "node:net";
 
 /**
@@ -80,6 +81,12 @@ export interface OnePortListenerOptions {
    */
   protocolDetectionTimeout?: number;
   /**
+   * Serve TLS on the port: the handshake offers h2 and http/1.1 by ALPN, and
+   * with `clientCa` every client must present a certificate it signed.
+   * Default: cleartext.
+   */
+  tls?: { cert: string | Buffer; key: string | Buffer; clientCa?: string | Buffer };
+  /**
    * Receives errors of the listening socket after listen() resolved, such as
    * EMFILE when accepting; Node keeps accepting afterwards, so they must not
    * crash the process. Default: writes the error with console.error.
@@ -135,7 +142,7 @@ export function detectProtocol(received: Uint8Array): WireProtocol | undefined {
   return received.length >= http2ClientPreface.length ? "http2" : undefined;
 }
 
-type Limits = Required<Omit<OnePortListenerOptions, "handler" | "claimHttp2Stream">>;
+type Limits = Required<Omit<OnePortListenerOptions, "handler" | "claimHttp2Stream" | "tls">>;
 
 function withDefaults(options: OnePortListenerOptions): Limits {
   return {
@@ -211,7 +218,27 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
   });
   http2Server.on("session", (session) => trackSession(session));
 
-  const front = net.createServer({ noDelay: true }, (socket) => accept(socket));
+  // With TLS, a connection is handed on once its handshake is done; ALPN's
+  // "h2" goes straight to HTTP/2, anything else is told apart by its first
+  // bytes like a cleartext connection.
+  const front =
+    options.tls === undefined
+      ? net.createServer({ noDelay: true }, (socket) => accept(socket))
+      : tls.createServer(
+          {
+            noDelay: true,
+            cert: options.tls.cert,
+            key: options.tls.key,
+            ALPNProtocols: ["h2", "http/1.1"],
+            ...(options.tls.clientCa === undefined ? {} : { ca: options.tls.clientCa, requestCert: true, rejectUnauthorized: true }),
+            handshakeTimeout: limits.protocolDetectionTimeout,
+          },
+          (socket) => accept(socket),
+        );
+  if (options.tls !== undefined) {
+    // A failed handshake (a client without a certificate, a plaintext client) only closes that connection.
+    front.on("tlsClientError", (_error, socket) => socket.destroy());
+  }
 
   // During shutdown a busy keep-alive connection should end with its current
   // response rather than idle until the grace period runs out.
@@ -273,6 +300,10 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
     }
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
+    if ((socket as tls.TLSSocket).alpnProtocol === "h2") {
+      http2Server.emit("connection", socket);
+      return;
+    }
     undecided.add(socket);
 
     let received: Buffer = Buffer.alloc(0);

@@ -20,12 +20,16 @@ import type { Billing } from "../domain/billing.js";
 import type { Catalog } from "../domain/catalog.js";
 import type { CustomerDirectory } from "../domain/customer-directory.js";
 import type { UsageLedger } from "../domain/usage-ledger.js";
+import type { Keyring } from "../domain/keyring.js";
+import { createAuthentication } from "./authentication.js";
 import { createCallDraining } from "./call-draining.js";
+import { type CallLimitsOptions, createCallLimits } from "./call-limits.js";
 import { createCallLogging } from "./call-logging.js";
 import { createHealthService } from "./health-service.js";
 import { createCorsPolicy } from "./cors.js";
 import { createGrpcUnaryFastPath } from "./grpc-unary-fast-path.js";
-import { createOnePortListener, type HttpRequestHandler } from "./one-port-listener.js";
+import type { TallyMetrics } from "./metrics.js";
+import { createOnePortListener, type HttpRequestHandler, type OnePortListenerOptions } from "./one-port-listener.js";
 import { registerReflection } from "./reflection-service.js";
 import { createWebAssets } from "./web-assets.js";
 
@@ -43,6 +47,16 @@ export interface TallyServerOptions {
   services: TallyServices;
   /** Where call logs and faults go. Required. */
   logger: Logger;
+  /** Verifies the API key of every call but health. Required. */
+  keyring: Keyring;
+  /** Counts calls, events and group commits; served at GET /metrics. Required. */
+  metrics: TallyMetrics;
+  /** Serve reflection without a key. Default false. */
+  publicReflection?: boolean;
+  /** Batch size, stream length, deadline cap and per-tenant rate. Required. */
+  callLimits: CallLimitsOptions;
+  /** Connection limits and TLS of the listener. Default: the listener's defaults, cleartext. */
+  listener?: Omit<OnePortListenerOptions, "handler" | "claimHttp2Stream" | "onListenerError">;
   /** Largest request or response message in bytes. Default 4 MiB. */
   maxMessageBytes?: number;
   /**
@@ -89,8 +103,17 @@ export function createTallyServer(options: TallyServerOptions) {
 
   const cors = createCorsPolicy(options.corsOrigins ?? []);
   const webAssets = createWebAssets(options.webRoot);
-  // Outermost first: the log line sees the status the boundary chose.
-  const interceptors = [createCallLogging(logger), draining.interceptor, ...(options.interceptors ?? []), createErrorBoundary(logger)];
+  // Outermost first: metrics and the log line see the status the boundary
+  // chose; authentication sets the tenant the limits and handlers use.
+  const interceptors = [
+    options.metrics.interceptor,
+    createCallLogging(logger),
+    draining.interceptor,
+    createAuthentication({ keyring: options.keyring, publicReflection: options.publicReflection }),
+    createCallLimits(options.callLimits),
+    ...(options.interceptors ?? []),
+    createErrorBoundary(logger),
+  ];
   const grpcFastPath = createGrpcUnaryFastPath({ interceptors, readMaxBytes: maxMessageBytes, writeMaxBytes: maxMessageBytes });
   const connectHandler = connectNodeAdapter({
     routes(connectRouter: ConnectRouter) {
@@ -111,6 +134,20 @@ export function createTallyServer(options: TallyServerOptions) {
         response.end(serving ? "SERVING\n" : "NOT_SERVING\n");
         return;
       }
+      if (request.url === "/metrics" && request.method === "GET") {
+        options.metrics.render().then(
+          (text) => {
+            response.writeHead(200, { "content-type": options.metrics.contentType });
+            response.end(text);
+          },
+          (error: unknown) => {
+            logger.error({ err: error }, "metrics failed");
+            response.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
+            response.end("metrics failed; see the log\n");
+          },
+        );
+        return;
+      }
       if (webAssets.handle(request, response)) return;
       response.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
       response.end("not found\n");
@@ -121,6 +158,7 @@ export function createTallyServer(options: TallyServerOptions) {
   };
 
   const listener = createOnePortListener({
+    ...options.listener,
     handler,
     claimHttp2Stream: grpcFastPath.claim,
     onListenerError: (error) => logger.error({ err: error }, "listener error"),

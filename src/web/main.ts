@@ -9,7 +9,8 @@
  * builds elements from text only (never markup), which keeps the page safe
  * under its strict Content Security Policy without a template engine.
  */
-import { createBillingClient } from "tally/client";
+import { type BillingClient, createBillingClient } from "tally/client";
+import { createKeyForm, forgetApiKey, takeApiKey } from "./api-key.js";
 import { createCustomerPage, type CustomerPage } from "./customer-page.js";
 import { createCustomersPage } from "./customers-page.js";
 import { h, replaceChildren } from "./dom.js";
@@ -17,8 +18,26 @@ import { createFailureRegion } from "./failure-report.js";
 import { customersHref, parseRoute } from "./routes.js";
 import type { View } from "./view.js";
 
-const client = createBillingClient({ baseUrl: location.origin, protocol: "connect" });
+const clientFor = (apiKey: string) => createBillingClient({ baseUrl: location.origin, protocol: "connect", apiKey });
+let apiKey = takeApiKey();
+let client: BillingClient | undefined = apiKey === undefined ? undefined : clientFor(apiKey);
 const main = document.getElementById("main")!;
+
+const forgetButton = h(
+  "button",
+  {
+    type: "button",
+    class: "forget-key",
+    onclick: () => {
+      forgetApiKey();
+      apiKey = undefined;
+      client = undefined;
+      route();
+    },
+  },
+  "Forget key",
+);
+document.querySelector(".site-header")!.append(forgetButton);
 
 // A fault in the page itself (not a failed call, which its view reports) is
 // still shown in words rather than lost in the console.
@@ -30,6 +49,23 @@ window.addEventListener("unhandledrejection", (event) => pageFaults.show("The pa
 let current: View | undefined;
 
 function route(): void {
+  if (location.hash.startsWith("#key=")) {
+    apiKey = takeApiKey();
+    client = apiKey === undefined ? undefined : clientFor(apiKey);
+  }
+  forgetButton.hidden = client === undefined;
+  if (client === undefined) {
+    current?.dispose();
+    current = { ...createKeyForm((key) => {
+      apiKey = key;
+      client = clientFor(key);
+      route();
+    }), dispose() {} };
+    document.title = "Sign in — Tally";
+    replaceChildren(main, current.element);
+    current.heading.focus();
+    return;
+  }
   const next = parseRoute(location.hash);
   if (next.view === "customer" && isCustomerPage(current) && current.routeCustomerId === next.customerId) {
     current.showPeriod(next.period);

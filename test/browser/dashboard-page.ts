@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, type BrowserContextOptions, chromium, type Page } from "playwright-core";
+import { TEST_ADMIN_KEY } from "../support/clients.js";
 
 /** Where the suite saves screenshots for people to look at (git-ignored). */
 export const SCREENSHOT_DIR = join(process.cwd(), "artifacts", "screenshots");
@@ -107,4 +108,14 @@ export async function waitForShownTotal(page: Page, total: string): Promise<void
     total,
     { timeout: 5000 },
   );
+}
+
+/**
+ * A browser context whose pages start signed in with `apiKey` (as a
+ * `#key=` link or the sign-in form would leave them); "" for signed out.
+ */
+export async function signedInContext(browser: Browser, options: BrowserContextOptions = {}, apiKey = TEST_ADMIN_KEY): Promise<BrowserContext> {
+  const context = await browser.newContext(options);
+  if (apiKey !== "") await context.addInitScript((key) => localStorage.setItem("tally.apiKey", key), apiKey);
+  return context;
 }

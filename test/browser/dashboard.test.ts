@@ -6,7 +6,11 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { type BillingClient, BillingError, createBillingClient } from "tally/client";
 import { BillStatus } from "../../gen/ts/billing/v1/billing_service_pb.js";
 import { scratchDirectory, startTallyProcess, type TallyProcess } from "../support/tally-process.js";
-import { launchChromium, type PageWatch, readShownBill, saveScreenshot, waitForShownTotal, watchPage } from "./dashboard-page.js";
+import { systemClock } from "../../src/domain/clock.js";
+import { createKeyring } from "../../src/domain/keyring.js";
+import { openStore } from "../../src/main.js";
+import { TEST_ADMIN_KEY } from "../support/clients.js";
+import { launchChromium, type PageWatch, readShownBill, saveScreenshot, signedInContext, waitForShownTotal, watchPage } from "./dashboard-page.js";
 import { type ProbeResult, startForeignOrigin } from "./foreign-origin.js";
 
 /** The RPCs marked NO_SIDE_EFFECTS, which Connect-Web must send as GET. */
@@ -46,9 +50,9 @@ describe("the billing dashboard", () => {
 
   before(async () => {
     [tally, browser] = await Promise.all([startTallyProcess(`${scratch.path}/tally.db`, ["--demo"]), launchChromium()]);
-    api = createBillingClient({ baseUrl: tally.url, protocol: "connect" });
+    api = createBillingClient({ baseUrl: tally.url, protocol: "connect", apiKey: TEST_ADMIN_KEY });
     acmeId = (await api.getCustomer({ id: "acme" })).customer!.id;
-    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    context = await signedInContext(browser, { viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
     watch = watchPage(page, tally.url);
   });
@@ -252,7 +256,7 @@ describe("the billing dashboard", () => {
   });
 
   it("shows the server's field violations next to the fields and the error in words", async () => {
-    const failing = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const failing = await signedInContext(browser, { viewport: { width: 1280, height: 900 } });
     try {
       const form = await failing.newPage();
       await form.goto(`${tally.url}/#/customers/no-such-customer`);
@@ -314,9 +318,9 @@ describe("the billing dashboard", () => {
     // give it usage, record while a long grace keeps it open, then restart.
     const pastScratch = scratchDirectory("tally-browser-periods-");
     let server = await startTallyProcess(`${pastScratch.path}/tally.db`, ["--demo", "--finalize-grace", "2000h"]);
-    const periods = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const periods = await signedInContext(browser, { viewport: { width: 1280, height: 900 } });
     try {
-      const open = createBillingClient({ baseUrl: server.url, protocol: "connect" });
+      const open = createBillingClient({ baseUrl: server.url, protocol: "connect", apiKey: TEST_ADMIN_KEY });
       const current = (await open.getCurrentBill({ customerId: "globex" })).bill!.period;
       const [year, month] = current.split("-").map(Number);
       const eventDate = new Date(Date.UTC(year!, month! - 3, 15, 12));
@@ -325,7 +329,7 @@ describe("the billing dashboard", () => {
       server.child.kill("SIGTERM");
       await server.exited;
       server = await startTallyProcess(`${pastScratch.path}/tally.db`);
-      const closed = createBillingClient({ baseUrl: server.url, protocol: "connect" });
+      const closed = createBillingClient({ baseUrl: server.url, protocol: "connect", apiKey: TEST_ADMIN_KEY });
       const pastBill = (await closed.getBill({ customerId: "globex", period: past })).bill!;
       assert.equal(pastBill.status, BillStatus.FINALIZED);
 
@@ -362,7 +366,7 @@ describe("the billing dashboard", () => {
   });
 
   it("has no horizontal scroll at 375 px wide", async () => {
-    const phone = await browser.newContext({ viewport: { width: 375, height: 812 }, deviceScaleFactor: 2 });
+    const phone = await signedInContext(browser, { viewport: { width: 375, height: 812 }, deviceScaleFactor: 2 });
     try {
       const small = await phone.newPage();
       const phoneWatch = watchPage(small, tally.url);
@@ -411,11 +415,44 @@ describe("the billing dashboard", () => {
     }
   });
 
+  it("asks for a key when it has none, signs in from a #key= link without keeping the key in the address, and reports a role's limits", async () => {
+    const store = await openStore(`${scratch.path}/tally.db`);
+    const { key: readKey } = await createKeyring({ store, clock: systemClock }).createKey({ role: "read", name: "dashboard" });
+    await store.close();
+    const signedOut = await signedInContext(browser, { viewport: { width: 1280, height: 900 } }, "");
+    try {
+      const visitor = await signedOut.newPage();
+      await visitor.goto(tally.url);
+      await visitor.getByRole("heading", { name: "Sign in with an API key" }).waitFor();
+      assert.equal(await visitor.getByTestId("customer-row").count(), 0);
+      await visitor.getByLabel("API key").fill("not-a-key");
+      await visitor.getByRole("button", { name: "Use key" }).click();
+      await visitor.getByTestId("failure-code").first().waitFor();
+      assert.equal(await visitor.getByTestId("failure-code").first().textContent(), "UNAUTHENTICATED");
+      await visitor.getByRole("button", { name: "Forget key" }).click();
+      await visitor.getByRole("heading", { name: "Sign in with an API key" }).waitFor();
+
+      await visitor.goto(`${tally.url}/#key=${encodeURIComponent(readKey)}`);
+      await visitor.getByTestId("customer-row").nth(2).waitFor();
+      assert.ok(!visitor.url().includes(readKey), `the key left the address bar: ${visitor.url()}`);
+      await visitor.goto(`${tally.url}/#/customers/acme`);
+      await visitor.getByTestId("bill").waitFor();
+      await visitor.getByLabel("Quantity").fill("1");
+      await visitor.getByRole("button", { name: "Record usage" }).click();
+      const alert = visitor.getByTestId("record-failure");
+      await alert.getByTestId("failure-code").waitFor();
+      assert.equal(await alert.getByTestId("failure-code").textContent(), "PERMISSION_DENIED");
+      await saveScreenshot(visitor, "read-key-record-refused");
+    } finally {
+      await signedOut.close();
+    }
+  });
+
   it("refuses a page on another origin (403), and serves it once the origin is allowed", async () => {
     const foreign = await startForeignOrigin();
     const allowedScratch = scratchDirectory("tally-browser-cors-");
     let allowing: TallyProcess | undefined;
-    const probing = await browser.newContext();
+    const probing = await signedInContext(browser, );
     try {
       const probe = async (tallyUrl: string) => {
         const probePage = await probing.newPage();
@@ -427,7 +464,7 @@ describe("the billing dashboard", () => {
           if (response.url.startsWith(tallyUrl)) statuses.push(response.status);
         });
         await devtools.send("Network.enable");
-        await probePage.goto(foreign.probeUrl(tallyUrl));
+        await probePage.goto(foreign.probeUrl(tallyUrl, TEST_ADMIN_KEY));
         await probePage.waitForFunction(() => "probeResult" in window);
         const result = await probePage.evaluate(() => (window as unknown as { probeResult: ProbeResult }).probeResult);
         await probePage.close();
@@ -454,7 +491,8 @@ describe("the billing dashboard", () => {
 
       allowing = await startTallyProcess(`${allowedScratch.path}/tally.db`, ["--demo", "--cors-origins", foreign.origin]);
       const allowed = await probe(allowing.url);
-      assert.deepEqual(allowed.result, { get: "ok:3", post: "ok:3" });
+      // Allowed through CORS, a call still needs its key.
+      assert.deepEqual(allowed.result, { get: "status:401", post: "ok:3" });
     } finally {
       await probing.close();
       await foreign.close();

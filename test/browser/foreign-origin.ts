@@ -5,24 +5,27 @@ import type { AddressInfo } from "node:net";
 export interface ForeignOrigin {
   /** e.g. "http://127.0.0.1:41234" */
   origin: string;
-  /** The probe page that calls `tallyUrl` from this origin. */
-  probeUrl(tallyUrl: string): string;
+  /** The probe page that calls `tallyUrl` from this origin, its POST carrying `apiKey`. */
+  probeUrl(tallyUrl: string, apiKey: string): string;
   close(): Promise<void>;
 }
 
 /** What the probe page saw, read with `window.probeResult`. */
 export interface ProbeResult {
-  /** A Connect GET (a "simple" request: no preflight). */
+  /** A Connect GET without a key (a "simple" request: no preflight). */
   get: string;
-  /** A Connect JSON POST (preflighted). */
+  /** A Connect JSON POST with the key (preflighted). */
   post: string;
 }
 
 // Served as a file, not inline, to mirror a real third-party page. It calls
 // Tally the way a foreign page would, with fetch, once without a preflight
-// (GET) and once with one (JSON POST), and says what each saw.
+// (GET, so without a key) and once with one (JSON POST with the key), and
+// says what each saw.
 const PROBE_SCRIPT = `
-const tally = new URLSearchParams(location.search).get("tally");
+const params = new URLSearchParams(location.search);
+const tally = params.get("tally");
+const key = params.get("key");
 const method = "/billing.v1.CustomerService/ListCustomers";
 const outcome = (promise) => promise.then(
   async (response) => response.ok ? "ok:" + (await response.json()).customers.length : "status:" + response.status,
@@ -30,7 +33,7 @@ const outcome = (promise) => promise.then(
 );
 Promise.all([
   outcome(fetch(tally + method + "?connect=v1&encoding=json&message=" + encodeURIComponent("{}"))),
-  outcome(fetch(tally + method, { method: "POST", headers: { "content-type": "application/json", "connect-protocol-version": "1" }, body: "{}" })),
+  outcome(fetch(tally + method, { method: "POST", headers: { "content-type": "application/json", "connect-protocol-version": "1", authorization: "Bearer " + key }, body: "{}" })),
 ]).then(([get, post]) => { window.probeResult = { get, post }; });
 `;
 
@@ -55,7 +58,7 @@ export async function startForeignOrigin(): Promise<ForeignOrigin> {
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     origin,
-    probeUrl: (tallyUrl) => `${origin}/?${new URLSearchParams({ tally: tallyUrl })}`,
+    probeUrl: (tallyUrl, apiKey) => `${origin}/?${new URLSearchParams({ tally: tallyUrl, key: apiKey })}`,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections();

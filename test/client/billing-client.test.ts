@@ -5,6 +5,10 @@ import { BillingError, createBillingClient, type RetryEvent } from "tally/client
 import { Aggregation } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { createFaultInjector } from "../support/fault-injector.js";
 import { startTestTally, type TestTally } from "../support/test-tally.js";
+import { TEST_ADMIN_KEY } from "../support/clients.js";
+import { openStore } from "../../src/main.js";
+import { createKeyring } from "../../src/domain/keyring.js";
+import { systemClock } from "../../src/domain/clock.js";
 
 /** Awaits a call that must fail with a BillingError. */
 async function billingError(call: Promise<unknown>): Promise<BillingError> {
@@ -24,7 +28,7 @@ describe("the retrying client against a real server with injected faults", () =>
 
   before(async () => {
     tally = await startTestTally({}, undefined, [faults.interceptor]);
-    const client = createBillingClient({ baseUrl: tally.url });
+    const client = createBillingClient({ baseUrl: tally.url, apiKey: TEST_ADMIN_KEY });
     await client.createMeter({ meter: { key: "calls", displayName: "Calls", unit: "call", aggregation: Aggregation.SUM, precision: 0 } });
     await client.createPrice({ price: { meterKey: "calls", currencyCode: "USD", tiers: [{ unitAmount: 0.5 }] } });
     await client.createCustomer({ customer: { externalId: "acme", displayName: "Acme", currencyCode: "USD" } });
@@ -35,7 +39,7 @@ describe("the retrying client against a real server with injected faults", () =>
   for (const protocol of ["grpc", "connect", "grpc-web"] as const) {
     it(`${protocol}: retries UNAVAILABLE with one request_id until it succeeds, and a lost response is replayed`, async () => {
       const retries: RetryEvent[] = [];
-      const client = createBillingClient({ baseUrl: tally.url, protocol, retry: fast, onRetry: (event) => retries.push(event) });
+      const client = createBillingClient({ baseUrl: tally.url, apiKey: TEST_ADMIN_KEY, protocol, retry: fast, onRetry: (event) => retries.push(event) });
       faults.queue(
         { kind: "fail-before", code: Code.Unavailable },
         { kind: "fail-before", code: Code.Unavailable },
@@ -53,7 +57,7 @@ describe("the retrying client against a real server with injected faults", () =>
   }
 
   it("tries non-retryable codes once, and says why in a sentence", async () => {
-    const client = createBillingClient({ baseUrl: tally.url, retry: fast });
+    const client = createBillingClient({ baseUrl: tally.url, apiKey: TEST_ADMIN_KEY, retry: fast });
     await client.recordUsage({ requestId: "once-1", customerId: "acme", meterKey: "calls", quantity: "1" });
     faults.reset();
     const mismatch = await billingError(client.recordUsage({ requestId: "once-1", customerId: "acme", meterKey: "calls", quantity: "3" }));
@@ -81,7 +85,7 @@ describe("the retrying client against a real server with injected faults", () =>
   });
 
   it("refuses a number that cannot be exact before anything is sent", async () => {
-    const client = createBillingClient({ baseUrl: tally.url });
+    const client = createBillingClient({ baseUrl: tally.url, apiKey: TEST_ADMIN_KEY });
     const error = await billingError(client.recordUsage({ customerId: "acme", meterKey: "calls", quantity: Number.NaN }));
     assert.equal(error.code, Code.InvalidArgument);
     assert.equal(error.attempts, 0);
@@ -96,7 +100,7 @@ describe("the retrying client against a real server with injected faults", () =>
   it("gives up at the overall deadline and says how many attempts it made", async () => {
     // A budget that cannot run out: this test is about the deadline.
     const client = createBillingClient({
-      baseUrl: tally.url,
+      baseUrl: tally.url, apiKey: TEST_ADMIN_KEY,
       timeoutMs: 400,
       retry: { initialBackoffMs: 50, maxBackoffMs: 100, maxAttempts: 100, budget: { maxTokens: 1000, tokenRatio: 1 } },
     });
@@ -116,7 +120,7 @@ describe("the retrying client against a real server with injected faults", () =>
   });
 
   it("retries an attempt that timed out while the overall deadline allows", async () => {
-    const client = createBillingClient({ baseUrl: tally.url, timeoutMs: 5000, retry: { ...fast, attemptTimeoutMs: 100 } });
+    const client = createBillingClient({ baseUrl: tally.url, apiKey: TEST_ADMIN_KEY, timeoutMs: 5000, retry: { ...fast, attemptTimeoutMs: 100 } });
     faults.queue({ kind: "delay", ms: 400 });
     const response = await client.recordUsage({ requestId: "slow-1", customerId: "acme", meterKey: "calls", quantity: "1" });
     assert.equal(response.record?.requestId, "slow-1");
@@ -130,7 +134,7 @@ describe("the retrying client against a real server with injected faults", () =>
   });
 
   it("gives up after maxAttempts", async () => {
-    const client = createBillingClient({ baseUrl: tally.url, retry: { ...fast, maxAttempts: 3 } });
+    const client = createBillingClient({ baseUrl: tally.url, apiKey: TEST_ADMIN_KEY, retry: { ...fast, maxAttempts: 3 } });
     faults.always({ kind: "fail-before", code: Code.Unavailable });
     const error = await billingError(client.getCurrentBill({ customerId: "acme" }));
     assert.equal(error.attempts, 3);
@@ -139,7 +143,7 @@ describe("the retrying client against a real server with injected faults", () =>
   });
 
   it("the retry budget stops a storm", async () => {
-    const client = createBillingClient({ baseUrl: tally.url, retry: { ...fast, maxAttempts: 5, budget: { maxTokens: 10, tokenRatio: 0.1 } } });
+    const client = createBillingClient({ baseUrl: tally.url, apiKey: TEST_ADMIN_KEY, retry: { ...fast, maxAttempts: 5, budget: { maxTokens: 10, tokenRatio: 0.1 } } });
     faults.always({ kind: "fail-before", code: Code.Unavailable });
     const errors = await Promise.all(Array.from({ length: 20 }, () => billingError(client.getCurrentBill({ customerId: "acme" }))));
     // Without a budget: 20 × 5 = 100 attempts. With it: every call's first attempt, and
@@ -156,7 +160,7 @@ describe("the retrying client against a real server with injected faults", () =>
 
   it("honours the delay the server asks for", async () => {
     const retries: RetryEvent[] = [];
-    const client = createBillingClient({ baseUrl: tally.url, retry: fast, onRetry: (event) => retries.push(event) });
+    const client = createBillingClient({ baseUrl: tally.url, apiKey: TEST_ADMIN_KEY, retry: fast, onRetry: (event) => retries.push(event) });
     faults.queue({ kind: "fail-before", code: Code.ResourceExhausted, retryDelayMs: 300 });
     await client.recordUsage({ customerId: "acme", meterKey: "calls", quantity: "1" });
     assert.equal(faults.seen.length, 2);
@@ -169,7 +173,7 @@ describe("the retrying client against a real server with injected faults", () =>
   });
 
   it("stops at once when the caller cancels, during an attempt or while waiting to retry", async () => {
-    const client = createBillingClient({ baseUrl: tally.url, retry: { initialBackoffMs: 1000, maxBackoffMs: 1000 } });
+    const client = createBillingClient({ baseUrl: tally.url, apiKey: TEST_ADMIN_KEY, retry: { initialBackoffMs: 1000, maxBackoffMs: 1000 } });
     faults.always({ kind: "delay", ms: 1000 });
     const during = new AbortController();
     setTimeout(() => during.abort(), 100);
@@ -184,7 +188,7 @@ describe("the retrying client against a real server with injected faults", () =>
     const retries: RetryEvent[] = [];
     const waiting = new AbortController();
     const patient = createBillingClient({
-      baseUrl: tally.url,
+      baseUrl: tally.url, apiKey: TEST_ADMIN_KEY,
       retry: { initialBackoffMs: 1000, maxBackoffMs: 1000 },
       onRetry: (event) => {
         retries.push(event);
@@ -199,15 +203,20 @@ describe("the retrying client against a real server with injected faults", () =>
   });
 
   it("sends the API key as a bearer token on every protocol", async () => {
+    const store = await openStore(tally.db);
+    const { key } = await createKeyring({ store, clock: systemClock }).createKey({ role: "read", name: "client test" });
+    await store.close();
     for (const protocol of ["grpc", "connect", "grpc-web"] as const) {
-      const client = createBillingClient({ baseUrl: tally.url, protocol, apiKey: "tk_test_123" });
+      const client = createBillingClient({ baseUrl: tally.url, protocol, apiKey: key });
       assert.equal((await client.getCustomer({ id: "acme" })).customer?.externalId, "acme");
     }
     assert.deepEqual(
       faults.seen.map((call) => call.authorization),
-      ["Bearer tk_test_123", "Bearer tk_test_123", "Bearer tk_test_123"],
+      [`Bearer ${key}`, `Bearer ${key}`, `Bearer ${key}`],
     );
-    await createBillingClient({ baseUrl: tally.url }).getCustomer({ id: "acme" });
-    assert.equal(faults.seen[3]?.authorization, null);
+    const error = await billingError(createBillingClient({ baseUrl: tally.url }).getCustomer({ id: "acme" }));
+    assert.equal(error.code, Code.Unauthenticated);
+    assert.equal(faults.seen.length, 3, "a call without a key stops at authentication");
   });
+
 });

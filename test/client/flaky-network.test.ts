@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { BillingError, createBillingClient, type RetryEvent } from "tally/client";
 import { Aggregation } from "../../gen/ts/billing/v1/catalog_service_pb.js";
+import { TEST_ADMIN_KEY } from "../support/clients.js";
 import { startTcpProxy } from "../support/tcp-proxy.js";
 import { scratchDirectory, startTallyProcess, type TallyProcess } from "../support/tally-process.js";
 
@@ -18,7 +19,7 @@ describe("the retrying client through a flaky network and a restarting server", 
   before(async () => {
     server = await startTallyProcess(db);
     proxy = await startTcpProxy({ host: "127.0.0.1", port: server.port });
-    const client = createBillingClient({ baseUrl: server.url });
+    const client = createBillingClient({ baseUrl: server.url, apiKey: TEST_ADMIN_KEY });
     await client.createMeter({ meter: { key: "calls", displayName: "Calls", unit: "call", aggregation: Aggregation.SUM, precision: 0 } });
     await client.createPrice({ price: { meterKey: "calls", currencyCode: "USD", tiers: [{ unitAmount: "0.01" }] } });
     for (const protocol of ["grpc", "connect", "grpc-web", "restart"]) {
@@ -36,7 +37,7 @@ describe("the retrying client through a flaky network and a restarting server", 
     it(`${protocol}: a response lost on a cut connection is retried with the same request_id and replayed, recorded once`, async () => {
       const retries: RetryEvent[] = [];
       const client = createBillingClient({
-        baseUrl: proxy.url,
+        baseUrl: proxy.url, apiKey: TEST_ADMIN_KEY,
         protocol,
         retry: { initialBackoffMs: 20, maxBackoffMs: 50 },
         onRetry: (event) => retries.push(event),
@@ -48,7 +49,7 @@ describe("the retrying client through a flaky network and a restarting server", 
       assert.equal(retries.length, 1, `retried on ${retries.map((event) => event.error.code)}`);
       assert.equal(retries[0]?.requestId, response.record?.requestId);
       assert.equal(response.replayed, true, "the first attempt was recorded; the retry must replay it");
-      const direct = createBillingClient({ baseUrl: server.url });
+      const direct = createBillingClient({ baseUrl: server.url, apiKey: TEST_ADMIN_KEY });
       const { records } = await direct.listUsageRecords({ customerId: protocol });
       assert.equal(records.length, 1);
       assert.equal((await direct.getCurrentBill({ customerId: protocol })).bill?.lines[0]?.quantity, "5");
@@ -57,7 +58,7 @@ describe("the retrying client through a flaky network and a restarting server", 
 
   it("every logical call is recorded exactly once across cut connections and a kill -9 restart", async () => {
     const client = createBillingClient({
-      baseUrl: proxy.url,
+      baseUrl: proxy.url, apiKey: TEST_ADMIN_KEY,
       protocol: "grpc",
       timeoutMs: 20_000,
       retry: { initialBackoffMs: 50, maxBackoffMs: 500, maxAttempts: 30, budget: { maxTokens: 1000, tokenRatio: 1 } },
@@ -91,7 +92,7 @@ describe("the retrying client through a flaky network and a restarting server", 
     await Promise.all([worker(), worker(), worker(), worker(), chaos]);
     assert.deepEqual(failures.map((error) => (error instanceof BillingError ? error.message : String(error))), []);
     assert.equal(results.length, calls);
-    const direct = createBillingClient({ baseUrl: server.url });
+    const direct = createBillingClient({ baseUrl: server.url, apiKey: TEST_ADMIN_KEY });
     const { bill } = await direct.getCurrentBill({ customerId: "restart" });
     assert.equal(bill?.lines[0]?.quantity, String(calls));
     assert.equal(bill?.lines[0]?.amount, (calls * 0.01).toFixed(2));
@@ -100,7 +101,7 @@ describe("the retrying client through a flaky network and a restarting server", 
   it("a call that cannot get through names the cause and the attempts made", async () => {
     proxy.setRefusing(true);
     try {
-      const client = createBillingClient({ baseUrl: proxy.url, retry: { initialBackoffMs: 10, maxBackoffMs: 20, maxAttempts: 4 } });
+      const client = createBillingClient({ baseUrl: proxy.url, apiKey: TEST_ADMIN_KEY, retry: { initialBackoffMs: 10, maxBackoffMs: 20, maxAttempts: 4 } });
       await assert.rejects(client.recordUsage({ requestId: "down-1", customerId: "restart", meterKey: "calls", quantity: "1" }), (error: unknown) => {
         assert.ok(error instanceof BillingError);
         assert.equal(error.attempts, 4);

@@ -4,6 +4,7 @@ import { Code } from "@connectrpc/connect";
 import { BillingError, createBillingClient } from "tally/client";
 import { Aggregation } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { createFaultInjector } from "../support/fault-injector.js";
+import { TEST_ADMIN_KEY } from "../support/clients.js";
 import { startTestTally, type TestTally } from "../support/test-tally.js";
 
 describe("the batching usage producer", () => {
@@ -12,7 +13,7 @@ describe("the batching usage producer", () => {
 
   before(async () => {
     tally = await startTestTally({}, undefined, [faults.interceptor]);
-    const client = createBillingClient({ baseUrl: tally.url });
+    const client = createBillingClient({ baseUrl: tally.url, apiKey: TEST_ADMIN_KEY });
     await client.createMeter({ meter: { key: "calls", displayName: "Calls", unit: "call", aggregation: Aggregation.SUM, precision: 3 } });
     await client.createPrice({ price: { meterKey: "calls", currencyCode: "USD", tiers: [{ unitAmount: "0.001" }] } });
     for (const name of ["bulk-calls", "bulk-stream", "refusals", "closing"]) {
@@ -25,7 +26,7 @@ describe("the batching usage producer", () => {
     it(`10,000 events over ${via} under injected faults: each durable exactly once, every promise settled, backpressure applied`, async () => {
       faults.reset();
       const client = createBillingClient({
-        baseUrl: tally.url,
+        baseUrl: tally.url, apiKey: TEST_ADMIN_KEY,
         protocol: "grpc",
         retry: { initialBackoffMs: 5, maxBackoffMs: 50, maxAttempts: 20, budget: { maxTokens: 1000, tokenRatio: 1 } },
       });
@@ -61,7 +62,7 @@ describe("the batching usage producer", () => {
 
   it("a refused event rejects only its own promise, naming its own field", async () => {
     faults.reset();
-    const client = createBillingClient({ baseUrl: tally.url });
+    const client = createBillingClient({ baseUrl: tally.url, apiKey: TEST_ADMIN_KEY });
     const producer = client.usage.producer({ maxBatch: 10, maxDelayMs: 5, via: "calls" });
     const results = await Promise.allSettled([
       producer.enqueue({ requestId: "refusal-ok-1", customerId: "refusals", meterKey: "calls", quantity: "1" }),
@@ -83,7 +84,7 @@ describe("the batching usage producer", () => {
   });
 
   it("rejects when full if asked to, and close() drains then refuses", async () => {
-    const client = createBillingClient({ baseUrl: tally.url });
+    const client = createBillingClient({ baseUrl: tally.url, apiKey: TEST_ADMIN_KEY });
     const producer = client.usage.producer({ maxBatch: 5, maxDelayMs: 50, maxQueue: 5, whenFull: "reject" });
     const accepted = Array.from({ length: 5 }, () => producer.enqueue({ customerId: "closing", meterKey: "calls", quantity: "1" }));
     await assert.rejects(producer.enqueue({ customerId: "closing", meterKey: "calls", quantity: "1" }), (error: unknown) => {
@@ -100,7 +101,7 @@ describe("the batching usage producer", () => {
   });
 
   it("a batch that cannot get through rejects each of its events with the cause and the attempts", async () => {
-    const client = createBillingClient({ baseUrl: tally.url, retry: { initialBackoffMs: 5, maxBackoffMs: 10, maxAttempts: 3 } });
+    const client = createBillingClient({ baseUrl: tally.url, apiKey: TEST_ADMIN_KEY, retry: { initialBackoffMs: 5, maxBackoffMs: 10, maxAttempts: 3 } });
     const producer = client.usage.producer({ maxDelayMs: 1, via: "calls" });
     faults.reset();
     faults.always({ kind: "fail-before", code: Code.Unavailable });

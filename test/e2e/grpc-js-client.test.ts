@@ -9,6 +9,7 @@ import {
   grpcJsFailure,
   unary,
 } from "../support/grpc-js-stubs.js";
+import { TEST_ADMIN_KEY } from "../support/clients.js";
 import { scratchDirectory, startTallyProcess, type TallyProcess } from "../support/tally-process.js";
 
 // Another team's service would reach Tally through stock gRPC tooling built
@@ -237,7 +238,7 @@ describe("a grpc-js client built from the .proto files alone", () => {
   it("answers Connect JSON over HTTP/1.1 on the same port with the same bill", async () => {
     const response = await fetch(`${tally!.url}/billing.v1.BillingService/GetCurrentBill`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization: `Bearer ${TEST_ADMIN_KEY}` },
       body: JSON.stringify({ customerId: "globex" }),
     });
     assert.equal(response.status, 200);

@@ -13,13 +13,15 @@ import { createBilling } from "../../src/domain/billing.js";
 import { createCatalog } from "../../src/domain/catalog.js";
 import { systemClock } from "../../src/domain/clock.js";
 import { createCustomerDirectory } from "../../src/domain/customer-directory.js";
+import { createKeyring } from "../../src/domain/keyring.js";
 import { DEFAULT_SCOPE, type Store } from "../../src/domain/store.js";
 import { DEFAULT_TIME_RULES } from "../../src/domain/time-rules.js";
 import { createUsageLedger } from "../../src/domain/usage-ledger.js";
+import { createMetrics } from "../../src/server/metrics.js";
 import { createTallyServer } from "../../src/server/server.js";
 import { openSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { createCatalogFixture } from "../support/catalog-fixture.js";
-import { clientsFor, type Protocol, transportFor } from "../support/clients.js";
+import { clientsFor, type Protocol, TEST_ADMIN_KEY, transportFor } from "../support/clients.js";
 import { assertRefused, refusal } from "../support/errors.js";
 import { scratchDirectory, startTallyProcess, type TallyProcess } from "../support/tally-process.js";
 
@@ -30,7 +32,7 @@ const MAX_MESSAGE_BYTES = 64 * 1024;
 
 /** Runs `buf curl` (a real third-party gRPC client) and returns its stdout. */
 async function bufCurl(args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, ["node_modules/.bin/buf", "curl", "--protocol", "grpc", "--http2-prior-knowledge", ...args], {
+  const { stdout } = await run(process.execPath, ["node_modules/.bin/buf", "curl", "--protocol", "grpc", "--http2-prior-knowledge", "-H", `authorization: Bearer ${TEST_ADMIN_KEY}`, "--reflect-header", "*", ...args], {
     timeout: 30_000,
   });
   return stdout;
@@ -253,6 +255,9 @@ describe("graceful shutdown", () => {
         billing: createBilling({ store, clock, timeRules }),
       },
       logger: pino({ level: "silent" }),
+      keyring: createKeyring({ store, clock, configuredKeys: [{ key: TEST_ADMIN_KEY, role: "admin", name: "test" }] }),
+      metrics: createMetrics({ databaseBytes: () => store.storageBytes() }),
+      callLimits: { maxBatchSize: 1000, maxStreamMessages: 100_000, maxDeadlineMs: 30_000, rateLimit: 0, rateBurst: 1 },
     });
     const address = await server.listen(0, "127.0.0.1");
     const url = `http://127.0.0.1:${address.port}`;

@@ -3,6 +3,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { TEST_ADMIN_KEY } from "../support/clients.js";
 import { scratchDirectory, startTallyProcess, type TallyProcess } from "../support/tally-process.js";
 
 /** The commands of each `<!-- interop:NAME -->` block of the README, in order. */
@@ -34,6 +35,7 @@ describe("the README's walkthroughs against a live server", () => {
   const python = execFileSync("scripts/python-env.sh", { encoding: "utf8" }).trim();
   const env = {
     ...process.env,
+    TALLY_API_KEY: TEST_ADMIN_KEY,
     PATH: [dirname(python), join(execFileSync("go", ["env", "GOPATH"], { encoding: "utf8" }).trim(), "bin"), process.env.PATH].join(":"),
   };
   let server: TallyProcess;
@@ -124,7 +126,7 @@ import sys; sys.path.insert(0, ${JSON.stringify(out)})
 import grpc
 from billing.v1 import billing_service_pb2 as b, billing_service_pb2_grpc as bg
 with grpc.insecure_channel("127.0.0.1:${server.port}") as channel:
-    bill = bg.BillingServiceStub(channel).GetCurrentBill(b.GetCurrentBillRequest(customer_id="example-python")).bill
+    bill = bg.BillingServiceStub(channel).GetCurrentBill(b.GetCurrentBillRequest(customer_id="example-python"), metadata=(("authorization", "Bearer ${TEST_ADMIN_KEY}"),)).bill
     print(bill.total, bill.lines[0].quantity)
 `;
     assert.equal(execFileSync(python, ["-c", script], { encoding: "utf8" }).trim(), "12.55 1510");

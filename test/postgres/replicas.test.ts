@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
-import { type Interceptor, createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import type { RecordUsageResponse } from "../../gen/ts/billing/v1/usage_service_pb.js";
-import { BillingService } from "../../gen/ts/billing/v1/billing_service_pb.js";
-import { CatalogService } from "../../gen/ts/billing/v1/catalog_service_pb.js";
-import { CustomerService } from "../../gen/ts/billing/v1/customer_service_pb.js";
-import { UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
-import type { TallyClients } from "../support/clients.js";
+import { clientsFor, type TallyClients, transportFor } from "../support/clients.js";
 import { createCatalogFixture } from "../support/catalog-fixture.js";
 import { fromNanoUnits, toNanoUnits } from "../support/crash-audit.js";
 import { auditPostgres, createTestDatabase } from "../support/postgres.js";
@@ -17,30 +11,16 @@ import { startTallyProcess, type TallyProcess } from "../support/tally-process.j
 // Several stateless Tally replicas on one PostgreSQL database, as behind a
 // load balancer: the invariants must hold across processes exactly as they do
 // inside one. Each request id is sent to all three replicas at the same
-// moment; one replica is killed with SIGKILL while the load runs.
+// moment; one replica is killed with SIGKILL while the load runs. Every
+// replica starts with the test bootstrap key, which every client sends.
 
-const KEY = "tally-replicas-test-key";
 const REPLICAS = 3;
 /** A call that hangs longer than this is counted as unanswered. */
 const CALL_TIMEOUT_MS = 15_000;
 
-const withKey: Interceptor = (next) => async (request) => {
-  request.header.set("authorization", `Bearer ${KEY}`);
-  return next(request);
-};
-
 /** Clients of one replica: gRPC, or Connect JSON over HTTP/1.1 (a load balancer may speak either). */
 function clientsOf(replica: TallyProcess, protocol: "grpc" | "connect"): TallyClients {
-  const transport =
-    protocol === "grpc"
-      ? createGrpcTransport({ baseUrl: replica.url, interceptors: [withKey] })
-      : createConnectTransport({ baseUrl: replica.url, httpVersion: "1.1", interceptors: [withKey] });
-  return {
-    customers: createClient(CustomerService, transport),
-    catalog: createClient(CatalogService, transport),
-    usage: createClient(UsageService, transport),
-    billing: createClient(BillingService, transport),
-  };
+  return clientsFor(transportFor(protocol === "grpc" ? "grpc" : "connect-json-h1", replica.url));
 }
 
 /** "hosting" is billed at 0.0125 USD per unit; the line's amount rounded half to even to cents, computed here independently. */
@@ -80,7 +60,7 @@ describe("Replicas: three Tally processes on one PostgreSQL database", () => {
     url = await createTestDatabase("tally_replicas");
     // Started together: they migrate the new database at the same moment.
     replicas = await Promise.all(
-      Array.from({ length: REPLICAS }, () => startTallyProcess(url, [], { TALLY_BOOTSTRAP_KEY: KEY })),
+      Array.from({ length: REPLICAS }, () => startTallyProcess(url, ["--rate-limit", "0"])),
     );
   });
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
+import { TEST_ADMIN_KEY } from "../support/clients.js";
 import { startTestTally, type TestTally } from "../support/test-tally.js";
 
 /** A raw HTTP/1.1 request, so the test controls the Origin header exactly. */
@@ -26,7 +27,7 @@ describe("cross-origin rules", () => {
   });
   after(() => tally.stop());
 
-  const json = { "content-type": "application/json" };
+  const json = { "content-type": "application/json", authorization: `Bearer ${TEST_ADMIN_KEY}` };
   const body = JSON.stringify({ customerId: "acme" });
 
   it("lets callers without an Origin and same-origin pages through", async () => {

@@ -5,12 +5,13 @@ import { gzipSync } from "node:zlib";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { Interceptor } from "@connectrpc/connect";
 import { GetCustomerRequestSchema, GetCustomerResponseSchema } from "../../gen/ts/billing/v1/customer_service_pb.js";
+import { TEST_ADMIN_KEY } from "../support/clients.js";
 import { startTestTally, type TestTally } from "../support/test-tally.js";
 
 /** One raw HTTP/2 gRPC exchange: response headers, body and trailers as sent. */
 function exchange(session: ClientHttp2Session, path: string, body: Buffer, headers: Record<string, string> = {}) {
   return new Promise<{ headers: IncomingHttpHeaders; body: Buffer; trailers: IncomingHttpHeaders }>((resolve, reject) => {
-    const stream = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", ...headers });
+    const stream = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", authorization: `Bearer ${TEST_ADMIN_KEY}`, ...headers });
     const chunks: Buffer[] = [];
     let responseHeaders: IncomingHttpHeaders = {};
     let trailers: IncomingHttpHeaders = {};

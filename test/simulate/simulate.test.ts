@@ -9,6 +9,7 @@ import { runSimulation, type SimulationOutput } from "../../src/simulate/simulat
 import type { SimulationMode, SimulationOptions, SimulationProtocol } from "../../src/simulate/simulation-options.js";
 import type { SimulationSummary } from "../../src/simulate/summary.js";
 import { createFaultInjector } from "../support/fault-injector.js";
+import { TEST_ADMIN_KEY } from "../support/clients.js";
 import { startTestTally, TestClock, type TestTally } from "../support/test-tally.js";
 
 /** A summary's stdout and stderr, as text. */
@@ -84,7 +85,7 @@ describe("tally simulate", () => {
   for (const [mode, protocol, total] of cases) {
     it(`${mode} mode over ${protocol}: every count adds up and every bill matches`, async () => {
       const { output, stdout, stderr } = captureOutput();
-      const summary = await runSimulation({ ...MIX, url: tally.url, protocol, mode, total, runId: `test-${mode}`, progressIntervalMs: 50 }, output);
+      const summary = await runSimulation({ ...MIX, url: tally.url, apiKey: TEST_ADMIN_KEY, protocol, mode, total, runId: `test-${mode}`, progressIntervalMs: 50 }, output);
       assertCleanRun(summary, total);
       if (mode === "unary") assert.equal(summary.calls, total);
       else assert.ok(summary.calls >= total / 50 && summary.calls < total / 10, `${summary.calls} calls of up to 50 events`);
@@ -99,7 +100,7 @@ describe("tally simulate", () => {
     const runs = [];
     for (const runId of ["test-seed-a", "test-seed-b"]) {
       const { output } = captureOutput();
-      runs.push(await runSimulation({ ...MIX, url: tally.url, protocol: "connect", mode: "batch", total: 300, runId, json: true }, output));
+      runs.push(await runSimulation({ ...MIX, url: tally.url, apiKey: TEST_ADMIN_KEY, protocol: "connect", mode: "batch", total: 300, runId, json: true }, output));
     }
     assert.deepEqual(runs[0]!.sends, runs[1]!.sends);
     assert.deepEqual(runs[0]!.refusedByReason, runs[1]!.refusedByReason);
@@ -108,7 +109,7 @@ describe("tally simulate", () => {
   it("the check fails when the server's data disagrees with what was sent", async () => {
     const { output, stdout } = captureOutput();
     let voided: { customerId: string; meterKey: string } | undefined;
-    const summary = await runSimulation({ ...MIX, url: tally.url, protocol: "connect", mode: "batch", total: 400, runId: "test-tampered", json: true }, output, {
+    const summary = await runSimulation({ ...MIX, url: tally.url, apiKey: TEST_ADMIN_KEY, protocol: "connect", mode: "batch", total: 400, runId: "test-tampered", json: true }, output, {
       async beforeCheck({ catalog, client }) {
         const customerId = catalog.customers[0]!;
         const { records } = await client.listUsageRecords({ customerId, pageSize: 100 });
@@ -133,6 +134,7 @@ describe("tally simulate", () => {
     const { output, stdout } = captureOutput();
     registerSimulateCommand(program, output);
     process.env.TALLY_SIMULATE_URL = tally.url;
+    process.env.TALLY_SIMULATE_API_KEY = TEST_ADMIN_KEY;
     try {
       await program.parseAsync(
         ["simulate", "--protocol", "connect", "--mode", "stream", "--total", "120", "--customers", "2", "--meters", "2", "--bad-input", "20", "--run-id", "test-command", "--seed", "7", "--json"],
@@ -140,6 +142,7 @@ describe("tally simulate", () => {
       );
     } finally {
       delete process.env.TALLY_SIMULATE_URL;
+      delete process.env.TALLY_SIMULATE_API_KEY;
     }
     const summary = JSON.parse(stdout()) as SimulationSummary;
     assert.equal(process.exitCode, 0);
@@ -155,7 +158,7 @@ describe("tally simulate", () => {
     const again = captureOutput();
     const rerun = new Command("tally").exitOverride();
     registerSimulateCommand(rerun, again.output);
-    await rerun.parseAsync(["simulate", "--url", tally.url, "--total", "10", "--customers", "2", "--meters", "2", "--run-id", "test-command"], { from: "user" });
+    await rerun.parseAsync(["simulate", "--url", tally.url, "--api-key", TEST_ADMIN_KEY, "--total", "10", "--customers", "2", "--meters", "2", "--run-id", "test-command"], { from: "user" });
     assert.equal(process.exitCode, 1, "a run id used before is refused: its bills hold the earlier run's usage too");
     process.exitCode = undefined;
     assert.match(again.stderr(), /run id "test-command" was used before/);
@@ -194,7 +197,7 @@ describe("tally simulate when calls go unanswered", () => {
 
   it("with --client-retries the client retries the lost calls, and the summary counts the retries", async () => {
     lostAnswers();
-    const summary = await runSimulation({ ...options, url: tally.url, runId: "test-retries", clientRetries: true }, captureOutput().output);
+    const summary = await runSimulation({ ...options, url: tally.url, apiKey: TEST_ADMIN_KEY, runId: "test-retries", clientRetries: true }, captureOutput().output);
     assert.equal(summary.retries, 2);
     assert.deepEqual(summary.failedByCode, {});
     assert.equal(summary.reconciled.events, 0);
@@ -203,7 +206,7 @@ describe("tally simulate when calls go unanswered", () => {
 
   it("without retries the unanswered events are reported failed, sent again, and the bills still match", async () => {
     lostAnswers();
-    const summary = await runSimulation({ ...options, url: tally.url, runId: "test-no-retries" }, captureOutput().output);
+    const summary = await runSimulation({ ...options, url: tally.url, apiKey: TEST_ADMIN_KEY, runId: "test-no-retries" }, captureOutput().output);
     const failed = summary.failedByCode.UNAVAILABLE ?? 0;
     const lostItems = faults.seen.slice(0, 2).reduce((sum, call) => sum + call.itemRequestIds.length, 0);
     assert.equal(summary.retries, 0);

@@ -300,6 +300,30 @@ export function storeContract(name: string, harness: StoreHarness): void {
       await store.close();
     });
 
+    it("keeps API keys by id across tenants: only the hash, revocation keeps its first time, and reports its size", async () => {
+      const { store } = await seeded();
+      const secretHash = new Uint8Array(32).map((_, index) => index * 7);
+      await store.createApiKey({ id: "k1", tenant: "default", role: "ingest", name: "checkout", createTime: 5, revokeTime: null, secretHash });
+      await store.createApiKey({ id: "k2", tenant: "other", role: "read", name: "", createTime: 6, revokeTime: null, secretHash: new Uint8Array(32) });
+      const found = await store.findApiKey("k1");
+      assert.deepEqual(found && { ...found, secretHash: [...found.secretHash] }, {
+        id: "k1",
+        tenant: "default",
+        role: "ingest",
+        name: "checkout",
+        createTime: 5,
+        revokeTime: null,
+        secretHash: [...secretHash],
+      });
+      assert.deepEqual((await store.listApiKeys()).map((key) => [key.id, key.tenant]), [["k1", "default"], ["k2", "other"]]);
+      assert.equal((await store.revokeApiKey("k2", 10))?.revokeTime, 10);
+      assert.equal((await store.revokeApiKey("k2", 20))?.revokeTime, 10);
+      assert.equal(await store.revokeApiKey("nope", 10), undefined);
+      assert.equal(await store.findApiKey("nope"), undefined);
+      assert.ok((await store.storageBytes()) > 0);
+      await store.close();
+    });
+
     it("acknowledged means durable: what it acknowledged is there after a reopen", async () => {
       const { open, store } = await seeded();
       await store.recordUsage("default", [usage("a", "7.125", { attributes: { "k\u0000": "v\u0000" } })], false);

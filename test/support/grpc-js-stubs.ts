@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import grpc from "@grpc/grpc-js";
+import { TEST_ADMIN_KEY } from "./clients.js";
 import protoLoader from "@grpc/proto-loader";
 import protobuf from "protobufjs";
 
@@ -38,7 +39,7 @@ export interface GrpcJsStubs {
   close(): void;
 }
 
-type ServiceConstructor = new (address: string, credentials: grpc.ChannelCredentials) => grpc.Client;
+type ServiceConstructor = new (address: string, credentials: grpc.ChannelCredentials, options?: grpc.ClientOptions) => grpc.Client;
 
 function serviceAt(pkg: grpc.GrpcObject, path: string): ServiceConstructor {
   let node: unknown = pkg;
@@ -52,15 +53,27 @@ const healthPackage = grpc.loadPackageDefinition(
   protoLoader.loadSync(join("node_modules", "grpc-health-check", "proto", "health", "v1", "health.proto"), LOADER_OPTIONS),
 );
 
-/** Plaintext stubs for `address` ("127.0.0.1:port"). */
-export function createGrpcJsStubs(address: string): GrpcJsStubs {
+/**
+ * Plaintext stubs for `address` ("127.0.0.1:port"), sending `apiKey` as
+ * `authorization` metadata on every call ("" for none).
+ */
+export function createGrpcJsStubs(address: string, apiKey = TEST_ADMIN_KEY): GrpcJsStubs {
   const credentials = grpc.credentials.createInsecure();
+  // grpc-js refuses call credentials on an insecure channel; an interceptor adds the header instead.
+  const withKey: grpc.Interceptor = (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        if (apiKey !== "") metadata.set("authorization", `Bearer ${apiKey}`);
+        next(metadata, listener);
+      },
+    });
+  const options = { interceptors: [withKey] };
   const stubs = {
-    customers: new (serviceAt(billingPackage, "billing.v1.CustomerService"))(address, credentials),
-    catalog: new (serviceAt(billingPackage, "billing.v1.CatalogService"))(address, credentials),
-    usage: new (serviceAt(billingPackage, "billing.v1.UsageService"))(address, credentials),
-    billing: new (serviceAt(billingPackage, "billing.v1.BillingService"))(address, credentials),
-    health: new (serviceAt(healthPackage, "grpc.health.v1.Health"))(address, credentials),
+    customers: new (serviceAt(billingPackage, "billing.v1.CustomerService"))(address, credentials, options),
+    catalog: new (serviceAt(billingPackage, "billing.v1.CatalogService"))(address, credentials, options),
+    usage: new (serviceAt(billingPackage, "billing.v1.UsageService"))(address, credentials, options),
+    billing: new (serviceAt(billingPackage, "billing.v1.BillingService"))(address, credentials, options),
+    health: new (serviceAt(healthPackage, "grpc.health.v1.Health"))(address, credentials, options),
   };
   return {
     ...stubs,

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { TEST_ADMIN_KEY } from "./clients.js";
 
 /** A `tally serve` child process on a free port. */
 export interface TallyProcess {
@@ -23,11 +24,12 @@ export function scratchDirectory(prefix = "tally-test-"): { path: string; cleanu
 
 /**
  * Starts the real `tally serve` command (bin/tally.js) on port 0 and waits for
- * its "listening" log line.
+ * its "listening" log line. Its bootstrap key is TEST_ADMIN_KEY unless `env`
+ * sets another.
  */
 export async function startTallyProcess(db: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<TallyProcess> {
   const child = spawn(process.execPath, ["bin/tally.js", "serve", "--port", "0", "--db", db, ...extraArgs], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, TALLY_BOOTSTRAP_KEY: TEST_ADMIN_KEY, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs: Record<string, unknown>[] = [];

@@ -1,10 +1,13 @@
 import { join } from "node:path";
 import type { Interceptor } from "@connectrpc/connect";
 import { pino } from "pino";
-import type { ServeConfig } from "../../src/config.js";
+import { defaultServeConfig, type ServeConfig } from "../../src/config.js";
 import type { Clock } from "../../src/domain/clock.js";
-import { type RunningTally, startTally } from "../../src/main.js";
-import { clientsFor, type Protocol, type TallyClients, transportFor } from "./clients.js";
+import { openStore, type RunningTally, startTally } from "../../src/main.js";
+import type { Role } from "../../src/domain/api-key.js";
+import { createKeyring } from "../../src/domain/keyring.js";
+import { DEFAULT_SCOPE } from "../../src/domain/store.js";
+import { clientsFor, type Protocol, TEST_ADMIN_KEY, type TallyClients, transportFor } from "./clients.js";
 import { scratchDirectory } from "./tally-process.js";
 
 /** A clock a test moves by hand. */
@@ -22,12 +25,16 @@ export class TestClock implements Clock {
 export interface TestTally extends RunningTally {
   db: string;
   clock: TestClock;
-  clients(protocol?: Protocol): TallyClients;
+  /** Clients of every service; with the test admin key unless `apiKey` is given ("" for none). */
+  clients(protocol?: Protocol, apiKey?: string): TallyClients;
+  /** A new stored API key, as `tally keys create` makes one. */
+  createKey(role: Role, tenant?: string): Promise<string>;
 }
 
 /**
  * Starts Tally in this process. Without `overrides.db` it gets a scratch
- * database that `stop()` removes; a given database is kept.
+ * database that `stop()` removes; a given database is kept. TEST_ADMIN_KEY is
+ * its bootstrap key, and there is no rate limit unless `overrides` sets one.
  */
 export async function startTestTally(
   overrides: Partial<ServeConfig> = {},
@@ -37,14 +44,12 @@ export async function startTestTally(
   const scratch = overrides.db === undefined ? scratchDirectory() : undefined;
   const db = overrides.db ?? join(scratch!.path, "tally.db");
   const config: ServeConfig = {
-    host: "127.0.0.1",
+    ...defaultServeConfig(),
     port: 0,
     logLevel: "silent",
-    finalizeGrace: 72 * 3_600_000,
-    maxMessageBytes: 4 * 1024 * 1024,
     shutdownGrace: 2_000,
-    demo: false,
-    corsOrigins: [],
+    bootstrapKey: TEST_ADMIN_KEY,
+    rateLimit: 0,
     ...overrides,
     db,
   };
@@ -53,7 +58,15 @@ export async function startTestTally(
     ...tally,
     db,
     clock,
-    clients: (protocol: Protocol = "grpc") => clientsFor(transportFor(protocol, tally.url)),
+    clients: (protocol: Protocol = "grpc", apiKey = TEST_ADMIN_KEY) => clientsFor(transportFor(protocol, tally.url, apiKey)),
+    async createKey(role: Role, tenant = DEFAULT_SCOPE) {
+      const store = await openStore(db);
+      try {
+        return (await createKeyring({ store, clock }).createKey({ role, tenant, name: `test ${role}` })).key;
+      } finally {
+        await store.close();
+      }
+    },
     async stop() {
       await tally.stop();
       scratch?.cleanup();

@@ -92,4 +92,15 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (tenant_id, customer_id, period, meter_key)
   );
   `,
+  `
+  CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    name TEXT NOT NULL,
+    secret_hash BYTEA NOT NULL,
+    create_time BIGINT NOT NULL,
+    revoke_time BIGINT
+  );
+  `,
 ];

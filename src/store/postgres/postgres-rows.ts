@@ -1,4 +1,5 @@
 import type pg from "pg";
+import type { ApiKey, Role } from "../../domain/api-key.js";
 import type { Customer } from "../../domain/customer.js";
 import { Decimal } from "../../domain/decimal.js";
 import type { Aggregation, Meter } from "../../domain/meter.js";
@@ -109,5 +110,16 @@ export function toTotals(row: Row): UsageTotals {
     sum: Decimal.parse(String(row.quantity_sum))!,
     count: Number(row.event_count),
     max: Decimal.parse(String(row.quantity_max))!,
+  };
+}
+
+export function toApiKey(row: Row): ApiKey {
+  return {
+    id: String(row.id),
+    tenant: String(row.tenant_id),
+    role: String(row.role) as Role,
+    name: String(row.name),
+    createTime: Number(row.create_time),
+    revokeTime: row.revoke_time === null ? null : Number(row.revoke_time),
   };
 }

@@ -1,4 +1,5 @@
 import pg from "pg";
+import type { ApiKey, StoredApiKey } from "../../domain/api-key.js";
 import type { BillingPeriod } from "../../domain/billing-period.js";
 import type { Customer } from "../../domain/customer.js";
 import { Decimal } from "../../domain/decimal.js";
@@ -23,6 +24,7 @@ import { isConnectionFailure, isRetryableConflict, LostRace, storeUnavailable } 
 import {
   type Row,
   tiersToJson,
+  toApiKey,
   toCustomer,
   toMeter,
   toPrice,
@@ -42,6 +44,8 @@ export interface PostgresStoreOptions {
   maxConnections?: number;
   /** How long a call waits for a free connection (or to connect) before failing UNAVAILABLE, in ms. Default 10000. */
   connectTimeoutMs?: number;
+  /** Told the number of calls and the duration of each committed usage group (for metrics). Default none. */
+  onGroupCommitted?: (writes: number, seconds: number) => void;
 }
 
 /** How many times a transaction rolled back by a conflict (deadlock, serialization, a lost race) is run again. */
@@ -72,7 +76,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   try {
     await checkDurability(pool);
     await migrate(pool);
-    return new PostgresStore(pool);
+    return new PostgresStore(pool, options);
   } catch (error) {
     await pool.end();
     throw error;
@@ -178,8 +182,11 @@ class PostgresStore implements Store {
   private readonly usage: ReturnType<typeof createUsageBatcher>;
   private closed = false;
 
-  constructor(private readonly pool: pg.Pool) {
-    this.usage = createUsageBatcher((work) => inTransaction(pool, work));
+  constructor(
+    private readonly pool: pg.Pool,
+    options: PostgresStoreOptions,
+  ) {
+    this.usage = createUsageBatcher((work) => inTransaction(pool, work), { onCommitted: options.onGroupCommitted });
   }
 
   createCustomer(scope: Scope, requestId: string, customer: Customer): Promise<CreateOutcome<Customer>> {
@@ -380,6 +387,38 @@ class PostgresStore implements Store {
       [scope, customerId],
     );
     return rows.map((row) => String(row.period));
+  }
+
+  // API keys are written rarely (by operators): each write is its own transaction.
+  async createApiKey(key: StoredApiKey): Promise<void> {
+    await inTransaction(this.pool, (client) =>
+      client.query(
+        `INSERT INTO api_keys (id, tenant_id, role, name, secret_hash, create_time, revoke_time) VALUES ($1, $2, $3, $4, $5, $6, NULL)`,
+        [key.id, key.tenant, key.role, key.name, Buffer.from(key.secretHash), key.createTime],
+      ),
+    );
+  }
+
+  async findApiKey(id: string): Promise<StoredApiKey | undefined> {
+    const rows = await read(this.pool, `SELECT * FROM api_keys WHERE id = $1`, [id]);
+    return rows[0] === undefined ? undefined : { ...toApiKey(rows[0]), secretHash: rows[0].secret_hash as Buffer };
+  }
+
+  async listApiKeys(): Promise<ApiKey[]> {
+    return (await read(this.pool, `SELECT * FROM api_keys ORDER BY create_time, id`, [])).map(toApiKey);
+  }
+
+  async revokeApiKey(id: string, revokeTime: number): Promise<ApiKey | undefined> {
+    const rows = await inTransaction(this.pool, async (client) => {
+      await client.query(`UPDATE api_keys SET revoke_time = $1 WHERE id = $2 AND revoke_time IS NULL`, [revokeTime, id]);
+      return (await client.query(`SELECT * FROM api_keys WHERE id = $1`, [id])).rows as Row[];
+    });
+    return rows[0] === undefined ? undefined : toApiKey(rows[0]);
+  }
+
+  async storageBytes(): Promise<number> {
+    const rows = await read(this.pool, `SELECT pg_database_size(current_database()) AS bytes`, []);
+    return Number(rows[0]!.bytes);
   }
 
   async close(): Promise<void> {

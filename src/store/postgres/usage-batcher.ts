@@ -9,6 +9,8 @@ import { toTotals, toUsageRecord, USAGE_COLUMNS, USAGE_FROM, writeTotals } from 
 export interface UsageBatcherOptions {
   /** Most events in one transaction; calls beyond wait for the next one. Default 4000. */
   maxGroupEvents?: number;
+  /** Told the number of calls and the duration of each committed group, round trips and commit included. Default none. */
+  onCommitted?: (writes: number, seconds: number) => void;
 }
 
 interface PendingCall {
@@ -58,7 +60,9 @@ export function createUsageBatcher(runTransaction: RunTransaction, options: Usag
         const group = queue.slice(0, taken);
         queue = queue.slice(taken);
         try {
+          const started = performance.now();
           const outcomes = await runTransaction((client) => writeGroup(client, group));
+          options.onCommitted?.(group.length, (performance.now() - started) / 1000);
           group.forEach((call, index) => call.resolve(outcomes[index]!));
         } catch (error) {
           for (const call of group) call.reject(error);

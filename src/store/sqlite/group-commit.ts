@@ -8,6 +8,8 @@ export interface GroupCommitOptions {
   beforeCommit?: () => void;
   /** Runs after each group, committed or not (e.g. to drop per-group state). Default none. */
   afterGroup?: () => void;
+  /** Told the size of each committed group and how long its transaction took, fsync included (for metrics). Default none. */
+  onCommitted?: (writes: number, seconds: number) => void;
 }
 
 interface PendingWrite {
@@ -60,8 +62,10 @@ export function createGroupCommit(db: Database.Database, options: GroupCommitOpt
       const group = queue.length <= maxGroupSize ? queue : queue.slice(0, maxGroupSize);
       queue = queue.length <= maxGroupSize ? [] : queue.slice(maxGroupSize);
       let results: { ok: boolean; value: unknown }[];
+      const started = performance.now();
       try {
         results = commitGroup.immediate(group);
+        options.onCommitted?.(group.length, (performance.now() - started) / 1000);
       } catch (error) {
         for (const pending of group) pending.reject(error);
         continue;

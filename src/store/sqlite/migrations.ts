@@ -88,4 +88,15 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (tenant_id, customer_id, period, meter_key)
   ) WITHOUT ROWID;
   `,
+  `
+  CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    name TEXT NOT NULL,
+    secret_hash BLOB NOT NULL,
+    create_time INTEGER NOT NULL,
+    revoke_time INTEGER
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -1,6 +1,7 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import type { ApiKey, Role, StoredApiKey } from "../../domain/api-key.js";
 import type { BillingPeriod } from "../../domain/billing-period.js";
 import type { Customer } from "../../domain/customer.js";
 import { Decimal } from "../../domain/decimal.js";
@@ -37,6 +38,8 @@ export interface SqliteStoreOptions {
   path: string;
   /** How long a write waits for another process's lock before failing, in ms. Default 5000. */
   busyTimeoutMs?: number;
+  /** Told the size and duration of each group commit (for metrics). Default none. */
+  onGroupCommitted?: (writes: number, seconds: number) => void;
 }
 
 type Row = Record<string, unknown>;
@@ -67,7 +70,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     const synchronous = db.pragma("synchronous", { simple: true });
     if (synchronous !== 2) throw new Error(`SQLite synchronous is ${String(synchronous)}, not FULL (2)`);
     migrate(db);
-    return new SqliteStore(db);
+    return new SqliteStore(db, options);
   } catch (error) {
     db.close();
     throw error;
@@ -97,7 +100,10 @@ class SqliteStore implements Store {
   private readonly writer: ReturnType<typeof createGroupCommit>;
   private readonly groupTotals: ReturnType<typeof createGroupTotals>;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly options: SqliteStoreOptions,
+  ) {
     this.groupTotals = createGroupTotals(
       (scope, customerId, period, meterKey) => {
         const row = this.statements.totalsOfMeter.get(scope, customerId, period, meterKey) as Row | undefined;
@@ -105,7 +111,11 @@ class SqliteStore implements Store {
       },
       (scope, totals) => this.writeTotals(scope, totals),
     );
-    this.writer = createGroupCommit(db, { beforeCommit: () => this.groupTotals.flush(), afterGroup: () => this.groupTotals.clear() });
+    this.writer = createGroupCommit(db, {
+      beforeCommit: () => this.groupTotals.flush(),
+      afterGroup: () => this.groupTotals.clear(),
+      onCommitted: options.onGroupCommitted,
+    });
     const prepare = (sql: string) => db.prepare(sql);
     this.statements = {
       customerByRequestId: prepare(`SELECT * FROM customers WHERE tenant_id = ? AND request_id = ?`),
@@ -182,6 +192,13 @@ class SqliteStore implements Store {
          DO UPDATE SET quantity_sum = excluded.quantity_sum, event_count = excluded.event_count,
                        quantity_max = excluded.quantity_max`,
       ),
+      insertApiKey: prepare(
+        `INSERT INTO api_keys (id, tenant_id, role, name, secret_hash, create_time, revoke_time)
+         VALUES (@id, @tenant, @role, @name, @secretHash, @createTime, NULL)`,
+      ),
+      apiKeyById: prepare(`SELECT * FROM api_keys WHERE id = ?`),
+      listApiKeys: prepare(`SELECT * FROM api_keys ORDER BY create_time, id`),
+      revokeApiKey: prepare(`UPDATE api_keys SET revoke_time = ? WHERE id = ? AND revoke_time IS NULL`),
       periodsWithUsage: prepare(
         `SELECT DISTINCT period FROM usage_totals WHERE tenant_id = ? AND customer_id = ? ORDER BY period DESC`,
       ),
@@ -382,6 +399,44 @@ class SqliteStore implements Store {
     return (this.statements.periodsWithUsage.all(scope, customerId) as Row[]).map((row) => String(row.period));
   }
 
+  // API keys are written rarely (by operators), so outside the group commit:
+  // each in its own IMMEDIATE transaction on this connection.
+  async createApiKey(key: StoredApiKey): Promise<void> {
+    this.db.transaction(() => this.statements.insertApiKey.run({ ...key, secretHash: Buffer.from(key.secretHash) })).immediate();
+  }
+
+  async findApiKey(id: string): Promise<StoredApiKey | undefined> {
+    const row = this.statements.apiKeyById.get(id) as Row | undefined;
+    return row === undefined ? undefined : { ...toApiKey(row), secretHash: row.secret_hash as Buffer };
+  }
+
+  async listApiKeys(): Promise<ApiKey[]> {
+    return (this.statements.listApiKeys.all() as Row[]).map(toApiKey);
+  }
+
+  async revokeApiKey(id: string, revokeTime: number): Promise<ApiKey | undefined> {
+    const row = this.db
+      .transaction(() => {
+        this.statements.revokeApiKey.run(revokeTime, id);
+        return this.statements.apiKeyById.get(id) as Row | undefined;
+      })
+      .immediate();
+    return row === undefined ? undefined : toApiKey(row);
+  }
+
+  async storageBytes(): Promise<number> {
+    if (this.options.path === ":memory:") return (this.db.pragma("page_count", { simple: true }) as number) * (this.db.pragma("page_size", { simple: true }) as number);
+    let bytes = 0;
+    for (const suffix of ["", "-wal", "-shm"]) {
+      try {
+        bytes += statSync(this.options.path + suffix).size;
+      } catch {
+        // -wal and -shm come and go with connections
+      }
+    }
+    return bytes;
+  }
+
   async close(): Promise<void> {
     await this.writer.drain();
     if (this.db.open) this.db.close();
@@ -473,5 +528,16 @@ function toTotals(row: Row): UsageTotals {
     sum: Decimal.parse(String(row.quantity_sum))!,
     count: Number(row.event_count),
     max: Decimal.parse(String(row.quantity_max))!,
+  };
+}
+
+function toApiKey(row: Row): ApiKey {
+  return {
+    id: row.id as string,
+    tenant: row.tenant_id as string,
+    role: row.role as Role,
+    name: row.name as string,
+    createTime: row.create_time as number,
+    revokeTime: (row.revoke_time as number | null) ?? null,
   };
 }

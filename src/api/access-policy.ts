@@ -1,0 +1,55 @@
+import type { DescService } from "@bufbuild/protobuf";
+import { BillingService } from "../../gen/ts/billing/v1/billing_service_pb.js";
+import { CatalogService } from "../../gen/ts/billing/v1/catalog_service_pb.js";
+import { CustomerService } from "../../gen/ts/billing/v1/customer_service_pb.js";
+import { UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
+import type { Permission } from "../domain/api-key.js";
+
+/**
+ * What a call needs: `public` (no key: health), `any-key` (a valid key of any
+ * role: reflection), or a permission of the caller's role.
+ */
+export type Access = "public" | "any-key" | Permission;
+
+/** One entry per method, so a new RPC does not compile until it is given its permission. */
+type MethodPermissions<S extends { method: Record<string, unknown> }> = Record<keyof S["method"], Permission>;
+
+const CUSTOMERS: MethodPermissions<typeof CustomerService> = { createCustomer: "admin", getCustomer: "read", listCustomers: "read" };
+const CATALOG: MethodPermissions<typeof CatalogService> = {
+  createMeter: "admin",
+  getMeter: "read",
+  listMeters: "read",
+  createPrice: "admin",
+  listPrices: "read",
+};
+const USAGE: MethodPermissions<typeof UsageService> = {
+  recordUsage: "ingest",
+  batchRecordUsage: "ingest",
+  streamUsage: "ingest",
+  getUsageRecord: "read",
+  listUsageRecords: "read",
+  getDailyUsage: "read",
+  // A void corrects the ledger: an operator's act, not a producer's.
+  voidUsage: "admin",
+};
+const BILLING: MethodPermissions<typeof BillingService> = { getCurrentBill: "read", getBill: "read", listBills: "read" };
+
+const PERMISSIONS = new Map<string, Permission>();
+function add<S extends DescService>(service: S, permissions: Record<string, Permission>): void {
+  for (const method of service.methods) PERMISSIONS.set(`${service.typeName}/${method.name}`, permissions[method.localName]!);
+}
+add(CustomerService, CUSTOMERS);
+add(CatalogService, CATALOG);
+add(UsageService, USAGE);
+add(BillingService, BILLING);
+
+/**
+ * The access a method needs. Health is public, reflection needs a key (unless
+ * the server makes it public), and anything not listed needs admin: a method
+ * added without a decision is closed, not open.
+ */
+export function accessFor(serviceTypeName: string, methodName: string): Access {
+  if (serviceTypeName === "grpc.health.v1.Health") return "public";
+  if (serviceTypeName.startsWith("grpc.reflection.")) return "any-key";
+  return PERMISSIONS.get(`${serviceTypeName}/${methodName}`) ?? "admin";
+}

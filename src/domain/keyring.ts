@@ -1,0 +1,88 @@
+import { type ApiKey, apiKeyId, hashApiKey, newApiKey, type Principal, type Role, sameKeyHash } from "./api-key.js";
+import type { Clock } from "./clock.js";
+import { type Failure, failure } from "./failure.js";
+import { DEFAULT_SCOPE, type Scope, type Store } from "./store.js";
+
+/** A key given by configuration rather than stored: held in memory, for this process only. */
+export interface ConfiguredKey {
+  key: string;
+  role: Role;
+  /** Default: the default tenant. */
+  tenant?: Scope;
+  /** Shown in logs, e.g. "bootstrap". */
+  name: string;
+}
+
+/** What the keyring needs. */
+export interface KeyringOptions {
+  store: Store;
+  clock: Clock;
+  /** Keys from configuration (TALLY_BOOTSTRAP_KEY, the demo's keys). Default none. */
+  configuredKeys?: ConfiguredKey[];
+  /**
+   * How long a verified stored key is trusted without reading the store again,
+   * in ms: a revocation takes effect within this time. Default 5000.
+   */
+  trustVerifiedMs?: number;
+}
+
+/** The most verified keys remembered at once; past it the memory starts afresh. */
+const MAX_REMEMBERED_KEYS = 10_000;
+
+/** The use cases of API keys. */
+export type Keyring = ReturnType<typeof createKeyring>;
+
+/** Issues, lists, revokes and verifies API keys. */
+export function createKeyring({ store, clock, configuredKeys = [], trustVerifiedMs = 5_000 }: KeyringOptions) {
+  const configured = configuredKeys.map((configuredKey, index) => ({
+    hash: hashApiKey(configuredKey.key),
+    principal: { keyId: `configured-${index}`, tenant: configuredKey.tenant ?? DEFAULT_SCOPE, role: configuredKey.role },
+  }));
+  /** Verified stored keys by the hex of their hash, until a time. */
+  const verified = new Map<string, { principal: Principal; until: number }>();
+
+  return {
+    /** A new key; the key itself is returned once and never stored. */
+    async createKey(fields: { role: Role; tenant?: Scope; name?: string }): Promise<{ key: string; apiKey: ApiKey }> {
+      const { key, stored } = newApiKey(fields, clock.now());
+      await store.createApiKey(stored);
+      const { secretHash: _, ...apiKey } = stored;
+      return { key, apiKey };
+    },
+
+    /** Every stored key of every tenant, oldest first. */
+    listKeys(): Promise<ApiKey[]> {
+      return store.listApiKeys();
+    },
+
+    /** Revokes a key; revoking a revoked key changes nothing. */
+    async revokeKey(id: string): Promise<ApiKey | Failure> {
+      return (await store.revokeApiKey(id, clock.now())) ?? failure("API_KEY_NOT_FOUND", `no API key has id "${id}"`, "id");
+    },
+
+    /** Who a presented key is; undefined when it is no valid key. */
+    async authenticate(key: string): Promise<Principal | undefined> {
+      const hash = hashApiKey(key);
+      let match: Principal | undefined;
+      for (const candidate of configured) if (sameKeyHash(hash, candidate.hash)) match = candidate.principal;
+      if (match !== undefined) return match;
+
+      const now = clock.now();
+      const memoryKey = Buffer.from(hash).toString("hex");
+      const remembered = verified.get(memoryKey);
+      if (remembered !== undefined && remembered.until > now) return remembered.principal;
+
+      const id = apiKeyId(key);
+      if (id === undefined) return undefined;
+      const stored = await store.findApiKey(id);
+      if (stored === undefined || stored.revokeTime !== null || !sameKeyHash(hash, stored.secretHash)) {
+        verified.delete(memoryKey);
+        return undefined;
+      }
+      const principal = { keyId: stored.id, tenant: stored.tenant, role: stored.role };
+      if (verified.size >= MAX_REMEMBERED_KEYS) verified.clear();
+      verified.set(memoryKey, { principal, until: now + trustVerifiedMs });
+      return principal;
+    },
+  };
+}
