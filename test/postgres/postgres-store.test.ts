@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { Decimal } from "../../src/domain/decimal.js";
 import { FailureError } from "../../src/domain/failure.js";
 import { MIGRATIONS } from "../../src/store/postgres/migrations.js";
 import { openPostgresStore } from "../../src/store/postgres/postgres-store.js";
@@ -36,6 +37,29 @@ describe("PostgreSQL store", () => {
     const url = new URL(await createTestDatabase());
     url.searchParams.set("options", "-c synchronous_commit=off");
     await assert.rejects(openPostgresStore({ url: url.toString() }), /synchronous_commit=off/);
+  });
+
+  it("refuses U+0000 in a text field (PostgreSQL's TEXT cannot hold it) as invalid input, and finds nothing by such a key", async () => {
+    const store = await openPostgresStore({ url: await createTestDatabase() });
+    try {
+      await assert.rejects(
+        store.createCustomer("default", "c1", { id: "cus_1", externalId: "", displayName: "A\u0000B", currencyCode: "USD", createTime: 1 }),
+        (error: unknown) => error instanceof FailureError && error.failure.reason === "INVALID_FIELD",
+      );
+      assert.equal(await store.findCustomer("default", "cus\u00001"), undefined);
+      assert.equal(await store.findUsageByRequestId("default", "r\u0000"), undefined);
+      assert.equal((await store.createCustomer("default", "c1", { id: "cus_1", externalId: "", displayName: "AB", currencyCode: "USD", createTime: 1 })).kind, "created");
+      await store.createMeter("default", "m1", { key: "hosting", displayName: "Hosting", unit: "GB", aggregation: "sum", precision: 0, createTime: 1 });
+      // Only the event with such a request_id is refused, not the others written beside it.
+      const event = (requestId: string) => ({
+        record: { id: `rec_${requestId.length}`, requestId, customerId: "cus_1", meterKey: "hosting", quantity: Decimal.parse("1")!, eventTime: 1, requestedEventTime: null, createTime: 1, period: "1970-01", attributes: {} },
+      });
+      const [bad, good] = await Promise.all([store.recordUsage("default", [event("bad\u0000")], false), store.recordUsage("default", [event("good")], false)]);
+      assert.equal(bad[0]?.kind === "refused" && bad[0].failure.reason, "INVALID_FIELD");
+      assert.equal(good[0]?.kind, "recorded");
+    } finally {
+      await store.close();
+    }
   });
 
   it("answers STORE_UNAVAILABLE, never a fault or a false success, when the connection breaks or the database is down", async () => {

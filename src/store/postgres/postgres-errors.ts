@@ -26,6 +26,20 @@ export function isConnectionFailure(error: unknown): boolean {
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended/i.test(error.message);
 }
 
+/**
+ * Whether PostgreSQL refused a text value for holding U+0000, which its TEXT
+ * type cannot store (SQLSTATE 22021); SQLite can. No stored value can contain
+ * it, so a lookup with one finds nothing, and a write with one is refused.
+ */
+export function isNulCharacter(error: unknown): boolean {
+  return sqlState(error) === "22021";
+}
+
+/** The refusal of a write holding U+0000 in a text field. */
+export function nulCharacterRefused(): FailureError {
+  return new FailureError(failure("INVALID_FIELD", "text fields must not contain the NUL character (U+0000) with the PostgreSQL store"));
+}
+
 /** The failure the API answers when the database cannot confirm a call. */
 export function storeUnavailable(): FailureError {
   return new FailureError(

@@ -20,7 +20,7 @@ import type {
 } from "../../domain/store.js";
 import { removeFromTotals, type UsageRecord, type UsageTotals } from "../../domain/usage-record.js";
 import { MIGRATIONS } from "./migrations.js";
-import { isConnectionFailure, isRetryableConflict, LostRace, storeUnavailable } from "./postgres-errors.js";
+import { isConnectionFailure, isNulCharacter, isRetryableConflict, LostRace, nulCharacterRefused, storeUnavailable } from "./postgres-errors.js";
 import {
   type Row,
   tiersToJson,
@@ -161,6 +161,7 @@ export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClie
         broken = rollbackError as Error;
       }
       const retry = (isRetryableConflict(error) || error instanceof LostRace) && attempt < CONFLICT_ATTEMPTS;
+      if (isNulCharacter(error)) throw nulCharacterRefused();
       if (!retry) throw error instanceof LostRace ? storeUnavailable() : error;
     } finally {
       client.off("error", ignore);
@@ -174,6 +175,7 @@ async function read(pool: pg.Pool, sql: string, values: unknown[]): Promise<Row[
   try {
     return (await pool.query(sql, values)).rows as Row[];
   } catch (error) {
+    if (isNulCharacter(error)) return []; // no stored value holds U+0000, so nothing matches
     throw isConnectionFailure(error) ? storeUnavailable() : error;
   }
 }

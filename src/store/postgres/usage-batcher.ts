@@ -2,7 +2,7 @@ import type pg from "pg";
 import { requestIdReused } from "../../domain/failure.js";
 import type { Scope, UsageWrite, UsageWriteOutcome } from "../../domain/store.js";
 import { addToTotals, type UsageRecord, type UsageTotals, usageDifferences } from "../../domain/usage-record.js";
-import { LostRace } from "./postgres-errors.js";
+import { LostRace, nulCharacterRefused } from "./postgres-errors.js";
 import { toTotals, toUsageRecord, USAGE_COLUMNS, USAGE_FROM, writeTotals } from "./postgres-rows.js";
 
 /** Options of the usage batcher. */
@@ -92,13 +92,20 @@ export function createUsageBatcher(runTransaction: RunTransaction, options: Usag
 
 const keyOf = (...parts: string[]) => parts.join("\u0000");
 
+/**
+ * A request_id holding U+0000, which PostgreSQL's TEXT cannot store: that
+ * event alone is refused (it cannot have been recorded before), rather than
+ * failing the statement of the whole group.
+ */
+const holdsNul = (write: Pick<UsageWrite, "record">) => write.record.requestId.includes("\u0000");
+
 /** One group's transaction; returns each call's outcomes, in order. */
 async function writeGroup(client: pg.PoolClient, group: PendingCall[]): Promise<UsageWriteOutcome[][]> {
   // 1. Lock (creating when missing) every totals row an event may change, in sorted order.
   const totalsKeys = new Map<string, [string, string, string, string]>();
   for (const call of group) {
     for (const { record, refusal } of call.writes) {
-      if (refusal !== undefined) continue; // refused unless already recorded: it changes no totals
+      if (refusal !== undefined || holdsNul({ record })) continue; // refused unless already recorded: it changes no totals
       totalsKeys.set(keyOf(call.scope, record.customerId, record.period, record.meterKey), [
         call.scope,
         record.customerId,
@@ -126,7 +133,7 @@ async function writeGroup(client: pg.PoolClient, group: PendingCall[]): Promise<
 
   // 2. The request ids already claimed (read after the lock: see above).
   const claimed = new Map<string, UsageRecord>();
-  const requested = group.flatMap((call) => call.writes.map((write) => [call.scope, write.record.requestId] as const));
+  const requested = group.flatMap((call) => call.writes.filter((write) => !holdsNul(write)).map((write) => [call.scope, write.record.requestId] as const));
   const existing = await client.query(
     `SELECT r.tenant_id, ${USAGE_COLUMNS} FROM ${USAGE_FROM}
      WHERE (r.tenant_id, r.request_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
@@ -145,7 +152,9 @@ async function writeGroup(client: pg.PoolClient, group: PendingCall[]): Promise<
       const requestKey = keyOf(call.scope, record.requestId);
       const earlier = callClaims.get(requestKey) ?? claimed.get(requestKey);
       let outcome: UsageWriteOutcome;
-      if (earlier !== undefined) {
+      if (holdsNul({ record })) {
+        outcome = { kind: "refused", failure: nulCharacterRefused().failure };
+      } else if (earlier !== undefined) {
         const differences = usageDifferences(earlier, record);
         outcome =
           differences.length === 0 ? { kind: "replayed", record: earlier } : { kind: "refused", failure: requestIdReused(record.requestId, differences) };
