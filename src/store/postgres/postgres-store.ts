@@ -133,7 +133,7 @@ async function migrate(pool: pg.Pool): Promise<void> {
  * STORE_UNAVAILABLE: if it broke during COMMIT the outcome is unknown, and
  * the caller's retry with the same request ids settles it.
  */
-export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     let client: pg.PoolClient;
     try {
