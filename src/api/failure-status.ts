@@ -58,6 +58,10 @@ export const REASONS: Record<ApiReason, { code: Code; meaning: string }> = {
     code: Code.ResourceExhausted,
     meaning: "The stream reached its most messages; what was acknowledged is recorded, send the rest on a new stream.",
   },
+  STORE_UNAVAILABLE: {
+    code: Code.Unavailable,
+    meaning: "The database could not be reached or did not confirm the write; retrying with the same request_id is safe.",
+  },
   SHUTTING_DOWN: { code: Code.Unavailable, meaning: "The server is shutting down; retry against another instance or later." },
   INTERNAL: { code: Code.Internal, meaning: "An internal fault; it was logged. Retrying with the same request_id is safe." },
 };
