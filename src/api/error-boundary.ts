@@ -1,16 +1,17 @@
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { FailureError } from "../domain/failure.js";
-import { StorageUnavailableError } from "../domain/store.js";
+import { StoreUnavailableError } from "../domain/store.js";
 import { failureToConnectError } from "./failure-status.js";
 
 /**
  * The one choke point between thrown errors and statuses: a domain failure
  * becomes its status from the reason table; a ConnectError passes; anything
  * else is a fault, logged with its stack and answered INTERNAL without a word
- * of it (no stack, no SQL) reaching the caller. A storage fault (disk full,
- * database locked, I/O error) is logged the same way and answered
- * UNAVAILABLE, which clients retry: the server is sound, the machine is not.
+ * of it (no stack, no SQL) reaching the caller. A store fault (disk full,
+ * database locked, I/O error, database unreachable) is logged the same way
+ * and answered UNAVAILABLE, which clients retry: the server is sound, what
+ * it stands on is not.
  */
 export function createErrorBoundary(logger: Logger): Interceptor {
   return (next) => async (request) => {
@@ -37,11 +38,11 @@ async function* statusOnError<T>(messages: AsyncIterable<T>, logger: Logger, met
 export function toStatus(error: unknown, logger: Logger, method: string): ConnectError {
   if (error instanceof FailureError) return failureToConnectError(error.failure);
   if (error instanceof ConnectError) return error;
-  if (error instanceof StorageUnavailableError) {
-    logger.error({ err: error.cause, method, storage: error.condition }, "storage unavailable");
+  if (error instanceof StoreUnavailableError) {
+    logger.error({ err: error.cause, method, store: error.condition }, "store unavailable");
     return failureToConnectError({
-      reason: "STORAGE_UNAVAILABLE",
-      message: `storage unavailable (${STORAGE_CONDITIONS[error.condition]}); retry later with the same request_id: it will not be recorded twice`,
+      reason: "STORE_UNAVAILABLE",
+      message: `the database is unavailable (${STORE_CONDITIONS[error.condition]}); retry later with the same request_id: it will not be recorded twice`,
       fieldViolations: [],
     });
   }
@@ -53,9 +54,10 @@ export function toStatus(error: unknown, logger: Logger, method: string): Connec
   });
 }
 
-/** How the caller is told each storage condition. */
-const STORAGE_CONDITIONS: Record<StorageUnavailableError["condition"], string> = {
+/** How the caller is told each store condition. */
+const STORE_CONDITIONS: Record<StoreUnavailableError["condition"], string> = {
   full: "the disk is full",
-  locked: "the database is locked by another process",
+  locked: "locked by another writer",
   io: "an I/O error",
+  unreachable: "unreachable, or it did not confirm the write",
 };

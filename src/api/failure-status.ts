@@ -6,7 +6,7 @@ import type { Failure, FailureReason } from "../domain/failure.js";
 /** Reasons the server adds to the domain's: refusals of the caller and faults of the moment. */
 export type TransportReason =
   | "SHUTTING_DOWN"
-  | "STORAGE_UNAVAILABLE"
+  | "STORE_UNAVAILABLE"
   | "INTERNAL"
   | "API_KEY_MISSING"
   | "API_KEY_INVALID"
@@ -59,11 +59,12 @@ export const REASONS: Record<ApiReason, { code: Code; meaning: string }> = {
     code: Code.ResourceExhausted,
     meaning: "The stream reached its most messages; what was acknowledged is recorded, send the rest on a new stream.",
   },
-  SHUTTING_DOWN: { code: Code.Unavailable, meaning: "The server is shutting down; retry against another instance or later." },
-  STORAGE_UNAVAILABLE: {
+  STORE_UNAVAILABLE: {
     code: Code.Unavailable,
-    meaning: "Storage cannot take the call for now (disk full, database locked, I/O error); it was logged. Retry later with the same request_id.",
+    meaning:
+      "The database cannot take the call for now (disk full, locked by another writer, an I/O error, unreachable); it was logged. Retry with the same request_id: it will not be recorded twice.",
   },
+  SHUTTING_DOWN: { code: Code.Unavailable, meaning: "The server is shutting down; retry against another instance or later." },
   INTERNAL: { code: Code.Internal, meaning: "An internal fault; it was logged. Retrying with the same request_id is safe." },
 };
 

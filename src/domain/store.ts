@@ -140,28 +140,31 @@ export interface Store {
   close(): Promise<void>;
 }
 
-/** Why storage cannot serve a call for now. */
-export type StorageCondition =
+/** Why the store cannot serve a call for now. */
+export type StoreCondition =
   /** The disk (or the database's size limit) is full. */
   | "full"
-  /** Another process holds the database's lock past the wait allowed. */
+  /** Another writer holds the database's lock past the wait allowed, or kept winning the race for it. */
   | "locked"
   /** The operating system failed a read, write or sync of the database files. */
-  | "io";
+  | "io"
+  /** The database server could not be reached, or the connection broke before it confirmed. */
+  | "unreachable";
 
 /**
  * Thrown by a Store when storage cannot serve the call for now: a fault of
- * the machine, not of the request, that may pass (space freed, the lock
- * released). The transaction it interrupted did not commit unless the fault
- * struck while reporting the commit ("io"), so a retry with the same
- * request_id is the safe way to settle it. The cause stays for the log only.
+ * the machine or the network, not of the request, that may pass (space freed,
+ * the lock released, the database back). Whether the interrupted write
+ * committed may be unknown (a sync or a connection failing during COMMIT), so
+ * a retry with the same request_id is the way to settle it. The cause is for
+ * the log only.
  */
-export class StorageUnavailableError extends Error {
+export class StoreUnavailableError extends Error {
   constructor(
-    readonly condition: StorageCondition,
+    readonly condition: StoreCondition,
     options: { cause: unknown },
   ) {
-    super(`storage unavailable (${condition})`, options);
-    this.name = "StorageUnavailableError";
+    super(`store unavailable (${condition})`, options);
+    this.name = "StoreUnavailableError";
   }
 }

@@ -14,7 +14,7 @@ import { healthz, keyedClients, killIfRunning, startFaultServer } from "./fault-
 
 // A full disk and a database locked by another process are faults of the
 // machine, not of the request: every call they stop must be answered
-// UNAVAILABLE (reason STORAGE_UNAVAILABLE, nothing of SQLite in the message),
+// UNAVAILABLE (reason STORE_UNAVAILABLE, nothing of SQLite in the message),
 // never INTERNAL and never a success that was not stored; the server stays up,
 // logs the fault, and takes writes again once space or the lock is back.
 
@@ -41,7 +41,7 @@ async function sendBulky(clients: TallyClients, customerId: string, event: { req
   } catch {
     const refused = await refusal(call);
     assert.equal(Code[refused.code], "Unavailable", `${event.requestId}: ${refused.message}`);
-    assert.equal(refused.reason, "STORAGE_UNAVAILABLE");
+    assert.equal(refused.reason, "STORE_UNAVAILABLE");
     assert.doesNotMatch(refused.message, /sqlite|insert|select|update|\.db/i, "the message leaks storage internals");
     return { ...event, outcome: "unavailable" };
   }
@@ -85,7 +85,7 @@ function metricSum(text: string, name: string, labels: Record<string, string>): 
 
 /** Every storage-unavailable log line the server wrote. */
 function storageLogLines(tally: TallyProcess): Record<string, unknown>[] {
-  return tally.logs.filter((entry) => entry.msg === "storage unavailable");
+  return tally.logs.filter((entry) => entry.msg === "store unavailable");
 }
 
 /** Settles the refused events once storage is back: each is recorded now (it was not before), once. */
@@ -187,7 +187,7 @@ describe("storage faults", () => {
         requests: batchIds.map((requestId) => ({ requestId, customerId, meterKey: "hosting", quantity: "2", attributes: BULKY_ATTRIBUTES })),
       }));
       assert.equal(Code[refused.code], "Unavailable", refused.message);
-      assert.equal(refused.reason, "STORAGE_UNAVAILABLE");
+      assert.equal(refused.reason, "STORE_UNAVAILABLE");
       for (const requestId of batchIds) whileFull.push({ requestId, quantity: "2", outcome: "unavailable" });
     }
     sent.push(...whileFull);
@@ -199,14 +199,14 @@ describe("storage faults", () => {
     // acknowledged is listed and billed, what it refused is not.
     assert.equal(await healthz(tally.url), 200);
     assert.ok(
-      storageLogLines(tally).some((entry) => entry.storage === "full"),
-      `no "storage unavailable" log line with storage "full": ${JSON.stringify(tally.logs.filter((entry) => entry.level !== 30).slice(0, 3))}`,
+      storageLogLines(tally).some((entry) => entry.store === "full"),
+      `no "store unavailable" log line with storage "full": ${JSON.stringify(tally.logs.filter((entry) => entry.level !== 30).slice(0, 3))}`,
     );
     // /metrics reports what happened: the refusals by code and by reason.
     const metrics = await metricsText(tally.url);
     const unavailableCalls = metricSum(metrics, "tally_rpc_calls_total", { method: "billing.v1.UsageService/RecordUsage", code: "Unavailable" });
     assert.equal(unavailableCalls, whileFull.filter((event) => event.outcome === "unavailable" && !event.requestId.includes("batch")).length);
-    assert.ok(metricSum(metrics, "tally_usage_events_total", { outcome: "refused", reason: "STORAGE_UNAVAILABLE" }) >= unavailableCalls);
+    assert.ok(metricSum(metrics, "tally_usage_events_total", { outcome: "refused", reason: "STORE_UNAVAILABLE" }) >= unavailableCalls);
     const listed = new Set(await listedRequestIds(connect, customerId));
     for (const event of sent) assert.equal(listed.has(event.requestId), event.outcome === "acknowledged", `${event.requestId} (${event.outcome})`);
     assert.equal(await billedHosting(grpc, customerId), expectedHosting(sent));
@@ -249,7 +249,7 @@ describe("storage faults", () => {
       const whileLocked = await writes;
       assert.deepEqual(whileLocked.map((event) => event.outcome), ["unavailable", "unavailable"]);
       sent.push(...whileLocked);
-      assert.ok(storageLogLines(tally).some((entry) => entry.storage === "locked"), 'no "storage unavailable" log line with storage "locked"');
+      assert.ok(storageLogLines(tally).some((entry) => entry.store === "locked"), 'no "store unavailable" log line with storage "locked"');
       assert.equal(await healthz(tally.url), 200);
     } finally {
       intruder.exec("ROLLBACK");

@@ -58,7 +58,7 @@ class AtomicRefusal extends Error {
  * power loss), and every write through the group commit: IMMEDIATE
  * transactions, each write in its own savepoint, many writes per fsync.
  * A full disk, a lock held by another process or an I/O error rejects with
- * the domain's StorageUnavailableError.
+ * the domain's StoreUnavailableError.
  */
 export function openSqliteStore(options: SqliteStoreOptions): Store {
   if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });

@@ -1,4 +1,4 @@
-import { type StorageCondition, StorageUnavailableError, type Store } from "../../domain/store.js";
+import { type StoreCondition, StoreUnavailableError, type Store } from "../../domain/store.js";
 
 /**
  * SQLite's result codes for faults of the machine rather than of the call,
@@ -6,7 +6,7 @@ import { type StorageCondition, StorageUnavailableError, type Store } from "../.
  * share their primary code's). Anything else (a constraint, a bug) stays an
  * internal fault.
  */
-const CONDITIONS: [prefix: string, condition: StorageCondition][] = [
+const CONDITIONS: [prefix: string, condition: StoreCondition][] = [
   ["SQLITE_FULL", "full"],
   ["SQLITE_BUSY", "locked"],
   ["SQLITE_LOCKED", "locked"],
@@ -15,12 +15,12 @@ const CONDITIONS: [prefix: string, condition: StorageCondition][] = [
   ["SQLITE_CANTOPEN", "io"],
 ];
 
-/** The error a store method rejects with: a StorageUnavailableError for a storage fault, else `error` itself. */
+/** The error a store method rejects with: a StoreUnavailableError for a storage fault, else `error` itself. */
 export function storageFault(error: unknown): unknown {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== "string") return error;
   const match = CONDITIONS.find(([prefix]) => code === prefix || code.startsWith(`${prefix}_`));
-  return match === undefined ? error : new StorageUnavailableError(match[1], { cause: error });
+  return match === undefined ? error : new StoreUnavailableError(match[1], { cause: error });
 }
 
 /**
