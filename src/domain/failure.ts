@@ -30,9 +30,7 @@ export type FailureReason =
   /** Another item of an atomic batch was refused, so this one was not recorded. */
   | "BATCH_ABORTED"
   /** No API key has this id. */
-  | "API_KEY_NOT_FOUND"
-  /** The database could not be reached, or lost the connection before confirming; nothing is known to be written. */
-  | "STORE_UNAVAILABLE";
+  | "API_KEY_NOT_FOUND";
 
 /** One field at fault, with its path in the request (e.g. "requests[3].quantity"). */
 export interface FieldViolation {

@@ -70,6 +70,17 @@ export interface TallyServerOptions {
   webRoot?: string;
 }
 
+/**
+ * JSON bodies must be valid UTF-8 (RFC 8259): connect decodes them with a
+ * lenient TextDecoder by default, which turns invalid bytes into U+FFFD and
+ * would record a request_id or attribute nobody sent. connect-node passes
+ * jsonOptions on to its JSON serialization, which takes the decoder from
+ * them (connect is pinned to an exact version; the fault suite's bad-input
+ * corpus fails if that changes), so bad bytes are INVALID_ARGUMENT. Unknown
+ * fields stay ignored, as connect does by default.
+ */
+const STRICT_JSON = { ignoreUnknownFields: true, textDecoder: new TextDecoder("utf-8", { fatal: true }) };
+
 /** The services health reports on, besides the whole server (""). */
 const SERVICE_NAMES = [CustomerService, CatalogService, UsageService, BillingService].map((service) => service.typeName);
 
@@ -126,6 +137,7 @@ export function createTallyServer(options: TallyServerOptions) {
       registerReflection(router, REFLECTED_FILES);
     },
     interceptors,
+    jsonOptions: STRICT_JSON,
     readMaxBytes: maxMessageBytes,
     writeMaxBytes: maxMessageBytes,
     fallback(request, response) {

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { Decimal } from "../../src/domain/decimal.js";
 import { FailureError } from "../../src/domain/failure.js";
 import { MIGRATIONS } from "../../src/store/postgres/migrations.js";
+import { StoreUnavailableError } from "../../src/domain/store.js";
 import { openPostgresStore } from "../../src/store/postgres/postgres-store.js";
 import { storeContract } from "../store/store-contract.js";
 import { createTestDatabase, queryDatabase } from "../support/postgres.js";
@@ -68,7 +69,7 @@ describe("PostgreSQL store", () => {
     const viaProxy = new URL(url);
     viaProxy.port = String(proxy.port);
     const store = await openPostgresStore({ url: viaProxy.toString(), connectTimeoutMs: 2000 });
-    const unavailable = (error: unknown) => error instanceof FailureError && error.failure.reason === "STORE_UNAVAILABLE";
+    const unavailable = (error: unknown) => error instanceof StoreUnavailableError && error.condition === "unreachable";
     const customer = (id: string) => ({ id, externalId: "", displayName: "A", currencyCode: "USD", createTime: 1 });
     try {
       // The answer to a write is lost on the way: the caller hears UNAVAILABLE, and its retry settles it.

@@ -1,5 +1,6 @@
 import pg from "pg";
 import { FailureError, failure } from "../../domain/failure.js";
+import { type StoreCondition, StoreUnavailableError } from "../../domain/store.js";
 
 /**
  * PostgreSQL errors after which the whole transaction was rolled back by the
@@ -40,11 +41,12 @@ export function nulCharacterRefused(): FailureError {
   return new FailureError(failure("INVALID_FIELD", "text fields must not contain the NUL character (U+0000) with the PostgreSQL store"));
 }
 
-/** The failure the API answers when the database cannot confirm a call. */
-export function storeUnavailable(): FailureError {
-  return new FailureError(
-    failure("STORE_UNAVAILABLE", "the database is unreachable or did not confirm the write; retry with the same request_id"),
-  );
+/**
+ * The error of a call the database could not confirm: unreachable or broken
+ * by default, "locked" for a transaction that kept losing its race.
+ */
+export function storeUnavailable(cause: unknown, condition: StoreCondition = "unreachable"): StoreUnavailableError {
+  return new StoreUnavailableError(condition, { cause });
 }
 
 /** The SQLSTATE of an error the server sent; undefined for any other error. */

@@ -139,7 +139,7 @@ async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => 
     try {
       client = await pool.connect();
     } catch (error) {
-      throw isConnectionFailure(error) ? storeUnavailable() : error;
+      throw isConnectionFailure(error) ? storeUnavailable(error) : error;
     }
     let broken: Error | undefined;
     // A connection that breaks mid-transaction also emits "error" on the client; the failed query reports it.
@@ -153,7 +153,7 @@ async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => 
     } catch (error) {
       if (isConnectionFailure(error)) {
         broken = error as Error;
-        throw storeUnavailable();
+        throw storeUnavailable(error);
       }
       try {
         await client.query("ROLLBACK");
@@ -162,7 +162,7 @@ async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => 
       }
       const retry = (isRetryableConflict(error) || error instanceof LostRace) && attempt < CONFLICT_ATTEMPTS;
       if (isNulCharacter(error)) throw nulCharacterRefused();
-      if (!retry) throw error instanceof LostRace ? storeUnavailable() : error;
+      if (!retry) throw error instanceof LostRace ? storeUnavailable(error, "locked") : error;
     } finally {
       client.off("error", ignore);
       client.release(broken);
@@ -176,7 +176,7 @@ async function read(pool: pg.Pool, sql: string, values: unknown[]): Promise<Row[
     return (await pool.query(sql, values)).rows as Row[];
   } catch (error) {
     if (isNulCharacter(error)) return []; // no stored value holds U+0000, so nothing matches
-    throw isConnectionFailure(error) ? storeUnavailable() : error;
+    throw isConnectionFailure(error) ? storeUnavailable(error) : error;
   }
 }
 

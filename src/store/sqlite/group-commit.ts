@@ -10,6 +10,12 @@ export interface GroupCommitOptions {
   afterGroup?: () => void;
   /** Told the size of each committed group and how long its transaction took, fsync included (for metrics). Default none. */
   onCommitted?: (writes: number, seconds: number) => void;
+  /**
+   * How long a group waits for another process's write lock before its
+   * writes fail with SQLITE_BUSY, in ms. The wait is asynchronous: the event
+   * loop keeps serving reads, health and everything else meanwhile. Default 5000.
+   */
+  lockWaitMs?: number;
 }
 
 interface PendingWrite {
@@ -32,12 +38,19 @@ interface PendingWrite {
  * fails, so nothing half-done is ever committed. A failed COMMIT fails every
  * write of the group. At low load a write waits one event-loop turn; under
  * load a group holds everything that arrived while the previous group was
- * committing.
+ * committing. When another process holds the database's write lock, the
+ * group waits for it without blocking the event loop, up to lockWaitMs.
  */
 export function createGroupCommit(db: Database.Database, options: GroupCommitOptions = {}) {
   const maxGroupSize = options.maxGroupSize ?? 4000;
   let queue: PendingWrite[] = [];
   let scheduled = false;
+  const lockWaitMs = options.lockWaitMs ?? 5000;
+  // The connection's own busy timeout blocks the thread while it waits; the
+  // group's BEGIN runs without it and waits below instead. Other writes on
+  // the connection (outside the group commit) keep it.
+  const connectionBusyTimeout = db.pragma("busy_timeout", { simple: true }) as number;
+  let lockWait: { since: number; attempts: number } | undefined;
 
   const commitGroup = db.transaction((group: PendingWrite[]) => {
     const results: { ok: boolean; value: unknown }[] = [];
@@ -49,6 +62,10 @@ export function createGroupCommit(db: Database.Database, options: GroupCommitOpt
       try {
         results.push({ ok: true, value: db.transaction(pending.write)() });
       } catch (error) {
+        // A full disk or an I/O error can make SQLite roll back the whole
+        // transaction, not just the savepoint: the writes after this one
+        // would then run (and commit) outside it. The group fails instead.
+        if (!db.inTransaction) throw error;
         results.push({ ok: false, value: error });
       }
     }
@@ -64,20 +81,44 @@ export function createGroupCommit(db: Database.Database, options: GroupCommitOpt
       let results: { ok: boolean; value: unknown }[];
       const started = performance.now();
       try {
+        db.pragma("busy_timeout = 0");
         results = commitGroup.immediate(group);
         options.onCommitted?.(group.length, (performance.now() - started) / 1000);
       } catch (error) {
+        if (waitingForLock(error)) {
+          queue = group.concat(queue);
+          return;
+        }
+        lockWait = undefined;
         for (const pending of group) pending.reject(error);
         continue;
       } finally {
+        db.pragma(`busy_timeout = ${connectionBusyTimeout}`);
         options.afterGroup?.();
       }
+      lockWait = undefined;
       group.forEach((pending, index) => {
         const result = results[index]!;
         if (result.ok) pending.resolve(result.value);
         else pending.reject(result.value);
       });
     }
+  }
+
+  /**
+   * Whether a group that failed with `error` should try again later: another
+   * process holds the write lock (nothing of the group ran) and the group has
+   * waited less than lockWaitMs. Schedules the next attempt, backing off from
+   * 5 to 100 ms.
+   */
+  function waitingForLock(error: unknown): boolean {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code !== "string" || !code.startsWith("SQLITE_BUSY") || db.inTransaction) return false;
+    lockWait ??= { since: Date.now(), attempts: 0 };
+    if (Date.now() - lockWait.since >= lockWaitMs) return false;
+    scheduled = true;
+    setTimeout(flush, Math.min(100, 5 * 2 ** lockWait.attempts++));
+    return true;
   }
 
   return {

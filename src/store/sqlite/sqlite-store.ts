@@ -31,6 +31,7 @@ import {
 import { createGroupCommit } from "./group-commit.js";
 import { createGroupTotals, type TotalsOverlay } from "./group-totals.js";
 import { MIGRATIONS } from "./migrations.js";
+import { withStorageFaults } from "./storage-faults.js";
 
 /** How to open the SQLite store. */
 export interface SqliteStoreOptions {
@@ -56,6 +57,8 @@ class AtomicRefusal extends Error {
  * synchronous=FULL (asserted, so an acknowledged write survives a crash or
  * power loss), and every write through the group commit: IMMEDIATE
  * transactions, each write in its own savepoint, many writes per fsync.
+ * A full disk, a lock held by another process or an I/O error rejects with
+ * the domain's StoreUnavailableError.
  */
 export function openSqliteStore(options: SqliteStoreOptions): Store {
   if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
@@ -70,7 +73,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     const synchronous = db.pragma("synchronous", { simple: true });
     if (synchronous !== 2) throw new Error(`SQLite synchronous is ${String(synchronous)}, not FULL (2)`);
     migrate(db);
-    return new SqliteStore(db, options);
+    return withStorageFaults(new SqliteStore(db, options));
   } catch (error) {
     db.close();
     throw error;
@@ -115,6 +118,7 @@ class SqliteStore implements Store {
       beforeCommit: () => this.groupTotals.flush(),
       afterGroup: () => this.groupTotals.clear(),
       onCommitted: options.onGroupCommitted,
+      lockWaitMs: options.busyTimeoutMs ?? 5000,
     });
     const prepare = (sql: string) => db.prepare(sql);
     this.statements = {
