@@ -1,5 +1,8 @@
 # Tally in a container:
-#   docker build -t tally . && docker run -p 8080:8080 -v tally-data:/app/data tally
+#   docker build -t tally .
+#   docker run -p 8080:8080 -v tally-data:/app/data -e TALLY_BOOTSTRAP_KEY="$(openssl rand -base64 32)" tally
+# Every call but health needs an API key: the bootstrap key is an admin key
+# to create the others with (docker exec ... node bin/tally.js keys create).
 # Two stages: the first builds the dashboard (esbuild is a dev dependency),
 # the second installs only what the server runs.
 

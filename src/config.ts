@@ -10,7 +10,10 @@ export interface ServeConfig {
   host: string;
   /** Port to listen on; 0 picks a free one (the log line "listening" says which). Default 8080 (TALLY_PORT). */
   port: number;
-  /** The SQLite database file; its directory is created. Default "./data/tally.db" (TALLY_DB). */
+  /**
+   * The SQLite database file (its directory is created), or a postgres:// URL for the PostgreSQL store.
+   * Default "./data/tally.db" (TALLY_DB, else TALLY_DATABASE_URL).
+   */
   db: string;
   /** pino log level. Default "info" (TALLY_LOG_LEVEL). */
   logLevel: string;
@@ -65,7 +68,7 @@ export function serveOptions(): Option[] {
   return [
     new Option("--host <address>", "address to listen on").env("TALLY_HOST").default("127.0.0.1"),
     new Option("--port <port>", "port to listen on; 0 picks a free port").env("TALLY_PORT").default(8080).argParser(port),
-    new Option("--db <path>", "SQLite database file").env("TALLY_DB").default("./data/tally.db"),
+    new Option("--db <path-or-url>", "SQLite database file, or a postgres:// URL (also TALLY_DATABASE_URL)").env("TALLY_DB").default("./data/tally.db"),
     new Option("--log-level <level>", "log level")
       .env("TALLY_LOG_LEVEL")
       .default("info")

@@ -18,11 +18,33 @@ import { createUsageLedger } from "./domain/usage-ledger.js";
 import { createMetrics } from "./server/metrics.js";
 import { createTallyServer } from "./server/server.js";
 import { registerSimulateCommand } from "./simulate/simulate-command.js";
+import { openPostgresStore } from "./store/postgres/postgres-store.js";
 import { openSqliteStore } from "./store/sqlite/sqlite-store.js";
 
-/** The store behind `--db`. */
-export function openStore(db: string, options: { onGroupCommitted?: (writes: number, seconds: number) => void } = {}): Store {
-  return openSqliteStore({ path: db, ...options });
+/** The store behind `--db`: a postgres:// (or postgresql://) URL opens the PostgreSQL store; anything else is a SQLite file. */
+export async function openStore(db: string, options: { onGroupCommitted?: (writes: number, seconds: number) => void } = {}): Promise<Store> {
+  return isPostgresUrl(db) ? openPostgresStore({ url: db, ...options }) : openSqliteStore({ path: db, ...options });
+}
+
+function isPostgresUrl(db: string): boolean {
+  return /^postgres(ql)?:\/\//.test(db);
+}
+
+/** The database as it may be logged: a URL's password replaced. */
+function withoutPassword(db: string): string {
+  if (!isPostgresUrl(db)) return db;
+  const url = new URL(db);
+  if (url.password !== "") url.password = "***";
+  return url.toString();
+}
+
+/**
+ * A preAction hook for commands with `--db`: TALLY_DATABASE_URL (the name
+ * hosting platforms use) names the database when neither --db nor TALLY_DB does.
+ */
+function databaseUrlFallback(_: Command, action: Command): void {
+  const url = process.env.TALLY_DATABASE_URL;
+  if (url !== undefined && url !== "" && action.getOptionValueSource("db") === "default") action.setOptionValueWithSource("db", url, "env");
 }
 
 /** A running Tally. */
@@ -49,7 +71,7 @@ export interface TallyDependencies {
 export async function startTally(config: ServeConfig, logger: Logger, dependencies: TallyDependencies = {}): Promise<RunningTally> {
   const clock = dependencies.clock ?? systemClock;
   const metrics = createMetrics({ databaseBytes: () => store.storageBytes() });
-  const store = openStore(config.db, { onGroupCommitted: metrics.groupCommitted });
+  const store = await openStore(config.db, { onGroupCommitted: metrics.groupCommitted });
   const timeRules = { ...DEFAULT_TIME_RULES, finalizeGraceMs: config.finalizeGrace };
   const services = {
     directory: createCustomerDirectory({ store, clock }),
@@ -112,7 +134,7 @@ export async function startTally(config: ServeConfig, logger: Logger, dependenci
   }
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `${tlsFiles === undefined ? "http" : "https"}://${host}:${address.port}`;
-  logger.info({ url, db: config.db, port: address.port, tls: tlsFiles !== undefined, clientCertificates: config.tlsClientCa !== undefined }, "listening");
+  logger.info({ url, db: withoutPassword(config.db), port: address.port, tls: tlsFiles !== undefined, clientCertificates: config.tlsClientCa !== undefined }, "listening");
   if (seededDemo !== undefined && demoKeys !== undefined) {
     process.stdout.write(demoBanner(url, address.port, seededDemo.customerIds[0] ?? "acme", seededDemo.seeded, demoKeys));
   }
@@ -166,13 +188,11 @@ Demo keys for this run only (every call but health needs one):
   read:  ${keys.read}
 Dashboard (read key in the link): ${url}/#key=${keys.read}
 
-  export TALLY_KEY=${keys.admin}
-  curl -s ${url}/billing.v1.BillingService/GetCurrentBill -H "authorization: Bearer $TALLY_KEY" \
-    -H 'content-type: application/json' -d '{"customerId":"${customer}"}'
-  curl -s ${url}/billing.v1.UsageService/RecordUsage -H "authorization: Bearer $TALLY_KEY" \
-    -H 'content-type: application/json' -d '{"requestId":"try-1","customerId":"${customer}","meterKey":"database-hosting","quantity":"12.5"}'
-  grpcurl -plaintext -H "authorization: Bearer $TALLY_KEY" ${authority} list
-  grpcurl -plaintext -H "authorization: Bearer $TALLY_KEY" -d '{"customer_id":"${customer}"}' ${authority} billing.v1.BillingService/GetCurrentBill
+  export TALLY_API_KEY=${keys.admin}
+  curl -s ${url}/billing.v1.BillingService/GetCurrentBill -H "authorization: Bearer $TALLY_API_KEY" -H 'content-type: application/json' -d '{"customerId":"${customer}"}'
+  curl -s ${url}/billing.v1.UsageService/RecordUsage -H "authorization: Bearer $TALLY_API_KEY" -H 'content-type: application/json' -d '{"requestId":"try-1","customerId":"${customer}","meterKey":"database-hosting","quantity":"12.5"}'
+  grpcurl -plaintext -H "authorization: Bearer $TALLY_API_KEY" ${authority} list
+  grpcurl -plaintext -H "authorization: Bearer $TALLY_API_KEY" -d '{"customer_id":"${customer}"}' ${authority} billing.v1.BillingService/GetCurrentBill
 
 `;
 }
@@ -180,9 +200,11 @@ Dashboard (read key in the link): ${url}/#key=${keys.read}
 /** `tally keys create|list|revoke`: API keys, straight in the database (a running server sees a new key at once). */
 function registerKeysCommand(program: Command): void {
   const keys = program.command("keys").description("create, list and revoke API keys");
-  const dbOption = () => new Option("--db <path>", "the database of the server").env("TALLY_DB").default("./data/tally.db");
+  const dbOption = () =>
+    new Option("--db <path-or-url>", "the database of the server (also TALLY_DATABASE_URL)").env("TALLY_DB").default("./data/tally.db");
+  keys.hook("preAction", databaseUrlFallback);
   const withKeyring = async <T>(db: string, use: (keyring: ReturnType<typeof createKeyring>) => Promise<T>): Promise<T> => {
-    const store = openStore(db);
+    const store = await openStore(db);
     try {
       return await use(createKeyring({ store, clock: systemClock }));
     } finally {
@@ -256,6 +278,7 @@ export async function runCli(argv: string[]): Promise<void> {
   for (const option of serveOptions()) serve.addOption(option);
   registerSimulateCommand(program);
   registerKeysCommand(program);
+  serve.hook("preAction", databaseUrlFallback);
   serve.action(async (config: ServeConfig) => {
     // Asynchronous, coalesced writes: a synchronous write per call line costs
     // more than the rest of a call. Flushed before the process exits.

@@ -1,13 +1,17 @@
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { FailureError } from "../domain/failure.js";
+import { StoreUnavailableError } from "../domain/store.js";
 import { failureToConnectError } from "./failure-status.js";
 
 /**
  * The one choke point between thrown errors and statuses: a domain failure
  * becomes its status from the reason table; a ConnectError passes; anything
  * else is a fault, logged with its stack and answered INTERNAL without a word
- * of it (no stack, no SQL) reaching the caller.
+ * of it (no stack, no SQL) reaching the caller. A store fault (disk full,
+ * database locked, I/O error, database unreachable) is logged the same way
+ * and answered UNAVAILABLE, which clients retry: the server is sound, what
+ * it stands on is not.
  */
 export function createErrorBoundary(logger: Logger): Interceptor {
   return (next) => async (request) => {
@@ -34,6 +38,14 @@ async function* statusOnError<T>(messages: AsyncIterable<T>, logger: Logger, met
 export function toStatus(error: unknown, logger: Logger, method: string): ConnectError {
   if (error instanceof FailureError) return failureToConnectError(error.failure);
   if (error instanceof ConnectError) return error;
+  if (error instanceof StoreUnavailableError) {
+    logger.error({ err: error.cause, method, store: error.condition }, "store unavailable");
+    return failureToConnectError({
+      reason: "STORE_UNAVAILABLE",
+      message: `the database is unavailable (${STORE_CONDITIONS[error.condition]}); retry later with the same request_id: it will not be recorded twice`,
+      fieldViolations: [],
+    });
+  }
   logger.error({ err: error, method }, "internal fault");
   return failureToConnectError({
     reason: "INTERNAL",
@@ -41,3 +53,11 @@ export function toStatus(error: unknown, logger: Logger, method: string): Connec
     fieldViolations: [],
   });
 }
+
+/** How the caller is told each store condition. */
+const STORE_CONDITIONS: Record<StoreUnavailableError["condition"], string> = {
+  full: "the disk is full",
+  locked: "locked by another writer",
+  io: "an I/O error",
+  unreachable: "unreachable, or it did not confirm the write",
+};

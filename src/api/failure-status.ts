@@ -3,9 +3,10 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import type { Failure, FailureReason } from "../domain/failure.js";
 
-/** Reasons the transport adds to the domain's. */
+/** Reasons the server adds to the domain's: refusals of the caller and faults of the moment. */
 export type TransportReason =
   | "SHUTTING_DOWN"
+  | "STORE_UNAVAILABLE"
   | "INTERNAL"
   | "API_KEY_MISSING"
   | "API_KEY_INVALID"
@@ -57,6 +58,11 @@ export const REASONS: Record<ApiReason, { code: Code; meaning: string }> = {
   STREAM_LIMIT_REACHED: {
     code: Code.ResourceExhausted,
     meaning: "The stream reached its most messages; what was acknowledged is recorded, send the rest on a new stream.",
+  },
+  STORE_UNAVAILABLE: {
+    code: Code.Unavailable,
+    meaning:
+      "The database cannot take the call for now (disk full, locked by another writer, an I/O error, unreachable); it was logged. Retry with the same request_id: it will not be recorded twice.",
   },
   SHUTTING_DOWN: { code: Code.Unavailable, meaning: "The server is shutting down; retry against another instance or later." },
   INTERNAL: { code: Code.Internal, meaning: "An internal fault; it was logged. Retrying with the same request_id is safe." },

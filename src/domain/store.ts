@@ -139,3 +139,32 @@ export interface Store {
   /** Flushes and closes; no method may be called after. */
   close(): Promise<void>;
 }
+
+/** Why the store cannot serve a call for now. */
+export type StoreCondition =
+  /** The disk (or the database's size limit) is full. */
+  | "full"
+  /** Another writer holds the database's lock past the wait allowed, or kept winning the race for it. */
+  | "locked"
+  /** The operating system failed a read, write or sync of the database files. */
+  | "io"
+  /** The database server could not be reached, or the connection broke before it confirmed. */
+  | "unreachable";
+
+/**
+ * Thrown by a Store when storage cannot serve the call for now: a fault of
+ * the machine or the network, not of the request, that may pass (space freed,
+ * the lock released, the database back). Whether the interrupted write
+ * committed may be unknown (a sync or a connection failing during COMMIT), so
+ * a retry with the same request_id is the way to settle it. The cause is for
+ * the log only.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(
+    readonly condition: StoreCondition,
+    options: { cause: unknown },
+  ) {
+    super(`store unavailable (${condition})`, options);
+    this.name = "StoreUnavailableError";
+  }
+}

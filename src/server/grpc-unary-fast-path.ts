@@ -150,7 +150,7 @@ export function createGrpcUnaryFastPath(options: GrpcUnaryFastPathOptions) {
       };
       try {
         if (timeout.error !== undefined) throw timeout.error;
-        const input = parseInput(spec, body);
+        const input = parseInput(spec, body, options.readMaxBytes);
         const output = await invokeUnaryImplementation(spec, context, input, options.interceptors);
         const message = toBinary(spec.method.output, output);
         if (message.length > options.writeMaxBytes) {
@@ -177,28 +177,36 @@ export function createGrpcUnaryFastPath(options: GrpcUnaryFastPathOptions) {
 }
 
 /** The request message: the one length-prefixed, uncompressed message of the body, decoded. */
-function parseInput(spec: UnarySpec, body: Buffer) {
-  const bytes = singleMessage(body);
+function parseInput(spec: UnarySpec, body: Buffer, readMaxBytes: number) {
+  const bytes = singleMessage(body, readMaxBytes);
   try {
     return fromBinary(spec.method.input, bytes);
   } catch (error) {
-    throw new ConnectError(`parse binary: ${error instanceof Error ? error.message : String(error)}`, Code.InvalidArgument);
+    // INTERNAL, as connect-node answers every other binary call and as gRPC's
+    // status code table prescribes for "error parsing request proto".
+    throw new ConnectError(`parse binary: ${error instanceof Error ? error.message : String(error)}`, Code.Internal);
   }
 }
 
-/** The one length-prefixed, uncompressed message of a unary gRPC request. */
-function singleMessage(body: Buffer): Uint8Array {
+/**
+ * The one length-prefixed, uncompressed message of a unary gRPC request,
+ * refused with the codes connect-node gives (gRPC's status table): a length
+ * over the limit is RESOURCE_EXHAUSTED, a short envelope INVALID_ARGUMENT, no
+ * message or a second one UNIMPLEMENTED (a cardinality violation).
+ */
+function singleMessage(body: Buffer, readMaxBytes: number): Uint8Array {
   if (body.length < 5) throw new ConnectError("protocol error: missing input message for unary method", Code.Unimplemented);
   if ((body[0]! & 0x01) === 0x01) {
     throw new ConnectError("protocol error: received compressed message without grpc-encoding", Code.Internal);
   }
   const length = body.readUInt32BE(1);
-  if (body.length !== 5 + length) {
-    throw new ConnectError(
-      body.length < 5 + length ? `protocol error: promised ${length} bytes in enveloped message, got ${body.length - 5} bytes` : "protocol error: received extra input message for unary method",
-      Code.InvalidArgument,
-    );
+  if (length > readMaxBytes) {
+    throw new ConnectError(`message size ${length} is larger than configured readMaxBytes ${readMaxBytes}`, Code.ResourceExhausted);
   }
+  if (body.length < 5 + length) {
+    throw new ConnectError(`protocol error: promised ${length} bytes in enveloped message, got ${body.length - 5} bytes`, Code.InvalidArgument);
+  }
+  if (body.length > 5 + length) throw new ConnectError("protocol error: received extra input message for unary method", Code.Unimplemented);
   return body.subarray(5);
 }
 

@@ -42,10 +42,18 @@ export interface OnePortListenerOptions {
    */
   headersTimeout?: number;
   /**
-   * HTTP/1.1: milliseconds a client may take to send a whole request, body
-   * included. Must not be less than headersTimeout. Default: 60000.
+   * Milliseconds a client may take to send a whole request, body included:
+   * HTTP/1.1 requests, and HTTP/2 streams except those `keepsRequestOpen`
+   * names (an HTTP/2 stream over it is reset with CANCEL). Must not be less
+   * than headersTimeout. Default: 60000.
    */
   requestTimeout?: number;
+  /**
+   * HTTP/2: whether a request path's request side stays open by design
+   * (client- and bidi-streaming RPCs), exempting it from requestTimeout.
+   * Default: none is.
+   */
+  keepsRequestOpen?: (path: string) => boolean;
   /**
    * HTTP/1.1: milliseconds an idle keep-alive connection stays open after its
    * last response. Default: 5000.
@@ -142,7 +150,7 @@ export function detectProtocol(received: Uint8Array): WireProtocol | undefined {
   return received.length >= http2ClientPreface.length ? "http2" : undefined;
 }
 
-type Limits = Required<Omit<OnePortListenerOptions, "handler" | "claimHttp2Stream" | "tls">>;
+type Limits = Required<Omit<OnePortListenerOptions, "handler" | "claimHttp2Stream" | "tls" | "keepsRequestOpen">>;
 
 function withDefaults(options: OnePortListenerOptions): Limits {
   return {
@@ -261,9 +269,20 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
       idleTimer.unref();
     };
     startIdleTimer();
-    session.on("stream", (stream) => {
+    session.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
       openStreams++;
       clearTimeout(idleTimer);
+      // A request that trickles in holds a stream slot and session memory:
+      // bound it like an HTTP/1.1 request, unless the RPC streams by design.
+      if (!(options.keepsRequestOpen?.(headers[":path"] ?? "") ?? false)) {
+        const requestTimer = setTimeout(() => {
+          if (!stream.readableEnded && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+        }, limits.requestTimeout);
+        requestTimer.unref();
+        const stop = () => clearTimeout(requestTimer);
+        stream.once("end", stop);
+        stream.once("close", stop);
+      }
       // A response that ends before the request does (connect-node refusing
       // an oversized message stops reading it) would leave the stream
       // half-open until the client gave up, holding a stream slot, session

@@ -8,8 +8,11 @@ import { CatalogService, file_billing_v1_catalog_service } from "../../gen/ts/bi
 import { CustomerService, file_billing_v1_customer_service } from "../../gen/ts/billing/v1/customer_service_pb.js";
 import { file_billing_v1_usage_service, UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import { file_health_v1_health, HealthCheckResponse_ServingStatus } from "../../gen/ts/health/v1/health_pb.js";
-import { file_grpc_reflection_v1_reflection } from "../../gen/ts/grpc/reflection/v1/reflection_pb.js";
-import { file_grpc_reflection_v1alpha_reflection } from "../../gen/ts/grpc/reflection/v1alpha/reflection_pb.js";
+import { file_grpc_reflection_v1_reflection, ServerReflection } from "../../gen/ts/grpc/reflection/v1/reflection_pb.js";
+import {
+  file_grpc_reflection_v1alpha_reflection,
+  ServerReflection as ServerReflectionV1Alpha,
+} from "../../gen/ts/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_google_rpc_error_details } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { createBillingHandler } from "../api/billing-handler.js";
 import { createCatalogHandler } from "../api/catalog-handler.js";
@@ -70,6 +73,24 @@ export interface TallyServerOptions {
   webRoot?: string;
 }
 
+/**
+ * JSON bodies must be valid UTF-8 (RFC 8259): connect decodes them with a
+ * lenient TextDecoder by default, which turns invalid bytes into U+FFFD and
+ * would record a request_id or attribute nobody sent. connect-node passes
+ * jsonOptions on to its JSON serialization, which takes the decoder from
+ * them (connect is pinned to an exact version; the fault suite's bad-input
+ * corpus fails if that changes), so bad bytes are INVALID_ARGUMENT. Unknown
+ * fields stay ignored, as connect does by default.
+ */
+const STRICT_JSON = { ignoreUnknownFields: true, textDecoder: new TextDecoder("utf-8", { fatal: true }) };
+
+/** Client- and bidi-streaming RPCs, whose request side stays open by design. */
+const STREAMING_REQUEST_PATHS = new Set(
+  [UsageService, ServerReflection, ServerReflectionV1Alpha].flatMap((service) =>
+    service.methods.filter((method) => method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming").map((method) => `/${service.typeName}/${method.name}`),
+  ),
+);
+
 /** The services health reports on, besides the whole server (""). */
 const SERVICE_NAMES = [CustomerService, CatalogService, UsageService, BillingService].map((service) => service.typeName);
 
@@ -126,6 +147,7 @@ export function createTallyServer(options: TallyServerOptions) {
       registerReflection(router, REFLECTED_FILES);
     },
     interceptors,
+    jsonOptions: STRICT_JSON,
     readMaxBytes: maxMessageBytes,
     writeMaxBytes: maxMessageBytes,
     fallback(request, response) {
@@ -159,6 +181,7 @@ export function createTallyServer(options: TallyServerOptions) {
 
   const listener = createOnePortListener({
     ...options.listener,
+    keepsRequestOpen: (path) => STREAMING_REQUEST_PATHS.has(path),
     handler,
     claimHttp2Stream: grpcFastPath.claim,
     onListenerError: (error) => logger.error({ err: error }, "listener error"),

@@ -416,7 +416,7 @@ describe("the billing dashboard", () => {
   });
 
   it("asks for a key when it has none, signs in from a #key= link without keeping the key in the address, and reports a role's limits", async () => {
-    const store = openStore(`${scratch.path}/tally.db`);
+    const store = await openStore(`${scratch.path}/tally.db`);
     const { key: readKey } = await createKeyring({ store, clock: systemClock }).createKey({ role: "read", name: "dashboard" });
     await store.close();
     const signedOut = await signedInContext(browser, { viewport: { width: 1280, height: 900 } }, "");

@@ -203,7 +203,7 @@ describe("the retrying client against a real server with injected faults", () =>
   });
 
   it("sends the API key as a bearer token on every protocol", async () => {
-    const store = openStore(tally.db);
+    const store = await openStore(tally.db);
     const { key } = await createKeyring({ store, clock: systemClock }).createKey({ role: "read", name: "client test" });
     await store.close();
     for (const protocol of ["grpc", "connect", "grpc-web"] as const) {

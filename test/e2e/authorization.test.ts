@@ -104,7 +104,7 @@ describe("API keys and roles", () => {
     await assertRefused(customers(forged).listCustomers({}), Code.Unauthenticated, "API_KEY_INVALID");
 
     const doomed = await tally.createKey("read");
-    const store = openStore(tally.db);
+    const store = await openStore(tally.db);
     const keyring = createKeyring({ store, clock: systemClock });
     const [stored] = (await keyring.listKeys()).filter((key) => doomed.includes(key.id));
     await keyring.revokeKey(stored!.id);

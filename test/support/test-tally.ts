@@ -60,7 +60,7 @@ export async function startTestTally(
     clock,
     clients: (protocol: Protocol = "grpc", apiKey = TEST_ADMIN_KEY) => clientsFor(transportFor(protocol, tally.url, apiKey)),
     async createKey(role: Role, tenant = DEFAULT_SCOPE) {
-      const store = openStore(db);
+      const store = await openStore(db);
       try {
         return (await createKeyring({ store, clock }).createKey({ role, tenant, name: `test ${role}` })).key;
       } finally {

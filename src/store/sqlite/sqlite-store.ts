@@ -33,6 +33,7 @@ import {
   USAGE_COLUMNS,
   USAGE_FROM,
 } from "./sqlite-rows.js";
+import { withStorageFaults } from "./storage-faults.js";
 import type { CreateReply, UsageEventMessage, UsageEventReply, VoidReply } from "./write-messages.js";
 import { createWriterThread } from "./writer-thread.js";
 
@@ -53,7 +54,9 @@ export interface SqliteStoreOptions {
  * the writer thread, which has its own connection and commits writes in
  * groups (IMMEDIATE transactions, many writes per fsync) off the event loop.
  * WAL lets the readers see each group as soon as it has committed, which is
- * before any of its writes is acknowledged.
+ * before any of its writes is acknowledged. A full disk, a lock held by
+ * another process or an I/O error rejects with the domain's
+ * StoreUnavailableError.
  */
 export function openSqliteStore(options: SqliteStoreOptions): Store {
   mkdirSync(dirname(options.path), { recursive: true });
@@ -65,7 +68,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     // This connection only reads from now on; the writer thread writes.
     db.pragma("query_only = ON");
     const writer = createWriterThread({ path: options.path, busyTimeoutMs, onGroupCommitted: options.onGroupCommitted });
-    return new SqliteStore(db, options.path, writer);
+    return withStorageFaults(new SqliteStore(db, options.path, writer));
   } catch (error) {
     db.close();
     throw error;

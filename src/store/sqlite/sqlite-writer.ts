@@ -3,6 +3,7 @@ import { Decimal } from "../../domain/decimal.js";
 import { type Failure, requestIdReused } from "../../domain/failure.js";
 import { addToTotals, type NewUsageRecord, removeFromTotals, type UsageTotals, usageDifferences } from "../../domain/usage-record.js";
 import { createGroupTotals, type TotalsOverlay } from "./group-totals.js";
+import { storageFault } from "./storage-faults.js";
 import { type Row, USAGE_COLUMNS, USAGE_FROM, toTotals, toUsageRecord } from "./sqlite-rows.js";
 import type { CreateReply, UsageEventMessage, UsageEventReply, VoidReply, WriteOp, WriteReply, WriteReplyValue } from "./write-messages.js";
 
@@ -237,6 +238,8 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
         try {
           replies.push({ ok: true, value: write(op) });
         } catch (error) {
+          // A storage fault (full disk, I/O error) is no fault of this write: the group fails.
+          if (!db.inTransaction || storageFault(error) !== error) throw error;
           throw new WriteFault(index, error);
         }
         return;
@@ -244,6 +247,10 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
       try {
         replies.push({ ok: true, value: db.transaction(write)(op) });
       } catch (error) {
+        // A full disk or an I/O error can make SQLite roll back the whole
+        // transaction, not just the savepoint: the writes after this one
+        // would then run (and commit) outside it. The group fails instead.
+        if (!db.inTransaction) throw error;
         if (error instanceof AtomicRefusal) {
           // The refused events say why; every other event of the write was rolled back.
           const outcomes = error.outcomes;
@@ -303,7 +310,7 @@ function countEvents(op: WriteOp): number {
 }
 
 function failed(error: unknown): WriteReply {
-  return error instanceof Error
-    ? { ok: false, error: { message: error.message, stack: error.stack } }
-    : { ok: false, error: { message: String(error) } };
+  if (!(error instanceof Error)) return { ok: false, error: { message: String(error) } };
+  const code = (error as { code?: unknown }).code;
+  return { ok: false, error: { message: error.message, stack: error.stack, ...(typeof code === "string" ? { code } : {}) } };
 }

@@ -56,7 +56,14 @@ export type VoidReply = { kind: "voided" | "already-voided"; row: Row };
 export type WriteReplyValue = UsageEventReply[] | CreateReply | VoidReply | Row | null;
 
 /** The answer to one write, sent only once its transaction is durable (or has failed). */
-export type WriteReply = { ok: true; value: WriteReplyValue } | { ok: false; error: { message: string; stack?: string } };
+export type WriteReply = { ok: true; value: WriteReplyValue } | { ok: false; error: WriteError };
+
+/** A write's error as it crosses the thread: SQLite's `code` (SQLITE_FULL, ...) travels with it, for storage faults. */
+export interface WriteError {
+  message: string;
+  code?: string;
+  stack?: string;
+}
 
 /**
  * Store → writer thread. The writes travel as one JSON string (`WriteOp[]`):

@@ -53,7 +53,7 @@ export function createWriterThread(options: WriterThreadOptions) {
         if (pending.size === 0 && closing === undefined) thread.unref(); // an idle writer does not keep the process alive
         const reply = replies[index]!;
         if (reply.ok) waiting.resolve(reply.value);
-        else waiting.reject(Object.assign(new Error(reply.error.message), { stack: reply.error.stack ?? "" }));
+        else waiting.reject(Object.assign(new Error(reply.error.message), reply.error));
       });
     });
     let failure: Error | undefined;

@@ -1,0 +1,450 @@
+import pg from "pg";
+import type { ApiKey, StoredApiKey } from "../../domain/api-key.js";
+import type { BillingPeriod } from "../../domain/billing-period.js";
+import type { Customer } from "../../domain/customer.js";
+import { Decimal } from "../../domain/decimal.js";
+import { FailureError, failure } from "../../domain/failure.js";
+import type { Meter } from "../../domain/meter.js";
+import type { Price } from "../../domain/price.js";
+import type {
+  CreateOutcome,
+  Cursor,
+  Page,
+  PageQuery,
+  Scope,
+  Store,
+  UsageFilter,
+  UsageWrite,
+  UsageWriteOutcome,
+  VoidOutcome,
+} from "../../domain/store.js";
+import { removeFromTotals, type UsageRecord, type UsageTotals } from "../../domain/usage-record.js";
+import { MIGRATIONS } from "./migrations.js";
+import { isConnectionFailure, isNulCharacter, isRetryableConflict, LostRace, nulCharacterRefused, storeUnavailable } from "./postgres-errors.js";
+import {
+  type Row,
+  tiersToJson,
+  toApiKey,
+  toCustomer,
+  toMeter,
+  toPrice,
+  toTotals,
+  toUsageRecord,
+  USAGE_COLUMNS,
+  USAGE_FROM,
+  writeTotals,
+} from "./postgres-rows.js";
+import { createUsageBatcher } from "./usage-batcher.js";
+
+/** How to open the PostgreSQL store. */
+export interface PostgresStoreOptions {
+  /** A libpq-style URL, e.g. "postgres://tally:secret@db.internal:5432/tally". */
+  url: string;
+  /** Most connections this process holds open at once. Default 10. */
+  maxConnections?: number;
+  /** How long a call waits for a free connection (or to connect) before failing UNAVAILABLE, in ms. Default 10000. */
+  connectTimeoutMs?: number;
+  /** Told the number of calls and the duration of each committed usage group (for metrics). Default none. */
+  onGroupCommitted?: (writes: number, seconds: number) => void;
+}
+
+/** How many times a transaction rolled back by a conflict (deadlock, serialization, a lost race) is run again. */
+const CONFLICT_ATTEMPTS = 20;
+
+/** A key chosen for Tally's migration lock (pg_advisory_lock takes any bigint). */
+const MIGRATION_LOCK = 7_256_839_401;
+
+/**
+ * Opens the PostgreSQL store: a connection pool, the schema migrated under an
+ * advisory lock (so replicas starting together migrate once), and the server
+ * checked for durable commits (fsync on, synchronous_commit not off). Several
+ * Tally processes may share one database: every write is one transaction that
+ * claims its request ids with unique indexes, and the running totals it
+ * changes are locked (in a fixed order) before it reads them.
+ */
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.maxConnections ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    application_name: "tally",
+  });
+  // An idle connection that breaks is dropped by the pool; the next call that
+  // needs the database reports what happens then. Without a listener the
+  // process would exit on it.
+  pool.on("error", () => {});
+  try {
+    await checkDurability(pool);
+    await migrate(pool);
+    return new PostgresStore(pool, options);
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+}
+
+async function checkDurability(pool: pg.Pool): Promise<void> {
+  const { rows } = await pool.query(`SELECT current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS synchronous_commit`);
+  const settings = rows[0] as { fsync: string; synchronous_commit: string };
+  if (settings.fsync !== "on") throw new Error(`PostgreSQL runs with fsync=${settings.fsync}; Tally needs fsync=on`);
+  if (settings.synchronous_commit === "off") {
+    throw new Error("PostgreSQL runs with synchronous_commit=off, which can lose acknowledged commits; Tally needs it on");
+  }
+}
+
+/** Applies the migrations the database has not seen yet, each in its own transaction, holding the migration lock. */
+async function migrate(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query(`SELECT pg_advisory_lock($1)`, [MIGRATION_LOCK]);
+    try {
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS tally_schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
+      );
+      const { rows } = await client.query(`SELECT coalesce(max(version), 0) AS version FROM tally_schema_migrations`);
+      const applied = Number((rows[0] as { version: number }).version);
+      if (applied > MIGRATIONS.length) {
+        throw new Error(`database schema version ${applied} is newer than this Tally (${MIGRATIONS.length})`);
+      }
+      for (let version = applied + 1; version <= MIGRATIONS.length; version++) {
+        await client.query("BEGIN");
+        try {
+          await client.query(MIGRATIONS[version - 1]!);
+          await client.query(`INSERT INTO tally_schema_migrations (version) VALUES ($1)`, [version]);
+          await client.query("COMMIT");
+        } catch (error) {
+          await client.query("ROLLBACK");
+          throw error;
+        }
+      }
+    } finally {
+      await client.query(`SELECT pg_advisory_unlock($1)`, [MIGRATION_LOCK]);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Runs `work` in one READ COMMITTED transaction on a pooled connection and
+ * commits it. A transaction the server rolled back for a conflict (deadlock,
+ * serialization failure) or that lost a race (LostRace) runs again from the
+ * start, since nothing of it was written. A broken connection is reported as
+ * STORE_UNAVAILABLE: if it broke during COMMIT the outcome is unknown, and
+ * the caller's retry with the same request ids settles it.
+ */
+async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      throw isConnectionFailure(error) ? storeUnavailable(error) : error;
+    }
+    let broken: Error | undefined;
+    // A connection that breaks mid-transaction also emits "error" on the client; the failed query reports it.
+    const ignore = () => {};
+    client.on("error", ignore);
+    try {
+      await client.query("BEGIN");
+      const result = await work(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      if (isConnectionFailure(error)) {
+        broken = error as Error;
+        throw storeUnavailable(error);
+      }
+      try {
+        await client.query("ROLLBACK");
+      } catch (rollbackError) {
+        broken = rollbackError as Error;
+      }
+      const retry = (isRetryableConflict(error) || error instanceof LostRace) && attempt < CONFLICT_ATTEMPTS;
+      if (isNulCharacter(error)) throw nulCharacterRefused();
+      if (!retry) throw error instanceof LostRace ? storeUnavailable(error, "locked") : error;
+    } finally {
+      client.off("error", ignore);
+      client.release(broken);
+    }
+  }
+}
+
+/** Reads outside a transaction, with a broken connection reported as STORE_UNAVAILABLE. */
+async function read(pool: pg.Pool, sql: string, values: unknown[]): Promise<Row[]> {
+  try {
+    return (await pool.query(sql, values)).rows as Row[];
+  } catch (error) {
+    if (isNulCharacter(error)) return []; // no stored value holds U+0000, so nothing matches
+    throw isConnectionFailure(error) ? storeUnavailable(error) : error;
+  }
+}
+
+class PostgresStore implements Store {
+  private readonly usage: ReturnType<typeof createUsageBatcher>;
+  private closed = false;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    options: PostgresStoreOptions,
+  ) {
+    this.usage = createUsageBatcher((work) => inTransaction(pool, work), { onCommitted: options.onGroupCommitted });
+  }
+
+  createCustomer(scope: Scope, requestId: string, customer: Customer): Promise<CreateOutcome<Customer>> {
+    return inTransaction(this.pool, async (client): Promise<CreateOutcome<Customer>> => {
+      // ON CONFLICT DO NOTHING waits for a concurrent insert of the same key to
+      // settle, so the read below (a new snapshot) sees the winner.
+      const inserted = await client.query(
+        `INSERT INTO customers (tenant_id, id, external_id, display_name, currency_code, create_time, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+        [scope, customer.id, customer.externalId, customer.displayName, customer.currencyCode, customer.createTime, requestId],
+      );
+      if (inserted.rowCount === 1) return { kind: "created", value: customer };
+      const existing = await client.query(`SELECT * FROM customers WHERE tenant_id = $1 AND request_id = $2`, [scope, requestId]);
+      if (existing.rows.length > 0) return { kind: "exists", value: toCustomer(existing.rows[0] as Row) };
+      return { kind: "taken" };
+    });
+  }
+
+  async findCustomer(scope: Scope, idOrExternalId: string): Promise<Customer | undefined> {
+    const rows = await read(
+      this.pool,
+      `SELECT * FROM customers WHERE tenant_id = $1 AND (id = $2 OR (external_id = $2 AND external_id <> ''))
+       ORDER BY (id = $2) DESC LIMIT 1`,
+      [scope, idOrExternalId],
+    );
+    return rows[0] === undefined ? undefined : toCustomer(rows[0]);
+  }
+
+  async listCustomers(scope: Scope, text: string, page: PageQuery): Promise<Page<Customer>> {
+    const pattern = `%${text.replace(/[\\%_]/g, (match) => `\\${match}`)}%`;
+    const rows = await read(
+      this.pool,
+      `SELECT * FROM customers WHERE tenant_id = $1 AND seq > $2
+         AND ($3 = '' OR id ILIKE $4 ESCAPE '\\' OR external_id ILIKE $4 ESCAPE '\\' OR display_name ILIKE $4 ESCAPE '\\')
+       ORDER BY seq LIMIT $5`,
+      [scope, cursorPosition(page.after) ?? "0", text, pattern, page.limit + 1],
+    );
+    return pageOf(rows, page.limit, toCustomer);
+  }
+
+  createMeter(scope: Scope, requestId: string, meter: Meter): Promise<CreateOutcome<Meter>> {
+    return inTransaction(this.pool, async (client): Promise<CreateOutcome<Meter>> => {
+      const inserted = await client.query(
+        `INSERT INTO meters (tenant_id, key, display_name, unit, aggregation, "precision", create_time, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+        [scope, meter.key, meter.displayName, meter.unit, meter.aggregation, meter.precision, meter.createTime, requestId],
+      );
+      if (inserted.rowCount === 1) return { kind: "created", value: meter };
+      const existing = await client.query(`SELECT * FROM meters WHERE tenant_id = $1 AND request_id = $2`, [scope, requestId]);
+      if (existing.rows.length > 0) return { kind: "exists", value: toMeter(existing.rows[0] as Row) };
+      return { kind: "taken" };
+    });
+  }
+
+  async findMeter(scope: Scope, key: string): Promise<Meter | undefined> {
+    const rows = await read(this.pool, `SELECT * FROM meters WHERE tenant_id = $1 AND key = $2`, [scope, key]);
+    return rows[0] === undefined ? undefined : toMeter(rows[0]);
+  }
+
+  async listMeters(scope: Scope, page: PageQuery): Promise<Page<Meter>> {
+    const rows = await read(this.pool, `SELECT * FROM meters WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, [
+      scope,
+      cursorPosition(page.after) ?? "0",
+      page.limit + 1,
+    ]);
+    return pageOf(rows, page.limit, toMeter);
+  }
+
+  createPrice(scope: Scope, requestId: string, price: Omit<Price, "version">): Promise<CreateOutcome<Price>> {
+    return inTransaction(this.pool, async (client): Promise<CreateOutcome<Price>> => {
+      // Versions of one (meter, currency) are numbered one after another: creates of the same series take turns.
+      await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
+        JSON.stringify(["price", scope, price.meterKey, price.currencyCode]),
+      ]);
+      const inserted = await client.query(
+        `INSERT INTO prices (tenant_id, id, meter_key, currency_code, version, effective_period, tiers, create_time, request_id)
+         SELECT $1, $2, $3, $4, coalesce(max(version), 0) + 1, $5, $6, $7, $8
+         FROM prices WHERE tenant_id = $1 AND meter_key = $3 AND currency_code = $4
+         ON CONFLICT (tenant_id, request_id) DO NOTHING
+         RETURNING version`,
+        [scope, price.id, price.meterKey, price.currencyCode, price.effectivePeriod, tiersToJson(price.tiers), price.createTime, requestId],
+      );
+      if (inserted.rows.length === 1) return { kind: "created", value: { ...price, version: Number((inserted.rows[0] as Row).version) } };
+      const existing = await client.query(`SELECT * FROM prices WHERE tenant_id = $1 AND request_id = $2`, [scope, requestId]);
+      return { kind: "exists", value: toPrice(existing.rows[0] as Row) };
+    });
+  }
+
+  async listPrices(scope: Scope, meterKey: string, page: PageQuery): Promise<Page<Price>> {
+    const rows = await read(
+      this.pool,
+      `SELECT * FROM prices WHERE tenant_id = $1 AND ($2 = '' OR meter_key = $2) AND seq > $3 ORDER BY seq LIMIT $4`,
+      [scope, meterKey, cursorPosition(page.after) ?? "0", page.limit + 1],
+    );
+    return pageOf(rows, page.limit, toPrice);
+  }
+
+  async effectivePrices(scope: Scope, currencyCode: string, period: BillingPeriod): Promise<Price[]> {
+    const rows = await read(
+      this.pool,
+      `SELECT DISTINCT ON (meter_key) * FROM prices
+       WHERE tenant_id = $1 AND currency_code = $2 AND effective_period <= $3
+       ORDER BY meter_key, version DESC`,
+      [scope, currencyCode, period],
+    );
+    return rows.map(toPrice);
+  }
+
+  async findUsageByRequestId(scope: Scope, requestId: string): Promise<UsageRecord | undefined> {
+    const rows = await read(this.pool, `SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = $1 AND r.request_id = $2`, [
+      scope,
+      requestId,
+    ]);
+    return rows[0] === undefined ? undefined : toUsageRecord(rows[0]);
+  }
+
+  recordUsage(scope: Scope, writes: UsageWrite[], atomic: boolean): Promise<UsageWriteOutcome[]> {
+    return this.usage.submit(scope, writes, atomic);
+  }
+
+  async getUsageRecord(scope: Scope, id: string): Promise<UsageRecord | undefined> {
+    const rows = await read(this.pool, `SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = $1 AND r.id = $2`, [scope, id]);
+    return rows[0] === undefined ? undefined : toUsageRecord(rows[0]);
+  }
+
+  async listUsageRecords(scope: Scope, filter: UsageFilter, page: PageQuery): Promise<Page<UsageRecord>> {
+    const rows = await read(
+      this.pool,
+      `SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM}
+       WHERE r.tenant_id = $1 AND r.customer_id = $2 AND ($3::bigint IS NULL OR r.seq < $3::bigint)
+         AND ($4 = '' OR r.meter_key = $4)
+         AND ($5::bigint IS NULL OR r.event_time >= $5::bigint)
+         AND ($6::bigint IS NULL OR r.event_time < $6::bigint)
+       ORDER BY r.seq DESC LIMIT $7`,
+      [scope, filter.customerId, cursorPosition(page.after), filter.meterKey, filter.startTime, filter.endTime, page.limit + 1],
+    );
+    return pageOf(rows, page.limit, toUsageRecord);
+  }
+
+  voidUsage(scope: Scope, recordId: string, reason: string, voidTime: number): Promise<VoidOutcome> {
+    return inTransaction(this.pool, async (client): Promise<VoidOutcome> => {
+      const found = await client.query(`SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = $1 AND r.id = $2`, [scope, recordId]);
+      if (found.rows.length === 0) throw new Error(`usage record ${recordId} vanished`);
+      const record = toUsageRecord(found.rows[0] as Row);
+      // The totals row is locked first, as every usage write does, so voids and
+      // writes of the same (customer, meter, period) take turns.
+      const locked = await client.query(
+        `SELECT * FROM usage_totals WHERE tenant_id = $1 AND customer_id = $2 AND period = $3 AND meter_key = $4 FOR UPDATE`,
+        [scope, record.customerId, record.period, record.meterKey],
+      );
+      const claimed = await client.query(
+        `INSERT INTO usage_voids (tenant_id, record_id, reason, void_time) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+        [scope, recordId, reason, voidTime],
+      );
+      if (claimed.rowCount === 0) {
+        const voided = await client.query(`SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = $1 AND r.id = $2`, [scope, recordId]);
+        return { kind: "already-voided", record: toUsageRecord(voided.rows[0] as Row) };
+      }
+      const totals = toTotals(locked.rows[0] as Row);
+      // The maximum only moves when the voided event was (one of) the largest.
+      let remainingMax = totals.max;
+      if (record.quantity.equals(totals.max)) {
+        const live = await client.query(
+          `SELECT r.quantity FROM ${USAGE_FROM}
+           WHERE r.tenant_id = $1 AND r.customer_id = $2 AND r.period = $3 AND r.meter_key = $4 AND v.record_id IS NULL`,
+          [scope, record.customerId, record.period, record.meterKey],
+        );
+        remainingMax = (live.rows as Row[]).map((row) => Decimal.parse(String(row.quantity))!).reduce((max, quantity) => max.max(quantity), Decimal.ZERO);
+      }
+      await writeTotals(client, [{ scope, totals: removeFromTotals(totals, record.quantity, remainingMax) }]);
+      return { kind: "voided", record: { ...record, voided: true, voidReason: reason, voidTime } };
+    });
+  }
+
+  async usageTotals(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageTotals[]> {
+    const rows = await read(
+      this.pool,
+      `SELECT * FROM usage_totals WHERE tenant_id = $1 AND customer_id = $2 AND period = $3 AND event_count > 0 ORDER BY meter_key`,
+      [scope, customerId, period],
+    );
+    return rows.map(toTotals);
+  }
+
+  async liveUsageRecords(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageRecord[]> {
+    const rows = await read(
+      this.pool,
+      `SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = $1 AND r.customer_id = $2 AND r.period = $3 AND v.record_id IS NULL`,
+      [scope, customerId, period],
+    );
+    return rows.map(toUsageRecord);
+  }
+
+  async periodsWithUsage(scope: Scope, customerId: string): Promise<BillingPeriod[]> {
+    // From the records, not the totals: a write that was refused may have left a zero totals row behind.
+    const rows = await read(
+      this.pool,
+      `SELECT DISTINCT period FROM usage_records WHERE tenant_id = $1 AND customer_id = $2 ORDER BY period DESC`,
+      [scope, customerId],
+    );
+    return rows.map((row) => String(row.period));
+  }
+
+  // API keys are written rarely (by operators): each write is its own transaction.
+  async createApiKey(key: StoredApiKey): Promise<void> {
+    await inTransaction(this.pool, (client) =>
+      client.query(
+        `INSERT INTO api_keys (id, tenant_id, role, name, secret_hash, create_time, revoke_time) VALUES ($1, $2, $3, $4, $5, $6, NULL)`,
+        [key.id, key.tenant, key.role, key.name, Buffer.from(key.secretHash), key.createTime],
+      ),
+    );
+  }
+
+  async findApiKey(id: string): Promise<StoredApiKey | undefined> {
+    const rows = await read(this.pool, `SELECT * FROM api_keys WHERE id = $1`, [id]);
+    return rows[0] === undefined ? undefined : { ...toApiKey(rows[0]), secretHash: rows[0].secret_hash as Buffer };
+  }
+
+  async listApiKeys(): Promise<ApiKey[]> {
+    return (await read(this.pool, `SELECT * FROM api_keys ORDER BY create_time, id`, [])).map(toApiKey);
+  }
+
+  async revokeApiKey(id: string, revokeTime: number): Promise<ApiKey | undefined> {
+    const rows = await inTransaction(this.pool, async (client) => {
+      await client.query(`UPDATE api_keys SET revoke_time = $1 WHERE id = $2 AND revoke_time IS NULL`, [revokeTime, id]);
+      return (await client.query(`SELECT * FROM api_keys WHERE id = $1`, [id])).rows as Row[];
+    });
+    return rows[0] === undefined ? undefined : toApiKey(rows[0]);
+  }
+
+  async storageBytes(): Promise<number> {
+    const rows = await read(this.pool, `SELECT pg_database_size(current_database()) AS bytes`, []);
+    return Number(rows[0]!.bytes);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.usage.drain();
+    await this.pool.end();
+  }
+}
+
+/** A listing's cursor (the seq of the last row handed out), or null for the first page. */
+function cursorPosition(cursor: Cursor | null): string | null {
+  if (cursor === null) return null;
+  if (!/^\d{1,18}$/.test(cursor)) {
+    throw new FailureError(failure("INVALID_PAGE_TOKEN", "page_token is not one this listing handed out", "page_token"));
+  }
+  return cursor;
+}
+
+function pageOf<T>(rows: Row[], limit: number, convert: (row: Row) => T): Page<T> {
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  return {
+    items: items.map(convert),
+    nextCursor: rows.length > limit && last !== undefined ? String(last.seq) : null,
+  };
+}

@@ -1,0 +1,236 @@
+import type pg from "pg";
+import { requestIdReused } from "../../domain/failure.js";
+import type { Scope, UsageWrite, UsageWriteOutcome } from "../../domain/store.js";
+import { addToTotals, type UsageRecord, type UsageTotals, usageDifferences } from "../../domain/usage-record.js";
+import { LostRace, nulCharacterRefused } from "./postgres-errors.js";
+import { toTotals, toUsageRecord, USAGE_COLUMNS, USAGE_FROM, writeTotals } from "./postgres-rows.js";
+
+/** Options of the usage batcher. */
+export interface UsageBatcherOptions {
+  /** Most events in one transaction; calls beyond wait for the next one. Default 4000. */
+  maxGroupEvents?: number;
+  /** Told the number of calls and the duration of each committed group, round trips and commit included. Default none. */
+  onCommitted?: (writes: number, seconds: number) => void;
+}
+
+interface PendingCall {
+  scope: Scope;
+  writes: UsageWrite[];
+  atomic: boolean;
+  resolve: (outcomes: UsageWriteOutcome[]) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Runs a transaction (retrying it on conflicts) and resolves once it committed. */
+type RunTransaction = <T>(work: (client: pg.PoolClient) => Promise<T>) => Promise<T>;
+
+/**
+ * Group commit for PostgreSQL: usage calls that arrive together are written
+ * in ONE transaction with a fixed number of round trips, whatever the number
+ * of events (lock the running totals, read the request ids already claimed,
+ * insert the new records, write the totals, COMMIT), and each call is
+ * answered only after that COMMIT. One group is in flight at a time per
+ * process; calls arriving meanwhile form the next group.
+ *
+ * Several processes may write at once. Each transaction first locks the
+ * totals rows it will change, in one sorted order, so writers of the same
+ * (customer, meter, period) take turns and never deadlock among themselves;
+ * the request ids are read after that lock, so a duplicate sent to two
+ * replicas at once is seen by the second as the first one's record. A
+ * duplicate whose payload names other totals (a changed retry) does not share
+ * the lock: the insert's ON CONFLICT DO NOTHING then waits for the other
+ * transaction, finds the key claimed, and the whole group runs again, now
+ * seeing the winner. Nothing is decided on a stale read.
+ */
+export function createUsageBatcher(runTransaction: RunTransaction, options: UsageBatcherOptions = {}) {
+  const maxGroupEvents = options.maxGroupEvents ?? 4000;
+  let queue: PendingCall[] = [];
+  let running: Promise<void> | undefined;
+
+  function schedule(): void {
+    if (running !== undefined || queue.length === 0) return;
+    running = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(async () => {
+        let events = 0;
+        let taken = 0;
+        while (taken < queue.length && (taken === 0 || events + queue[taken]!.writes.length <= maxGroupEvents)) {
+          events += queue[taken]!.writes.length;
+          taken++;
+        }
+        const group = queue.slice(0, taken);
+        queue = queue.slice(taken);
+        try {
+          const started = performance.now();
+          const outcomes = await runTransaction((client) => writeGroup(client, group));
+          options.onCommitted?.(group.length, (performance.now() - started) / 1000);
+          group.forEach((call, index) => call.resolve(outcomes[index]!));
+        } catch (error) {
+          for (const call of group) call.reject(error);
+        }
+      })
+      .finally(() => {
+        running = undefined;
+        schedule();
+      });
+  }
+
+  return {
+    /** Writes one call's events in the next group's transaction; resolves with their outcomes once committed. */
+    submit(scope: Scope, writes: UsageWrite[], atomic: boolean): Promise<UsageWriteOutcome[]> {
+      if (writes.length === 0) return Promise.resolve([]);
+      return new Promise((resolve, reject) => {
+        queue.push({ scope, writes, atomic, resolve, reject });
+        schedule();
+      });
+    },
+    /** Resolves once every call submitted so far has been committed (or failed). */
+    async drain(): Promise<void> {
+      while (running !== undefined) await running;
+    },
+  };
+}
+
+const keyOf = (...parts: string[]) => parts.join("\u0000");
+
+/**
+ * A request_id holding U+0000, which PostgreSQL's TEXT cannot store: that
+ * event alone is refused (it cannot have been recorded before), rather than
+ * failing the statement of the whole group.
+ */
+const holdsNul = (write: Pick<UsageWrite, "record">) => write.record.requestId.includes("\u0000");
+
+/** One group's transaction; returns each call's outcomes, in order. */
+async function writeGroup(client: pg.PoolClient, group: PendingCall[]): Promise<UsageWriteOutcome[][]> {
+  // 1. Lock (creating when missing) every totals row an event may change, in sorted order.
+  const totalsKeys = new Map<string, [string, string, string, string]>();
+  for (const call of group) {
+    for (const { record, refusal } of call.writes) {
+      if (refusal !== undefined || holdsNul({ record })) continue; // refused unless already recorded: it changes no totals
+      totalsKeys.set(keyOf(call.scope, record.customerId, record.period, record.meterKey), [
+        call.scope,
+        record.customerId,
+        record.period,
+        record.meterKey,
+      ]);
+    }
+  }
+  const sortedKeys = [...totalsKeys.values()].sort((a, b) => compareKeys(a, b));
+  const totals = new Map<string, UsageTotals>();
+  if (sortedKeys.length > 0) {
+    const locked = await client.query(
+      `INSERT INTO usage_totals (tenant_id, customer_id, period, meter_key, quantity_sum, event_count, quantity_max)
+       SELECT k.tenant_id, k.customer_id, k.period, k.meter_key, '0', 0, '0'
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS k(tenant_id, customer_id, period, meter_key, position)
+       ORDER BY k.position
+       ON CONFLICT (tenant_id, customer_id, period, meter_key) DO UPDATE SET event_count = usage_totals.event_count
+       RETURNING *`,
+      [0, 1, 2, 3].map((column) => sortedKeys.map((key) => key[column]!)),
+    );
+    for (const row of locked.rows as Record<string, unknown>[]) {
+      totals.set(keyOf(String(row.tenant_id), String(row.customer_id), String(row.period), String(row.meter_key)), toTotals(row));
+    }
+  }
+
+  // 2. The request ids already claimed (read after the lock: see above).
+  const claimed = new Map<string, UsageRecord>();
+  const requested = group.flatMap((call) => call.writes.filter((write) => !holdsNul(write)).map((write) => [call.scope, write.record.requestId] as const));
+  const existing = await client.query(
+    `SELECT r.tenant_id, ${USAGE_COLUMNS} FROM ${USAGE_FROM}
+     WHERE (r.tenant_id, r.request_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    [requested.map(([scope]) => scope), requested.map(([, requestId]) => requestId)],
+  );
+  for (const row of existing.rows as Record<string, unknown>[]) claimed.set(keyOf(String(row.tenant_id), String(row.request_id)), toUsageRecord(row));
+
+  // 3. Each call in order, as the domain judges it; an atomic call refused leaves no trace.
+  const inserts: { scope: Scope; record: UsageRecord }[] = [];
+  const dirtyTotals = new Set<string>();
+  const outcomes = group.map((call) => {
+    const callClaims = new Map<string, UsageRecord>();
+    const callTotals = new Map<string, UsageTotals>();
+    const callOutcomes: UsageWriteOutcome[] = [];
+    for (const { record, refusal } of call.writes) {
+      const requestKey = keyOf(call.scope, record.requestId);
+      const earlier = callClaims.get(requestKey) ?? claimed.get(requestKey);
+      let outcome: UsageWriteOutcome;
+      if (holdsNul({ record })) {
+        outcome = { kind: "refused", failure: nulCharacterRefused().failure };
+      } else if (earlier !== undefined) {
+        const differences = usageDifferences(earlier, record);
+        outcome =
+          differences.length === 0 ? { kind: "replayed", record: earlier } : { kind: "refused", failure: requestIdReused(record.requestId, differences) };
+      } else if (refusal !== undefined) {
+        outcome = { kind: "refused", failure: refusal };
+      } else {
+        const totalsKey = keyOf(call.scope, record.customerId, record.period, record.meterKey);
+        const next = addToTotals(callTotals.get(totalsKey) ?? totals.get(totalsKey), record);
+        if ("reason" in next) {
+          outcome = { kind: "refused", failure: next };
+        } else {
+          callTotals.set(totalsKey, next);
+          const recorded: UsageRecord = { ...record, voided: false, voidReason: "", voidTime: null };
+          callClaims.set(requestKey, recorded);
+          outcome = { kind: "recorded", record: recorded };
+        }
+      }
+      callOutcomes.push(outcome);
+      if (call.atomic && outcome.kind === "refused") {
+        return call.writes.map((_, index): UsageWriteOutcome => (callOutcomes[index]?.kind === "refused" ? callOutcomes[index] : { kind: "aborted" }));
+      }
+    }
+    for (const [key, record] of callClaims) {
+      claimed.set(key, record);
+      inserts.push({ scope: call.scope, record });
+    }
+    for (const [key, value] of callTotals) {
+      totals.set(key, value);
+      dirtyTotals.add(key);
+    }
+    return callOutcomes;
+  });
+
+  // 4. The new records, in one statement. A key claimed meanwhile by a writer
+  // that did not share our locks means what we decided is stale: run again.
+  if (inserts.length > 0) {
+    const columns = (pick: (insert: { scope: Scope; record: UsageRecord }) => unknown) => inserts.map(pick);
+    const inserted = await client.query(
+      `INSERT INTO usage_records (tenant_id, id, request_id, customer_id, meter_key, quantity, event_time,
+                                  requested_event_time, create_time, period, attributes)
+       SELECT u.tenant_id, u.id, u.request_id, u.customer_id, u.meter_key, u.quantity, u.event_time,
+              u.requested_event_time, u.create_time, u.period, u.attributes
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[],
+                   $9::bigint[], $10::text[], $11::text[]) WITH ORDINALITY
+         AS u(tenant_id, id, request_id, customer_id, meter_key, quantity, event_time, requested_event_time, create_time, period, attributes, position)
+       ORDER BY u.position
+       ON CONFLICT (tenant_id, request_id) DO NOTHING`,
+      [
+        columns((insert) => insert.scope),
+        columns((insert) => insert.record.id),
+        columns((insert) => insert.record.requestId),
+        columns((insert) => insert.record.customerId),
+        columns((insert) => insert.record.meterKey),
+        columns((insert) => insert.record.quantity.toString()),
+        columns((insert) => insert.record.eventTime),
+        columns((insert) => insert.record.requestedEventTime),
+        columns((insert) => insert.record.createTime),
+        columns((insert) => insert.record.period),
+        columns((insert) => JSON.stringify(insert.record.attributes)),
+      ],
+    );
+    if (inserted.rowCount !== inserts.length) throw new LostRace("a request_id was claimed by a concurrent writer");
+  }
+
+  // 5. The totals, in one statement; COMMIT follows.
+  await writeTotals(
+    client,
+    [...dirtyTotals].map((key) => ({ scope: key.slice(0, key.indexOf("\u0000")), totals: totals.get(key)! })),
+  );
+  return outcomes;
+}
+
+function compareKeys(a: readonly string[], b: readonly string[]): number {
+  for (let index = 0; index < a.length; index++) {
+    if (a[index]! < b[index]!) return -1;
+    if (a[index]! > b[index]!) return 1;
+  }
+  return 0;
+}

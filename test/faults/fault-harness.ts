@@ -1,0 +1,80 @@
+import { clientsFor, type Protocol, type TallyClients, TEST_ADMIN_KEY, transportFor } from "../support/clients.js";
+import { startTallyProcess, type TallyProcess } from "../support/tally-process.js";
+
+/**
+ * What every fault test shares: servers started as real `tally serve`
+ * processes with the test admin key as their bootstrap key, clients that send
+ * it, and seeded randomness whose seed is printed so a failure can be replayed.
+ */
+
+/** The header every hand-made request carries. */
+export const AUTHORIZATION = `Bearer ${TEST_ADMIN_KEY}`;
+
+/**
+ * Starts `tally serve` on `db` (on `port`, else a free one) with no rate
+ * limit (the suite's loads are bounded by their own counts, and a refusal
+ * for rate would blur what each fault test checks) and any extra flags.
+ */
+export function startFaultServer(db: string, options: { port?: number; args?: string[] } = {}): Promise<TallyProcess> {
+  const args = [...(options.port === undefined ? [] : ["--port", String(options.port)]), "--rate-limit", "0", ...(options.args ?? [])];
+  return startTallyProcess(db, args);
+}
+
+/** Clients of every service over `protocol`, sending the admin key. */
+export function keyedClients(protocol: Protocol, baseUrl: string): TallyClients {
+  return clientsFor(transportFor(protocol, baseUrl));
+}
+
+/**
+ * The seed of this run: TALLY_FAULT_SEED when set (to replay a failure),
+ * else a fresh one. Tests print it with t.diagnostic and in failure messages.
+ */
+export function faultSeed(): number {
+  const given = process.env.TALLY_FAULT_SEED;
+  if (given !== undefined && given !== "") {
+    const seed = Number(given);
+    if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`TALLY_FAULT_SEED must be a non-negative integer, not "${given}"`);
+    return seed;
+  }
+  return Math.floor(Math.random() * 2 ** 31);
+}
+
+/** A small seeded generator (mulberry32): the same seed gives the same sequence. */
+export function seededRandom(seed: number) {
+  let state = seed >>> 0;
+  const next = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return {
+    next,
+    /** An integer in [min, max]. */
+    int: (min: number, max: number) => min + Math.floor(next() * (max - min + 1)),
+    /** One of `items`. */
+    pick: <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!,
+    /** `length` random bytes. */
+    bytes: (length: number) => Uint8Array.from({ length }, () => Math.floor(next() * 256)),
+  };
+}
+export type SeededRandom = ReturnType<typeof seededRandom>;
+
+/** Stops a server process that may already be dead, with SIGKILL. */
+export async function killIfRunning(tally: TallyProcess | undefined): Promise<void> {
+  if (tally === undefined || tally.child.exitCode !== null || tally.child.signalCode !== null) return;
+  tally.child.kill("SIGKILL");
+  await tally.exited;
+}
+
+/** GET /healthz: the HTTP status (0 when the server does not answer). */
+export async function healthz(baseUrl: string): Promise<number> {
+  try {
+    const response = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(10_000) });
+    await response.arrayBuffer();
+    return response.status;
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Decimal } from "../../src/domain/decimal.js";
+import { FailureError } from "../../src/domain/failure.js";
+import { MIGRATIONS } from "../../src/store/postgres/migrations.js";
+import { StoreUnavailableError } from "../../src/domain/store.js";
+import { openPostgresStore } from "../../src/store/postgres/postgres-store.js";
+import { storeContract } from "../store/store-contract.js";
+import { createTestDatabase, queryDatabase } from "../support/postgres.js";
+import { startTcpProxy } from "../support/tcp-proxy.js";
+
+storeContract("PostgreSQL", {
+  async freshDatabase() {
+    const url = await createTestDatabase();
+    return () => openPostgresStore({ url });
+  },
+});
+
+describe("PostgreSQL store", () => {
+  it("migrates once when several processes open a new database at the same moment", async () => {
+    const url = await createTestDatabase();
+    const stores = await Promise.all(Array.from({ length: 4 }, () => openPostgresStore({ url })));
+    await Promise.all(stores.map((store) => store.close()));
+    const reopened = await openPostgresStore({ url }); // already migrated: must not re-run
+    await reopened.close();
+    const versions = await queryDatabase(url, `SELECT version FROM tally_schema_migrations ORDER BY version`);
+    assert.deepEqual(versions.map((row) => row.version), MIGRATIONS.map((_, index) => index + 1));
+  });
+
+  it("refuses a database from a newer Tally", async () => {
+    const url = await createTestDatabase();
+    await (await openPostgresStore({ url })).close();
+    await queryDatabase(url, `INSERT INTO tally_schema_migrations (version) VALUES ($1)`, [MIGRATIONS.length + 1]);
+    await assert.rejects(openPostgresStore({ url }), /newer than this Tally/);
+  });
+
+  it("refuses a server that does not make commits durable", async () => {
+    const url = new URL(await createTestDatabase());
+    url.searchParams.set("options", "-c synchronous_commit=off");
+    await assert.rejects(openPostgresStore({ url: url.toString() }), /synchronous_commit=off/);
+  });
+
+  it("refuses U+0000 in a text field (PostgreSQL's TEXT cannot hold it) as invalid input, and finds nothing by such a key", async () => {
+    const store = await openPostgresStore({ url: await createTestDatabase() });
+    try {
+      await assert.rejects(
+        store.createCustomer("default", "c1", { id: "cus_1", externalId: "", displayName: "A\u0000B", currencyCode: "USD", createTime: 1 }),
+        (error: unknown) => error instanceof FailureError && error.failure.reason === "INVALID_FIELD",
+      );
+      assert.equal(await store.findCustomer("default", "cus\u00001"), undefined);
+      assert.equal(await store.findUsageByRequestId("default", "r\u0000"), undefined);
+      assert.equal((await store.createCustomer("default", "c1", { id: "cus_1", externalId: "", displayName: "AB", currencyCode: "USD", createTime: 1 })).kind, "created");
+      await store.createMeter("default", "m1", { key: "hosting", displayName: "Hosting", unit: "GB", aggregation: "sum", precision: 0, createTime: 1 });
+      // Only the event with such a request_id is refused, not the others written beside it.
+      const event = (requestId: string) => ({
+        record: { id: `rec_${requestId.length}`, requestId, customerId: "cus_1", meterKey: "hosting", quantity: Decimal.parse("1")!, eventTime: 1, requestedEventTime: null, createTime: 1, period: "1970-01", attributes: {} },
+      });
+      const [bad, good] = await Promise.all([store.recordUsage("default", [event("bad\u0000")], false), store.recordUsage("default", [event("good")], false)]);
+      assert.equal(bad[0]?.kind === "refused" && bad[0].failure.reason, "INVALID_FIELD");
+      assert.equal(good[0]?.kind, "recorded");
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("answers STORE_UNAVAILABLE, never a fault or a false success, when the connection breaks or the database is down", async () => {
+    const url = new URL(await createTestDatabase());
+    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port) }, 50);
+    const viaProxy = new URL(url);
+    viaProxy.port = String(proxy.port);
+    const store = await openPostgresStore({ url: viaProxy.toString(), connectTimeoutMs: 2000 });
+    const unavailable = (error: unknown) => error instanceof StoreUnavailableError && error.condition === "unreachable";
+    const customer = (id: string) => ({ id, externalId: "", displayName: "A", currencyCode: "USD", createTime: 1 });
+    try {
+      // The answer to a write is lost on the way: the caller hears UNAVAILABLE, and its retry settles it.
+      proxy.cutResponses(1);
+      await assert.rejects(store.createCustomer("default", "c1", customer("cus_1")), unavailable);
+      const retry = await store.createCustomer("default", "c1", customer("cus_2"));
+      assert.ok(retry.kind === "created" || (retry.kind === "exists" && retry.value.id === "cus_1"), retry.kind);
+      const rows = await queryDatabase(url.toString(), `SELECT id FROM customers WHERE request_id = 'c1'`);
+      assert.equal(rows.length, 1);
+      // The database is down: reads and writes are UNAVAILABLE, and usage records nothing.
+      proxy.setRefusing(true);
+      await assert.rejects(store.findCustomer("default", "cus_1"), unavailable);
+      await assert.rejects(store.createCustomer("default", "c2", customer("cus_3")), unavailable);
+      proxy.setRefusing(false);
+      assert.equal((await store.findCustomer("default", rows[0]!.id as string))?.id, rows[0]!.id);
+    } finally {
+      await store.close();
+      await proxy.close();
+    }
+  });
+});

@@ -1,0 +1,339 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Decimal } from "../../src/domain/decimal.js";
+import { FailureError } from "../../src/domain/failure.js";
+import type { Price } from "../../src/domain/price.js";
+import type { Store, UsageWrite, UsageWriteOutcome } from "../../src/domain/store.js";
+import { type NewUsageRecord, totalsOf } from "../../src/domain/usage-record.js";
+
+/**
+ * The Store contract: every adapter of the Store port must pass these same
+ * tests (test/store/sqlite-store.test.ts and test/postgres/postgres-store.test.ts
+ * run them). They cover the invariants of DESIGN.md that live in storage:
+ * exactly once (replay, REQUEST_ID_REUSED, refusals write nothing, concurrent
+ * duplicates from several store instances on one database give one record
+ * that every caller sees), durability across a reopen, exact decimals and
+ * overflow as an error, reproducible bills (running totals equal totals
+ * recomputed from the records), tenant scope, and the listings' order and
+ * cursors.
+ */
+
+/** What a contract run needs from an adapter. */
+export interface StoreHarness {
+  /**
+   * A new, empty database; the function it returns opens a store on it. It
+   * may be called again while another store is open on the same database (a
+   * second process) or after one was closed (a restart).
+   */
+  freshDatabase(): Promise<() => Promise<Store>>;
+}
+
+const NOV_5 = Date.UTC(2026, 10, 5);
+
+async function seed(store: Store): Promise<void> {
+  await store.createCustomer("default", "c1", { id: "cus_1", externalId: "acme", displayName: "Acme", currencyCode: "USD", createTime: 1 });
+  await store.createMeter("default", "m1", { key: "hosting", displayName: "Hosting", unit: "GB", aggregation: "sum", precision: 3, createTime: 1 });
+}
+
+const record = (requestId: string, quantity: string, overrides: Partial<NewUsageRecord> = {}): NewUsageRecord => ({
+  id: `rec_${requestId}`,
+  requestId,
+  customerId: "cus_1",
+  meterKey: "hosting",
+  quantity: Decimal.parse(quantity)!,
+  eventTime: NOV_5,
+  requestedEventTime: null,
+  createTime: NOV_5,
+  period: "2026-11",
+  attributes: {},
+  ...overrides,
+});
+const usage = (requestId: string, quantity: string, overrides: Partial<NewUsageRecord> = {}): UsageWrite => ({
+  record: record(requestId, quantity, overrides),
+});
+const kinds = (outcomes: UsageWriteOutcome[]) => outcomes.map((outcome) => outcome.kind);
+const totalsText = (store: Store, scope = "default") =>
+  store.usageTotals(scope, "cus_1", "2026-11").then((all) => all.map((t) => `${t.meterKey} sum=${t.sum} count=${t.count} max=${t.max}`));
+
+/** Registers the contract's tests for one adapter. */
+export function storeContract(name: string, harness: StoreHarness): void {
+  /** A fresh seeded database: its opener and one open store, closed by the test. */
+  async function seeded(): Promise<{ open: () => Promise<Store>; store: Store }> {
+    const open = await harness.freshDatabase();
+    const store = await open();
+    await seed(store);
+    return { open, store };
+  }
+
+  describe(`Store contract: ${name}`, () => {
+    it("bills are reproducible: running totals equal totals recomputed from the records, across voids", async () => {
+      const { store } = await seeded();
+      const outcomes = await store.recordUsage("default", [usage("a", "1.5"), usage("b", "4"), usage("c", "0.25")], false);
+      assert.deepEqual(kinds(outcomes), ["recorded", "recorded", "recorded"]);
+      const voided = await store.voidUsage("default", "rec_b", "duplicate meter reading", Date.UTC(2026, 10, 6));
+      assert.equal(voided.kind, "voided");
+      assert.equal(voided.record.voidReason, "duplicate meter reading");
+      const again = await store.voidUsage("default", "rec_b", "twice", Date.UTC(2026, 10, 7));
+      assert.equal(again.kind, "already-voided");
+      assert.equal(again.record.voidReason, "duplicate meter reading");
+      const running = await store.usageTotals("default", "cus_1", "2026-11");
+      const recomputed = totalsOf(await store.liveUsageRecords("default", "cus_1", "2026-11"));
+      assert.deepEqual(
+        running.map((t) => [t.sum.toString(), t.count, t.max.toString()]),
+        recomputed.map((t) => [t.sum.toString(), t.count, t.max.toString()]),
+      );
+      assert.deepEqual(await totalsText(store), ["hosting sum=1.75 count=2 max=1.5"]);
+      assert.equal((await store.getUsageRecord("default", "rec_b"))?.voided, true);
+      await store.close();
+    });
+
+    it("exactly once: replays an identical request, refuses a changed one naming the fields, and writes nothing for either", async () => {
+      const { store } = await seeded();
+      await store.recordUsage("default", [usage("a", "2", { attributes: { region: "eu" } })], false);
+      const [replay, mismatch] = await store.recordUsage(
+        "default",
+        [usage("a", "2.0", { id: "rec_other", attributes: { region: "eu" } }), usage("a", "3", { attributes: { region: "us" } })],
+        false,
+      );
+      assert.equal(replay?.kind, "replayed");
+      assert.equal(replay?.kind === "replayed" && replay.record.id, "rec_a");
+      assert.equal(mismatch?.kind === "refused" && mismatch.failure.reason, "REQUEST_ID_REUSED");
+      assert.deepEqual(mismatch?.kind === "refused" && mismatch.failure.fieldViolations.map((v) => v.field), ["quantity", "attributes"]);
+      assert.deepEqual(await totalsText(store), ["hosting sum=2 count=1 max=2"]);
+      await store.close();
+    });
+
+    it("exactly once: a duplicate inside one write replays the event written just before it", async () => {
+      const { store } = await seeded();
+      const outcomes = await store.recordUsage("default", [usage("d", "1"), usage("d", "1", { id: "rec_d2" }), usage("d", "5")], false);
+      assert.deepEqual(kinds(outcomes), ["recorded", "replayed", "refused"]);
+      assert.equal(outcomes[1]?.kind === "replayed" && outcomes[1].record.id, "rec_d");
+      assert.deepEqual(await totalsText(store), ["hosting sum=1 count=1 max=1"]);
+      await store.close();
+    });
+
+    it("exactly once: a write's own refusal applies only to a new request_id, so a retry of a recorded event still replays", async () => {
+      const { store } = await seeded();
+      await store.recordUsage("default", [usage("late", "2")], false);
+      const closed = { reason: "BILL_FINALIZED" as const, message: "closed", fieldViolations: [] };
+      const [replay, refusedNew] = await store.recordUsage(
+        "default",
+        [{ ...usage("late", "2"), refusal: closed }, { ...usage("new", "2"), refusal: closed }],
+        false,
+      );
+      assert.equal(replay?.kind, "replayed");
+      assert.equal(refusedNew?.kind === "refused" && refusedNew.failure.reason, "BILL_FINALIZED");
+      assert.equal(await store.findUsageByRequestId("default", "new"), undefined);
+      await store.close();
+    });
+
+    it("exactly once: an atomic write refused anywhere writes none of its events, and their ids stay free", async () => {
+      const { store } = await seeded();
+      await store.recordUsage("default", [usage("taken", "1")], false);
+      const outcomes = await store.recordUsage("default", [usage("x", "5"), usage("taken", "9"), usage("y", "6")], true);
+      assert.deepEqual(kinds(outcomes), ["aborted", "refused", "aborted"]);
+      assert.equal(await store.findUsageByRequestId("default", "x"), undefined);
+      assert.deepEqual(await totalsText(store), ["hosting sum=1 count=1 max=1"]);
+      assert.deepEqual(kinds(await store.recordUsage("default", [usage("x", "5"), usage("y", "6")], true)), ["recorded", "recorded"]);
+      assert.deepEqual(await totalsText(store), ["hosting sum=12 count=3 max=6"]);
+      await store.close();
+    });
+
+    it("exactly once: concurrent duplicates from two stores on one database give one record that every caller sees", async () => {
+      const { open, store } = await seeded();
+      const second = await open();
+      const ids = Array.from({ length: 40 }, (_, index) => `dup-${index}`);
+      const calls = ids.flatMap((id, index) =>
+        [store, second, store, second].map((target, copy) => target.recordUsage("default", [usage(id, `${index}.5`, { id: `rec_${id}_${copy}` })], false)),
+      );
+      const results = (await Promise.all(calls)).map(([outcome]) => outcome!);
+      for (const [index, id] of ids.entries()) {
+        const mine = results.slice(index * 4, index * 4 + 4);
+        assert.equal(mine.filter((outcome) => outcome.kind === "recorded").length, 1, `${id}: exactly one recorded`);
+        assert.equal(mine.filter((outcome) => outcome.kind === "replayed").length, 3, `${id}: the others replayed`);
+        const recordIds = new Set(mine.map((outcome) => (outcome.kind === "recorded" || outcome.kind === "replayed" ? outcome.record.id : "")));
+        assert.equal(recordIds.size, 1, `${id}: every caller sees the same record`);
+      }
+      // 0.5 + 1.5 + ... + 39.5 = 800, each once.
+      assert.deepEqual(await totalsText(second), ["hosting sum=800 count=40 max=39.5"]);
+      await second.close();
+      await store.close();
+    });
+
+    it("exactly once: a request_id reused concurrently with another payload from two stores is recorded once and refused once", async () => {
+      const { open, store } = await seeded();
+      const second = await open();
+      await store.createMeter("default", "m2", { key: "storage", displayName: "Storage", unit: "GB", aggregation: "sum", precision: 0, createTime: 1 });
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, index) => [
+          store.recordUsage("default", [usage(`clash-${index}`, "1")], false),
+          second.recordUsage("default", [usage(`clash-${index}`, "2", { meterKey: "storage", id: `rec_other_${index}` })], false),
+        ]).flat(),
+      );
+      for (let index = 0; index < 10; index++) {
+        const pair = [results[index * 2]![0]!, results[index * 2 + 1]![0]!];
+        assert.deepEqual(pair.map((outcome) => outcome.kind).sort(), ["recorded", "refused"]);
+        const refused = pair.find((outcome) => outcome.kind === "refused");
+        assert.equal(refused?.kind === "refused" && refused.failure.reason, "REQUEST_ID_REUSED");
+      }
+      const all = await store.usageTotals("default", "cus_1", "2026-11");
+      assert.equal(all.reduce((count, totals) => count + totals.count, 0), 10);
+      assert.deepEqual(all, totalsOf(await store.liveUsageRecords("default", "cus_1", "2026-11")).sort((a, b) => a.meterKey.localeCompare(b.meterKey)));
+      await second.close();
+      await store.close();
+    });
+
+    it("exact money: decimals add exactly, and a total past 20 integer digits is refused, never wrapped", async () => {
+      const { store } = await seeded();
+      const tenths = Array.from({ length: 10 }, (_, index) => usage(`tenth-${index}`, "0.1"));
+      await store.recordUsage("default", tenths, false);
+      assert.deepEqual(await totalsText(store), ["hosting sum=1 count=10 max=0.1"]);
+      const big = "999999999999999999.999";
+      // 1 + 99 × 999999999999999999.999 has 20 integer digits; one more event would need 21.
+      const outcomes = await store.recordUsage("default", Array.from({ length: 100 }, (_, index) => usage(`big-${index}`, big)), false);
+      assert.deepEqual(kinds(outcomes.slice(0, 99)), Array(99).fill("recorded"));
+      assert.equal(outcomes[99]?.kind === "refused" && outcomes[99].failure.reason, "TOTAL_OVERFLOW");
+      assert.equal(await store.findUsageByRequestId("default", "big-99"), undefined);
+      const [totals] = await store.usageTotals("default", "cus_1", "2026-11");
+      assert.equal(totals?.sum.toString(), "99000000000000000000.901");
+      assert.equal(totals?.sum.integerDigits, 20);
+      await store.close();
+    });
+
+    it("creates are keyed by request_id per kind: exists on a retry, taken for a unique field, and versions number per meter and currency", async () => {
+      const { store } = await seeded();
+      const again = await store.createCustomer("default", "c1", { id: "cus_2", externalId: "other", displayName: "X", currencyCode: "EUR", createTime: 2 });
+      assert.equal(again.kind === "exists" && again.value.id, "cus_1");
+      const taken = await store.createCustomer("default", "c2", { id: "cus_3", externalId: "acme", displayName: "Y", currencyCode: "USD", createTime: 2 });
+      assert.equal(taken.kind, "taken");
+      assert.equal((await store.createMeter("default", "m9", { key: "hosting", displayName: "H", unit: "GB", aggregation: "sum", precision: 0, createTime: 2 })).kind, "taken");
+      // "c1" is a customer's request id; meters, prices and usage have their own namespaces.
+      assert.equal((await store.createMeter("default", "c1", { key: "cpu", displayName: "CPU", unit: "s", aggregation: "max", precision: 2, createTime: 2 })).kind, "created");
+      assert.equal((await store.recordUsage("default", [usage("c1", "1")], false))[0]?.kind, "recorded");
+      const tier = [{ upTo: null, unitAmount: Decimal.parse("0.015")! }];
+      const draft = (id: string, currencyCode = "USD"): Omit<Price, "version"> => ({
+        id,
+        meterKey: "hosting",
+        currencyCode,
+        tiers: tier,
+        effectivePeriod: "2026-10",
+        createTime: 3,
+      });
+      const versions = await Promise.all(["p1", "p2", "p3"].map((requestId) => store.createPrice("default", requestId, draft(`pri_${requestId}`))));
+      assert.deepEqual(versions.map((outcome) => outcome.kind === "created" && outcome.value.version).sort(), [1, 2, 3]);
+      const euro = await store.createPrice("default", "p4", draft("pri_p4", "EUR"));
+      assert.equal(euro.kind === "created" && euro.value.version, 1);
+      const retried = await store.createPrice("default", "p2", draft("pri_again"));
+      assert.equal(retried.kind === "exists" && retried.value.id, "pri_p2");
+      assert.equal(retried.kind === "exists" && retried.value.tiers[0]?.unitAmount.toString(), "0.015");
+      const effective = await store.effectivePrices("default", "USD", "2026-11");
+      assert.deepEqual(effective.map((price) => [price.meterKey, price.version]), [["hosting", 3]]);
+      assert.deepEqual(await store.effectivePrices("default", "USD", "2026-09"), []);
+      await store.close();
+    });
+
+    it("keeps request ids and data apart per scope (tenant)", async () => {
+      const { store } = await seeded();
+      await store.createCustomer("other", "c1", { id: "cus_9", externalId: "acme", displayName: "Other Acme", currencyCode: "EUR", createTime: 1 });
+      assert.equal((await store.findCustomer("other", "acme"))?.id, "cus_9");
+      assert.equal((await store.findCustomer("default", "acme"))?.id, "cus_1");
+      assert.equal(await store.findCustomer("other", "cus_1"), undefined);
+      await store.createMeter("other", "m1", { key: "hosting", displayName: "Hosting", unit: "GB", aggregation: "sum", precision: 3, createTime: 1 });
+      await store.recordUsage("default", [usage("same-id", "1")], false);
+      const [other] = await store.recordUsage("other", [usage("same-id", "7", { id: "rec_other" })], false);
+      assert.equal(other?.kind, "recorded");
+      assert.equal((await store.findUsageByRequestId("default", "same-id"))?.quantity.toString(), "1");
+      assert.equal(await store.getUsageRecord("other", "rec_same-id"), undefined);
+      assert.deepEqual(await totalsText(store, "other"), ["hosting sum=7 count=1 max=7"]);
+      assert.deepEqual((await store.listMeters("other", { limit: 10, after: null })).items.map((meter) => meter.displayName), ["Hosting"]);
+      await store.close();
+    });
+
+    it("lists usage newest recorded first, in pages that resume where they stopped, filtered by meter and time", async () => {
+      const { store } = await seeded();
+      await store.createMeter("default", "m2", { key: "storage", displayName: "Storage", unit: "GB", aggregation: "sum", precision: 0, createTime: 1 });
+      for (let index = 0; index < 7; index++) {
+        await store.recordUsage("default", [usage(`l${index}`, "1", { eventTime: NOV_5 + index, meterKey: index % 2 === 0 ? "hosting" : "storage" })], false);
+      }
+      const filter = { customerId: "cus_1", meterKey: "", startTime: null, endTime: null };
+      const seen: string[] = [];
+      let after: string | null = null;
+      do {
+        const page = await store.listUsageRecords("default", filter, { limit: 3, after });
+        seen.push(...page.items.map((item) => item.requestId));
+        after = page.nextCursor;
+      } while (after !== null);
+      assert.deepEqual(seen, ["l6", "l5", "l4", "l3", "l2", "l1", "l0"]);
+      const hosting = await store.listUsageRecords("default", { ...filter, meterKey: "hosting", startTime: NOV_5 + 1, endTime: NOV_5 + 6 }, { limit: 10, after: null });
+      assert.deepEqual(hosting.items.map((item) => item.requestId), ["l4", "l2"]);
+      assert.equal(hosting.nextCursor, null);
+      await assert.rejects(store.listUsageRecords("default", filter, { limit: 3, after: "not-a-cursor" }), (error: unknown) => {
+        return error instanceof FailureError && error.failure.reason === "INVALID_PAGE_TOKEN";
+      });
+      assert.deepEqual(await store.periodsWithUsage("default", "cus_1"), ["2026-11"]);
+      await store.close();
+    });
+
+    it("lists customers in creation order, filtered on id, external id and name ignoring case", async () => {
+      const { store } = await seeded();
+      for (const [index, name] of ["Beta 100%", "gamma_co", "Delta"].entries()) {
+        await store.createCustomer("default", `cx${index}`, { id: `cus_x${index}`, externalId: "", displayName: name, currencyCode: "USD", createTime: 2 });
+      }
+      const first = await store.listCustomers("default", "", { limit: 2, after: null });
+      assert.deepEqual(first.items.map((customer) => customer.id), ["cus_1", "cus_x0"]);
+      const rest = await store.listCustomers("default", "", { limit: 2, after: first.nextCursor });
+      assert.deepEqual(rest.items.map((customer) => customer.id), ["cus_x1", "cus_x2"]);
+      assert.equal(rest.nextCursor, null);
+      assert.deepEqual((await store.listCustomers("default", "ACME", { limit: 10, after: null })).items.map((c) => c.id), ["cus_1"]);
+      assert.deepEqual((await store.listCustomers("default", "0%", { limit: 10, after: null })).items.map((c) => c.id), ["cus_x0"]);
+      assert.deepEqual((await store.listCustomers("default", "a_c", { limit: 10, after: null })).items.map((c) => c.id), ["cus_x1"]);
+      await store.close();
+    });
+
+    it("voiding the largest event recomputes the maximum from the events left", async () => {
+      const { store } = await seeded();
+      await store.recordUsage("default", [usage("m-a", "3"), usage("m-b", "9"), usage("m-c", "9"), usage("m-d", "4")], false);
+      await store.voidUsage("default", "rec_m-b", "wrong", NOV_5);
+      assert.deepEqual(await totalsText(store), ["hosting sum=16 count=3 max=9"]);
+      await store.voidUsage("default", "rec_m-c", "wrong", NOV_5);
+      assert.deepEqual(await totalsText(store), ["hosting sum=7 count=2 max=4"]);
+      await store.close();
+    });
+
+    it("keeps API keys by id across tenants: only the hash, revocation keeps its first time, and reports its size", async () => {
+      const { store } = await seeded();
+      const secretHash = new Uint8Array(32).map((_, index) => index * 7);
+      await store.createApiKey({ id: "k1", tenant: "default", role: "ingest", name: "checkout", createTime: 5, revokeTime: null, secretHash });
+      await store.createApiKey({ id: "k2", tenant: "other", role: "read", name: "", createTime: 6, revokeTime: null, secretHash: new Uint8Array(32) });
+      const found = await store.findApiKey("k1");
+      assert.deepEqual(found && { ...found, secretHash: [...found.secretHash] }, {
+        id: "k1",
+        tenant: "default",
+        role: "ingest",
+        name: "checkout",
+        createTime: 5,
+        revokeTime: null,
+        secretHash: [...secretHash],
+      });
+      assert.deepEqual((await store.listApiKeys()).map((key) => [key.id, key.tenant]), [["k1", "default"], ["k2", "other"]]);
+      assert.equal((await store.revokeApiKey("k2", 10))?.revokeTime, 10);
+      assert.equal((await store.revokeApiKey("k2", 20))?.revokeTime, 10);
+      assert.equal(await store.revokeApiKey("nope", 10), undefined);
+      assert.equal(await store.findApiKey("nope"), undefined);
+      assert.ok((await store.storageBytes()) > 0);
+      await store.close();
+    });
+
+    it("acknowledged means durable: what it acknowledged is there after a reopen", async () => {
+      const { open, store } = await seeded();
+      await store.recordUsage("default", [usage("a", "7.125", { attributes: { "k\u0000": "v\u0000" } })], false);
+      await store.close();
+      const reopened = await open();
+      const found = await reopened.findUsageByRequestId("default", "a");
+      assert.equal(found?.quantity.toString(), "7.125");
+      assert.deepEqual(found?.attributes, { "k\u0000": "v\u0000" });
+      assert.deepEqual(await totalsText(reopened), ["hosting sum=7.125 count=1 max=7.125"]);
+      await reopened.close();
+    });
+  });
+}
