@@ -130,6 +130,8 @@ async function recordBatchResults(
   });
 }
 
+const noop = () => undefined;
+
 /** billing.v1.UsageService: proto in, use case, proto out. */
 export function createUsageHandler(ledger: UsageLedger): ServiceImpl<typeof UsageService> {
   return {
@@ -164,7 +166,15 @@ export function createUsageHandler(ledger: UsageLedger): ServiceImpl<typeof Usag
           continue;
         }
         const oldest = inFlight[0];
-        const arrived = oldest === undefined ? await next : await Promise.race([next, oldest.then(() => undefined)]);
+        let arrived: IteratorResult<StreamUsageRequest> | undefined;
+        try {
+          arrived = oldest === undefined ? await next : await Promise.race([next, oldest.then(noop, noop)]);
+        } catch (error) {
+          // The incoming side failed (a stream limit, a reset): the batches already
+          // being written still answer, in order, before the stream ends with the error.
+          while (inFlight.length > 0) yield await inFlight.shift()!;
+          throw error;
+        }
         if (arrived === undefined) {
           yield await inFlight.shift()!;
         } else if (arrived.done === true) {

@@ -52,17 +52,33 @@ export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOption
   const customerIds = createImmutableCache<string>();
   const meters = createImmutableCache<Meter>();
 
+  /** The customer ids and meters a batch names, each looked up once (most are cached). */
+  async function lookUp(scope: Scope, requests: UsageRequest[]) {
+    const customers = new Map<string, string | undefined>();
+    const meterOf = new Map<string, Meter | undefined>();
+    for (const request of requests) {
+      if (!customers.has(request.customerRef)) {
+        customers.set(
+          request.customerRef,
+          await customerIds.get(`${scope}\u0000${request.customerRef}`, async () => (await store.findCustomer(scope, request.customerRef))?.id),
+        );
+      }
+      if (!meterOf.has(request.meterKey)) {
+        meterOf.set(request.meterKey, await meters.get(`${scope}\u0000${request.meterKey}`, () => store.findMeter(scope, request.meterKey)));
+      }
+    }
+    return { customers, meters: meterOf };
+  }
+
   /**
    * Judges one request before the write: the event to write (with the
    * refusal the time rules give it, which stands only if its request_id turns
    * out to be new), or a refusal outright.
    */
-  async function prepare(scope: Scope, request: UsageRequest, now: number): Promise<UsageWrite | RecordOutcome> {
-    const customerId = await customerIds.get(`${scope}\u0000${request.customerRef}`, async () => (await store.findCustomer(scope, request.customerRef))?.id);
+  function prepare(request: UsageRequest, customerId: string | undefined, meter: Meter | undefined, now: number): UsageWrite | RecordOutcome {
     if (customerId === undefined) {
       return refused(customerNotFound(request.customerRef, "customer_id"));
     }
-    const meter = await meters.get(`${scope}\u0000${request.meterKey}`, () => store.findMeter(scope, request.meterKey));
     if (meter === undefined) {
       return refused(meterNotFound(request.meterKey, "meter_key"));
     }
@@ -78,7 +94,7 @@ export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOption
       eventTime,
       requestedEventTime: request.eventTime,
       createTime: now,
-      period: periodOf(eventTime),
+      period: eventTime === now ? nowPeriod(now) : periodOf(eventTime),
       attributes: request.attributes,
     };
     // An identical retry is answered with the original record even if the
@@ -88,6 +104,17 @@ export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOption
     return refusal === undefined ? { record } : { record, refusal };
   }
 
+  /** The period of `now`, worked out once per millisecond rather than once per event of a batch. */
+  let lastNow = Number.NaN;
+  let lastPeriod = "";
+  function nowPeriod(now: number): BillingPeriod {
+    if (now !== lastNow) {
+      lastNow = now;
+      lastPeriod = periodOf(now);
+    }
+    return lastPeriod;
+  }
+
   /**
    * Records a batch. Each outcome is in request order. When `atomic`, the
    * first refusal (its field paths prefixed "requests[i]") refuses the whole
@@ -95,8 +122,8 @@ export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOption
    */
   async function recordBatch(scope: Scope, requests: UsageRequest[], atomic: boolean): Promise<RecordOutcome[] | Failure> {
     const now = clock.now();
-    const prepared: (UsageWrite | RecordOutcome)[] = [];
-    for (const request of requests) prepared.push(await prepare(scope, request, now));
+    const known = await lookUp(scope, requests);
+    const prepared = requests.map((request) => prepare(request, known.customers.get(request.customerRef), known.meters.get(request.meterKey), now));
 
     if (atomic) {
       const index = prepared.findIndex((item) => "kind" in item && item.kind === "refused");

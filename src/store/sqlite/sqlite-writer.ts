@@ -1,0 +1,316 @@
+import type Database from "better-sqlite3";
+import { Decimal } from "../../domain/decimal.js";
+import { type Failure, requestIdReused } from "../../domain/failure.js";
+import { addToTotals, type NewUsageRecord, removeFromTotals, type UsageTotals, usageDifferences } from "../../domain/usage-record.js";
+import { createGroupTotals, type TotalsOverlay } from "./group-totals.js";
+import { storageFault } from "./storage-faults.js";
+import { type Row, USAGE_COLUMNS, USAGE_FROM, toTotals, toUsageRecord } from "./sqlite-rows.js";
+import type { CreateReply, UsageEventMessage, UsageEventReply, VoidReply, WriteOp, WriteReply, WriteReplyValue } from "./write-messages.js";
+
+/** Options of the writer. */
+export interface SqliteWriterOptions {
+  /** Most writes in one transaction; more wait for the next one. Default 4000. */
+  maxGroupSize?: number;
+  /** Told the size of each committed group and how long its transaction took, fsync included. Default none. */
+  onCommitted?: (writes: number, seconds: number) => void;
+}
+
+/** Thrown inside an atomic usage write to roll back its savepoint, carrying what was decided so far. */
+class AtomicRefusal extends Error {
+  constructor(readonly outcomes: UsageEventReply[]) {
+    super("an event of an atomic write was refused");
+  }
+}
+
+/** A write that threw inside a group's transaction, so the group was rolled back. */
+class WriteFault extends Error {
+  constructor(
+    readonly index: number,
+    readonly fault: unknown,
+  ) {
+    super("a write of the group failed");
+  }
+}
+
+/**
+ * The write side of the SQLite store, on a connection of its own (the writer
+ * thread's). Group commit: `commitGroups` runs the writes it is given in ONE
+ * `BEGIN IMMEDIATE` transaction and one COMMIT (one fsync with
+ * synchronous=FULL), and returns each write's answer only once that COMMIT
+ * has returned. A write that throws fails alone: an atomic write of several
+ * events runs in its own savepoint and rolls back only that; any other write
+ * that throws rolls the group back, and the group runs again without it. A
+ * failed COMMIT fails every write of its group. Running totals touched by a
+ * group are read once and written once, just before COMMIT.
+ */
+export function createSqliteWriter(db: Database.Database, options: SqliteWriterOptions = {}) {
+  const maxGroupSize = options.maxGroupSize ?? 4000;
+  const prepare = (sql: string) => db.prepare(sql);
+  const statements = {
+    customerByRequestId: prepare(`SELECT * FROM customers WHERE tenant_id = ? AND request_id = ?`),
+    customerByExternalId: prepare(`SELECT 1 FROM customers WHERE tenant_id = ? AND external_id = ? AND external_id <> ''`),
+    insertCustomer: prepare(
+      `INSERT INTO customers (tenant_id, id, external_id, display_name, currency_code, create_time, request_id)
+       VALUES (@tenant, @id, @externalId, @displayName, @currencyCode, @createTime, @requestId)`,
+    ),
+    meterByRequestId: prepare(`SELECT * FROM meters WHERE tenant_id = ? AND request_id = ?`),
+    meterByKey: prepare(`SELECT 1 FROM meters WHERE tenant_id = ? AND key = ?`),
+    insertMeter: prepare(
+      `INSERT INTO meters (tenant_id, key, display_name, unit, aggregation, precision, create_time, request_id)
+       VALUES (@tenant, @key, @displayName, @unit, @aggregation, @precision, @createTime, @requestId)`,
+    ),
+    priceByRequestId: prepare(`SELECT * FROM prices WHERE tenant_id = ? AND request_id = ?`),
+    latestPriceVersion: prepare(
+      `SELECT coalesce(max(version), 0) AS version FROM prices WHERE tenant_id = ? AND meter_key = ? AND currency_code = ?`,
+    ),
+    insertPrice: prepare(
+      `INSERT INTO prices (tenant_id, id, meter_key, currency_code, version, effective_period, tiers, create_time, request_id)
+       VALUES (@tenant, @id, @meterKey, @currencyCode, @version, @effectivePeriod, @tiers, @createTime, @requestId)`,
+    ),
+    usageByRequestId: prepare(`SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = ? AND r.request_id = ?`),
+    usageById: prepare(`SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = ? AND r.id = ?`),
+    insertUsage: prepare(
+      `INSERT INTO usage_records (tenant_id, id, request_id, customer_id, meter_key, quantity, event_time,
+                                  requested_event_time, create_time, period, attributes)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    insertApiKey: prepare(
+      `INSERT INTO api_keys (id, tenant_id, role, name, secret_hash, create_time, revoke_time)
+       VALUES (@id, @tenant, @role, @name, @secretHash, @createTime, NULL)`,
+    ),
+    revokeApiKey: prepare(`UPDATE api_keys SET revoke_time = ? WHERE id = ? AND revoke_time IS NULL`),
+    apiKeyById: prepare(`SELECT * FROM api_keys WHERE id = ?`),
+    insertVoid: prepare(`INSERT INTO usage_voids (tenant_id, record_id, reason, void_time) VALUES (?, ?, ?, ?)`),
+    liveQuantities: prepare(
+      `SELECT r.quantity FROM ${USAGE_FROM}
+       WHERE r.tenant_id = ? AND r.customer_id = ? AND r.period = ? AND r.meter_key = ? AND v.record_id IS NULL`,
+    ),
+    totalsOfMeter: prepare(`SELECT * FROM usage_totals WHERE tenant_id = ? AND customer_id = ? AND period = ? AND meter_key = ?`),
+    upsertTotals: prepare(
+      `INSERT INTO usage_totals (tenant_id, customer_id, period, meter_key, quantity_sum, event_count, quantity_max)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (tenant_id, customer_id, period, meter_key)
+       DO UPDATE SET quantity_sum = excluded.quantity_sum, event_count = excluded.event_count,
+                     quantity_max = excluded.quantity_max`,
+    ),
+  };
+
+  const groupTotals = createGroupTotals(
+    (scope, customerId, period, meterKey) => {
+      const row = statements.totalsOfMeter.get(scope, customerId, period, meterKey) as Row | undefined;
+      return row === undefined ? undefined : toTotals(row);
+    },
+    (scope, totals: UsageTotals) =>
+      statements.upsertTotals.run(scope, totals.customerId, totals.period, totals.meterKey, totals.sum.toString(), totals.count, totals.max.toString()),
+  );
+
+  function createCustomer(op: Extract<WriteOp, { kind: "customer" }>): CreateReply {
+    const existing = statements.customerByRequestId.get(op.scope, op.requestId) as Row | undefined;
+    if (existing !== undefined) return { kind: "exists", row: existing };
+    const { customer } = op;
+    if (customer.externalId !== "" && statements.customerByExternalId.get(op.scope, customer.externalId) !== undefined) return { kind: "taken" };
+    statements.insertCustomer.run({ tenant: op.scope, requestId: op.requestId, ...customer });
+    return { kind: "created" };
+  }
+
+  function createMeter(op: Extract<WriteOp, { kind: "meter" }>): CreateReply {
+    const existing = statements.meterByRequestId.get(op.scope, op.requestId) as Row | undefined;
+    if (existing !== undefined) return { kind: "exists", row: existing };
+    if (statements.meterByKey.get(op.scope, op.meter.key) !== undefined) return { kind: "taken" };
+    statements.insertMeter.run({ tenant: op.scope, requestId: op.requestId, ...op.meter });
+    return { kind: "created" };
+  }
+
+  function createPrice(op: Extract<WriteOp, { kind: "price" }>): CreateReply {
+    const existing = statements.priceByRequestId.get(op.scope, op.requestId) as Row | undefined;
+    if (existing !== undefined) return { kind: "exists", row: existing };
+    const { price } = op;
+    const latest = statements.latestPriceVersion.get(op.scope, price.meterKey, price.currencyCode) as { version: number };
+    const row = { tenant: op.scope, requestId: op.requestId, ...price, version: latest.version + 1 };
+    statements.insertPrice.run(row);
+    return {
+      kind: "created",
+      row: { id: price.id, meter_key: price.meterKey, currency_code: price.currencyCode, version: row.version, effective_period: price.effectivePeriod, tiers: price.tiers, create_time: price.createTime },
+    };
+  }
+
+  /** One event: replay, refuse, or insert it and add it to its totals. */
+  function writeEvent(scope: string, event: UsageEventMessage, totalsOverlay: TotalsOverlay): UsageEventReply {
+    const existingRow = statements.usageByRequestId.get(scope, event.requestId) as Row | undefined;
+    const quantity = Decimal.parse(event.quantity)!;
+    if (existingRow !== undefined) {
+      const record: NewUsageRecord = { ...event, quantity, attributes: JSON.parse(event.attributes) as Record<string, string> };
+      const differences = usageDifferences(toUsageRecord(existingRow), record);
+      return differences.length === 0 ? { replayed: existingRow } : { refused: requestIdReused(event.requestId, differences) };
+    }
+    if (event.refusal !== undefined) return { refused: event.refusal };
+    const totals = addToTotals(totalsOverlay.get(scope, event.customerId, event.period, event.meterKey), {
+      customerId: event.customerId,
+      meterKey: event.meterKey,
+      period: event.period,
+      quantity,
+    } as NewUsageRecord);
+    if ("reason" in totals) return { refused: totals };
+    statements.insertUsage.run(
+      scope,
+      event.id,
+      event.requestId,
+      event.customerId,
+      event.meterKey,
+      event.quantity,
+      event.eventTime,
+      event.requestedEventTime,
+      event.createTime,
+      event.period,
+      event.attributes,
+    );
+    totalsOverlay.set(scope, totals);
+    return null;
+  }
+
+  function recordUsage(op: Extract<WriteOp, { kind: "usage" }>): UsageEventReply[] {
+    const totals = groupTotals.overlay();
+    const outcomes: UsageEventReply[] = [];
+    for (const event of op.events) {
+      const outcome = writeEvent(op.scope, event, totals);
+      outcomes.push(outcome);
+      // Throwing rolls back this write's savepoint (and drops its totals): none of its events stay.
+      // (A single event refused has written nothing, so it needs no savepoint and is answered as is.)
+      if (op.atomic && op.events.length > 1 && isRefusal(outcome)) throw new AtomicRefusal(outcomes);
+    }
+    totals.commit();
+    return outcomes;
+  }
+
+  function voidUsage(op: Extract<WriteOp, { kind: "void" }>): VoidReply {
+    const totalsOverlay = groupTotals.overlay();
+    const row = statements.usageById.get(op.scope, op.recordId) as Row | undefined;
+    if (row === undefined) throw new Error(`usage record ${op.recordId} vanished`);
+    const record = toUsageRecord(row);
+    if (record.voided) return { kind: "already-voided", row };
+    statements.insertVoid.run(op.scope, op.recordId, op.reason, op.voidTime);
+    const totals = totalsOverlay.get(op.scope, record.customerId, record.period, record.meterKey)!;
+    // The maximum only moves when the voided event was (one of) the largest.
+    const remainingMax = record.quantity.equals(totals.max)
+      ? (statements.liveQuantities.all(op.scope, record.customerId, record.period, record.meterKey) as Row[])
+          .map((quantityRow) => Decimal.parse(String(quantityRow.quantity))!)
+          .reduce((max, quantity) => max.max(quantity), Decimal.ZERO)
+      : totals.max;
+    totalsOverlay.set(op.scope, removeFromTotals(totals, record.quantity, remainingMax));
+    totalsOverlay.commit();
+    return { kind: "voided", row };
+  }
+
+  function write(op: WriteOp): WriteReplyValue {
+    switch (op.kind) {
+      case "usage":
+        return recordUsage(op);
+      case "void":
+        return voidUsage(op);
+      case "customer":
+        return createCustomer(op);
+      case "meter":
+        return createMeter(op);
+      case "price":
+        return createPrice(op);
+      case "api-key": {
+        const { secretHash, revokeTime: _, ...key } = op.key;
+        statements.insertApiKey.run({ ...key, secretHash: Buffer.from(secretHash, "base64") });
+        return null;
+      }
+      case "revoke-api-key": {
+        statements.revokeApiKey.run(op.revokeTime, op.id);
+        const row = statements.apiKeyById.get(op.id) as Row | undefined;
+        if (row === undefined) return null;
+        const { secret_hash: _, ...withoutSecret } = row;
+        return withoutSecret;
+      }
+    }
+  }
+
+  /** Only an atomic write of several events can refuse after inserting some: it alone needs a savepoint. */
+  const needsSavepoint = (op: WriteOp) => op.kind === "usage" && op.atomic && op.events.length > 1;
+
+  const commitGroup = db.transaction((group: WriteOp[]): WriteReply[] => {
+    const replies: WriteReply[] = [];
+    group.forEach((op, index) => {
+      if (!needsSavepoint(op)) {
+        try {
+          replies.push({ ok: true, value: write(op) });
+        } catch (error) {
+          // A storage fault (full disk, I/O error) is no fault of this write: the group fails.
+          if (!db.inTransaction || storageFault(error) !== error) throw error;
+          throw new WriteFault(index, error);
+        }
+        return;
+      }
+      try {
+        replies.push({ ok: true, value: db.transaction(write)(op) });
+      } catch (error) {
+        // A full disk or an I/O error can make SQLite roll back the whole
+        // transaction, not just the savepoint: the writes after this one
+        // would then run (and commit) outside it. The group fails instead.
+        if (!db.inTransaction) throw error;
+        if (error instanceof AtomicRefusal) {
+          // The refused events say why; every other event of the write was rolled back.
+          const outcomes = error.outcomes;
+          replies.push({ ok: true, value: outcomes.map((outcome) => (isRefusal(outcome) ? outcome : "aborted")).concat(new Array(countEvents(op) - outcomes.length).fill("aborted")) });
+        } else {
+          replies.push(failed(error));
+        }
+      }
+    });
+    groupTotals.flush();
+    return replies;
+  });
+
+  /** Commits `group` (at most maxGroupSize writes), taking out and failing each write that throws. */
+  function commitOneGroup(group: WriteOp[]): WriteReply[] {
+    const replies: (WriteReply | undefined)[] = new Array(group.length);
+    let remaining = group.map((_, index) => index);
+    while (remaining.length > 0) {
+      try {
+        const started = performance.now();
+        const committed = commitGroup.immediate(remaining.map((index) => group[index]!));
+        options.onCommitted?.(remaining.length, (performance.now() - started) / 1000);
+        remaining.forEach((index, at) => (replies[index] = committed[at]));
+        break;
+      } catch (error) {
+        if (!(error instanceof WriteFault)) {
+          for (const index of remaining) replies[index] = failed(error);
+          break;
+        }
+        // Nothing of the group was committed: fail the write that threw, run the others again.
+        replies[remaining[error.index]!] = failed(error.fault);
+        remaining = remaining.filter((_, at) => at !== error.index);
+      } finally {
+        groupTotals.clear();
+      }
+    }
+    return replies as WriteReply[];
+  }
+
+  return {
+    /** Commits the writes in groups of at most maxGroupSize; one answer per write, in order. */
+    commit(ops: WriteOp[]): WriteReply[] {
+      if (ops.length <= maxGroupSize) return commitOneGroup(ops);
+      const replies: WriteReply[] = [];
+      for (let start = 0; start < ops.length; start += maxGroupSize) replies.push(...commitOneGroup(ops.slice(start, start + maxGroupSize)));
+      return replies;
+    },
+  };
+}
+
+function isRefusal(outcome: UsageEventReply | undefined): outcome is { refused: Failure } {
+  return typeof outcome === "object" && outcome !== null && "refused" in outcome;
+}
+
+function countEvents(op: WriteOp): number {
+  return op.kind === "usage" ? op.events.length : 0;
+}
+
+function failed(error: unknown): WriteReply {
+  if (!(error instanceof Error)) return { ok: false, error: { message: String(error) } };
+  const code = (error as { code?: unknown }).code;
+  return { ok: false, error: { message: error.message, stack: error.stack, ...(typeof code === "string" ? { code } : {}) } };
+}

@@ -1,0 +1,81 @@
+import type { Customer } from "../../domain/customer.js";
+import type { Failure } from "../../domain/failure.js";
+import type { Meter } from "../../domain/meter.js";
+import type { Scope } from "../../domain/store.js";
+import type { Row } from "./sqlite-rows.js";
+
+/**
+ * What crosses between the store and its writer thread, as JSON: decimals
+ * travel as their text, records as rows, and
+ * a recorded event comes back as `null` (the store already holds the record
+ * it sent), so a 1000-event batch answers with little more than 1000 nulls.
+ */
+
+/** A usage event to write; `quantity` is the decimal's text. */
+export interface UsageEventMessage {
+  id: string;
+  requestId: string;
+  customerId: string;
+  meterKey: string;
+  quantity: string;
+  eventTime: number;
+  requestedEventTime: number | null;
+  createTime: number;
+  period: string;
+  /** The attributes as the JSON stored in the row. */
+  attributes: string;
+  /** The refusal this event gets if its request_id is new. */
+  refusal?: Failure;
+}
+
+/** One write: what one Store method asked for. */
+export type WriteOp =
+  | { kind: "usage"; scope: Scope; atomic: boolean; events: UsageEventMessage[] }
+  | { kind: "void"; scope: Scope; recordId: string; reason: string; voidTime: number }
+  | { kind: "customer"; scope: Scope; requestId: string; customer: Customer }
+  | { kind: "meter"; scope: Scope; requestId: string; meter: Meter }
+  | { kind: "api-key"; key: { id: string; tenant: string; role: string; name: string; createTime: number; revokeTime: number | null; secretHash: string } }
+  /** Answered with the key's row after the revocation, or null when no key has the id. */
+  | { kind: "revoke-api-key"; id: string; revokeTime: number }
+  | {
+      kind: "price";
+      scope: Scope;
+      requestId: string;
+      price: { id: string; meterKey: string; currencyCode: string; effectivePeriod: string; tiers: string; createTime: number };
+    };
+
+/** One event's outcome: null = recorded as sent; "aborted" = rolled back with its atomic write. */
+export type UsageEventReply = null | "aborted" | { replayed: Row } | { refused: Failure };
+
+/** What a create found or did: the existing row of the request_id, the unique field taken, or created. */
+export type CreateReply = { kind: "exists"; row: Row } | { kind: "taken" } | { kind: "created"; row?: Row };
+
+/** What a void did, with the record's row as it was before. */
+export type VoidReply = { kind: "voided" | "already-voided"; row: Row };
+
+export type WriteReplyValue = UsageEventReply[] | CreateReply | VoidReply | Row | null;
+
+/** The answer to one write, sent only once its transaction is durable (or has failed). */
+export type WriteReply = { ok: true; value: WriteReplyValue } | { ok: false; error: WriteError };
+
+/** A write's error as it crosses the thread: SQLite's `code` (SQLITE_FULL, ...) travels with it, for storage faults. */
+export interface WriteError {
+  message: string;
+  code?: string;
+  stack?: string;
+}
+
+/**
+ * Store → writer thread. The writes travel as one JSON string (`WriteOp[]`):
+ * JSON.stringify on the event loop is several times cheaper than the
+ * structured clone of the same objects, and the parsing happens on the
+ * writer thread.
+ */
+export type ToWriter = { type: "writes"; ids: number[]; ops: string } | { type: "close" };
+
+/**
+ * Writer thread → store; the replies are JSON (`WriteReply[]`), mostly
+ * nulls. `groups`: each committed transaction's writes and seconds (fsync
+ * included), for metrics.
+ */
+export type FromWriter = { type: "replies"; ids: number[]; replies: string; groups: [writes: number, seconds: number][] };
