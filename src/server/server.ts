@@ -18,6 +18,7 @@ import { createBillingHandler } from "../api/billing-handler.js";
 import { createCatalogHandler } from "../api/catalog-handler.js";
 import { createCustomerHandler } from "../api/customer-handler.js";
 import { createErrorBoundary } from "../api/error-boundary.js";
+import { createTextRules } from "../api/text-rules.js";
 import { createUsageHandler } from "../api/usage-handler.js";
 import type { Billing } from "../domain/billing.js";
 import type { Catalog } from "../domain/catalog.js";
@@ -132,6 +133,7 @@ export function createTallyServer(options: TallyServerOptions) {
     draining.interceptor,
     createAuthentication({ keyring: options.keyring, publicReflection: options.publicReflection }),
     createCallLimits(options.callLimits),
+    createTextRules(),
     ...(options.interceptors ?? []),
     createErrorBoundary(logger),
   ];
