@@ -68,7 +68,7 @@ export function createKeyring({ store, clock, configuredKeys = [], trustVerified
       if (match !== undefined) return match;
 
       const now = clock.now();
-      const memoryKey = Buffer.from(hash).toString("hex");
+      const memoryKey = Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString("hex");
       const remembered = verified.get(memoryKey);
       if (remembered !== undefined && remembered.until > now) return remembered.principal;
 
