@@ -21,19 +21,8 @@ import type {
 import { removeFromTotals, type UsageRecord, type UsageTotals } from "../../domain/usage-record.js";
 import { MIGRATIONS } from "./migrations.js";
 import { isConnectionFailure, isNulCharacter, isRetryableConflict, LostRace, nulCharacterRefused, storeUnavailable } from "./postgres-errors.js";
-import {
-  type Row,
-  tiersToJson,
-  toApiKey,
-  toCustomer,
-  toMeter,
-  toPrice,
-  toTotals,
-  toUsageRecord,
-  USAGE_COLUMNS,
-  USAGE_FROM,
-  writeTotals,
-} from "./postgres-rows.js";
+import { type Row, tiersToJson, toApiKey, toCustomer, toMeter, toPrice, toTotals, toUsageRecord, USAGE_COLUMNS, USAGE_FROM } from "../store-rows.js";
+import { writeTotals } from "./postgres-rows.js";
 import { createUsageBatcher } from "./usage-batcher.js";
 
 /** How to open the PostgreSQL store. */

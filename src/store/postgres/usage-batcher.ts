@@ -3,7 +3,8 @@ import { requestIdReused } from "../../domain/failure.js";
 import type { Scope, UsageWrite, UsageWriteOutcome } from "../../domain/store.js";
 import { addToTotals, type UsageRecord, type UsageTotals, usageDifferences } from "../../domain/usage-record.js";
 import { LostRace, nulCharacterRefused } from "./postgres-errors.js";
-import { toTotals, toUsageRecord, USAGE_COLUMNS, USAGE_FROM, writeTotals } from "./postgres-rows.js";
+import { toTotals, toUsageRecord, USAGE_COLUMNS, USAGE_FROM } from "../store-rows.js";
+import { writeTotals } from "./postgres-rows.js";
 
 /** Options of the usage batcher. */
 export interface UsageBatcherOptions {

@@ -1,7 +1,7 @@
 import { mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import type { ApiKey, Role, StoredApiKey } from "../../domain/api-key.js";
+import type { ApiKey, StoredApiKey } from "../../domain/api-key.js";
 import type { BillingPeriod } from "../../domain/billing-period.js";
 import type { Customer } from "../../domain/customer.js";
 import { FailureError, failure } from "../../domain/failure.js";
@@ -22,9 +22,9 @@ import type {
 import type { UsageRecord, UsageTotals } from "../../domain/usage-record.js";
 import { MIGRATIONS } from "./migrations.js";
 import {
-  configureConnection,
   type Row,
   tiersToJson,
+  toApiKey,
   toCustomer,
   toMeter,
   toPrice,
@@ -32,7 +32,8 @@ import {
   toUsageRecord,
   USAGE_COLUMNS,
   USAGE_FROM,
-} from "./sqlite-rows.js";
+} from "../store-rows.js";
+import { configureConnection } from "./sqlite-connection.js";
 import { withStorageFaults } from "./storage-faults.js";
 import type { CreateReply, UsageEventMessage, UsageEventReply, VoidReply } from "./write-messages.js";
 import { createWriterThread } from "./writer-thread.js";
@@ -352,16 +353,5 @@ function pageOf<T>(rows: Row[], limit: number, convert: (row: Row) => T): Page<T
   return {
     items: items.map(convert),
     nextCursor: rows.length > limit && last !== undefined ? String(last.seq) : null,
-  };
-}
-
-function toApiKey(row: Row): ApiKey {
-  return {
-    id: row.id as string,
-    tenant: row.tenant_id as string,
-    role: row.role as Role,
-    name: row.name as string,
-    createTime: row.create_time as number,
-    revokeTime: (row.revoke_time as number | null) ?? null,
   };
 }

@@ -4,7 +4,7 @@ import { type Failure, requestIdReused } from "../../domain/failure.js";
 import { addToTotals, type NewUsageRecord, removeFromTotals, type UsageTotals, usageDifferences } from "../../domain/usage-record.js";
 import { createGroupTotals, type TotalsOverlay } from "./group-totals.js";
 import { storageFault } from "./storage-faults.js";
-import { type Row, USAGE_COLUMNS, USAGE_FROM, toTotals, toUsageRecord } from "./sqlite-rows.js";
+import { type Row, USAGE_COLUMNS, USAGE_FROM, toTotals, toUsageRecord } from "../store-rows.js";
 import type { CreateReply, UsageEventMessage, UsageEventReply, VoidReply, WriteOp, WriteReply, WriteReplyValue } from "./write-messages.js";
 
 /** Options of the writer. */

@@ -2,7 +2,7 @@ import type { Customer } from "../../domain/customer.js";
 import type { Failure } from "../../domain/failure.js";
 import type { Meter } from "../../domain/meter.js";
 import type { Scope } from "../../domain/store.js";
-import type { Row } from "./sqlite-rows.js";
+import type { Row } from "../store-rows.js";
 
 /**
  * What crosses between the store and its writer thread, as JSON: decimals

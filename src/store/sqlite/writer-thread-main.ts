@@ -1,6 +1,6 @@
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { configureConnection } from "./sqlite-rows.js";
+import { configureConnection } from "./sqlite-connection.js";
 import { createSqliteWriter } from "./sqlite-writer.js";
 import { FAILED, STARTED } from "./writer-start.js";
 import type { FromWriter, ToWriter, WriteOp } from "./write-messages.js";

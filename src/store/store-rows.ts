@@ -1,29 +1,26 @@
-import type Database from "better-sqlite3";
-import type { Customer } from "../../domain/customer.js";
-import { Decimal } from "../../domain/decimal.js";
-import type { Aggregation, Meter } from "../../domain/meter.js";
-import type { Price, PriceTier } from "../../domain/price.js";
-import type { UsageRecord, UsageTotals } from "../../domain/usage-record.js";
-
-/** A row as better-sqlite3 returns it. */
-export type Row = Record<string, unknown>;
+import type { ApiKey, Role } from "../domain/api-key.js";
+import type { Customer } from "../domain/customer.js";
+import { Decimal } from "../domain/decimal.js";
+import type { Aggregation, Meter } from "../domain/meter.js";
+import type { Price, PriceTier } from "../domain/price.js";
+import type { UsageRecord, UsageTotals } from "../domain/usage-record.js";
 
 /**
- * Sets up one connection: busy timeout, WAL, synchronous=FULL (asserted, so
- * an acknowledged write survives a crash or power loss). Both the readers'
- * connection and the writer thread's open the file this way.
+ * The rows of the schema both stores share (src/store/sqlite/migrations.ts and
+ * src/store/postgres/migrations.ts lay out the same tables and columns), and
+ * their conversion to domain values. Both drivers hand integers over as
+ * numbers or strings (PostgreSQL's BIGINT; times are epoch milliseconds, well
+ * within a safe integer) and text as strings, so every converter goes through
+ * String() and Number(); quantities never pass through a number.
  */
-export function configureConnection(db: Database.Database, busyTimeoutMs: number): void {
-  db.pragma(`busy_timeout = ${busyTimeoutMs}`);
-  const journalMode = db.pragma("journal_mode = WAL", { simple: true });
-  if (journalMode !== "wal") throw new Error(`SQLite refused WAL mode (journal_mode is ${String(journalMode)})`);
-  db.pragma("synchronous = FULL");
-  const synchronous = db.pragma("synchronous", { simple: true });
-  if (synchronous !== 2) throw new Error(`SQLite synchronous is ${String(synchronous)}, not FULL (2)`);
-}
 
+/** A row as a driver returns it. */
+export type Row = Record<string, unknown>;
+
+/** The columns of a usage record with its void, selected FROM USAGE_FROM. */
 export const USAGE_COLUMNS = `r.seq, r.id, r.request_id, r.customer_id, r.meter_key, r.quantity, r.event_time,
   r.requested_event_time, r.create_time, r.period, r.attributes, v.reason AS void_reason, v.void_time`;
+/** Usage records joined with their voids. */
 export const USAGE_FROM = `usage_records r LEFT JOIN usage_voids v ON v.tenant_id = r.tenant_id AND v.record_id = r.id`;
 
 export function toCustomer(row: Row): Customer {
@@ -93,5 +90,16 @@ export function toTotals(row: Row): UsageTotals {
     sum: Decimal.parse(String(row.quantity_sum))!,
     count: Number(row.event_count),
     max: Decimal.parse(String(row.quantity_max))!,
+  };
+}
+
+export function toApiKey(row: Row): ApiKey {
+  return {
+    id: String(row.id),
+    tenant: String(row.tenant_id),
+    role: String(row.role) as Role,
+    name: String(row.name),
+    createTime: Number(row.create_time),
+    revokeTime: row.revoke_time === null ? null : Number(row.revoke_time),
   };
 }
