@@ -10,8 +10,9 @@ import { decodePageToken, encodePageToken } from "./page-token.js";
 import { usageRecordMessage } from "./proto-mapping.js";
 import { attributes, billingPeriod, customerReference, pageSize, requestId, timestamp, validate } from "./request-validation.js";
 
-/** The most requests one BatchRecordUsage call may carry. */
-export const MAX_BATCH_SIZE = 1000;
+// The most requests a batch (or stream message) may carry is the server's
+// --max-batch-size, checked by the call limits (src/server/call-limits.ts)
+// before a handler runs.
 
 /** A batch's record view; unset (or a number this server does not know) is refused, UNSPECIFIED means FULL. */
 const recordView = z
@@ -30,8 +31,7 @@ const recordUsageRequest = z.object({
 const batchRecordUsageRequest = z.object({
   requests: z
     .array(z.unknown())
-    .min(1, "needs at least one request")
-    .max(MAX_BATCH_SIZE, `at most ${MAX_BATCH_SIZE} requests per batch`),
+    .min(1, "needs at least one request"),
   atomic: z.boolean(),
   view: recordView,
 });
@@ -39,8 +39,7 @@ const batchRecordUsageRequest = z.object({
 const streamUsageRequest = z.object({
   requests: z
     .array(z.unknown())
-    .min(1, "needs at least one request")
-    .max(MAX_BATCH_SIZE, `at most ${MAX_BATCH_SIZE} requests per batch`),
+    .min(1, "needs at least one request"),
   sequence: z.bigint(),
   view: recordView,
 });
