@@ -6,10 +6,8 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { type BillingClient, BillingError, createBillingClient } from "tally/client";
 import { BillStatus } from "../../gen/ts/billing/v1/billing_service_pb.js";
 import { scratchDirectory, startTallyProcess, type TallyProcess } from "../support/tally-process.js";
-import { systemClock } from "../../src/domain/clock.js";
-import { createKeyring } from "../../src/domain/keyring.js";
-import { openStore } from "../../src/main.js";
 import { TEST_ADMIN_KEY } from "../support/clients.js";
+import { createStoredKey } from "../support/test-tally.js";
 import { launchChromium, type PageWatch, readShownBill, saveScreenshot, signedInContext, waitForShownTotal, watchPage } from "./dashboard-page.js";
 import { type ProbeResult, startForeignOrigin } from "./foreign-origin.js";
 
@@ -416,9 +414,7 @@ describe("the billing dashboard", () => {
   });
 
   it("asks for a key when it has none, signs in from a #key= link without keeping the key in the address, and reports a role's limits", async () => {
-    const store = await openStore(`${scratch.path}/tally.db`);
-    const { key: readKey } = await createKeyring({ store, clock: systemClock }).createKey({ role: "read", name: "dashboard" });
-    await store.close();
+    const readKey = await createStoredKey(`${scratch.path}/tally.db`, "read");
     const signedOut = await signedInContext(browser, { viewport: { width: 1280, height: 900 } }, "");
     try {
       const visitor = await signedOut.newPage();

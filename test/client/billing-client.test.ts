@@ -6,9 +6,6 @@ import { Aggregation } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { createFaultInjector } from "../support/fault-injector.js";
 import { startTestTally, type TestTally } from "../support/test-tally.js";
 import { TEST_ADMIN_KEY } from "../support/clients.js";
-import { openStore } from "../../src/main.js";
-import { createKeyring } from "../../src/domain/keyring.js";
-import { systemClock } from "../../src/domain/clock.js";
 
 /** Awaits a call that must fail with a BillingError. */
 async function billingError(call: Promise<unknown>): Promise<BillingError> {
@@ -203,9 +200,7 @@ describe("the retrying client against a real server with injected faults", () =>
   });
 
   it("sends the API key as a bearer token on every protocol", async () => {
-    const store = await openStore(tally.db);
-    const { key } = await createKeyring({ store, clock: systemClock }).createKey({ role: "read", name: "client test" });
-    await store.close();
+    const key = await tally.createKey("read");
     for (const protocol of ["grpc", "connect", "grpc-web"] as const) {
       const client = createBillingClient({ baseUrl: tally.url, protocol, apiKey: key });
       assert.equal((await client.getCustomer({ id: "acme" })).customer?.externalId, "acme");

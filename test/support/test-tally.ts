@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { Interceptor } from "@connectrpc/connect";
 import { pino } from "pino";
 import { defaultServeConfig, type ServeConfig } from "../../src/config.js";
-import type { Clock } from "../../src/domain/clock.js";
+import { type Clock, systemClock } from "../../src/domain/clock.js";
 import { openStore, type RunningTally, startTally } from "../../src/main.js";
 import type { Role } from "../../src/domain/api-key.js";
 import { createKeyring } from "../../src/domain/keyring.js";
@@ -59,17 +59,20 @@ export async function startTestTally(
     db,
     clock,
     clients: (protocol: Protocol = "grpc", apiKey = TEST_ADMIN_KEY) => clientsFor(transportFor(protocol, tally.url, apiKey)),
-    async createKey(role: Role, tenant = DEFAULT_SCOPE) {
-      const store = await openStore(db);
-      try {
-        return (await createKeyring({ store, clock }).createKey({ role, tenant, name: `test ${role}` })).key;
-      } finally {
-        await store.close();
-      }
-    },
+    createKey: (role: Role, tenant?: string) => createStoredKey(db, role, tenant),
     async stop() {
       await tally.stop();
       scratch?.cleanup();
     },
   };
+}
+
+/** A new key stored in the database at `db`, as `tally keys create` makes one; a server on that database accepts it at once. */
+export async function createStoredKey(db: string, role: Role, tenant = DEFAULT_SCOPE): Promise<string> {
+  const store = await openStore(db);
+  try {
+    return (await createKeyring({ store, clock: systemClock }).createKey({ role, tenant, name: `test ${role}` })).key;
+  } finally {
+    await store.close();
+  }
 }
