@@ -4,7 +4,7 @@ import { after, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { clientsFor, type Protocol, type TallyClients, transportFor } from "../support/clients.js";
 import { createCatalogFixture } from "../support/catalog-fixture.js";
-import { auditDatabase, type DatabaseAudit, fromNanoUnits, toNanoUnits } from "../support/crash-audit.js";
+import { auditDatabase, type DatabaseAudit, forEachLimited, fromNanoUnits, toNanoUnits } from "../support/crash-audit.js";
 import { scratchDirectory, startTallyProcess, type TallyProcess } from "../support/tally-process.js";
 
 // Invariant 2, "acknowledged means durable", tried the hard way: the real
@@ -118,16 +118,6 @@ class ClientView {
     }
     return quantities;
   }
-}
-
-/** Runs `task` over `items` with at most `limit` at a time. */
-async function forEachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await task(items[next++]!);
-    }),
-  );
 }
 
 describe("Invariant 2: acknowledged means durable", () => {

@@ -4,7 +4,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { RecordUsageResponse } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import { clientsFor, type TallyClients, transportFor } from "../support/clients.js";
 import { createCatalogFixture } from "../support/catalog-fixture.js";
-import { fromNanoUnits, toNanoUnits } from "../support/crash-audit.js";
+import { forEachLimited, fromNanoUnits, toNanoUnits } from "../support/crash-audit.js";
 import { auditPostgres, createTestDatabase } from "../support/postgres.js";
 import { startTallyProcess, type TallyProcess } from "../support/tally-process.js";
 
@@ -40,16 +40,6 @@ function quantities(seed: number): () => string {
     state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
     return fromNanoUnits(BigInt(state % 100_000) * 1_000_000n + 1_000_000n);
   };
-}
-
-/** Runs `task` over `items` with at most `limit` at a time. */
-async function forEachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await task(items[next++]!);
-    }),
-  );
 }
 
 describe("Replicas: three Tally processes on one PostgreSQL database", () => {

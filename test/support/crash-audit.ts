@@ -133,3 +133,13 @@ export function auditDatabase(path: string): DatabaseAudit {
     db.close();
   }
 }
+
+/** Runs `task` over `items` with at most `limit` at a time. */
+export async function forEachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await task(items[next++]!);
+    }),
+  );
+}
