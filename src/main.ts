@@ -173,7 +173,7 @@ function tlsOf(config: ServeConfig): TlsFiles | undefined {
   };
 }
 
-/** A random key for the demo, in the same shape as a stored key's secret. */
+/** A random key for the demo (held in memory for this run, never stored). */
 function demoKey(): string {
   return `tally_demo_${randomBytes(24).toString("base64url")}`;
 }
