@@ -1,0 +1,236 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { create, fromBinary, toBinary, type Message, type MessageInitShape, type UnknownField } from "@bufbuild/protobuf";
+import { WireType } from "@bufbuild/protobuf/wire";
+import { TimestampSchema, type Timestamp } from "@bufbuild/protobuf/wkt";
+import {
+  RecordUsageResponseSchema,
+  UsageRecordSchema,
+  type RecordUsageResponse,
+  type UsageRecord,
+} from "../../gen/ts/billing/v1/usage_service_pb.js";
+import { encodeRecordUsageResponse } from "../../src/server/record-usage-encoding.js";
+
+type ResponseInit = MessageInitShape<typeof RecordUsageResponseSchema>;
+
+function response(init: ResponseInit): RecordUsageResponse {
+  return create(RecordUsageResponseSchema, init);
+}
+
+function assertSameAsToBinary(message: RecordUsageResponse, label = "message"): void {
+  const expected = toBinary(RecordUsageResponseSchema, message);
+  const actual = encodeRecordUsageResponse(message);
+  assert.equal(Buffer.from(actual).toString("hex"), Buffer.from(expected).toString("hex"), label);
+}
+
+const fullRecord = {
+  id: "rec_01JD7Z9K3M4N5P6Q7R8S9T0VWX",
+  requestId: "req_01JD7Z9K3M4N5P6Q7R8S9T0VWX",
+  customerId: "acme",
+  meterKey: "api_calls",
+  quantity: "1.25",
+  eventTime: { seconds: 1_795_000_000n, nanos: 123_456_789 },
+  createTime: { seconds: 1_795_000_001n, nanos: 1 },
+  period: "2026-11",
+  voided: true,
+  attributes: { region: "eu-west-1", "": "empty key", tier: "", "10": "numeric-looking key", "2": "another" },
+  voidReason: "duplicate",
+  voidTime: { seconds: 1_795_000_002n },
+} satisfies MessageInitShape<typeof UsageRecordSchema>;
+
+test("an empty response encodes as toBinary does (to no bytes)", () => {
+  const message = response({});
+  assertSameAsToBinary(message);
+  assert.equal(encodeRecordUsageResponse(message).length, 0);
+});
+
+test("an empty record and empty timestamps are still written", () => {
+  assertSameAsToBinary(response({ record: {} }));
+  assertSameAsToBinary(response({ record: { eventTime: {}, createTime: {}, voidTime: {} } }));
+  assertSameAsToBinary(response({ record: { attributes: { "": "" } } }));
+});
+
+test("a record with every field set, replayed, encodes as toBinary does", () => {
+  assertSameAsToBinary(response({ record: fullRecord, replayed: true }));
+  assertSameAsToBinary(response({ record: fullRecord, replayed: false }));
+  assertSameAsToBinary(response({ replayed: true }));
+});
+
+test("non-ASCII strings, including lone surrogates, encode as toBinary does", () => {
+  const samples = [
+    "café",
+    "Zürich — 東京",
+    "emoji 🚀🎉",
+    "lone high \ud800 surrogate",
+    "lone low \udc00",
+    "\ud83d",
+    "reversed pair \udc00\ud800",
+    "é".repeat(42),
+    "🚀".repeat(21),
+    "\ud800".repeat(42),
+    "東".repeat(43),
+    "\udfff".repeat(43),
+    "x".repeat(43),
+    "é".repeat(43),
+    "🚀".repeat(200),
+    "a".repeat(70_000),
+  ];
+  for (const text of samples) {
+    assertSameAsToBinary(
+      response({
+        record: {
+          id: text,
+          customerId: text,
+          quantity: text,
+          period: text,
+          voidReason: text,
+          attributes: { [text]: text, plain: text, [`${text}-key`]: "v" },
+        },
+      }),
+      JSON.stringify(text),
+    );
+  }
+});
+
+test("negative, large and edge timestamp values encode as toBinary does", () => {
+  const seconds = [
+    0n,
+    1n,
+    -1n,
+    127n,
+    128n,
+    -128n,
+    2n ** 31n - 1n,
+    2n ** 31n,
+    -(2n ** 31n),
+    2n ** 32n,
+    -(2n ** 32n),
+    2n ** 49n,
+    2n ** 53n - 1n,
+    2n ** 53n,
+    -(2n ** 53n) + 1n,
+    -(2n ** 53n),
+    -(2n ** 53n) - 1n,
+    2n ** 56n - 1n,
+    2n ** 56n,
+    2n ** 63n - 1n,
+    -(2n ** 63n),
+    253_402_300_799n,
+    -62_135_596_800n,
+  ];
+  const nanos = [0, 1, -1, 127, 128, 999_999_999, -999_999_999, 2 ** 31 - 1, -(2 ** 31), -0];
+  for (const s of seconds) {
+    for (const n of nanos) {
+      assertSameAsToBinary(response({ record: { eventTime: { seconds: s, nanos: n } } }), `${s}s ${n}ns`);
+    }
+  }
+});
+
+test("values toBinary rejects are rejected the same way", () => {
+  const outOfRange = response({ record: { eventTime: { seconds: 2n ** 63n } } });
+  assert.throws(() => toBinary(RecordUsageResponseSchema, outOfRange));
+  assert.throws(() => encodeRecordUsageResponse(outOfRange));
+  const badNanos = response({ record: { eventTime: { nanos: 1.5 } } });
+  assert.throws(() => encodeRecordUsageResponse(badNanos));
+});
+
+test("messages with unknown fields encode as toBinary does", () => {
+  const unknown: UnknownField[] = [{ no: 99, wireType: WireType.Varint, data: Uint8Array.of(0x96, 0x01) }];
+  const withUnknown = (message: Message) => {
+    message.$unknown = unknown;
+  };
+  const onResponse = response({ record: fullRecord, replayed: true });
+  withUnknown(onResponse);
+  assertSameAsToBinary(onResponse, "unknown on the response");
+
+  const onRecord = response({ record: fullRecord });
+  withUnknown(onRecord.record as UsageRecord);
+  assertSameAsToBinary(onRecord, "unknown on the record");
+
+  const onTimestamp = response({ record: fullRecord });
+  withUnknown(onTimestamp.record?.voidTime as Timestamp);
+  assertSameAsToBinary(onTimestamp, "unknown on a timestamp");
+
+  const emptyUnknown = response({ record: fullRecord });
+  emptyUnknown.$unknown = [];
+  assertSameAsToBinary(emptyUnknown, "empty unknown list");
+});
+
+test("an encoded response decodes back to the same message", () => {
+  const message = response({ record: fullRecord, replayed: true });
+  const decoded = fromBinary(RecordUsageResponseSchema, encodeRecordUsageResponse(message));
+  assert.deepEqual(decoded, message);
+});
+
+test("2000 seeded random messages encode as toBinary does", () => {
+  const random = seededRandom(0x5eed_1234);
+  for (let i = 0; i < 2000; i++) {
+    const message = randomResponse(random);
+    assertSameAsToBinary(message, `random message #${i}`);
+  }
+});
+
+/** mulberry32: a tiny deterministic PRNG, uniform in [0, 1). */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomResponse(random: () => number): RecordUsageResponse {
+  const chance = (p: number) => random() < p;
+  const integer = (max: number) => Math.floor(random() * max);
+  const pick = <T>(items: readonly T[]): T => items[integer(items.length)] as T;
+
+  const alphabet = ["a", "Z", "0", "_", "-", " ", "é", "ß", "東", "🚀", "\ud800", "\udfff", "\u0000", "\u007f", "\u0080", "\u07ff", "\u0800", "\uffff"];
+  const text = (): string => {
+    const length = pick([0, 0, 1, 4, 9, 30, 42, 43, 60, 200]);
+    const asciiOnly = chance(0.6);
+    let out = "";
+    for (let i = 0; i < length; i++) out += asciiOnly ? pick(alphabet.slice(0, 6)) : pick(alphabet);
+    return out;
+  };
+  const seconds = (): bigint => {
+    switch (integer(5)) {
+      case 0:
+        return 0n;
+      case 1:
+        return BigInt(1_700_000_000 + integer(200_000_000));
+      case 2:
+        return -BigInt(integer(2 ** 31));
+      case 3:
+        return BigInt.asIntN(64, (BigInt(integer(2 ** 32)) << 32n) | BigInt(integer(2 ** 32)));
+      default:
+        return BigInt(integer(2 ** 53)) * (chance(0.5) ? 1n : -1n);
+    }
+  };
+  const nanos = (): number => pick([0, integer(1_000_000_000), -integer(1_000_000_000), 2 ** 31 - 1, -(2 ** 31)]);
+  const timestamp = () => (chance(0.5) ? undefined : create(TimestampSchema, { seconds: seconds(), nanos: nanos() }));
+
+  const attributes: Record<string, string> = {};
+  const attributeCount = pick([0, 0, 0, 1, 2, 5]);
+  for (let i = 0; i < attributeCount; i++) attributes[chance(0.2) ? String(integer(100)) : text()] = text();
+
+  const record = chance(0.1)
+    ? undefined
+    : create(UsageRecordSchema, {
+        id: chance(0.9) ? text() : "",
+        requestId: text(),
+        customerId: text(),
+        meterKey: text(),
+        quantity: text(),
+        eventTime: timestamp(),
+        createTime: timestamp(),
+        period: text(),
+        voided: chance(0.3),
+        attributes,
+        voidReason: text(),
+        voidTime: timestamp(),
+      });
+  return create(RecordUsageResponseSchema, { record, replayed: chance(0.5) });
+}
