@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { connect, type ClientHttp2Session, type IncomingHttpHeaders } from "node:http2";
+import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders } from "node:http2";
 import { after, before, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import type { Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { GetCustomerRequestSchema, GetCustomerResponseSchema } from "../../gen/ts/billing/v1/customer_service_pb.js";
 import { TEST_ADMIN_KEY } from "../support/clients.js";
 import { startTestTally, type TestTally } from "../support/test-tally.js";
@@ -45,6 +45,24 @@ describe("the gRPC unary fast path", () => {
     if (request.header.get("x-test-delay") !== null) await new Promise((resolve) => setTimeout(resolve, Number(request.header.get("x-test-delay"))));
     return next(request);
   };
+  // Echoes x-test-echo into a response header and trailer, and lists the request's header names.
+  const metadata: Interceptor = (next) => async (request) => {
+    const echo = request.header.get("x-test-echo");
+    if (echo === null) return next(request);
+    const response = await next(request);
+    response.header.set("x-test-echo", echo);
+    response.header.set("x-test-names", [...request.header.keys()].join(","));
+    response.trailer.set("x-test-echo-trailer", echo);
+    return response;
+  };
+  // Waits for the call's signal when asked to, and keeps why it aborted.
+  const abortReasons: unknown[] = [];
+  const awaitAbort: Interceptor = (next) => async (request) => {
+    if (request.header.get("x-test-await-abort") === null) return next(request);
+    await new Promise<void>((resolve) => request.signal.addEventListener("abort", () => resolve(), { once: true }));
+    abortReasons.push(request.signal.reason);
+    return next(request);
+  };
   let tally: TestTally;
   let session: ClientHttp2Session;
   const path = "/billing.v1.CustomerService/GetCustomer";
@@ -52,7 +70,7 @@ describe("the gRPC unary fast path", () => {
   const unknown = toBinary(GetCustomerRequestSchema, create(GetCustomerRequestSchema, { id: "nobody" }));
 
   before(async () => {
-    tally = await startTestTally({ maxMessageBytes: 1024 }, undefined, [slow]);
+    tally = await startTestTally({ maxMessageBytes: 1024 }, undefined, [slow, metadata, awaitAbort]);
     await tally.clients().customers.createCustomer({ requestId: "c", customer: { externalId: "acme", displayName: "Acme", currencyCode: "USD" } });
     session = connect(tally.url);
   });
@@ -112,5 +130,30 @@ describe("the gRPC unary fast path", () => {
     assert.ok(Date.now() - started < 350, `answered after ${Date.now() - started} ms`);
     assert.equal(status(await exchange(session, path, frame(known), { "grpc-timeout": "1H" })).code, "0");
     assert.equal(status(await exchange(session, path, frame(known), { "grpc-timeout": "bogus" })).code, "3");
+  });
+
+  it("sends the response headers and trailers interceptors set, and shows them every request header", async () => {
+    const response = await exchange(session, path, frame(known), { "x-test-echo": "hello" });
+    assert.equal(response.trailers["grpc-status"], "0");
+    assert.equal(response.headers["content-type"], "application/grpc+proto");
+    assert.equal(response.headers["x-test-echo"], "hello");
+    assert.equal(response.trailers["x-test-echo-trailer"], "hello");
+    const names = String(response.headers["x-test-names"]).split(",");
+    for (const name of ["authorization", "content-type", "te", "x-test-echo"]) assert.ok(names.includes(name), `${name} in ${names.join(",")}`);
+    assert.ok(!names.some((name) => name.startsWith(":")), "no pseudo-headers");
+  });
+
+  it("aborts the call's signal with CANCELED when the client resets the stream", async () => {
+    const stream = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", authorization: `Bearer ${TEST_ADMIN_KEY}`, "x-test-await-abort": "1" });
+    stream.on("error", () => undefined);
+    stream.end(frame(known));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    stream.close(constants.NGHTTP2_CANCEL);
+    const deadline = Date.now() + 5000;
+    while (abortReasons.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(abortReasons.length, 1);
+    assert.ok(abortReasons[0] instanceof ConnectError);
+    assert.equal((abortReasons[0] as ConnectError).code, Code.Canceled);
+    assert.equal((await exchange(session, path, frame(known))).trailers["grpc-status"], "0");
   });
 });
