@@ -83,19 +83,20 @@ export function createMetrics(sources: MetricsSources) {
     events.inc({ outcome: "refused", reason: error.findDetails(ErrorInfoSchema)[0]?.reason ?? Code[error.code] });
   }
 
+  function observeCall(labels: { method: string; protocol: string }, code: string, started: number): void {
+    calls.inc({ ...labels, code });
+    callSeconds.observe(labels, (performance.now() - started) / 1000);
+  }
+
   /** Outermost interceptor: sees every call and the status it was answered with. */
   const interceptor: Interceptor = (next) => async (request) => {
     const started = performance.now();
     const labels = { method: `${request.service.typeName}/${request.method.name}`, protocol: protocolOf(request.header) };
     const ingest = request.service.typeName === "billing.v1.UsageService" && INGEST_METHODS.has(request.method.name);
-    const finish = (code: string) => {
-      calls.inc({ ...labels, code });
-      callSeconds.observe(labels, (performance.now() - started) / 1000);
-    };
     try {
       const response = await next(request);
       if (!response.stream) {
-        finish("OK");
+        observeCall(labels, "OK", started);
         if (ingest) countResponse(request.method.name, response.message);
         return response;
       }
@@ -114,13 +115,13 @@ export function createMetrics(sources: MetricsSources) {
             code = Code[ConnectError.from(error).code] ?? "Unknown";
             throw error;
           } finally {
-            finish(code);
+            observeCall(labels, code, started);
           }
         })(),
       };
     } catch (error) {
       const status = ConnectError.from(error);
-      finish(Code[status.code] ?? "Unknown");
+      observeCall(labels, Code[status.code] ?? "Unknown", started);
       if (ingest) countRefusal(request.method.name, status);
       throw error;
     }

@@ -29,17 +29,24 @@ export function storageFault(error: unknown): unknown {
  * promise; one that throws synchronously is turned into a rejection too.
  */
 export function withStorageFaults(store: Store): Store {
+  // One wrapper per method, made on its first call: a store call is on every RPC's path.
+  const wrappers = new Map<PropertyKey, unknown>();
   return new Proxy(store, {
     get(target, property, receiver) {
+      const known = wrappers.get(property);
+      if (known !== undefined) return known;
       const value = Reflect.get(target, property, receiver) as unknown;
       if (typeof value !== "function") return value;
-      return async (...args: unknown[]) => {
+      const method = value as (...args: unknown[]) => Promise<unknown>;
+      const wrapper = async (...args: unknown[]) => {
         try {
-          return await (value as (...args: unknown[]) => Promise<unknown>).apply(target, args);
+          return await method.apply(target, args);
         } catch (error) {
           throw storageFault(error);
         }
       };
+      wrappers.set(property, wrapper);
+      return wrapper;
     },
   });
 }
