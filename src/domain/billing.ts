@@ -28,7 +28,7 @@ export function createBilling({ store, clock, timeRules }: BillingOptions) {
   const customers = createImmutableCache<Customer>();
   const meterCache = createImmutableCache<Meter>();
   const findCustomer = (scope: Scope, reference: string) =>
-    customers.get(`${scope}\u0000${reference}`, () => store.findCustomer(scope, reference));
+    customers.get(scope, reference, () => store.findCustomer(scope, reference));
 
   async function getBill(scope: Scope, customerRef: string, period: BillingPeriod | null): Promise<Bill | Failure> {
     const customer = await findCustomer(scope, customerRef);
@@ -41,7 +41,7 @@ export function createBilling({ store, clock, timeRules }: BillingOptions) {
     ]);
     const meters = new Map<string, Meter>();
     for (const { meterKey } of totals) {
-      const meter = await meterCache.get(`${scope}\u0000${meterKey}`, () => store.findMeter(scope, meterKey));
+      const meter = await meterCache.get(scope, meterKey, () => store.findMeter(scope, meterKey));
       if (meter !== undefined) meters.set(meterKey, meter);
     }
     return computeBill({

@@ -5,14 +5,28 @@
  * Bounded: past `maxEntries` it starts afresh.
  */
 export function createImmutableCache<T>(maxEntries = 100_000) {
-  const entries = new Map<string, T>();
+  // Keyed by scope, then key: no joined key string to build on every lookup.
+  const scopes = new Map<string, Map<string, T>>();
+  let size = 0;
   return {
-    async get(key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
-      const known = entries.get(key);
+    /** The remembered value, or undefined; synchronous, so a hit costs no await. */
+    peek(scope: string, key: string): T | undefined {
+      return scopes.get(scope)?.get(key);
+    },
+
+    /** The remembered value, or what `load` finds (remembered if found). */
+    async get(scope: string, key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
+      const known = scopes.get(scope)?.get(key);
       if (known !== undefined) return known;
       const loaded = await load();
       if (loaded !== undefined) {
-        if (entries.size >= maxEntries) entries.clear();
+        if (size >= maxEntries) {
+          scopes.clear();
+          size = 0;
+        }
+        let entries = scopes.get(scope);
+        if (entries === undefined) scopes.set(scope, (entries = new Map()));
+        if (!entries.has(key)) size++;
         entries.set(key, loaded);
       }
       return loaded;

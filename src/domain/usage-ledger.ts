@@ -52,29 +52,25 @@ export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOption
   const customerIds = createImmutableCache<string>();
   const meters = createImmutableCache<Meter>();
 
+  function customerIdOf(scope: Scope, customerRef: string): Promise<string | undefined> {
+    return customerIds.get(scope, customerRef, async () => (await store.findCustomer(scope, customerRef))?.id);
+  }
+
+  function meterOf(scope: Scope, meterKey: string): Promise<Meter | undefined> {
+    return meters.get(scope, meterKey, () => store.findMeter(scope, meterKey));
+  }
+
   /** The customer ids and meters a batch names, each looked up once (most are cached). */
   async function lookUp(scope: Scope, requests: UsageRequest[]) {
     const customers = new Map<string, string | undefined>();
-    const meterOf = new Map<string, Meter | undefined>();
+    const meterOfKey = new Map<string, Meter | undefined>();
     for (const request of requests) {
-      if (!customers.has(request.customerRef)) {
-        customers.set(
-          request.customerRef,
-          await customerIds.get(`${scope}\u0000${request.customerRef}`, async () => (await store.findCustomer(scope, request.customerRef))?.id),
-        );
-      }
-      if (!meterOf.has(request.meterKey)) {
-        meterOf.set(request.meterKey, await meters.get(`${scope}\u0000${request.meterKey}`, () => store.findMeter(scope, request.meterKey)));
-      }
+      if (!customers.has(request.customerRef)) customers.set(request.customerRef, await customerIdOf(scope, request.customerRef));
+      if (!meterOfKey.has(request.meterKey)) meterOfKey.set(request.meterKey, await meterOf(scope, request.meterKey));
     }
-    return { customers, meters: meterOf };
+    return { customers, meters: meterOfKey };
   }
 
-  /**
-   * Judges one request before the write: the event to write (with the
-   * refusal the time rules give it, which stands only if its request_id turns
-   * out to be new), or a refusal outright.
-   */
   function prepare(request: UsageRequest, customerId: string | undefined, meter: Meter | undefined, now: number): UsageWrite | RecordOutcome {
     if (customerId === undefined) {
       return refused(customerNotFound(request.customerRef, "customer_id"));
@@ -149,9 +145,16 @@ export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOption
 
   return {
     /** Records one usage event. */
+    /** One event: recordBatch's work without its per-batch maps and arrays (this is the unary RPC's path). */
     async recordUsage(scope: Scope, request: UsageRequest): Promise<RecordOutcome> {
-      const outcomes = await recordBatch(scope, [request], false);
-      return (outcomes as RecordOutcome[])[0]!;
+      const now = clock.now();
+      const customerId = customerIds.peek(scope, request.customerRef) ?? (await customerIdOf(scope, request.customerRef));
+      const meter = meters.peek(scope, request.meterKey) ?? (await meterOf(scope, request.meterKey));
+      const prepared = prepare(request, customerId, meter, now);
+      if ("kind" in prepared) return prepared;
+      const [outcome] = await store.recordUsage(scope, [prepared], false);
+      if (outcome!.kind === "aborted") throw new Error("an event was aborted outside an atomic write");
+      return outcome!;
     },
 
     recordBatch,
