@@ -39,4 +39,4 @@ EXPOSE 8080
 VOLUME /app/data
 USER node
 STOPSIGNAL SIGTERM
-CMD ["node", "bin/tally.js", "serve"]
+CMD ["node", "--max-semi-space-size=64", "bin/tally.js", "serve"]
