@@ -1,9 +1,10 @@
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { BillingService } from "../../gen/ts/billing/v1/billing_service_pb.js";
 import { CatalogService } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { CustomerService } from "../../gen/ts/billing/v1/customer_service_pb.js";
 import { UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import type { Permission } from "../domain/api-key.js";
+import { fullMethodName } from "./method-name.js";
 
 /**
  * What a call needs: `public` (no key: health), `any-key` (a valid key of any
@@ -36,7 +37,7 @@ const BILLING: MethodPermissions<typeof BillingService> = { getCurrentBill: "rea
 
 const PERMISSIONS = new Map<string, Permission>();
 function add<S extends DescService>(service: S, permissions: Record<string, Permission>): void {
-  for (const method of service.methods) PERMISSIONS.set(`${service.typeName}/${method.name}`, permissions[method.localName]!);
+  for (const method of service.methods) PERMISSIONS.set(fullMethodName(method), permissions[method.localName]!);
 }
 add(CustomerService, CUSTOMERS);
 add(CatalogService, CATALOG);
@@ -48,8 +49,9 @@ add(BillingService, BILLING);
  * the server makes it public), and anything not listed needs admin: a method
  * added without a decision is closed, not open.
  */
-export function accessFor(serviceTypeName: string, methodName: string): Access {
+export function accessFor(method: DescMethod): Access {
+  const serviceTypeName = method.parent.typeName;
   if (serviceTypeName === "grpc.health.v1.Health") return "public";
   if (serviceTypeName.startsWith("grpc.reflection.")) return "any-key";
-  return PERMISSIONS.get(`${serviceTypeName}/${methodName}`) ?? "admin";
+  return PERMISSIONS.get(fullMethodName(method)) ?? "admin";
 }

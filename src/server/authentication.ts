@@ -20,7 +20,7 @@ export interface AuthenticationOptions {
  */
 export function createAuthentication({ keyring, publicReflection = false }: AuthenticationOptions): Interceptor {
   return (next) => async (request) => {
-    const access = accessFor(request.service.typeName, request.method.name);
+    const access = accessFor(request.method);
     if (access === "public" || (access === "any-key" && publicReflection)) return next(request);
     const key = bearerToken(request.header.get("authorization"));
     if (key === undefined) {

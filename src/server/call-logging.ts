@@ -1,5 +1,6 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { fullMethodName } from "../api/method-name.js";
 
 /** The wire protocol of a call, from its content type. */
 export function protocolOf(header: Headers): "grpc" | "grpc-web" | "connect" {
@@ -20,7 +21,7 @@ export function createCallLogging(logger: Logger): Interceptor {
     // Below the info level only faults are logged, and a call costs nothing here.
     if (!logger.isLevelEnabled("info")) return next(request);
     const started = performance.now();
-    const fields: Record<string, unknown> = { method: `${request.service.typeName}/${request.method.name}`, protocol: protocolOf(request.header) };
+    const fields: Record<string, unknown> = { method: fullMethodName(request.method), protocol: protocolOf(request.header) };
     if (!request.stream) {
       const message = request.message as { requestId?: unknown; requests?: unknown[] };
       if (typeof message.requestId === "string" && message.requestId !== "") fields.requestId = message.requestId;

@@ -1,6 +1,7 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
+import { fullMethodName } from "../api/method-name.js";
 import { protocolOf } from "./call-logging.js";
 
 /** What the metrics read besides the calls themselves. */
@@ -91,7 +92,7 @@ export function createMetrics(sources: MetricsSources) {
   /** Outermost interceptor: sees every call and the status it was answered with. */
   const interceptor: Interceptor = (next) => async (request) => {
     const started = performance.now();
-    const labels = { method: `${request.service.typeName}/${request.method.name}`, protocol: protocolOf(request.header) };
+    const labels = { method: fullMethodName(request.method), protocol: protocolOf(request.header) };
     const ingest = request.service.typeName === "billing.v1.UsageService" && INGEST_METHODS.has(request.method.name);
     try {
       const response = await next(request);
