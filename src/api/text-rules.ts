@@ -10,9 +10,14 @@ import { fieldPath } from "./request-validation.js";
  * once for every message, unary or streamed, before any handler runs.
  */
 export function createTextRules(): Interceptor {
-  return (next) => async (request) => {
+  // Not an async function: a unary call passes through without a promise of its own.
+  return (next) => (request) => {
     if (!request.stream) {
-      refuseNul(request.message);
+      try {
+        refuseNul(request.message);
+      } catch (error) {
+        return Promise.reject(error);
+      }
       return next(request);
     }
     const messages = request.message;
