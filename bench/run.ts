@@ -21,7 +21,7 @@ import { forkBenchProgram, killEveryStartedProcess, nextMessage, runBenchChild, 
 import { type FigureRow, median, notesOf, renderTable, type Sample } from "./report.js";
 import type { BodySpec } from "./request-bodies.js";
 import type { StoragePlan, StorageResult } from "./storage-ceiling.js";
-import { REPO_ROOT, startTallyServer, type TallyServer } from "./tally-server.js";
+import { REPO_ROOT, SERVER_NODE_FLAGS, startTallyServer, type TallyServer } from "./tally-server.js";
 
 const RESULTS_DIR = fileURLToPath(new URL("results/", import.meta.url));
 const RECORD_USAGE = "/billing.v1.UsageService/RecordUsage";
@@ -504,7 +504,7 @@ function methodOf(options: BenchOptions) {
     quiet: `before each measurement, up to ${options.quietWaitMs} ms (${options.quietBudgetMs} ms in all) waiting for the whole machine to use ≤ 30% of one core; recorded per run as quiet.waitedMs / quiet.busyPercent`,
     retakes: `a measurement whose window saw other processes use more than ${DISTURBED_OTHER_PERCENT}% of one core is taken again, at most ${options.retakes} times per run; the discarded ones are listed under "discarded"`,
     cpu: "CPU % of one core in each window from /proc: srv = the measured server (or the storage process), gen = the load generator, other = everything else on the machine (other people's work on a shared box shows here)",
-    tally: "node bin/tally.js serve --port 0 --db <scratch> --log-level warn (and info for the log-level rows); port from the JSON listening line, or from the process's listening socket when the level hides that line; catalog created through the API",
+    tally: `node ${[...SERVER_NODE_FLAGS, ""].join(" ")}bin/tally.js serve --port 0 --db <scratch> --log-level warn (and info for the log-level rows); port from the JSON listening line, or from the process's listening socket when the level hides that line; catalog created through the API`,
   };
 }
 

@@ -36,13 +36,14 @@ export interface TallyServer {
 
 /**
  * The Node flags the server runs with, as `npm start`, the `tally` command
- * and the Dockerfile run it: a 64 MiB young generation (README, "Running
- * Tally"), so a call's garbage dies young instead of being promoted.
+ * and the Dockerfile run it: a 64 MiB young generation (README,
+ * "Configuration"), so a call's garbage dies young instead of being promoted.
+ * BENCH_SERVER_NODE_FLAGS replaces them, to measure what they are worth.
  */
-const SERVER_NODE_FLAGS = (process.env.BENCH_SERVER_NODE_FLAGS ?? "--max-semi-space-size=64").split(" ").filter((flag) => flag !== "");
+export const SERVER_NODE_FLAGS = (process.env.BENCH_SERVER_NODE_FLAGS ?? "--max-semi-space-size=64").split(" ").filter((flag) => flag !== "");
 
 /**
- * Starts `node bin/tally.js serve --port 0 ...` and finds its port: from the
+ * Starts `node <SERVER_NODE_FLAGS> bin/tally.js serve --port 0 ...` and finds its port: from the
  * JSON "listening" log line when the log level lets it through, otherwise
  * (at warn) from the listening socket the process owns.
  */

@@ -3,7 +3,7 @@
 // no build step between a clone and a running server. The young generation
 // is 64 MiB (Node's default is 16): a call's garbage then dies young instead
 // of being copied and promoted while hundreds of calls are in flight
-// (README, "Running Tally").
+// (README, "Configuration").
 import { register } from "tsx/esm/api";
 
 register();
