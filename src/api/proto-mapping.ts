@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { type Timestamp, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   type Bill as BillMessage,
   BillLineSchema,
@@ -16,7 +16,7 @@ import {
   PriceTierSchema,
 } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { type Customer as CustomerMessage, CustomerSchema } from "../../gen/ts/billing/v1/customer_service_pb.js";
-import { type UsageRecord as UsageRecordMessage, UsageRecordSchema } from "../../gen/ts/billing/v1/usage_service_pb.js";
+import type { UsageRecord as UsageRecordMessage } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import type { Bill } from "../domain/bill.js";
 import type { Customer } from "../domain/customer.js";
 import type { Aggregation, Meter } from "../domain/meter.js";
@@ -71,21 +71,53 @@ export function priceMessage(price: Price): PriceMessage {
   });
 }
 
+/**
+ * A usage record as a message. Built as a typed literal rather than through
+ * create(): the reflective create of a record and its timestamps cost ~4 µs,
+ * a few percent of a unary RecordUsage, and the generated type still checks
+ * every field (a test compares it with create()'s message).
+ */
 export function usageRecordMessage(record: UsageRecord): UsageRecordMessage {
-  return create(UsageRecordSchema, {
+  return {
+    $typeName: "billing.v1.UsageRecord",
     id: record.id,
     requestId: record.requestId,
     customerId: record.customerId,
     meterKey: record.meterKey,
     quantity: record.quantity.toString(),
-    eventTime: timestampFromMs(record.eventTime),
-    createTime: timestampFromMs(record.createTime),
+    eventTime: timestampMessage(record.eventTime),
+    createTime: timestampMessage(record.createTime),
     period: record.period,
     voided: record.voided,
     attributes: record.attributes,
     voidReason: record.voidReason,
-    voidTime: record.voidTime === null ? undefined : timestampFromMs(record.voidTime),
-  });
+    voidTime: record.voidTime === null ? undefined : timestampMessage(record.voidTime),
+  };
+}
+
+/** USAGE_RECORD_VIEW_BASIC: a record's id, request id and period, every other field unset. */
+export function basicUsageRecordMessage(record: UsageRecord): UsageRecordMessage {
+  return {
+    $typeName: "billing.v1.UsageRecord",
+    id: record.id,
+    requestId: record.requestId,
+    customerId: "",
+    meterKey: "",
+    quantity: "",
+    eventTime: undefined,
+    createTime: undefined,
+    period: record.period,
+    voided: false,
+    attributes: {},
+    voidReason: "",
+    voidTime: undefined,
+  };
+}
+
+/** What timestampFromMs makes (whole seconds down, the rest as nanos), without create(). */
+function timestampMessage(ms: number): Timestamp {
+  const seconds = Math.floor(ms / 1000);
+  return { $typeName: "google.protobuf.Timestamp", seconds: BigInt(seconds), nanos: (ms - seconds * 1000) * 1_000_000 };
 }
 
 export function billMessage(bill: Bill): BillMessage {

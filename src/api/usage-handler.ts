@@ -1,13 +1,13 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { z } from "zod";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { type BatchRecordUsageResultSchema, type RecordUsageResponseSchema, type StreamUsageRequest, type StreamUsageResponseSchema, UsageRecordView, UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
+import { type BatchRecordUsageResultSchema, type RecordUsageResponse, type StreamUsageRequest, type StreamUsageResponseSchema, UsageRecordView, UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import { FailureError, isFailure, valueOrThrow, withFieldPrefix } from "../domain/failure.js";
 import type { RecordOutcome, UsageLedger, UsageRequest } from "../domain/usage-ledger.js";
 import { callerScope } from "./caller-scope.js";
 import { REASONS } from "./failure-status.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
-import { usageRecordMessage } from "./proto-mapping.js";
+import { basicUsageRecordMessage, usageRecordMessage } from "./proto-mapping.js";
 import { attributes, billingPeriod, customerReference, pageSize, requestId, timestamp, validate } from "./request-validation.js";
 
 // The most requests a batch (or stream message) may carry is the server's
@@ -75,16 +75,11 @@ function usageRequest(request: unknown, path = ""): UsageRequest {
   };
 }
 
-function recordResponse(
-  outcome: Exclude<RecordOutcome, { kind: "refused" }>,
-  view: UsageRecordView = UsageRecordView.FULL,
-): MessageInitShape<typeof RecordUsageResponseSchema> {
+function recordResponse(outcome: Exclude<RecordOutcome, { kind: "refused" }>, view: UsageRecordView = UsageRecordView.FULL): RecordUsageResponse {
   const { record } = outcome;
   return {
-    record:
-      view === UsageRecordView.BASIC
-        ? { id: record.id, requestId: record.requestId, period: record.period }
-        : usageRecordMessage(record),
+    $typeName: "billing.v1.RecordUsageResponse",
+    record: view === UsageRecordView.BASIC ? basicUsageRecordMessage(record) : usageRecordMessage(record),
     replayed: outcome.kind === "replayed",
   };
 }
