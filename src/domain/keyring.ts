@@ -39,7 +39,16 @@ export function createKeyring({ store, clock, configuredKeys = [], trustVerified
     principal: { keyId: `configured-${index}`, tenant: configuredKey.tenant ?? DEFAULT_SCOPE, role: configuredKey.role },
   }));
   /** Verified stored keys by the hex of their hash, until a time. */
-  const verified = new Map<string, { principal: Principal; until: number }>();
+  // Keys that verified, until when they are trusted without a look at the
+  // store: configured keys for good, stored keys for trustVerifiedMs (so a
+  // revocation takes effect within it). Only keys that verified get in, and
+  // past MAX_REMEMBERED_KEYS it starts afresh.
+  const recentlyVerified = new Map<string, { principal: Principal; until: number }>();
+  function remember(key: string, principal: Principal, until: number): Principal {
+    if (recentlyVerified.size >= MAX_REMEMBERED_KEYS) recentlyVerified.clear();
+    recentlyVerified.set(key, { principal, until });
+    return principal;
+  }
 
   return {
     /** A new key; the key itself is returned once and never stored. */
@@ -62,27 +71,25 @@ export function createKeyring({ store, clock, configuredKeys = [], trustVerified
 
     /** Who a presented key is; undefined when it is no valid key. */
     async authenticate(key: string): Promise<Principal | undefined> {
+      // A key verified moments ago is known by the key itself: a map lookup,
+      // not a SHA-256 (~2 µs, a few percent of a unary call).
+      const now = clock.now();
+      const recent = recentlyVerified.get(key);
+      if (recent !== undefined && recent.until > now) return recent.principal;
+
       const hash = hashApiKey(key);
       let match: Principal | undefined;
       for (const candidate of configured) if (sameKeyHash(hash, candidate.hash)) match = candidate.principal;
-      if (match !== undefined) return match;
-
-      const now = clock.now();
-      const memoryKey = Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString("hex");
-      const remembered = verified.get(memoryKey);
-      if (remembered !== undefined && remembered.until > now) return remembered.principal;
+      if (match !== undefined) return remember(key, match, Number.POSITIVE_INFINITY);
 
       const id = apiKeyId(key);
       if (id === undefined) return undefined;
       const stored = await store.findApiKey(id);
       if (stored === undefined || stored.revokeTime !== null || !sameKeyHash(hash, stored.secretHash)) {
-        verified.delete(memoryKey);
+        recentlyVerified.delete(key);
         return undefined;
       }
-      const principal = { keyId: stored.id, tenant: stored.tenant, role: stored.role };
-      if (verified.size >= MAX_REMEMBERED_KEYS) verified.clear();
-      verified.set(memoryKey, { principal, until: now + trustVerifiedMs });
-      return principal;
+      return remember(key, { keyId: stored.id, tenant: stored.tenant, role: stored.role }, now + trustVerifiedMs);
     },
   };
 }
