@@ -5,6 +5,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { clientsFor, type Protocol, type TallyClients, transportFor } from "../support/clients.js";
 import { createCatalogFixture } from "../support/catalog-fixture.js";
 import { auditDatabase, type DatabaseAudit, forEachLimited, fromNanoUnits, toNanoUnits } from "../support/crash-audit.js";
+import { seededRandom } from "../support/seeded-random.js";
 import { scratchDirectory, startTallyProcess, type TallyProcess } from "../support/tally-process.js";
 
 // Invariant 2, "acknowledged means durable", tried the hard way: the real
@@ -41,18 +42,6 @@ interface UsageEvent {
   customerRef: string;
   meterKey: MeterKey;
   quantity: string;
-}
-
-/** A small seeded generator so a failing run can be told apart (the seed is printed). */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Everything the clients were told, across kills. */
@@ -136,7 +125,7 @@ describe("Invariant 2: acknowledged means durable", () => {
   it("kill -9 during concurrent ingest loses no acknowledged write and doubles none", async (t) => {
     const seed = Date.now() % 1_000_000;
     t.diagnostic(`seed ${seed}`);
-    const random = seededRandom(seed);
+    const random = seededRandom(seed).next;
     const view = new ClientView();
 
     tally = await startTallyProcess(db);

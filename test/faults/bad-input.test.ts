@@ -10,7 +10,8 @@ import { createCatalogFixture } from "../support/catalog-fixture.js";
 import { auditDatabase } from "../support/crash-audit.js";
 import { assertRefused } from "../support/errors.js";
 import { scratchDirectory, type TallyProcess } from "../support/tally-process.js";
-import { faultSeed, healthz, keyedClients, killIfRunning, seededRandom, startFaultServer } from "./fault-harness.js";
+import { faultSeed, healthz, keyedClients, killIfRunning, startFaultServer } from "./fault-harness.js";
+import { seededRandom } from "../support/seeded-random.js";
 import { bodyOf, contentTypeOf, envelope, sendRaw, type WireAnswer, WIRE_PROTOCOLS, type WireProtocol } from "./raw-wire.js";
 import { Code } from "@connectrpc/connect";
 

@@ -8,7 +8,8 @@ import { TEST_ADMIN_KEY } from "../support/clients.js";
 import { auditDatabase, type DatabaseAudit, fromNanoUnits, toNanoUnits } from "../support/crash-audit.js";
 import { scratchDirectory, type TallyProcess } from "../support/tally-process.js";
 import { type FixtureMeter, fixtureBill, type SentUsage, UsageHistory } from "../support/usage-history.js";
-import { faultSeed, keyedClients, killIfRunning, seededRandom, startFaultServer } from "./fault-harness.js";
+import { faultSeed, keyedClients, killIfRunning, startFaultServer } from "./fault-harness.js";
+import { seededRandom } from "../support/seeded-random.js";
 
 // Jepsen's set check against kill -9: ingest loops on every protocol and
 // shape (unary, batches, the producer's StreamUsage) with duplicates sent at

@@ -10,6 +10,7 @@ import {
   type UsageRecord,
 } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import { encodeRecordUsageResponse } from "../../src/server/record-usage-encoding.js";
+import { seededRandom } from "../support/seeded-random.js";
 
 type ResponseInit = MessageInitShape<typeof RecordUsageResponseSchema>;
 
@@ -163,24 +164,12 @@ test("an encoded response decodes back to the same message", () => {
 });
 
 test("2000 seeded random messages encode as toBinary does", () => {
-  const random = seededRandom(0x5eed_1234);
+  const random = seededRandom(0x5eed_1234).next;
   for (let i = 0; i < 2000; i++) {
     const message = randomResponse(random);
     assertSameAsToBinary(message, `random message #${i}`);
   }
 });
-
-/** mulberry32: a tiny deterministic PRNG, uniform in [0, 1). */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomResponse(random: () => number): RecordUsageResponse {
   const chance = (p: number) => random() < p;
