@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { BillingService, file_billing_v1_billing_service } from "../../gen/ts/billing/v1/billing_service_pb.js";
 import { CatalogService, file_billing_v1_catalog_service } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { CustomerService, file_billing_v1_customer_service } from "../../gen/ts/billing/v1/customer_service_pb.js";
-import { file_billing_v1_usage_service, RecordUsageResponseSchema, UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
+import { file_billing_v1_usage_service, RecordUsageRequestSchema, RecordUsageResponseSchema, UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import { file_health_v1_health, HealthCheckResponse_ServingStatus } from "../../gen/ts/health/v1/health_pb.js";
 import { file_grpc_reflection_v1_reflection, ServerReflection } from "../../gen/ts/grpc/reflection/v1/reflection_pb.js";
 import {
@@ -33,6 +33,7 @@ import { createHealthService } from "./health-service.js";
 import { createCorsPolicy } from "./cors.js";
 import { createGrpcUnaryFastPath } from "./grpc-unary-fast-path.js";
 import type { TallyMetrics } from "./metrics.js";
+import { decodeRecordUsageRequest } from "./record-usage-decoding.js";
 import { encodeRecordUsageResponse } from "./record-usage-encoding.js";
 import { createOnePortListener, type HttpRequestHandler, type OnePortListenerOptions } from "./one-port-listener.js";
 import { registerReflection } from "./reflection-service.js";
@@ -143,6 +144,7 @@ export function createTallyServer(options: TallyServerOptions) {
     readMaxBytes: maxMessageBytes,
     writeMaxBytes: maxMessageBytes,
     encoders: [{ schema: RecordUsageResponseSchema, encode: encodeRecordUsageResponse }],
+    decoders: [{ schema: RecordUsageRequestSchema, decode: decodeRecordUsageRequest }],
   });
   const connectHandler = connectNodeAdapter({
     routes(connectRouter: ConnectRouter) {
