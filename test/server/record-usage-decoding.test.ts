@@ -5,6 +5,7 @@ import { BinaryWriter, WireType, configureTextEncoding, getTextEncoding } from "
 import { TimestampSchema } from "@bufbuild/protobuf/wkt";
 import { RecordUsageRequestSchema, type RecordUsageRequest } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import { decodeRecordUsageRequest } from "../../src/server/record-usage-decoding.js";
+import { EDGE_NANOS, EDGE_SECONDS, randomProtoValues } from "../support/random-proto-values.js";
 import { seededRandom } from "../support/seeded-random.js";
 
 type RequestInit = MessageInitShape<typeof RecordUsageRequestSchema>;
@@ -236,35 +237,8 @@ test("fields out of order and repeated: the last one wins", () => {
 });
 
 test("event_time: negative, large and edge seconds and nanos", () => {
-  const seconds = [
-    0n,
-    1n,
-    -1n,
-    127n,
-    128n,
-    -128n,
-    2n ** 28n - 1n,
-    2n ** 28n,
-    2n ** 31n - 1n,
-    2n ** 31n,
-    -(2n ** 31n),
-    2n ** 32n,
-    -(2n ** 32n),
-    2n ** 35n - 1n,
-    2n ** 35n,
-    2n ** 53n - 1n,
-    2n ** 53n,
-    -(2n ** 53n) + 1n,
-    -(2n ** 53n),
-    -(2n ** 53n) - 1n,
-    2n ** 63n - 1n,
-    -(2n ** 63n),
-    253_402_300_799n,
-    -62_135_596_800n,
-  ];
-  const nanos = [0, 1, -1, 127, 128, 2 ** 28 - 1, 2 ** 28, 999_999_999, -999_999_999, 2 ** 31 - 1, -(2 ** 31)];
-  for (const s of seconds) {
-    for (const n of nanos) {
+  for (const s of EDGE_SECONDS) {
+    for (const n of EDGE_NANOS) {
       assertSameAsFromBinary(encode({ eventTime: { seconds: s, nanos: n } }), `${s}s ${n}ns`);
     }
   }
@@ -443,44 +417,16 @@ test("5000 seeded mutations and random byte strings: both throw, or both decode 
 });
 
 function randomRequest(random: () => number): RecordUsageRequest {
-  const chance = (p: number) => random() < p;
-  const integer = (max: number) => Math.floor(random() * max);
-  const pick = <T>(items: readonly T[]): T => items[integer(items.length)] as T;
-
-  const alphabet = ["a", "Z", "0", "_", "-", " ", "é", "ß", "東", "🚀", "\ufeff", "\u0000", "\u007f", "\u0080", "\u07ff", "\u0800", "\uffff"];
-  const text = (): string => {
-    const length = pick([0, 0, 1, 4, 9, 16, 30, 60, 130]);
-    const asciiOnly = chance(0.6);
-    let out = "";
-    for (let i = 0; i < length; i++) out += asciiOnly ? pick(alphabet.slice(0, 6)) : pick(alphabet);
-    return out;
-  };
-  const seconds = (): bigint => {
-    switch (integer(5)) {
-      case 0:
-        return 0n;
-      case 1:
-        return BigInt(1_700_000_000 + integer(200_000_000));
-      case 2:
-        return -BigInt(integer(2 ** 31));
-      case 3:
-        return BigInt.asIntN(64, (BigInt(integer(2 ** 32)) << 32n) | BigInt(integer(2 ** 32)));
-      default:
-        return BigInt(integer(2 ** 53)) * (chance(0.5) ? 1n : -1n);
-    }
-  };
-  const nanos = (): number => pick([0, integer(1_000_000_000), -integer(1_000_000_000), 2 ** 31 - 1, -(2 ** 31)]);
-
-  const attributes: Record<string, string> = {};
-  const attributeCount = pick([0, 0, 0, 1, 2, 5]);
-  for (let i = 0; i < attributeCount; i++) attributes[chance(0.2) ? String(integer(100)) : text()] = text();
-
+  const { chance, integer, text, seconds, nanos, attributes } = randomProtoValues(random, {
+    characters: ["é", "ß", "東", "🚀", "\ufeff", "\u0000", "\u007f", "\u0080", "\u07ff", "\u0800", "\uffff"],
+    lengths: [0, 0, 1, 4, 9, 16, 30, 60, 130],
+  });
   return create(RecordUsageRequestSchema, {
     requestId: chance(0.9) ? `req-${String(integer(1e12)).padStart(12, "0")}` : text(),
     customerId: text(),
     meterKey: chance(0.5) ? "api_calls" : text(),
     quantity: chance(0.5) ? String(integer(1000) / 4) : text(),
     eventTime: chance(0.5) ? undefined : { seconds: seconds(), nanos: nanos() },
-    attributes,
+    attributes: attributes(),
   });
 }

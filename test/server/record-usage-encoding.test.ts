@@ -10,6 +10,7 @@ import {
   type UsageRecord,
 } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import { encodeRecordUsageResponse } from "../../src/server/record-usage-encoding.js";
+import { EDGE_NANOS, EDGE_SECONDS, randomProtoValues } from "../support/random-proto-values.js";
 import { seededRandom } from "../support/seeded-random.js";
 
 type ResponseInit = MessageInitShape<typeof RecordUsageResponseSchema>;
@@ -94,34 +95,8 @@ test("non-ASCII strings, including lone surrogates, encode as toBinary does", ()
 });
 
 test("negative, large and edge timestamp values encode as toBinary does", () => {
-  const seconds = [
-    0n,
-    1n,
-    -1n,
-    127n,
-    128n,
-    -128n,
-    2n ** 31n - 1n,
-    2n ** 31n,
-    -(2n ** 31n),
-    2n ** 32n,
-    -(2n ** 32n),
-    2n ** 49n,
-    2n ** 53n - 1n,
-    2n ** 53n,
-    -(2n ** 53n) + 1n,
-    -(2n ** 53n),
-    -(2n ** 53n) - 1n,
-    2n ** 56n - 1n,
-    2n ** 56n,
-    2n ** 63n - 1n,
-    -(2n ** 63n),
-    253_402_300_799n,
-    -62_135_596_800n,
-  ];
-  const nanos = [0, 1, -1, 127, 128, 999_999_999, -999_999_999, 2 ** 31 - 1, -(2 ** 31), -0];
-  for (const s of seconds) {
-    for (const n of nanos) {
+  for (const s of EDGE_SECONDS) {
+    for (const n of EDGE_NANOS) {
       assertSameAsToBinary(response({ record: { eventTime: { seconds: s, nanos: n } } }), `${s}s ${n}ns`);
     }
   }
@@ -172,38 +147,11 @@ test("2000 seeded random messages encode as toBinary does", () => {
 });
 
 function randomResponse(random: () => number): RecordUsageResponse {
-  const chance = (p: number) => random() < p;
-  const integer = (max: number) => Math.floor(random() * max);
-  const pick = <T>(items: readonly T[]): T => items[integer(items.length)] as T;
-
-  const alphabet = ["a", "Z", "0", "_", "-", " ", "é", "ß", "東", "🚀", "\ud800", "\udfff", "\u0000", "\u007f", "\u0080", "\u07ff", "\u0800", "\uffff"];
-  const text = (): string => {
-    const length = pick([0, 0, 1, 4, 9, 30, 42, 43, 60, 200]);
-    const asciiOnly = chance(0.6);
-    let out = "";
-    for (let i = 0; i < length; i++) out += asciiOnly ? pick(alphabet.slice(0, 6)) : pick(alphabet);
-    return out;
-  };
-  const seconds = (): bigint => {
-    switch (integer(5)) {
-      case 0:
-        return 0n;
-      case 1:
-        return BigInt(1_700_000_000 + integer(200_000_000));
-      case 2:
-        return -BigInt(integer(2 ** 31));
-      case 3:
-        return BigInt.asIntN(64, (BigInt(integer(2 ** 32)) << 32n) | BigInt(integer(2 ** 32)));
-      default:
-        return BigInt(integer(2 ** 53)) * (chance(0.5) ? 1n : -1n);
-    }
-  };
-  const nanos = (): number => pick([0, integer(1_000_000_000), -integer(1_000_000_000), 2 ** 31 - 1, -(2 ** 31)]);
+  const { chance, text, seconds, nanos, attributes } = randomProtoValues(random, {
+    characters: ["é", "ß", "東", "🚀", "\ud800", "\udfff", "\u0000", "\u007f", "\u0080", "\u07ff", "\u0800", "\uffff"],
+    lengths: [0, 0, 1, 4, 9, 30, 42, 43, 60, 200],
+  });
   const timestamp = () => (chance(0.5) ? undefined : create(TimestampSchema, { seconds: seconds(), nanos: nanos() }));
-
-  const attributes: Record<string, string> = {};
-  const attributeCount = pick([0, 0, 0, 1, 2, 5]);
-  for (let i = 0; i < attributeCount; i++) attributes[chance(0.2) ? String(integer(100)) : text()] = text();
 
   const record = chance(0.1)
     ? undefined
@@ -217,7 +165,7 @@ function randomResponse(random: () => number): RecordUsageResponse {
         createTime: timestamp(),
         period: text(),
         voided: chance(0.3),
-        attributes,
+        attributes: attributes(),
         voidReason: text(),
         voidTime: timestamp(),
       });
