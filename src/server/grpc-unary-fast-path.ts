@@ -359,7 +359,7 @@ class FastHandlerContext implements HandlerContext {
  * when they are changed. Building one for every call's request, response and
  * trailers cost as much as decoding its message.
  */
-export class LazyHeaders implements Headers {
+class LazyHeaders implements Headers {
   #headers: Headers | undefined;
 
   constructor(private readonly raw: IncomingHttpHeaders = {}) {}
