@@ -8,15 +8,17 @@ export function createImmutableCache<T>(maxEntries = 100_000) {
   // Keyed by scope, then key: no joined key string to build on every lookup.
   const scopes = new Map<string, Map<string, T>>();
   let size = 0;
+  /** The remembered value, or undefined; synchronous, so a hit costs no await. */
+  function peek(scope: string, key: string): T | undefined {
+    return scopes.get(scope)?.get(key);
+  }
+
   return {
-    /** The remembered value, or undefined; synchronous, so a hit costs no await. */
-    peek(scope: string, key: string): T | undefined {
-      return scopes.get(scope)?.get(key);
-    },
+    peek,
 
     /** The remembered value, or what `load` finds (remembered if found). */
     async get(scope: string, key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
-      const known = scopes.get(scope)?.get(key);
+      const known = peek(scope, key);
       if (known !== undefined) return known;
       const loaded = await load();
       if (loaded !== undefined) {
