@@ -24,6 +24,25 @@ export interface UsageRecord {
 /** A record about to be written: everything but the void, which only a later void adds. */
 export type NewUsageRecord = Omit<UsageRecord, "voided" | "voidReason" | "voidTime">;
 
+/** A new record as it stands once written: not voided. (Fields listed, not spread: every event passes here.) */
+export function recordedUsage(record: NewUsageRecord): UsageRecord {
+  return {
+    id: record.id,
+    requestId: record.requestId,
+    customerId: record.customerId,
+    meterKey: record.meterKey,
+    quantity: record.quantity,
+    eventTime: record.eventTime,
+    requestedEventTime: record.requestedEventTime,
+    createTime: record.createTime,
+    period: record.period,
+    attributes: record.attributes,
+    voided: false,
+    voidReason: "",
+    voidTime: null,
+  };
+}
+
 /**
  * The running totals of one (customer, meter, period) over its non-voided
  * events, kept in the same transaction as every record so a bill costs

@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { requestIdReused } from "../../domain/failure.js";
 import type { Scope, UsageWrite, UsageWriteOutcome } from "../../domain/store.js";
-import { addToTotals, type UsageRecord, type UsageTotals, usageDifferences } from "../../domain/usage-record.js";
+import { addToTotals, recordedUsage, type UsageRecord, type UsageTotals, usageDifferences } from "../../domain/usage-record.js";
 import { LostRace, nulCharacterRefused } from "./postgres-errors.js";
 import { toTotals, toUsageRecord, USAGE_COLUMNS, USAGE_FROM } from "../store-rows.js";
 import { writeTotals } from "./postgres-rows.js";
@@ -168,7 +168,7 @@ async function writeGroup(client: pg.PoolClient, group: PendingCall[]): Promise<
           outcome = { kind: "refused", failure: next };
         } else {
           callTotals.set(totalsKey, next);
-          const recorded: UsageRecord = { ...record, voided: false, voidReason: "", voidTime: null };
+          const recorded = recordedUsage(record);
           callClaims.set(requestKey, recorded);
           outcome = { kind: "recorded", record: recorded };
         }

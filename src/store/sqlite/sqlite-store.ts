@@ -19,7 +19,7 @@ import type {
   UsageWriteOutcome,
   VoidOutcome,
 } from "../../domain/store.js";
-import type { UsageRecord, UsageTotals } from "../../domain/usage-record.js";
+import { recordedUsage, type UsageRecord, type UsageTotals } from "../../domain/usage-record.js";
 import { MIGRATIONS } from "./migrations.js";
 import {
   type Row,
@@ -232,25 +232,7 @@ class SqliteStore implements Store {
     for (let index = 0; index < replies.length; index++) {
       const reply = replies[index]!;
       if (reply === null) {
-        const record = writes[index]!.record;
-        outcomes[index] = {
-          kind: "recorded",
-          record: {
-            id: record.id,
-            requestId: record.requestId,
-            customerId: record.customerId,
-            meterKey: record.meterKey,
-            quantity: record.quantity,
-            eventTime: record.eventTime,
-            requestedEventTime: record.requestedEventTime,
-            createTime: record.createTime,
-            period: record.period,
-            attributes: record.attributes,
-            voided: false,
-            voidReason: "",
-            voidTime: null,
-          },
-        };
+        outcomes[index] = { kind: "recorded", record: recordedUsage(writes[index]!.record) };
       } else if (reply === "aborted") outcomes[index] = { kind: "aborted" };
       else if ("replayed" in reply) outcomes[index] = { kind: "replayed", record: toUsageRecord(reply.replayed) };
       else outcomes[index] = { kind: "refused", failure: reply.refused };
