@@ -7,7 +7,7 @@ import { Decimal } from "./decimal.js";
 import { type Failure, failure, requestIdReused, withFieldPrefix } from "./failure.js";
 import { newId } from "./ids.js";
 import { type Meter, meterNotFound, parseQuantity } from "./meter.js";
-import type { Page, PageQuery, Scope, Store, UsageFilter, UsageWrite } from "./store.js";
+import type { Page, PageQuery, Scope, Store, UsageFilter, UsageWrite, UsageWriteOutcome } from "./store.js";
 import { checkEventTime, checkPeriodOpen, type TimeRules } from "./time-rules.js";
 import type { NewUsageRecord, UsageRecord } from "./usage-record.js";
 
@@ -136,16 +136,12 @@ export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOption
     }
     let next = 0;
     return prepared.map((item): RecordOutcome => {
-      if ("kind" in item) return item;
-      const outcome = written[next++]!;
-      if (outcome.kind === "aborted") throw new Error("an event was aborted outside an atomic write");
-      return outcome;
+      return "kind" in item ? item : nonAtomicOutcome(written[next++]!);
     });
   }
 
   return {
-    /** Records one usage event. */
-    /** One event: recordBatch's work without its per-batch maps and arrays (this is the unary RPC's path). */
+    /** Records one usage event: recordBatch's work without its per-batch maps and arrays (the unary RPC's path). */
     async recordUsage(scope: Scope, request: UsageRequest): Promise<RecordOutcome> {
       const now = clock.now();
       const customerId = customerIds.peek(scope, request.customerRef) ?? (await customerIdOf(scope, request.customerRef));
@@ -153,8 +149,7 @@ export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOption
       const prepared = prepare(request, customerId, meter, now);
       if ("kind" in prepared) return prepared;
       const [outcome] = await store.recordUsage(scope, [prepared], false);
-      if (outcome!.kind === "aborted") throw new Error("an event was aborted outside an atomic write");
-      return outcome!;
+      return nonAtomicOutcome(outcome!);
     },
 
     recordBatch,
@@ -217,6 +212,12 @@ export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOption
         : refused(requestIdReused(requestId, ["reason"]));
     },
   };
+}
+
+/** A store outcome of a write that was not atomic, which the store never aborts. */
+function nonAtomicOutcome(outcome: UsageWriteOutcome): RecordOutcome {
+  if (outcome.kind === "aborted") throw new Error("an event was aborted outside an atomic write");
+  return outcome;
 }
 
 function refused(reason: Failure): RecordOutcome {
