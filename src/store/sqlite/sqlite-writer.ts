@@ -69,10 +69,12 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     ),
     usageByRequestId: prepare(`SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = ? AND r.request_id = ?`),
     usageById: prepare(`SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = ? AND r.id = ?`),
+    // A request_id already recorded inserts nothing (changes = 0): the event is then a replay or a reuse.
     insertUsage: prepare(
       `INSERT INTO usage_records (tenant_id, id, request_id, customer_id, meter_key, quantity, event_time,
                                   requested_event_time, create_time, period, attributes)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (tenant_id, request_id) DO NOTHING`,
     ),
     insertApiKey: prepare(
       `INSERT INTO api_keys (id, tenant_id, role, name, secret_hash, create_time, revoke_time)
@@ -134,24 +136,37 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     };
   }
 
-  /** One event: replay, refuse, or insert it and add it to its totals. */
+  /**
+   * One event: insert it and add it to its totals, or replay or refuse it.
+   * A new request_id is the common case, so the insert comes first and its
+   * unique index is the idempotency check (one lookup, not two); only an
+   * insert that found the request_id taken, or an event that would be
+   * refused, reads the recorded row (a replay answers before any refusal).
+   */
   function writeEvent(scope: string, event: UsageEventMessage, totalsOverlay: TotalsOverlay): UsageEventReply {
-    const existingRow = statements.usageByRequestId.get(scope, event.requestId) as Row | undefined;
     const quantity = Decimal.parse(event.quantity)!;
-    if (existingRow !== undefined) {
-      const record: NewUsageRecord = { ...event, quantity, attributes: JSON.parse(event.attributes) as Record<string, string> };
-      const differences = usageDifferences(toUsageRecord(existingRow), record);
-      return differences.length === 0 ? { replayed: existingRow } : { refused: requestIdReused(event.requestId, differences) };
+    const totals =
+      event.refusal ??
+      addToTotals(totalsOverlay.get(scope, event.customerId, event.period, event.meterKey), {
+        customerId: event.customerId,
+        meterKey: event.meterKey,
+        period: event.period,
+        quantity,
+      } as NewUsageRecord);
+    if (!("reason" in totals) && insertEvent(scope, event)) {
+      totalsOverlay.set(scope, totals);
+      return null;
     }
-    if (event.refusal !== undefined) return { refused: event.refusal };
-    const totals = addToTotals(totalsOverlay.get(scope, event.customerId, event.period, event.meterKey), {
-      customerId: event.customerId,
-      meterKey: event.meterKey,
-      period: event.period,
-      quantity,
-    } as NewUsageRecord);
-    if ("reason" in totals) return { refused: totals };
-    statements.insertUsage.run(
+    const existingRow = statements.usageByRequestId.get(scope, event.requestId) as Row | undefined;
+    if (existingRow === undefined) return { refused: totals as Failure };
+    const record: NewUsageRecord = { ...event, quantity, attributes: JSON.parse(event.attributes) as Record<string, string> };
+    const differences = usageDifferences(toUsageRecord(existingRow), record);
+    return differences.length === 0 ? { replayed: existingRow } : { refused: requestIdReused(event.requestId, differences) };
+  }
+
+  /** Inserts the event's row; false if its request_id was already recorded. */
+  function insertEvent(scope: string, event: UsageEventMessage): boolean {
+    const { changes } = statements.insertUsage.run(
       scope,
       event.id,
       event.requestId,
@@ -164,8 +179,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
       event.period,
       event.attributes,
     );
-    totalsOverlay.set(scope, totals);
-    return null;
+    return changes === 1;
   }
 
   function recordUsage(op: Extract<WriteOp, { kind: "usage" }>): UsageEventReply[] {
