@@ -1,3 +1,4 @@
+import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
@@ -12,6 +13,16 @@ export interface MetricsSources {
 
 /** The usage methods whose results are counted as events. */
 const INGEST_METHODS = new Set(["RecordUsage", "BatchRecordUsage", "StreamUsage"]);
+
+/** The label sets of one method over one protocol, made on its first call. */
+interface CallSeries {
+  labels: { method: string; protocol: string };
+  byCode: Map<string, { method: string; protocol: string; code: string }>;
+  /** Whether its results are counted as usage events. */
+  ingest: boolean;
+  /** RecordUsage: one event per call, refused with a status. */
+  unaryIngest: boolean;
+}
 
 interface UsageResultShape {
   result?: { case?: string; value?: { replayed?: boolean; reason?: string } };
@@ -66,39 +77,75 @@ export function createMetrics(sources: MetricsSources) {
     },
   });
 
-  function countResult(result: UsageResultShape): void {
-    if (result.result?.case === "response") events.inc({ outcome: result.result.value?.replayed === true ? "replayed" : "recorded", reason: "" });
-    else if (result.result?.case === "error") events.inc({ outcome: "refused", reason: result.result.value?.reason ?? "" });
+  // prom-client hashes a label object on every update; these are made once
+  // per method, protocol and code and reused, never spread per call.
+  const recorded = { outcome: "recorded", reason: "" };
+  const replayed = { outcome: "replayed", reason: "" };
+  const refusedByReason = new Map<string, { outcome: "refused"; reason: string }>();
+  const seriesOfMethod = new WeakMap<DescMethod, Map<string, CallSeries>>();
+
+  function seriesOf(method: DescMethod, protocol: string): CallSeries {
+    let byProtocol = seriesOfMethod.get(method);
+    if (byProtocol === undefined) {
+      byProtocol = new Map();
+      seriesOfMethod.set(method, byProtocol);
+    }
+    let series = byProtocol.get(protocol);
+    if (series === undefined) {
+      const labels = { method: fullMethodName(method), protocol };
+      const ingest = method.parent.typeName === "billing.v1.UsageService" && INGEST_METHODS.has(method.name);
+      series = { labels, byCode: new Map(), ingest, unaryIngest: ingest && method.name === "RecordUsage" };
+      byProtocol.set(protocol, series);
+    }
+    return series;
   }
 
-  function countResponse(method: string, message: unknown): void {
-    if (method === "RecordUsage") {
-      events.inc({ outcome: (message as { replayed?: boolean }).replayed === true ? "replayed" : "recorded", reason: "" });
+  function refused(reason: string) {
+    let labels = refusedByReason.get(reason);
+    if (labels === undefined) {
+      labels = { outcome: "refused", reason };
+      refusedByReason.set(reason, labels);
+    }
+    return labels;
+  }
+
+  function countResult(result: UsageResultShape): void {
+    if (result.result?.case === "response") events.inc(result.result.value?.replayed === true ? replayed : recorded);
+    else if (result.result?.case === "error") events.inc(refused(result.result.value?.reason ?? ""));
+  }
+
+  function countResponse(series: CallSeries, message: unknown): void {
+    if (series.unaryIngest) {
+      events.inc((message as { replayed?: boolean }).replayed === true ? replayed : recorded);
       return;
     }
     for (const result of (message as { results?: UsageResultShape[] }).results ?? []) countResult(result);
   }
 
-  function countRefusal(method: string, error: ConnectError): void {
-    if (method !== "RecordUsage") return;
-    events.inc({ outcome: "refused", reason: error.findDetails(ErrorInfoSchema)[0]?.reason ?? Code[error.code] });
+  function countRefusal(series: CallSeries, error: ConnectError): void {
+    if (!series.unaryIngest) return;
+    events.inc(refused(error.findDetails(ErrorInfoSchema)[0]?.reason ?? Code[error.code]));
   }
 
-  function observeCall(labels: { method: string; protocol: string }, code: string, started: number): void {
-    calls.inc({ ...labels, code });
-    callSeconds.observe(labels, (performance.now() - started) / 1000);
+  function observeCall(series: CallSeries, code: string, started: number): void {
+    let labels = series.byCode.get(code);
+    if (labels === undefined) {
+      labels = { ...series.labels, code };
+      series.byCode.set(code, labels);
+    }
+    calls.inc(labels);
+    callSeconds.observe(series.labels, (performance.now() - started) / 1000);
   }
 
   /** Outermost interceptor: sees every call and the status it was answered with. */
   const interceptor: Interceptor = (next) => async (request) => {
     const started = performance.now();
-    const labels = { method: fullMethodName(request.method), protocol: protocolOf(request.header) };
-    const ingest = request.service.typeName === "billing.v1.UsageService" && INGEST_METHODS.has(request.method.name);
+    const series = seriesOf(request.method, protocolOf(request.header));
     try {
       const response = await next(request);
       if (!response.stream) {
-        observeCall(labels, "OK", started);
-        if (ingest) countResponse(request.method.name, response.message);
+        observeCall(series, "OK", started);
+        if (series.ingest) countResponse(series, response.message);
         return response;
       }
       const messages = response.message;
@@ -108,7 +155,7 @@ export function createMetrics(sources: MetricsSources) {
           let code = "Canceled"; // unless the stream ends or fails: its caller went away
           try {
             for await (const message of messages) {
-              if (ingest) countResponse(request.method.name, message);
+              if (series.ingest) countResponse(series, message);
               yield message;
             }
             code = "OK";
@@ -116,14 +163,14 @@ export function createMetrics(sources: MetricsSources) {
             code = Code[ConnectError.from(error).code] ?? "Unknown";
             throw error;
           } finally {
-            observeCall(labels, code, started);
+            observeCall(series, code, started);
           }
         })(),
       };
     } catch (error) {
       const status = ConnectError.from(error);
-      observeCall(labels, Code[status.code] ?? "Unknown", started);
-      if (ingest) countRefusal(request.method.name, status);
+      observeCall(series, Code[status.code] ?? "Unknown", started);
+      if (series.ingest) countRefusal(series, status);
       throw error;
     }
   };
