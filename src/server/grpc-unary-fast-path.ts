@@ -3,9 +3,9 @@ import { create, type DescMessage, type DescMethod, type DescService, fromBinary
 import {
   Code,
   ConnectError,
-  createContextValues,
   createServiceImplSpec,
   type ConnectRouter,
+  type ContextKey,
   type ContextValues,
   type HandlerContext,
   type Interceptor,
@@ -50,15 +50,19 @@ export interface RequestDecoder<Desc extends DescMessage = DescMessage> {
 
 type UnarySpec = MethodImplSpec & { kind: "unary" };
 
-/** A unary method this path serves, with the codecs of its messages (chosen once, when it is routed). */
+/**
+ * A unary method this path serves, with the codecs of its messages and its
+ * interceptor chain, made once when it is routed rather than on every call.
+ */
 interface FastMethod {
   spec: UnarySpec;
   decode(bytes: Uint8Array): MessageShape<DescMessage>;
   encode(message: MessageShape<DescMessage>): Uint8Array;
+  /** The interceptors around the implementation, outermost first. */
+  invoke(request: UnaryRequest): Promise<UnaryResponse>;
 }
 
 interface CallSettings {
-  interceptors: Interceptor[];
   readMaxBytes: number;
   writeMaxBytes: number;
 }
@@ -69,9 +73,10 @@ const RESPONSE_CONTENT_TYPE = "application/grpc+proto";
  * Serves unary gRPC calls (protobuf, uncompressed: what every stub sends)
  * straight on the HTTP/2 stream, without connect-node's generic streaming
  * pipeline, which costs most of a call's CPU. It runs the very same service
- * implementations and the very same interceptors, as connect's
- * `invokeUnaryImplementation` does (interceptors wrap the implementation,
- * outermost first, once per call), and writes statuses with connect's own
+ * implementations inside the very same interceptors (outermost first, as
+ * connect-node runs them, but applied once per method rather than once per
+ * call: every interceptor of Tally's keeps a call's state inside the
+ * function it returns), and writes statuses with connect's own
  * `setTrailerStatus`, so codes, messages and error details are byte-for-byte
  * what connect-node sends. What a call rarely uses is made on first use: its
  * abort signal, its response metadata, a Fetch Headers of its request
@@ -84,17 +89,24 @@ const RESPONSE_CONTENT_TYPE = "application/grpc+proto";
  */
 export function createGrpcUnaryFastPath(options: GrpcUnaryFastPathOptions) {
   const methods = new Map<string, FastMethod>();
-  const settings: CallSettings = { interceptors: options.interceptors, readMaxBytes: options.readMaxBytes, writeMaxBytes: options.writeMaxBytes };
+  const settings: CallSettings = { readMaxBytes: options.readMaxBytes, writeMaxBytes: options.writeMaxBytes };
 
-  /** The method with its own codecs where it has them, protobuf-es's reflective ones otherwise. */
+  /**
+   * The method with its own codecs where it has them (protobuf-es's
+   * reflective ones otherwise), and the interceptors applied once around an
+   * implementation that finds each call through the request's context values.
+   */
   function fastMethod(spec: UnarySpec): FastMethod {
     const { input, output } = spec.method;
     const decoder = options.decoders?.find((candidate) => candidate.schema === input);
     const encoder = options.encoders?.find((candidate) => candidate.schema === output);
+    let invoke = ((request: UnaryRequest) => FastContextValues.callOf(request).handle(request)) as Parameters<Interceptor>[0];
+    for (let index = options.interceptors.length - 1; index >= 0; index--) invoke = options.interceptors[index]!(invoke);
     return {
       spec,
       decode: decoder === undefined ? (bytes) => fromBinary(input, bytes) : (bytes) => decoder.decode(bytes),
       encode: encoder === undefined ? (message) => toBinary(output, message) : (message) => encoder.encode(message),
+      invoke: invoke as FastMethod["invoke"],
     };
   }
 
@@ -279,14 +291,12 @@ class FastUnaryCall {
         requestMethod: "POST",
         url: `http://${headers[":authority"] ?? "localhost"}${headers[":path"]}`,
         header: new LazyHeaders(headers),
-        contextValues: createContextValues(),
+        contextValues: new FastContextValues(this),
         get signal() {
           return call.signal;
         },
       };
-      let next = this.handle.bind(this) as Parameters<Interceptor>[0];
-      for (let index = settings.interceptors.length - 1; index >= 0; index--) next = settings.interceptors[index]!(next);
-      const response = (await next(request)) as UnaryResponse;
+      const response = await method.invoke(request);
       const message = method.encode(response.message);
       if (message.length > settings.writeMaxBytes) {
         throw new ConnectError(`message size ${message.length} is larger than configured writeMaxBytes ${settings.writeMaxBytes}`, Code.ResourceExhausted);
@@ -310,7 +320,7 @@ class FastUnaryCall {
   }
 
   /** The implementation, innermost in the interceptor chain. */
-  private async handle(request: UnaryRequest): Promise<UnaryResponse> {
+  async handle(request: UnaryRequest): Promise<UnaryResponse> {
     const { spec } = this.method;
     const output = await spec.impl(request.message, new FastHandlerContext(this, request));
     return {
@@ -321,6 +331,41 @@ class FastUnaryCall {
       header: this.responseHeader,
       trailer: this.responseTrailer,
     };
+  }
+}
+
+/**
+ * A call's context values, as connect's createContextValues makes them (a
+ * value is a property keyed by its key's symbol) but with its methods on a
+ * prototype rather than made for every call. They also take the call to the
+ * end of its method's interceptor chain: an interceptor may pass on a new
+ * request, but its context values are the call's.
+ */
+class FastContextValues implements ContextValues {
+  readonly #call: FastUnaryCall;
+
+  constructor(call: FastUnaryCall) {
+    this.#call = call;
+  }
+
+  static callOf(request: UnaryRequest): FastUnaryCall {
+    const values = request.contextValues;
+    if (!(values instanceof FastContextValues)) throw new ConnectError("an interceptor replaced the call's context values", Code.Internal);
+    return values.#call;
+  }
+
+  get<T>(key: ContextKey<T>): T {
+    return key.id in this ? (this as unknown as Record<symbol, T>)[key.id]! : key.defaultValue;
+  }
+
+  set<T>(key: ContextKey<T>, value: T): this {
+    (this as unknown as Record<symbol, T>)[key.id] = value;
+    return this;
+  }
+
+  delete(key: ContextKey<unknown>): this {
+    delete (this as unknown as Record<symbol, unknown>)[key.id];
+    return this;
   }
 }
 
