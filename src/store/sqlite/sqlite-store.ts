@@ -35,7 +35,7 @@ import {
 } from "../store-rows.js";
 import { configureConnection } from "./sqlite-connection.js";
 import { withStorageFaults } from "./storage-faults.js";
-import type { CreateReply, UsageEventMessage, UsageEventReply, VoidReply } from "./write-messages.js";
+import type { CreateReply, UsageEventReply, UsageEventTuple, VoidReply } from "./write-messages.js";
 import { createWriterThread } from "./writer-thread.js";
 
 /** How to open the SQLite store. */
@@ -209,22 +209,22 @@ class SqliteStore implements Store {
 
   async recordUsage(scope: Scope, writes: UsageWrite[], atomic: boolean): Promise<UsageWriteOutcome[]> {
     // Plain loops and literals: this runs for every event of every batch.
-    const events: UsageEventMessage[] = new Array(writes.length);
+    const events: UsageEventTuple[] = new Array(writes.length);
     for (let index = 0; index < writes.length; index++) {
       const { record, refusal } = writes[index]!;
-      const event: UsageEventMessage = {
-        id: record.id,
-        requestId: record.requestId,
-        customerId: record.customerId,
-        meterKey: record.meterKey,
-        quantity: record.quantity.toString(),
-        eventTime: record.eventTime,
-        requestedEventTime: record.requestedEventTime,
-        createTime: record.createTime,
-        period: record.period,
-        attributes: JSON.stringify(record.attributes),
-      };
-      if (refusal !== undefined) event.refusal = refusal;
+      const event: UsageEventTuple = [
+        record.id,
+        record.requestId,
+        record.customerId,
+        record.meterKey,
+        record.quantity.toString(),
+        record.eventTime,
+        record.requestedEventTime,
+        record.createTime,
+        record.period,
+        JSON.stringify(record.attributes),
+      ];
+      if (refusal !== undefined) event.push(refusal);
       events[index] = event;
     }
     const replies = (await this.writer.submit({ kind: "usage", scope, atomic, events })) as UsageEventReply[];

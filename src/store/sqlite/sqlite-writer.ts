@@ -5,7 +5,7 @@ import { addToTotals, type NewUsageRecord, removeFromTotals, type UsageTotals, u
 import { createGroupTotals, type TotalsOverlay } from "./group-totals.js";
 import { storageFault } from "./storage-faults.js";
 import { type Row, USAGE_COLUMNS, USAGE_FROM, toTotals, toUsageRecord } from "../store-rows.js";
-import type { CreateReply, UsageEventMessage, UsageEventReply, VoidReply, WriteOp, WriteReply, WriteReplyValue } from "./write-messages.js";
+import { type CreateReply, type UsageEventMessage, type UsageEventReply, usageEventOf, type VoidReply, type WriteOp, type WriteReply, type WriteReplyValue } from "./write-messages.js";
 
 /** Options of the writer. */
 export interface SqliteWriterOptions {
@@ -186,7 +186,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     const totals = groupTotals.overlay();
     const outcomes: UsageEventReply[] = [];
     for (const event of op.events) {
-      const outcome = writeEvent(op.scope, event, totals);
+      const outcome = writeEvent(op.scope, usageEventOf(event), totals);
       outcomes.push(outcome);
       // Throwing rolls back this write's savepoint (and drops its totals): none of its events stay.
       // (A single event refused has written nothing, so it needs no savepoint and is answered as is.)

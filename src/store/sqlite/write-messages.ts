@@ -6,7 +6,7 @@ import type { Row } from "../store-rows.js";
 
 /**
  * What crosses between the store and its writer thread, as JSON: decimals
- * travel as their text, records as rows, and
+ * travel as their text, records as rows, usage events as arrays (below), and
  * a recorded event comes back as `null` (the store already holds the record
  * it sent), so a 1000-event batch answers with little more than 1000 nulls.
  */
@@ -28,9 +28,46 @@ export interface UsageEventMessage {
   refusal?: Failure;
 }
 
+/**
+ * A UsageEventMessage as it travels: its fields in a fixed order. Field names
+ * are most of an event's JSON, and an array of values takes about half the
+ * time of an object to stringify and to parse.
+ */
+export type UsageEventTuple = [
+  id: string,
+  requestId: string,
+  customerId: string,
+  meterKey: string,
+  quantity: string,
+  eventTime: number,
+  requestedEventTime: number | null,
+  createTime: number,
+  period: string,
+  attributes: string,
+  refusal?: Failure,
+];
+
+/** The event a tuple carries. */
+export function usageEventOf(tuple: UsageEventTuple): UsageEventMessage {
+  const event: UsageEventMessage = {
+    id: tuple[0],
+    requestId: tuple[1],
+    customerId: tuple[2],
+    meterKey: tuple[3],
+    quantity: tuple[4],
+    eventTime: tuple[5],
+    requestedEventTime: tuple[6],
+    createTime: tuple[7],
+    period: tuple[8],
+    attributes: tuple[9],
+  };
+  if (tuple[10] !== undefined) event.refusal = tuple[10];
+  return event;
+}
+
 /** One write: what one Store method asked for. */
 export type WriteOp =
-  | { kind: "usage"; scope: Scope; atomic: boolean; events: UsageEventMessage[] }
+  | { kind: "usage"; scope: Scope; atomic: boolean; events: UsageEventTuple[] }
   | { kind: "void"; scope: Scope; recordId: string; reason: string; voidTime: number }
   | { kind: "customer"; scope: Scope; requestId: string; customer: Customer }
   | { kind: "meter"; scope: Scope; requestId: string; meter: Meter }
