@@ -14,14 +14,18 @@ import { failureToConnectError } from "./failure-status.js";
  * it stands on is not.
  */
 export function createErrorBoundary(logger: Logger): Interceptor {
-  return (next) => async (request) => {
+  // Not an async function: one reaction on the answer, without a promise of the interceptor's.
+  return (next) => (request) => {
+    let answer;
     try {
-      const response = await next(request);
-      if (!response.stream) return response;
-      return { ...response, message: statusOnError(response.message, logger, request.method.name) };
+      answer = next(request);
     } catch (error) {
-      throw toStatus(error, logger, request.method.name);
+      return Promise.reject(toStatus(error, logger, request.method.name));
     }
+    return answer.then(
+      (response) => (response.stream ? { ...response, message: statusOnError(response.message, logger, request.method.name) } : response),
+      (error: unknown) => Promise.reject(toStatus(error, logger, request.method.name)),
+    );
   };
 }
 

@@ -38,7 +38,6 @@ export function createKeyring({ store, clock, configuredKeys = [], trustVerified
     hash: hashApiKey(configuredKey.key),
     principal: { keyId: `configured-${index}`, tenant: configuredKey.tenant ?? DEFAULT_SCOPE, role: configuredKey.role },
   }));
-  /** Verified stored keys by the hex of their hash, until a time. */
   // Keys that verified, until when they are trusted without a look at the
   // store: configured keys for good, stored keys for trustVerifiedMs (so a
   // revocation takes effect within it). Only keys that verified get in, and
@@ -48,6 +47,11 @@ export function createKeyring({ store, clock, configuredKeys = [], trustVerified
     if (recentlyVerified.size >= MAX_REMEMBERED_KEYS) recentlyVerified.clear();
     recentlyVerified.set(key, { principal, until });
     return principal;
+  }
+
+  function recall(key: string): Principal | undefined {
+    const recent = recentlyVerified.get(key);
+    return recent !== undefined && recent.until > clock.now() ? recent.principal : undefined;
   }
 
   return {
@@ -69,13 +73,18 @@ export function createKeyring({ store, clock, configuredKeys = [], trustVerified
       return (await store.revokeApiKey(id, clock.now())) ?? failure("API_KEY_NOT_FOUND", `no API key has id "${id}"`, "id");
     },
 
+    /**
+     * Who a key that verified moments ago is, known by the key itself (a map
+     * lookup, not a SHA-256); undefined when the key must be verified again
+     * (or never verified): then call authenticate.
+     */
+    recall,
+
     /** Who a presented key is; undefined when it is no valid key. */
     async authenticate(key: string): Promise<Principal | undefined> {
-      // A key verified moments ago is known by the key itself: a map lookup,
-      // not a SHA-256 (~2 µs, a few percent of a unary call).
+      const recalled = recall(key);
+      if (recalled !== undefined) return recalled;
       const now = clock.now();
-      const recent = recentlyVerified.get(key);
-      if (recent !== undefined && recent.until > now) return recent.principal;
 
       const hash = hashApiKey(key);
       let match: Principal | undefined;

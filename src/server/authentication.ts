@@ -1,8 +1,8 @@
-import type { Interceptor } from "@connectrpc/connect";
-import { accessFor } from "../api/access-policy.js";
+import type { Interceptor, StreamRequest, UnaryRequest } from "@connectrpc/connect";
+import { type Access, accessFor } from "../api/access-policy.js";
 import { callerPrincipal, callerScope } from "../api/caller-scope.js";
 import { failureToConnectError } from "../api/failure-status.js";
-import { roleGrants } from "../domain/api-key.js";
+import { type Principal, roleGrants } from "../domain/api-key.js";
 import type { Keyring } from "../domain/keyring.js";
 
 /** How calls are authenticated. */
@@ -19,36 +19,64 @@ export interface AuthenticationOptions {
  * a caller cannot name another tenant.
  */
 export function createAuthentication({ keyring, publicReflection = false }: AuthenticationOptions): Interceptor {
-  return (next) => async (request) => {
+  // Not an async function: a call with a key verified moments ago (the
+  // keyring recalls it) passes through without a promise of its own.
+  return (next) => (request) => {
     const access = accessFor(request.method);
     if (access === "public" || (access === "any-key" && publicReflection)) return next(request);
     const key = bearerToken(request.header.get("authorization"));
     if (key === undefined) {
-      throw failureToConnectError({
-        reason: "API_KEY_MISSING",
-        message: 'this call needs an API key: send the header "authorization: Bearer <key>"',
-        fieldViolations: [],
-      });
+      return Promise.reject(
+        failureToConnectError({
+          reason: "API_KEY_MISSING",
+          message: 'this call needs an API key: send the header "authorization: Bearer <key>"',
+          fieldViolations: [],
+        }),
+      );
     }
-    const principal = await keyring.authenticate(key);
-    if (principal === undefined) {
-      throw failureToConnectError({ reason: "API_KEY_INVALID", message: "the API key is not valid (unknown or revoked)", fieldViolations: [] });
-    }
-    if (access !== "any-key" && !roleGrants(principal.role, access)) {
-      throw failureToConnectError({
-        reason: "ROLE_NOT_PERMITTED",
-        message: `${request.method.name} needs a key with the ${access} role (or admin); this key has the ${principal.role} role`,
-        fieldViolations: [],
-      });
-    }
-    request.contextValues.set(callerScope, principal.tenant);
-    request.contextValues.set(callerPrincipal, principal);
-    return next(request);
+    const recalled = keyring.recall(key);
+    if (recalled !== undefined) return admit(request, recalled, access, next);
+    return keyring.authenticate(key).then((principal) => admit(request, principal, access, next));
   };
 }
 
-/** The credential of an `authorization: Bearer <credential>` header; undefined for anything else. */
-export function bearerToken(header: string | null): string | undefined {
-  if (header === null) return undefined;
-  return /^Bearer +([^\s]+) *$/i.exec(header)?.[1];
+/** Runs the call as the key's principal, if there is one and its role may call the method. */
+function admit<T>(request: UnaryRequest | StreamRequest, principal: Principal | undefined, access: Exclude<Access, "public">, next: (request: UnaryRequest | StreamRequest) => Promise<T>): Promise<T> {
+  if (principal === undefined) {
+    return Promise.reject(failureToConnectError({ reason: "API_KEY_INVALID", message: "the API key is not valid (unknown or revoked)", fieldViolations: [] }));
+  }
+  if (access !== "any-key" && !roleGrants(principal.role, access)) {
+    return Promise.reject(
+      failureToConnectError({
+        reason: "ROLE_NOT_PERMITTED",
+        message: `${request.method.name} needs a key with the ${access} role (or admin); this key has the ${principal.role} role`,
+        fieldViolations: [],
+      }),
+    );
+  }
+  request.contextValues.set(callerScope, principal.tenant);
+  request.contextValues.set(callerPrincipal, principal);
+  return next(request);
 }
+
+/** The credential of an `authorization: Bearer <credential>` header (scheme in any case); undefined for anything else. */
+export function bearerToken(header: string | null): string | undefined {
+  // Read by hand rather than by a regular expression, whose match array cost
+  // more than the rest of a call's authentication.
+  if (header === null || header.length < 8) return undefined;
+  for (let at = 0; at < BEARER.length; at++) {
+    if ((header.charCodeAt(at) | 0x20) !== BEARER.charCodeAt(at)) return undefined;
+  }
+  let start = BEARER.length;
+  if (header.charCodeAt(start) !== SPACE) return undefined;
+  while (header.charCodeAt(start) === SPACE) start++;
+  let end = header.length;
+  while (end > start && header.charCodeAt(end - 1) === SPACE) end--;
+  if (end === start) return undefined;
+  const token = start === 0 && end === header.length ? header : header.slice(start, end);
+  return WHITESPACE.test(token) ? undefined : token;
+}
+
+const BEARER = "bearer";
+const SPACE = 0x20;
+const WHITESPACE = /\s/;

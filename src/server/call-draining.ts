@@ -15,18 +15,28 @@ export function createCallDraining() {
   let draining = false;
   let onIdle: (() => void) | undefined;
 
-  const interceptor: Interceptor = (next) => async (request) => {
+  function callEnded(): void {
+    inFlight--;
+    if (inFlight === 0) onIdle?.();
+  }
+
+  // Not an async function: a unary call is counted out by a reaction on its
+  // own answer, without a promise of the interceptor's.
+  const interceptor: Interceptor = (next) => (request) => {
     if (draining && request.service.typeName !== HEALTH_SERVICE) {
-      throw failureToConnectError({ reason: "SHUTTING_DOWN", message: "the server is shutting down; retry", fieldViolations: [] });
+      return Promise.reject(failureToConnectError({ reason: "SHUTTING_DOWN", message: "the server is shutting down; retry", fieldViolations: [] }));
     }
     if (request.stream) return next(request);
     inFlight++;
+    let answer;
     try {
-      return await next(request);
-    } finally {
-      inFlight--;
-      if (inFlight === 0) onIdle?.();
+      answer = next(request);
+    } catch (error) {
+      callEnded();
+      return Promise.reject(error);
     }
+    answer.then(callEnded, callEnded);
+    return answer;
   };
 
   return {

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor, type UnaryRequest } from "@connectrpc/connect";
 import { RetryInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { callerPrincipal } from "../api/caller-scope.js";
 import { failureToConnectError } from "../api/failure-status.js";
@@ -83,7 +83,35 @@ export function createCallLimits(options: CallLimitsOptions): Interceptor {
     });
   }
 
-  return (next) => async (request) => {
+  /** A unary call's answer, or DEADLINE_EXCEEDED once it has run maxDeadlineMs. */
+  function capped<T>(next: (request: UnaryRequest) => Promise<T>, request: UnaryRequest): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new ConnectError(`the call ran longer than the server's ${options.maxDeadlineMs} ms cap`, Code.DeadlineExceeded)),
+        options.maxDeadlineMs,
+      );
+      let answer;
+      try {
+        answer = next(request);
+      } catch (error) {
+        answer = Promise.reject(error);
+      }
+      answer.then(
+        (response) => {
+          clearTimeout(timer);
+          resolve(response);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  // Not an async function: a unary call's limits are checked at once and its
+  // answer raced against the deadline cap, without a promise of the interceptor's.
+  return (next) => (request) => {
     const principal = request.contextValues.get(callerPrincipal);
     if (principal === undefined) return next(request);
     const tenant = principal.tenant;
@@ -107,20 +135,13 @@ export function createCallLimits(options: CallLimitsOptions): Interceptor {
       }
       return next({ ...request, message: limited() });
     }
-    takeToken(tenant);
-    checkBatchSize(request.message, "requests");
-    let timer: NodeJS.Timeout | undefined;
-    const capped = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new ConnectError(`the call ran longer than the server's ${options.maxDeadlineMs} ms cap`, Code.DeadlineExceeded)),
-        options.maxDeadlineMs,
-      );
-    });
     try {
-      return await Promise.race([next(request), capped]);
-    } finally {
-      clearTimeout(timer);
+      takeToken(tenant);
+      checkBatchSize(request.message, "requests");
+    } catch (error) {
+      return Promise.reject(error);
     }
+    return capped(next, request);
   };
 }
 

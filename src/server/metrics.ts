@@ -137,42 +137,51 @@ export function createMetrics(sources: MetricsSources) {
     callSeconds.observe(series.labels, (performance.now() - started) / 1000);
   }
 
-  /** Outermost interceptor: sees every call and the status it was answered with. */
-  const interceptor: Interceptor = (next) => async (request) => {
+  /** A streamed answer's messages, counted as they pass; the call is observed when the stream ends. */
+  async function* countedStream<T>(messages: AsyncIterable<T>, series: CallSeries, started: number): AsyncIterable<T> {
+    let code = "Canceled"; // unless the stream ends or fails: its caller went away
+    try {
+      for await (const message of messages) {
+        if (series.ingest) countResponse(series, message);
+        yield message;
+      }
+      code = "OK";
+    } catch (error) {
+      code = Code[ConnectError.from(error).code] ?? "Unknown";
+      throw error;
+    } finally {
+      observeCall(series, code, started);
+    }
+  }
+
+  /**
+   * Outermost interceptor: sees every call and the status it was answered
+   * with. Not an async function: one reaction on the answer, without a
+   * promise of the interceptor's.
+   */
+  const interceptor: Interceptor = (next) => (request) => {
     const started = performance.now();
     const series = seriesOf(request.method, protocolOf(request.header));
+    let answer;
     try {
-      const response = await next(request);
-      if (!response.stream) {
+      answer = next(request);
+    } catch (error) {
+      answer = Promise.reject(error);
+    }
+    return answer.then(
+      (response) => {
+        if (response.stream) return { ...response, message: countedStream(response.message, series, started) };
         observeCall(series, "OK", started);
         if (series.ingest) countResponse(series, response.message);
         return response;
-      }
-      const messages = response.message;
-      return {
-        ...response,
-        message: (async function* () {
-          let code = "Canceled"; // unless the stream ends or fails: its caller went away
-          try {
-            for await (const message of messages) {
-              if (series.ingest) countResponse(series, message);
-              yield message;
-            }
-            code = "OK";
-          } catch (error) {
-            code = Code[ConnectError.from(error).code] ?? "Unknown";
-            throw error;
-          } finally {
-            observeCall(series, code, started);
-          }
-        })(),
-      };
-    } catch (error) {
-      const status = ConnectError.from(error);
-      observeCall(series, Code[status.code] ?? "Unknown", started);
-      if (series.ingest) countRefusal(series, status);
-      throw error;
-    }
+      },
+      (error: unknown) => {
+        const status = ConnectError.from(error);
+        observeCall(series, Code[status.code] ?? "Unknown", started);
+        if (series.ingest) countRefusal(series, status);
+        return Promise.reject(error);
+      },
+    );
   };
 
   return {
