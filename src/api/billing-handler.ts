@@ -14,17 +14,19 @@ const getCurrentBillRequest = z.object({ customerId: customerReference });
 const getBillRequest = z.object({ customerId: customerReference, period: billingPeriod });
 const listBillsRequest = z.object({ customerId: customerReference, pageSize: pageSize(12, 120), pageToken: z.string() });
 
-/** billing.v1.BillingService: proto in, use case, proto out. */
+/** billing.v1.BillingService: proto in, use case, proto out (bills as typed literals, not through create()). */
 export function createBillingHandler(billing: Billing): ServiceImpl<typeof BillingService> {
   return {
     async getCurrentBill(request, context) {
       const { customerId } = validate(getCurrentBillRequest, request);
-      return { bill: billMessage(valueOrThrow(await billing.getCurrentBill(context.values.get(callerScope), customerId))) };
+      const bill = billMessage(valueOrThrow(await billing.getCurrentBill(context.values.get(callerScope), customerId)));
+      return { $typeName: "billing.v1.GetCurrentBillResponse", bill };
     },
 
     async getBill(request, context) {
       const { customerId, period } = validate(getBillRequest, request);
-      return { bill: billMessage(valueOrThrow(await billing.getBill(context.values.get(callerScope), customerId, period))) };
+      const bill = billMessage(valueOrThrow(await billing.getBill(context.values.get(callerScope), customerId, period)));
+      return { $typeName: "billing.v1.GetBillResponse", bill };
     },
 
     async listBills(request, context) {

@@ -3,7 +3,7 @@ import type { DescFile } from "@bufbuild/protobuf";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
-import { BillingService, file_billing_v1_billing_service } from "../../gen/ts/billing/v1/billing_service_pb.js";
+import { BillingService, file_billing_v1_billing_service, GetBillResponseSchema, GetCurrentBillResponseSchema } from "../../gen/ts/billing/v1/billing_service_pb.js";
 import { CatalogService, file_billing_v1_catalog_service } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { CustomerService, file_billing_v1_customer_service } from "../../gen/ts/billing/v1/customer_service_pb.js";
 import { file_billing_v1_usage_service, RecordUsageRequestSchema, RecordUsageResponseSchema, UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
@@ -26,6 +26,7 @@ import type { CustomerDirectory } from "../domain/customer-directory.js";
 import type { UsageLedger } from "../domain/usage-ledger.js";
 import type { Keyring } from "../domain/keyring.js";
 import { createAuthentication } from "./authentication.js";
+import { encodeGetBillResponse, encodeGetCurrentBillResponse } from "./bill-encoding.js";
 import { createCallDraining } from "./call-draining.js";
 import { type CallLimitsOptions, createCallLimits } from "./call-limits.js";
 import { createCallLogging } from "./call-logging.js";
@@ -143,7 +144,11 @@ export function createTallyServer(options: TallyServerOptions) {
     interceptors,
     readMaxBytes: maxMessageBytes,
     writeMaxBytes: maxMessageBytes,
-    encoders: [{ schema: RecordUsageResponseSchema, encode: encodeRecordUsageResponse }],
+    encoders: [
+      { schema: RecordUsageResponseSchema, encode: encodeRecordUsageResponse },
+      { schema: GetCurrentBillResponseSchema, encode: encodeGetCurrentBillResponse },
+      { schema: GetBillResponseSchema, encode: encodeGetBillResponse },
+    ],
     decoders: [{ schema: RecordUsageRequestSchema, decode: decodeRecordUsageRequest }],
   });
   const connectHandler = connectNodeAdapter({

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { create, equals, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { BillLineSchema, BillLineTierSchema, BillSchema, BillStatus } from "../../gen/ts/billing/v1/billing_service_pb.js";
 import { UsageRecordSchema } from "../../gen/ts/billing/v1/usage_service_pb.js";
-import { basicUsageRecordMessage, usageRecordMessage } from "../../src/api/proto-mapping.js";
+import { basicUsageRecordMessage, billMessage, usageRecordMessage } from "../../src/api/proto-mapping.js";
+import type { Bill } from "../../src/domain/bill.js";
 import { Decimal } from "../../src/domain/decimal.js";
 import type { UsageRecord } from "../../src/domain/usage-record.js";
 
@@ -66,4 +68,83 @@ describe("usage record messages", () => {
     assert.ok(equals(UsageRecordSchema, basic, expected));
     assert.deepEqual(toBinary(UsageRecordSchema, basic), toBinary(UsageRecordSchema, expected));
   });
+});
+
+describe("bill messages", () => {
+  const decimal = (text: string) => Decimal.parse(text)!;
+  const bill = (overrides: Partial<Bill> = {}): Bill => ({
+    customerId: "cus_1",
+    period: "2026-11",
+    status: "draft",
+    currencyCode: "EUR",
+    lines: [
+      {
+        meterKey: "api-calls",
+        displayName: "API calls",
+        unit: "call",
+        quantity: decimal("1500.5"),
+        amount: "0.01",
+        priceVersion: 2,
+        priceId: "price_1",
+        tiers: [
+          { upTo: decimal("1000"), quantity: decimal("1000"), unitAmount: decimal("0"), amount: decimal("0") },
+          { upTo: null, quantity: decimal("500.5"), unitAmount: decimal("0.00001"), amount: decimal("0.005005") },
+        ],
+      },
+      { meterKey: "storage", displayName: "Storage", unit: "GB", quantity: decimal("0"), amount: "0.00", priceVersion: 1, priceId: "price_2", tiers: [] },
+    ],
+    total: "0.01",
+    asOfTime: Date.UTC(2026, 10, 21, 23, 59, 59, 999),
+    startTime: Date.UTC(2026, 10, 1),
+    endTime: Date.UTC(2026, 11, 1),
+    finalizeTime: Date.UTC(2026, 11, 4),
+    ...overrides,
+  });
+
+  /** The same bill through protobuf-es's create(). */
+  function created(source: Bill) {
+    return create(BillSchema, {
+      customerId: source.customerId,
+      period: source.period,
+      status: source.status === "finalized" ? BillStatus.FINALIZED : BillStatus.DRAFT,
+      currencyCode: source.currencyCode,
+      lines: source.lines.map((line) =>
+        create(BillLineSchema, {
+          meterKey: line.meterKey,
+          displayName: line.displayName,
+          unit: line.unit,
+          quantity: line.quantity.toString(),
+          amount: line.amount,
+          priceVersion: line.priceVersion,
+          priceId: line.priceId,
+          tiers: line.tiers.map((tier) =>
+            create(BillLineTierSchema, {
+              upTo: tier.upTo?.toString() ?? "",
+              quantity: tier.quantity.toString(),
+              unitAmount: tier.unitAmount.toString(),
+              amount: tier.amount.toString(),
+            }),
+          ),
+        }),
+      ),
+      total: source.total,
+      asOfTime: timestampFromMs(source.asOfTime),
+      startTime: timestampFromMs(source.startTime),
+      endTime: timestampFromMs(source.endTime),
+      finalizeTime: timestampFromMs(source.finalizeTime),
+    });
+  }
+
+  const cases: [string, Bill][] = [
+    ["a draft with tiered and empty lines", bill()],
+    ["a finalized bill", bill({ status: "finalized", asOfTime: Date.UTC(2026, 11, 4) })],
+    ["a bill without lines", bill({ lines: [], total: "0.00" })],
+  ];
+  for (const [name, source] of cases) {
+    it(`equal create()'s message, field for field and byte for byte: ${name}`, () => {
+      const literal = billMessage(source);
+      assert.ok(equals(BillSchema, literal, created(source)));
+      assert.deepEqual(toBinary(BillSchema, literal), toBinary(BillSchema, created(source)));
+    });
+  }
 });
