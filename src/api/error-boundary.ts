@@ -2,6 +2,7 @@ import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { FailureError } from "../domain/failure.js";
 import { StoreUnavailableError } from "../domain/store.js";
+import { answerOf } from "./call-answer.js";
 import { failureToConnectError } from "./failure-status.js";
 
 /**
@@ -16,13 +17,7 @@ import { failureToConnectError } from "./failure-status.js";
 export function createErrorBoundary(logger: Logger): Interceptor {
   // Not an async function: one reaction on the answer, without a promise of the interceptor's.
   return (next) => (request) => {
-    let answer;
-    try {
-      answer = next(request);
-    } catch (error) {
-      return Promise.reject(toStatus(error, logger, request.method.name));
-    }
-    return answer.then(
+    return answerOf(next, request).then(
       (response) => (response.stream ? { ...response, message: statusOnError(response.message, logger, request.method.name) } : response),
       (error: unknown) => Promise.reject(toStatus(error, logger, request.method.name)),
     );

@@ -1,5 +1,6 @@
 import type { Interceptor } from "@connectrpc/connect";
 import { Health } from "../../gen/ts/health/v1/health_pb.js";
+import { answerOf } from "../api/call-answer.js";
 import { failureToConnectError } from "../api/failure-status.js";
 
 const HEALTH_SERVICE = Health.typeName;
@@ -28,13 +29,7 @@ export function createCallDraining() {
     }
     if (request.stream) return next(request);
     inFlight++;
-    let answer;
-    try {
-      answer = next(request);
-    } catch (error) {
-      callEnded();
-      return Promise.reject(error);
-    }
+    const answer = answerOf(next, request);
     answer.then(callEnded, callEnded);
     return answer;
   };

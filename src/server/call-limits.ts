@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor, type UnaryRequest } from "@connectrpc/connect";
 import { RetryInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
+import { answerOf } from "../api/call-answer.js";
 import { callerPrincipal } from "../api/caller-scope.js";
 import { failureToConnectError } from "../api/failure-status.js";
 import type { Scope } from "../domain/store.js";
@@ -90,13 +91,7 @@ export function createCallLimits(options: CallLimitsOptions): Interceptor {
         () => reject(new ConnectError(`the call ran longer than the server's ${options.maxDeadlineMs} ms cap`, Code.DeadlineExceeded)),
         options.maxDeadlineMs,
       );
-      let answer;
-      try {
-        answer = next(request);
-      } catch (error) {
-        answer = Promise.reject(error);
-      }
-      answer.then(
+      answerOf(next, request).then(
         (response) => {
           clearTimeout(timer);
           resolve(response);

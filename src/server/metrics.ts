@@ -2,6 +2,7 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
+import { answerOf } from "../api/call-answer.js";
 import { fullMethodName } from "../api/method-name.js";
 import { protocolOf } from "./call-logging.js";
 
@@ -162,13 +163,7 @@ export function createMetrics(sources: MetricsSources) {
   const interceptor: Interceptor = (next) => (request) => {
     const started = performance.now();
     const series = seriesOf(request.method, protocolOf(request.header));
-    let answer;
-    try {
-      answer = next(request);
-    } catch (error) {
-      answer = Promise.reject(error);
-    }
-    return answer.then(
+    return answerOf(next, request).then(
       (response) => {
         if (response.stream) return { ...response, message: countedStream(response.message, series, started) };
         observeCall(series, "OK", started);
