@@ -16,7 +16,7 @@ import type { Store } from "./domain/store.js";
 import { DEFAULT_TIME_RULES } from "./domain/time-rules.js";
 import { createUsageLedger } from "./domain/usage-ledger.js";
 import { createMetrics } from "./server/metrics.js";
-import { createTallyServer } from "./server/server.js";
+import { createTallyServer, type PublicService } from "./server/server.js";
 import { registerSimulateCommand } from "./simulate/simulate-command.js";
 import { openPostgresStore } from "./store/postgres/postgres-store.js";
 import { openSqliteStore } from "./store/sqlite/sqlite-store.js";
@@ -62,6 +62,8 @@ export interface TallyDependencies {
   clock?: Clock;
   /** Extra server interceptors (see TallyServerOptions.interceptors). Default none. */
   interceptors?: Interceptor[];
+  /** Services served without a key (see TallyServerOptions.publicServices): the conformance runner's. Default none. */
+  publicServices?: PublicService[];
 }
 
 /**
@@ -106,6 +108,7 @@ export async function startTally(config: ServeConfig, logger: Logger, dependenci
     publicReflection: config.publicReflection,
     maxMessageBytes: config.maxMessageBytes,
     interceptors: dependencies.interceptors,
+    publicServices: dependencies.publicServices,
     corsOrigins: config.corsOrigins,
     callLimits: {
       maxBatchSize: config.maxBatchSize,

@@ -10,6 +10,8 @@ export interface AuthenticationOptions {
   keyring: Keyring;
   /** Serve reflection without a key. Default false. */
   publicReflection?: boolean;
+  /** Type names of services served without a key (the conformance runner's). Default none. */
+  publicServices?: string[];
 }
 
 /**
@@ -18,12 +20,13 @@ export interface AuthenticationOptions {
  * permission PERMISSION_DENIED. The key's tenant becomes the call's scope, so
  * a caller cannot name another tenant.
  */
-export function createAuthentication({ keyring, publicReflection = false }: AuthenticationOptions): Interceptor {
+export function createAuthentication({ keyring, publicReflection = false, publicServices = [] }: AuthenticationOptions): Interceptor {
+  const publicServiceNames = new Set(publicServices);
   // Not an async function: a call with a key verified moments ago (the
   // keyring recalls it) passes through without a promise of its own.
   return (next) => (request) => {
     const access = accessFor(request.method);
-    if (access === "public" || (access === "any-key" && publicReflection)) return next(request);
+    if (access === "public" || (access === "any-key" && publicReflection) || publicServiceNames.has(request.service.typeName)) return next(request);
     const key = bearerToken(request.header.get("authorization"));
     if (key === undefined) {
       return Promise.reject(

@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import type { DescFile } from "@bufbuild/protobuf";
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import type { DescService } from "@bufbuild/protobuf";
+import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { BillingService, file_billing_v1_billing_service, GetBillResponseSchema, GetCurrentBillResponseSchema } from "../../gen/ts/billing/v1/billing_service_pb.js";
@@ -75,6 +76,19 @@ export interface TallyServerOptions {
   corsOrigins?: string[];
   /** Directory of the built dashboard. Default dist/web in the package. */
   webRoot?: string;
+  /**
+   * More services served on the same port, through the same listener,
+   * interceptor chain and gRPC fast path, but without an API key. Only the
+   * conformance runner mounts one (connectrpc.com/conformance's
+   * ConformanceService); production serves none. Default none.
+   */
+  publicServices?: PublicService[];
+}
+
+/** A service served without an API key (see TallyServerOptions.publicServices). */
+export interface PublicService<S extends DescService = DescService> {
+  service: S;
+  implementation: Partial<ServiceImpl<S>>;
 }
 
 /**
@@ -134,7 +148,11 @@ export function createTallyServer(options: TallyServerOptions) {
     options.metrics.interceptor,
     createCallLogging(logger),
     draining.interceptor,
-    createAuthentication({ keyring: options.keyring, publicReflection: options.publicReflection }),
+    createAuthentication({
+      keyring: options.keyring,
+      publicReflection: options.publicReflection,
+      publicServices: (options.publicServices ?? []).map(({ service }) => service.typeName),
+    }),
     createCallLimits(options.callLimits),
     createTextRules(),
     ...(options.interceptors ?? []),
@@ -160,6 +178,7 @@ export function createTallyServer(options: TallyServerOptions) {
       router.service(BillingService, createBillingHandler(services.billing));
       health.register(router);
       registerReflection(router, REFLECTED_FILES);
+      for (const { service, implementation } of options.publicServices ?? []) router.service(service, implementation);
     },
     interceptors,
     jsonOptions: STRICT_JSON,
