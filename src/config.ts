@@ -1,4 +1,4 @@
-import { InvalidArgumentError, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 
 /**
  * Every setting of `tally serve`, in one place. Each comes from its flag, else
@@ -61,6 +61,11 @@ export interface ServeConfig {
   maxSessionMemory: number;
   /** HTTP/2: how long a session with no open stream is kept, in ms. Default 5m (TALLY_SESSION_IDLE_TIMEOUT). */
   sessionIdleTimeout: number;
+  /**
+   * Serve uncompressed unary gRPC calls on the fast path (same interceptors and answers, less CPU).
+   * Default true; `--no-grpc-fast-path` or TALLY_GRPC_FAST_PATH=0 sends them through connect-node's generic handler.
+   */
+  grpcFastPath: boolean;
 }
 
 /** The options of `tally serve`, flags and environment variables together. */
@@ -141,7 +146,32 @@ export function serveOptions(): Option[] {
       .env("TALLY_SESSION_IDLE_TIMEOUT")
       .default(duration("5m"))
       .argParser(positiveDuration),
+    new Option("--no-grpc-fast-path", "serve unary gRPC calls through connect-node's generic handler instead of the fast path")
+      .env("TALLY_GRPC_FAST_PATH")
+      .default(true),
   ];
+}
+
+/**
+ * A preAction hook that reads the TALLY_* variables of on/off settings by
+ * their value. commander only asks whether such a variable is set, so
+ * TALLY_DEMO=false would turn the demo on and TALLY_GRPC_FAST_PATH=0 could
+ * not be told from =1. A flag on the command line still wins.
+ */
+export function booleanEnvironment(_: Command, action: Command): void {
+  for (const option of action.options) {
+    if (option.envVar === undefined || option.required || option.optional) continue;
+    const key = option.attributeName();
+    if (action.getOptionValueSource(key) !== "env") continue;
+    action.setOptionValueWithSource(key, onOff(option.envVar, process.env[option.envVar] ?? ""), "env");
+  }
+}
+
+function onOff(name: string, text: string): boolean {
+  const value = text.trim().toLowerCase();
+  if (["1", "true", "on", "yes"].includes(value)) return true;
+  if (["0", "false", "off", "no"].includes(value)) return false;
+  throw new InvalidArgumentError(`${name}="${text}" is neither on (1, true, on, yes) nor off (0, false, off, no)`);
 }
 
 /** Every setting at its default, as `tally serve` with no flags and no TALLY_* variables would have it. */

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import type { Interceptor } from "@connectrpc/connect";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { pino, type Logger } from "pino";
-import { type ServeConfig, serveOptions } from "./config.js";
+import { booleanEnvironment, type ServeConfig, serveOptions } from "./config.js";
 import { seedDemo } from "./demo-seed.js";
 import { createBilling } from "./domain/billing.js";
 import { createCatalog } from "./domain/catalog.js";
@@ -109,6 +109,7 @@ export async function startTally(config: ServeConfig, logger: Logger, dependenci
     maxMessageBytes: config.maxMessageBytes,
     interceptors: dependencies.interceptors,
     publicServices: dependencies.publicServices,
+    grpcFastPath: config.grpcFastPath,
     corsOrigins: config.corsOrigins,
     callLimits: {
       maxBatchSize: config.maxBatchSize,
@@ -282,6 +283,7 @@ export async function runCli(argv: string[]): Promise<void> {
   registerSimulateCommand(program);
   registerKeysCommand(program);
   serve.hook("preAction", databaseUrlFallback);
+  serve.hook("preAction", booleanEnvironment);
   serve.action(async (config: ServeConfig) => {
     // Asynchronous, coalesced writes: a synchronous write per call line costs
     // more than the rest of a call. Flushed before the process exits.

@@ -1,70 +1,39 @@
-import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { create, type DescMessage, type DescMethod, type DescService, fromBinary, isMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
+import { anyPack } from "@bufbuild/protobuf/wkt";
 import {
   Code,
   ConnectError,
-  createServiceImplSpec,
   type ConnectRouter,
-  type ContextKey,
   type ContextValues,
+  createContextValues,
+  createServiceImplSpec,
+  encodeBinaryHeader,
   type HandlerContext,
   type Interceptor,
   type MethodImplSpec,
   type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
-import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { StatusSchema } from "../../gen/ts/google/rpc/status_pb.js";
 
 /** Options of the gRPC unary fast path. */
 export interface GrpcUnaryFastPathOptions {
-  /** The same interceptors the router runs, outermost first. Required. */
+  /** The very interceptors connect-node runs for every other call, outermost first. Required. */
   interceptors: Interceptor[];
   /** Largest request message in bytes. Required. */
   readMaxBytes: number;
   /** Largest response message in bytes. Required. */
   writeMaxBytes: number;
-  /**
-   * Encoders that replace protobuf-es's reflective toBinary for the responses
-   * of the hottest methods; each must produce toBinary's very bytes. Default none.
-   */
-  encoders?: ResponseEncoder[];
-  /**
-   * Decoders that replace protobuf-es's reflective fromBinary for the
-   * requests of the hottest methods; each must yield (or throw) exactly what
-   * fromBinary does. Default none.
-   */
-  decoders?: RequestDecoder[];
-}
-
-/** A specialised encoder of one response message. */
-export interface ResponseEncoder<Desc extends DescMessage = DescMessage> {
-  schema: Desc;
-  encode(message: MessageShape<Desc>): Uint8Array;
-}
-
-/** A specialised decoder of one request message. */
-export interface RequestDecoder<Desc extends DescMessage = DescMessage> {
-  schema: Desc;
-  decode(bytes: Uint8Array): MessageShape<Desc>;
 }
 
 type UnarySpec = MethodImplSpec & { kind: "unary" };
-
-/**
- * A unary method this path serves, with the codecs of its messages and its
- * interceptor chain, made once when it is routed rather than on every call.
- */
-interface FastMethod {
-  spec: UnarySpec;
-  decode(bytes: Uint8Array): MessageShape<DescMessage>;
-  encode(message: MessageShape<DescMessage>): Uint8Array;
-  /** The interceptors around the implementation, outermost first. */
-  invoke(request: UnaryRequest): Promise<UnaryResponse>;
-}
+type UnaryNext = (request: UnaryRequest) => Promise<UnaryResponse>;
 
 interface CallSettings {
   readMaxBytes: number;
   writeMaxBytes: number;
+  interceptors: Interceptor[];
 }
 
 const RESPONSE_CONTENT_TYPE = "application/grpc+proto";
@@ -72,43 +41,26 @@ const RESPONSE_CONTENT_TYPE = "application/grpc+proto";
 /**
  * Serves unary gRPC calls (protobuf, uncompressed: what every stub sends)
  * straight on the HTTP/2 stream, without connect-node's generic streaming
- * pipeline, which costs most of a call's CPU. It runs the very same service
- * implementations inside the very same interceptors (outermost first, as
- * connect-node runs them, but applied once per method rather than once per
- * call: every interceptor of Tally's keeps a call's state inside the
- * function it returns), and writes statuses with connect's own
- * `setTrailerStatus`, so codes, messages and error details are byte-for-byte
- * what connect-node sends. What a call rarely uses is made on first use: its
- * abort signal, its response metadata, a Fetch Headers of its request
- * headers. Everything else — streaming RPCs, compressed or JSON gRPC,
- * gRPC-Web, Connect — is left to connect-node: `claim` returns false for it.
+ * pipeline, which costs most of a call's CPU. It is an optimisation with the
+ * framework's contract: every call passes the same interceptors in the same
+ * order as connect-node applies them (applied per call, as connect-node
+ * does), the same service implementations answer, messages are encoded and
+ * decoded by protobuf-es (so every field of the contract is carried by
+ * construction), and statuses are written as connect-node writes them
+ * (`grpcStatusTrailer`, pinned to connect-node's answers by the e2e tests).
+ * What a call rarely uses is made on first use: its abort signal, its
+ * response metadata, a Fetch Headers of its request headers. Everything else
+ * — streaming RPCs, compressed or JSON gRPC, gRPC-Web, Connect — is left to
+ * connect-node: `claim` returns false for it. `--no-grpc-fast-path` turns it off.
  *
- * `setTrailerStatus` and `parseTimeout` are connect's gRPC protocol helpers;
- * connect is pinned to an exact version (2.1.2) and every protocol test runs
- * through this path, so an upgrade that changes them fails loudly.
+ * Only public APIs of connect and protobuf-es are used: connect's own gRPC
+ * helpers (`@connectrpc/connect/protocol-grpc`) are marked internal, so the
+ * two small pieces of the gRPC protocol this needs (the grpc-timeout header
+ * and the status trailer) are written below from the gRPC specification.
  */
 export function createGrpcUnaryFastPath(options: GrpcUnaryFastPathOptions) {
-  const methods = new Map<string, FastMethod>();
-  const settings: CallSettings = { readMaxBytes: options.readMaxBytes, writeMaxBytes: options.writeMaxBytes };
-
-  /**
-   * The method with its own codecs where it has them (protobuf-es's
-   * reflective ones otherwise), and the interceptors applied once around an
-   * implementation that finds each call through the request's context values.
-   */
-  function fastMethod(spec: UnarySpec): FastMethod {
-    const { input, output } = spec.method;
-    const decoder = options.decoders?.find((candidate) => candidate.schema === input);
-    const encoder = options.encoders?.find((candidate) => candidate.schema === output);
-    let invoke = ((request: UnaryRequest) => FastContextValues.callOf(request).handle(request)) as Parameters<Interceptor>[0];
-    for (let index = options.interceptors.length - 1; index >= 0; index--) invoke = options.interceptors[index]!(invoke);
-    return {
-      spec,
-      decode: decoder === undefined ? (bytes) => fromBinary(input, bytes) : (bytes) => decoder.decode(bytes),
-      encode: encoder === undefined ? (message) => toBinary(output, message) : (message) => encoder.encode(message),
-      invoke: invoke as FastMethod["invoke"],
-    };
-  }
+  const methods = new Map<string, UnarySpec>();
+  const settings: CallSettings = { readMaxBytes: options.readMaxBytes, writeMaxBytes: options.writeMaxBytes, interceptors: options.interceptors };
 
   /**
    * Wraps a router so that every unary method registered on it is also
@@ -119,7 +71,7 @@ export function createGrpcUnaryFastPath(options: GrpcUnaryFastPathOptions) {
       handlers: router.handlers,
       service(service, impl, serviceOptions) {
         for (const spec of Object.values(createServiceImplSpec(service, impl).methods)) {
-          if (spec.kind === "unary") methods.set(`/${service.typeName}/${spec.method.name}`, fastMethod(spec));
+          if (spec.kind === "unary") methods.set(`/${service.typeName}/${spec.method.name}`, spec);
         }
         return router.service(service, impl, serviceOptions);
       },
@@ -136,11 +88,9 @@ export function createGrpcUnaryFastPath(options: GrpcUnaryFastPathOptions) {
     if (contentType !== "application/grpc" && contentType !== "application/grpc+proto") return false;
     const encoding = headers["grpc-encoding"];
     if (encoding !== undefined && encoding !== "identity") return false;
-    const method = methods.get(headers[":path"] ?? "");
-    if (method === undefined) return false;
-    const call = new FastUnaryCall(stream, headers, method, settings);
-    // Anonymous arrows and methods only on this path: tsx keeps function
-    // names by wrapping every named closure, which costs ~0.5 µs each.
+    const spec = methods.get(headers[":path"] ?? "");
+    if (spec === undefined) return false;
+    const call = new FastUnaryCall(stream, headers, spec, settings);
     stream.on("error", () => {
       // A reset by the client: the call's signal aborts through "close".
     });
@@ -152,11 +102,54 @@ export function createGrpcUnaryFastPath(options: GrpcUnaryFastPathOptions) {
   return { recordRoutes, claim };
 }
 
-/** The request message: the one length-prefixed, uncompressed message of the body, decoded. */
-function parseInput(method: FastMethod, body: Buffer, readMaxBytes: number) {
+/**
+ * The milliseconds of a `grpc-timeout` header (gRPC over HTTP/2:
+ * "TimeoutValue TimeoutUnit", at most 8 digits, units H M S m u n); undefined
+ * without one. A malformed value is INVALID_ARGUMENT, as connect-node answers it.
+ */
+export function grpcTimeoutMs(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const match = /^(\d{1,8})([HMSmun])$/.exec(value);
+  if (match === null) throw new ConnectError(`protocol error: invalid grpc timeout value: ${value}`, Code.InvalidArgument);
+  return Number(match[1]) * TIMEOUT_UNIT_MS[match[2] as keyof typeof TIMEOUT_UNIT_MS];
+}
+
+const TIMEOUT_UNIT_MS = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
+
+/** Headers the gRPC protocol owns: an error's metadata never overrides them. */
+const PROTOCOL_HEADERS = new Set(["content-type", "grpc-status", "grpc-message", "grpc-status-details-bin", "grpc-encoding", "grpc-accept-encoding", "grpc-timeout", "te"]);
+
+/**
+ * The status of a failed call as gRPC trailers: `grpc-status`, the
+ * percent-encoded `grpc-message`, and the error details as a google.rpc.Status
+ * in `grpc-status-details-bin` (unpadded base64), after the error's own
+ * metadata — what connect-node sends for the same error.
+ */
+export function grpcStatusTrailer(error: ConnectError): Record<string, string> {
+  const trailer: Record<string, string> = {};
+  error.metadata.forEach((value, name) => {
+    if (!PROTOCOL_HEADERS.has(name)) trailer[name] = value;
+  });
+  trailer["grpc-status"] = String(error.code);
+  trailer["grpc-message"] = encodeURIComponent(error.rawMessage);
+  if (error.details.length > 0) {
+    const status = create(StatusSchema, {
+      code: error.code,
+      message: error.rawMessage,
+      details: error.details.map((detail) =>
+        "desc" in detail ? anyPack(detail.desc, create(detail.desc, detail.value)) : { typeUrl: `type.googleapis.com/${detail.type}`, value: detail.value },
+      ),
+    });
+    trailer["grpc-status-details-bin"] = encodeBinaryHeader(status, StatusSchema);
+  }
+  return trailer;
+}
+
+/** The request message: the one length-prefixed, uncompressed message of the body, decoded by protobuf-es. */
+function parseInput(input: DescMessage, body: Buffer, readMaxBytes: number): MessageShape<DescMessage> {
   const bytes = singleMessage(body, readMaxBytes);
   try {
-    return method.decode(bytes);
+    return fromBinary(input, bytes);
   } catch (error) {
     // INTERNAL, as connect-node answers every other binary call and as gRPC's
     // status code table prescribes for "error parsing request proto".
@@ -186,12 +179,11 @@ function singleMessage(body: Buffer, readMaxBytes: number): Uint8Array {
   return body.subarray(5);
 }
 
-function headersObject(headers: Headers): Record<string, string> {
-  const object: Record<string, string> = {};
+function addHeaders(target: OutgoingHttpHeaders, headers: Headers): OutgoingHttpHeaders {
   headers.forEach((value, name) => {
-    object[name] = value;
+    target[name] = value;
   });
-  return object;
+  return target;
 }
 
 function isEmpty(object: object): boolean {
@@ -217,7 +209,7 @@ class FastUnaryCall {
   constructor(
     private readonly stream: ServerHttp2Stream,
     private readonly headers: IncomingHttpHeaders,
-    private readonly method: FastMethod,
+    private readonly spec: UnarySpec,
     private readonly settings: CallSettings,
   ) {}
 
@@ -260,44 +252,48 @@ class FastUnaryCall {
     this.#controller?.abort(error);
   }
 
+  /** A trailers-only answer: the call's response metadata, then the error's status. */
   private answerError(error: ConnectError): void {
     const { stream } = this;
     if (this.answered || stream.destroyed || stream.closed) return;
     this.answered = true;
-    const status = setTrailerStatus(new Headers(), error);
-    stream.respond({ ":status": 200, "content-type": RESPONSE_CONTENT_TYPE, ...headersObject(status) }, { endStream: true });
+    const headers = addHeaders({ ":status": 200, "content-type": RESPONSE_CONTENT_TYPE }, this.responseHeader);
+    addHeaders(headers, this.responseTrailer);
+    stream.respond(Object.assign(headers, grpcStatusTrailer(error)), { endStream: true });
   }
 
   private async run(body: Buffer): Promise<void> {
-    const { stream, headers, method, settings } = this;
-    const { spec } = method;
-    // No cap here, as connect-node has none: the call limits cap every unary call (--max-deadline).
-    const timeout = parseTimeout(typeof headers["grpc-timeout"] === "string" ? headers["grpc-timeout"] : null, Number.MAX_SAFE_INTEGER);
+    const { stream, headers, spec, settings } = this;
     let deadlineTimer: NodeJS.Timeout | undefined;
-    if (timeout.timeoutMs !== undefined) {
-      this.#deadline = Date.now() + timeout.timeoutMs;
-      deadlineTimer = setTimeout(() => this.expire(), timeout.timeoutMs);
-    }
     try {
-      if (timeout.error !== undefined) throw timeout.error;
+      // No cap here, as connect-node has none: the call limits cap every unary call (--max-deadline).
+      const timeoutMs = grpcTimeoutMs(headers["grpc-timeout"] as string | undefined);
+      if (timeoutMs !== undefined) {
+        this.#deadline = Date.now() + timeoutMs;
+        deadlineTimer = setTimeout(() => this.expire(), timeoutMs);
+      }
       // A literal (not a class) so an interceptor may spread it; its signal
       // stays lazy through the getter.
       const call = this;
       const request: UnaryRequest = {
         stream: false,
-        message: parseInput(method, body, settings.readMaxBytes),
+        message: parseInput(spec.method.input, body, settings.readMaxBytes),
         method: spec.method,
         service: spec.method.parent,
         requestMethod: "POST",
         url: `http://${headers[":authority"] ?? "localhost"}${headers[":path"]}`,
         header: new LazyHeaders(headers),
-        contextValues: new FastContextValues(this),
+        contextValues: createContextValues(),
         get signal() {
           return call.signal;
         },
       };
-      const response = await method.invoke(request);
-      const message = method.encode(response.message);
+      // The chain is applied per call, innermost first, as connect-node applies it.
+      let next: UnaryNext = (intercepted) => this.handle(intercepted);
+      const { interceptors } = settings;
+      for (let index = interceptors.length - 1; index >= 0; index--) next = interceptors[index]!(next as Parameters<Interceptor>[0]) as UnaryNext;
+      const response = await next(request);
+      const message = toBinary(spec.method.output, response.message);
       if (message.length > settings.writeMaxBytes) {
         throw new ConnectError(`message size ${message.length} is larger than configured writeMaxBytes ${settings.writeMaxBytes}`, Code.ResourceExhausted);
       }
@@ -308,9 +304,9 @@ class FastUnaryCall {
       frame.writeUInt32BE(message.length, 1);
       frame.set(message, 5);
       // The response's metadata: the call's own, or what an interceptor answered with instead.
-      stream.respond({ ":status": 200, "content-type": RESPONSE_CONTENT_TYPE, ...headersObject(response.header) }, { waitForTrailers: true });
+      stream.respond(addHeaders({ ":status": 200, "content-type": RESPONSE_CONTENT_TYPE }, response.header), { waitForTrailers: true });
       const trailer = response.trailer;
-      stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0", ...headersObject(trailer) }));
+      stream.once("wantTrailers", () => stream.sendTrailers(addHeaders({ "grpc-status": "0" }, trailer)));
       stream.end(frame);
     } catch (error) {
       this.answerError(error instanceof ConnectError ? error : new ConnectError("internal error", Code.Internal, undefined, undefined, error));
@@ -321,7 +317,7 @@ class FastUnaryCall {
 
   /** The implementation, innermost in the interceptor chain. */
   async handle(request: UnaryRequest): Promise<UnaryResponse> {
-    const { spec } = this.method;
+    const { spec } = this;
     const output = await spec.impl(request.message, new FastHandlerContext(this, request));
     return {
       stream: false,
@@ -331,41 +327,6 @@ class FastUnaryCall {
       header: this.responseHeader,
       trailer: this.responseTrailer,
     };
-  }
-}
-
-/**
- * A call's context values, as connect's createContextValues makes them (a
- * value is a property keyed by its key's symbol) but with its methods on a
- * prototype rather than made for every call. They also take the call to the
- * end of its method's interceptor chain: an interceptor may pass on a new
- * request, but its context values are the call's.
- */
-class FastContextValues implements ContextValues {
-  readonly #call: FastUnaryCall;
-
-  constructor(call: FastUnaryCall) {
-    this.#call = call;
-  }
-
-  static callOf(request: UnaryRequest): FastUnaryCall {
-    const values = request.contextValues;
-    if (!(values instanceof FastContextValues)) throw new ConnectError("an interceptor replaced the call's context values", Code.Internal);
-    return values.#call;
-  }
-
-  get<T>(key: ContextKey<T>): T {
-    return key.id in this ? (this as unknown as Record<symbol, T>)[key.id]! : key.defaultValue;
-  }
-
-  set<T>(key: ContextKey<T>, value: T): this {
-    (this as unknown as Record<symbol, T>)[key.id] = value;
-    return this;
-  }
-
-  delete(key: ContextKey<unknown>): this {
-    delete (this as unknown as Record<symbol, unknown>)[key.id];
-    return this;
   }
 }
 

@@ -4,10 +4,10 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
-import { BillingService, file_billing_v1_billing_service, GetBillResponseSchema, GetCurrentBillResponseSchema } from "../../gen/ts/billing/v1/billing_service_pb.js";
+import { BillingService, file_billing_v1_billing_service } from "../../gen/ts/billing/v1/billing_service_pb.js";
 import { CatalogService, file_billing_v1_catalog_service } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { CustomerService, file_billing_v1_customer_service } from "../../gen/ts/billing/v1/customer_service_pb.js";
-import { file_billing_v1_usage_service, RecordUsageRequestSchema, RecordUsageResponseSchema, UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
+import { file_billing_v1_usage_service, UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import { file_health_v1_health, HealthCheckResponse_ServingStatus } from "../../gen/ts/health/v1/health_pb.js";
 import { file_grpc_reflection_v1_reflection, ServerReflection } from "../../gen/ts/grpc/reflection/v1/reflection_pb.js";
 import {
@@ -27,7 +27,6 @@ import type { CustomerDirectory } from "../domain/customer-directory.js";
 import type { UsageLedger } from "../domain/usage-ledger.js";
 import type { Keyring } from "../domain/keyring.js";
 import { createAuthentication } from "./authentication.js";
-import { encodeGetBillResponse, encodeGetCurrentBillResponse } from "./bill-encoding.js";
 import { createCallDraining } from "./call-draining.js";
 import { type CallLimitsOptions, createCallLimits } from "./call-limits.js";
 import { createCallLogging } from "./call-logging.js";
@@ -35,8 +34,6 @@ import { createHealthService } from "./health-service.js";
 import { createCorsPolicy } from "./cors.js";
 import { createGrpcUnaryFastPath } from "./grpc-unary-fast-path.js";
 import type { TallyMetrics } from "./metrics.js";
-import { decodeRecordUsageRequest } from "./record-usage-decoding.js";
-import { encodeRecordUsageResponse } from "./record-usage-encoding.js";
 import { createOnePortListener, type HttpRequestHandler, type OnePortListenerOptions } from "./one-port-listener.js";
 import { registerReflection } from "./reflection-service.js";
 import { createWebAssets } from "./web-assets.js";
@@ -67,6 +64,12 @@ export interface TallyServerOptions {
   listener?: Omit<OnePortListenerOptions, "handler" | "claimHttp2Stream" | "onListenerError">;
   /** Largest request or response message in bytes. Default 4 MiB. */
   maxMessageBytes?: number;
+  /**
+   * Serve uncompressed unary gRPC calls on the gRPC fast path (same
+   * interceptors, same answers, less CPU); false leaves every call to
+   * connect-node. Default true.
+   */
+  grpcFastPath?: boolean;
   /**
    * More interceptors, run inside logging and draining and outside the error
    * boundary (so their own refusals are logged and counted). Default none.
@@ -162,16 +165,11 @@ export function createTallyServer(options: TallyServerOptions) {
     interceptors,
     readMaxBytes: maxMessageBytes,
     writeMaxBytes: maxMessageBytes,
-    encoders: [
-      { schema: RecordUsageResponseSchema, encode: encodeRecordUsageResponse },
-      { schema: GetCurrentBillResponseSchema, encode: encodeGetCurrentBillResponse },
-      { schema: GetBillResponseSchema, encode: encodeGetBillResponse },
-    ],
-    decoders: [{ schema: RecordUsageRequestSchema, decode: decodeRecordUsageRequest }],
   });
+  const grpcFastPathOn = options.grpcFastPath ?? true;
   const connectHandler = connectNodeAdapter({
     routes(connectRouter: ConnectRouter) {
-      const router = grpcFastPath.recordRoutes(connectRouter);
+      const router = grpcFastPathOn ? grpcFastPath.recordRoutes(connectRouter) : connectRouter;
       router.service(CustomerService, createCustomerHandler(services.directory));
       router.service(CatalogService, createCatalogHandler(services.catalog));
       router.service(UsageService, createUsageHandler(services.ledger));
@@ -217,7 +215,7 @@ export function createTallyServer(options: TallyServerOptions) {
     ...options.listener,
     keepsRequestOpen: (path) => STREAMING_REQUEST_PATHS.has(path),
     handler,
-    claimHttp2Stream: grpcFastPath.claim,
+    claimHttp2Stream: grpcFastPathOn ? grpcFastPath.claim : undefined,
     onListenerError: (error) => logger.error({ err: error }, "listener error"),
   });
 

@@ -35,6 +35,8 @@ export interface TestTally extends RunningTally {
  * Starts Tally in this process. Without `overrides.db` it gets a scratch
  * database that `stop()` removes; a given database is kept. TEST_ADMIN_KEY is
  * its bootstrap key, and there is no rate limit unless `overrides` sets one.
+ * TALLY_GRPC_FAST_PATH=0 in the environment turns the gRPC fast path off, as
+ * it does for `tally serve`: `npm test` runs the e2e suite both ways.
  */
 export async function startTestTally(
   overrides: Partial<ServeConfig> = {},
@@ -50,6 +52,7 @@ export async function startTestTally(
     shutdownGrace: 2_000,
     bootstrapKey: TEST_ADMIN_KEY,
     rateLimit: 0,
+    grpcFastPath: process.env.TALLY_GRPC_FAST_PATH !== "0",
     ...overrides,
     db,
   };

@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Command } from "commander";
+import { booleanEnvironment, defaultServeConfig, type ServeConfig, serveOptions } from "../src/config.js";
+
+/** The settings `tally serve` would run with, given these arguments and TALLY_* variables. */
+async function parseServe(args: string[], environment: Record<string, string>): Promise<ServeConfig> {
+  const saved = { ...process.env };
+  for (const name of Object.keys(process.env)) if (name.startsWith("TALLY_")) delete process.env[name];
+  Object.assign(process.env, environment);
+  try {
+    let parsed: ServeConfig | undefined;
+    const program = new Command("tally").exitOverride();
+    const serve = program.command("serve").exitOverride();
+    for (const option of serveOptions()) serve.addOption(option);
+    serve.hook("preAction", booleanEnvironment);
+    serve.action((config: ServeConfig) => {
+      parsed = config;
+    });
+    await program.parseAsync(["node", "tally", "serve", ...args]);
+    return parsed!;
+  } finally {
+    process.env = saved;
+  }
+}
+
+describe("on/off settings", () => {
+  it("serve on the gRPC fast path by default", async () => {
+    assert.equal(defaultServeConfig().grpcFastPath, true);
+    assert.equal((await parseServe([], {})).grpcFastPath, true);
+  });
+
+  it("read their TALLY_* variable by its value, not by whether it is set", async () => {
+    assert.equal((await parseServe([], { TALLY_GRPC_FAST_PATH: "0" })).grpcFastPath, false);
+    assert.equal((await parseServe([], { TALLY_GRPC_FAST_PATH: "off" })).grpcFastPath, false);
+    assert.equal((await parseServe([], { TALLY_GRPC_FAST_PATH: "1" })).grpcFastPath, true);
+    assert.equal((await parseServe([], { TALLY_DEMO: "false" })).demo, false);
+    assert.equal((await parseServe([], { TALLY_DEMO: "true" })).demo, true);
+    assert.equal((await parseServe([], { TALLY_PUBLIC_REFLECTION: "0" })).publicReflection, false);
+  });
+
+  it("let a flag win over the variable", async () => {
+    assert.equal((await parseServe(["--no-grpc-fast-path"], { TALLY_GRPC_FAST_PATH: "1" })).grpcFastPath, false);
+    assert.equal((await parseServe(["--demo"], { TALLY_DEMO: "false" })).demo, true);
+  });
+
+  it("refuse a value that is neither on nor off, naming the variable", async () => {
+    await assert.rejects(parseServe([], { TALLY_GRPC_FAST_PATH: "maybe" }), /TALLY_GRPC_FAST_PATH="maybe" is neither on/);
+  });
+});
