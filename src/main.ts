@@ -15,7 +15,7 @@ import { isFailure } from "./domain/failure.js";
 import type { Store } from "./domain/store.js";
 import { DEFAULT_TIME_RULES } from "./domain/time-rules.js";
 import { createUsageLedger } from "./domain/usage-ledger.js";
-import { createMetrics } from "./server/metrics.js";
+import { createMetrics } from "./server/interceptors/metrics.js";
 import { createTallyServer, type PublicService } from "./server/server.js";
 import { registerSimulateCommand } from "./simulate/simulate-command.js";
 import { openPostgresStore } from "./store/postgres/postgres-store.js";

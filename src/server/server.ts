@@ -18,22 +18,19 @@ import { file_google_rpc_error_details } from "../../gen/ts/google/rpc/error_det
 import { createBillingHandler } from "../api/billing-handler.js";
 import { createCatalogHandler } from "../api/catalog-handler.js";
 import { createCustomerHandler } from "../api/customer-handler.js";
-import { createErrorBoundary } from "../api/error-boundary.js";
-import { createTextRules } from "../api/text-rules.js";
 import { createUsageHandler } from "../api/usage-handler.js";
 import type { Billing } from "../domain/billing.js";
 import type { Catalog } from "../domain/catalog.js";
 import type { CustomerDirectory } from "../domain/customer-directory.js";
 import type { UsageLedger } from "../domain/usage-ledger.js";
 import type { Keyring } from "../domain/keyring.js";
-import { createAuthentication } from "./authentication.js";
-import { createCallDraining } from "./call-draining.js";
-import { type CallLimitsOptions, createCallLimits } from "./call-limits.js";
-import { createCallLogging } from "./call-logging.js";
+import { createCallDraining } from "./interceptors/call-draining.js";
+import type { CallLimitsOptions } from "./interceptors/call-limits.js";
+import { createInterceptorChain } from "./interceptors/interceptor-chain.js";
 import { createHealthService } from "./health-service.js";
 import { createCorsPolicy } from "./cors.js";
 import { createGrpcUnaryFastPath } from "./grpc-unary-fast-path.js";
-import type { TallyMetrics } from "./metrics.js";
+import type { TallyMetrics } from "./interceptors/metrics.js";
 import { createOnePortListener, type HttpRequestHandler, type OnePortListenerOptions } from "./one-port-listener.js";
 import { registerReflection } from "./reflection-service.js";
 import { createWebAssets } from "./web-assets.js";
@@ -71,8 +68,9 @@ export interface TallyServerOptions {
    */
   grpcFastPath?: boolean;
   /**
-   * More interceptors, run inside logging and draining and outside the error
-   * boundary (so their own refusals are logged and counted). Default none.
+   * More interceptors, run after the text rules and outside the error
+   * boundary (so their own refusals are logged and counted); tests use them.
+   * Default none.
    */
   interceptors?: Interceptor[];
   /** Origins (e.g. "https://billing.example.com") whose pages may call the API cross-origin. Default none. */
@@ -145,22 +143,16 @@ export function createTallyServer(options: TallyServerOptions) {
 
   const cors = createCorsPolicy(options.corsOrigins ?? []);
   const webAssets = createWebAssets(options.webRoot);
-  // Outermost first: metrics and the log line see the status the boundary
-  // chose; authentication sets the tenant the limits and handlers use.
-  const interceptors = [
-    options.metrics.interceptor,
-    createCallLogging(logger),
-    draining.interceptor,
-    createAuthentication({
-      keyring: options.keyring,
-      publicReflection: options.publicReflection,
-      publicServices: (options.publicServices ?? []).map(({ service }) => service.typeName),
-    }),
-    createCallLimits(options.callLimits),
-    createTextRules(),
-    ...(options.interceptors ?? []),
-    createErrorBoundary(logger),
-  ];
+  const interceptors = createInterceptorChain({
+    logger,
+    keyring: options.keyring,
+    metrics: options.metrics,
+    draining: draining.interceptor,
+    callLimits: options.callLimits,
+    publicReflection: options.publicReflection ?? false,
+    publicServices: (options.publicServices ?? []).map(({ service }) => service.typeName),
+    extra: options.interceptors ?? [],
+  });
   const grpcFastPath = createGrpcUnaryFastPath({
     interceptors,
     readMaxBytes: maxMessageBytes,

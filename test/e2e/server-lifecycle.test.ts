@@ -17,7 +17,7 @@ import { createKeyring } from "../../src/domain/keyring.js";
 import { DEFAULT_SCOPE, type Store } from "../../src/domain/store.js";
 import { DEFAULT_TIME_RULES } from "../../src/domain/time-rules.js";
 import { createUsageLedger } from "../../src/domain/usage-ledger.js";
-import { createMetrics } from "../../src/server/metrics.js";
+import { createMetrics } from "../../src/server/interceptors/metrics.js";
 import { createTallyServer } from "../../src/server/server.js";
 import { openSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { createCatalogFixture } from "../support/catalog-fixture.js";

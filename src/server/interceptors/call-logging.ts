@@ -1,6 +1,6 @@
 import { Code, ConnectError, type Interceptor, type StreamRequest, type StreamResponse, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { fullMethodName } from "../api/method-name.js";
+import { fullMethodName } from "../../api/method-name.js";
 
 /** The wire protocol of a call, from its content type. */
 export function protocolOf(header: Headers): "grpc" | "grpc-web" | "connect" {

@@ -1,9 +1,9 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
-import { answerOf } from "../api/call-answer.js";
-import { fullMethodName } from "../api/method-name.js";
+import { ErrorInfoSchema } from "../../../gen/ts/google/rpc/error_details_pb.js";
+import { answerOf } from "./call-answer.js";
+import { fullMethodName } from "../../api/method-name.js";
 import { protocolOf } from "./call-logging.js";
 
 /** What the metrics read besides the calls themselves. */

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Code } from "@connectrpc/connect";
-import { createCatalogFixture } from "../support/catalog-fixture.js";
-import type { TallyClients } from "../support/clients.js";
-import { assertRefused } from "../support/errors.js";
-import { startTestTally, type TestTally } from "../support/test-tally.js";
+import { createCatalogFixture } from "../../support/catalog-fixture.js";
+import type { TallyClients } from "../../support/clients.js";
+import { assertRefused } from "../../support/errors.js";
+import { startTestTally, type TestTally } from "../../support/test-tally.js";
 
 /** The value of one sample line of the exposition, e.g. `tally_usage_events_total{outcome="recorded",reason=""}`; 0 when absent. */
 function sample(text: string, series: string): number {

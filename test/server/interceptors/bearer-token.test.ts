@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { bearerToken } from "../../src/server/authentication.js";
+import { bearerToken } from "../../../src/server/interceptors/authentication.js";
 
 describe("bearerToken", () => {
   it("reads the credential of a Bearer header, the scheme in any case, spaces around it", () => {

@@ -1,10 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor, type UnaryRequest } from "@connectrpc/connect";
-import { RetryInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
-import { answerOf } from "../api/call-answer.js";
-import { callerPrincipal } from "../api/caller-scope.js";
-import { failureToConnectError } from "../api/failure-status.js";
-import type { Scope } from "../domain/store.js";
+import { RetryInfoSchema } from "../../../gen/ts/google/rpc/error_details_pb.js";
+import { answerOf } from "./call-answer.js";
+import { callerPrincipal } from "../../api/caller-scope.js";
+import { failureToConnectError } from "../../api/failure-status.js";
+import type { Scope } from "../../domain/store.js";
 
 /** The limits every call is held to. */
 export interface CallLimitsOptions {

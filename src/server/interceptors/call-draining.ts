@@ -1,7 +1,7 @@
 import type { Interceptor } from "@connectrpc/connect";
-import { Health } from "../../gen/ts/health/v1/health_pb.js";
-import { answerOf } from "../api/call-answer.js";
-import { failureToConnectError } from "../api/failure-status.js";
+import { Health } from "../../../gen/ts/health/v1/health_pb.js";
+import { answerOf } from "./call-answer.js";
+import { failureToConnectError } from "../../api/failure-status.js";
 
 const HEALTH_SERVICE = Health.typeName;
 

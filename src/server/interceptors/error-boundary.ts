@@ -1,9 +1,9 @@
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { FailureError } from "../domain/failure.js";
-import { StoreUnavailableError } from "../domain/store.js";
+import { FailureError } from "../../domain/failure.js";
+import { StoreUnavailableError } from "../../domain/store.js";
 import { answerOf } from "./call-answer.js";
-import { failureToConnectError } from "./failure-status.js";
+import { failureToConnectError } from "../../api/failure-status.js";
 
 /**
  * The one choke point between thrown errors and statuses: a domain failure

@@ -1,7 +1,7 @@
 import type { Interceptor } from "@connectrpc/connect";
-import { failure } from "../domain/failure.js";
-import { failureToConnectError } from "./failure-status.js";
-import { fieldPath } from "./request-validation.js";
+import { failure } from "../../domain/failure.js";
+import { failureToConnectError } from "../../api/failure-status.js";
+import { fieldPath } from "../../api/request-validation.js";
 
 /**
  * No text field of any request may hold the NUL character (U+0000): it is

@@ -1,9 +1,9 @@
 import type { Interceptor, StreamRequest, UnaryRequest } from "@connectrpc/connect";
-import { type Access, accessFor } from "../api/access-policy.js";
-import { callerPrincipal, callerScope } from "../api/caller-scope.js";
-import { failureToConnectError } from "../api/failure-status.js";
-import { type Principal, roleGrants } from "../domain/api-key.js";
-import type { Keyring } from "../domain/keyring.js";
+import { type Access, accessFor } from "../../api/access-policy.js";
+import { callerPrincipal, callerScope } from "../../api/caller-scope.js";
+import { failureToConnectError } from "../../api/failure-status.js";
+import { type Principal, roleGrants } from "../../domain/api-key.js";
+import type { Keyring } from "../../domain/keyring.js";
 
 /** How calls are authenticated. */
 export interface AuthenticationOptions {
