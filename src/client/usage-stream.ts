@@ -1,5 +1,4 @@
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
-import { createWritableIterable, type WritableIterable } from "@connectrpc/connect/protocol";
 import type {
   BatchRecordUsageResult,
   RecordUsageRequestSchema,
@@ -8,6 +7,7 @@ import type {
   UsageService,
 } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { type AsyncQueue, createAsyncQueue } from "./async-queue.js";
 
 interface PendingBatch {
   resolve(results: BatchRecordUsageResult[]): void;
@@ -22,7 +22,7 @@ interface PendingBatch {
  * resending a batch is safe because every event keeps its request_id.
  */
 export function createUsageStream(usage: Client<typeof UsageService>) {
-  let requests: WritableIterable<MessageInitShape<typeof StreamUsageRequestSchema>> | undefined;
+  let requests: AsyncQueue<MessageInitShape<typeof StreamUsageRequestSchema>> | undefined;
   const pending = new Map<bigint, PendingBatch>();
   let nextSequence = 0n;
 
@@ -31,8 +31,8 @@ export function createUsageStream(usage: Client<typeof UsageService>) {
     pending.clear();
   }
 
-  function open(): WritableIterable<MessageInitShape<typeof StreamUsageRequestSchema>> {
-    const stream = createWritableIterable<MessageInitShape<typeof StreamUsageRequestSchema>>();
+  function open(): AsyncQueue<MessageInitShape<typeof StreamUsageRequestSchema>> {
+    const stream = createAsyncQueue<MessageInitShape<typeof StreamUsageRequestSchema>>();
     requests = stream;
     void (async () => {
       try {
@@ -71,11 +71,8 @@ export function createUsageStream(usage: Client<typeof UsageService>) {
             reject(error);
           },
         });
-        stream.write({ sequence, requests: events, view }).catch((error: unknown) => {
-          // The stream closed under us: this batch fails with the others.
-          pending.get(sequence)?.reject(ConnectError.from(error, Code.Unavailable));
-          pending.delete(sequence);
-        });
+        // If the stream has failed, the failure rejects this batch with the others.
+        stream.push({ sequence, requests: events, view });
       });
     },
     /** Ends the stream once nothing waits on it. */

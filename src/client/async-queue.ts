@@ -1,6 +1,7 @@
 /**
  * An async iterable fed by push(): the request side of a client stream, which
- * connect reads as the simulator produces batches. Ends after close().
+ * connect reads as a producer (the client library, the simulator) hands it
+ * batches. Ends after close().
  */
 export interface AsyncQueue<T> extends AsyncIterable<T> {
   push(value: T): void;
