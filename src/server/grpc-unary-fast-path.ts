@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { Http2ServerRequest, Http2ServerResponse, IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http2";
 import { create, type DescMessage, type DescMethod, type DescService, fromBinary, isMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import {
@@ -40,8 +40,8 @@ const RESPONSE_CONTENT_TYPE = "application/grpc+proto";
 
 /**
  * Serves unary gRPC calls (protobuf, uncompressed: what every stub sends)
- * straight on the HTTP/2 stream, without connect-node's generic streaming
- * pipeline, which costs most of a call's CPU. It is an optimisation with the
+ * straight from Node's HTTP/2 request and response, without connect-node's
+ * generic streaming pipeline, which costs most of a call's CPU. It is an optimisation with the
  * framework's contract: every call passes the same interceptors in the same
  * order as connect-node applies them (applied per call, as connect-node
  * does), the same service implementations answer, messages are encoded and
@@ -81,21 +81,19 @@ export function createGrpcUnaryFastPath(options: GrpcUnaryFastPathOptions) {
     };
   }
 
-  /** Serves the stream and returns true if it is a call this path takes; false leaves it untouched. */
-  function claim(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): boolean {
-    if (headers[":method"] !== "POST") return false;
+  /** Serves the request and returns true if it is a call this path takes; false leaves it untouched. */
+  function claim(request: Http2ServerRequest, response: Http2ServerResponse): boolean {
+    const { headers } = request;
+    if (request.method !== "POST") return false;
     const contentType = headers["content-type"];
     if (contentType !== "application/grpc" && contentType !== "application/grpc+proto") return false;
     const encoding = headers["grpc-encoding"];
     if (encoding !== undefined && encoding !== "identity") return false;
-    const spec = methods.get(headers[":path"] ?? "");
+    const spec = methods.get(request.url);
     if (spec === undefined) return false;
-    const call = new FastUnaryCall(stream, headers, spec, settings);
-    stream.on("error", () => {
-      // A reset by the client: the call's signal aborts through "close".
-    });
-    stream.on("data", (chunk: Buffer) => call.receive(chunk));
-    stream.on("end", () => call.start());
+    const call = new FastUnaryCall(request, response, spec, settings);
+    request.on("data", (chunk: Buffer) => call.receive(chunk));
+    request.on("end", () => call.start());
     return true;
   }
 
@@ -207,8 +205,8 @@ class FastUnaryCall {
   #deadline: number | undefined;
 
   constructor(
-    private readonly stream: ServerHttp2Stream,
-    private readonly headers: IncomingHttpHeaders,
+    private readonly request: Http2ServerRequest,
+    private readonly response: Http2ServerResponse,
     private readonly spec: UnarySpec,
     private readonly settings: CallSettings,
   ) {}
@@ -231,8 +229,8 @@ class FastUnaryCall {
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
       this.#controller = new AbortController();
-      if (this.stream.closed) this.cancel();
-      else this.stream.once("close", () => this.cancel());
+      if (this.response.stream.closed) this.cancel();
+      else this.response.once("close", () => this.cancel());
     }
     return this.#controller.signal;
   }
@@ -252,18 +250,19 @@ class FastUnaryCall {
     this.#controller?.abort(error);
   }
 
-  /** A trailers-only answer: the call's response metadata, then the error's status. */
+  /** An answer without a message: the call's response metadata, then the error's status in the trailers. */
   private answerError(error: ConnectError): void {
-    const { stream } = this;
-    if (this.answered || stream.destroyed || stream.closed) return;
+    const { response } = this;
+    if (this.answered || response.stream.destroyed || response.stream.closed) return;
     this.answered = true;
-    const headers = addHeaders({ ":status": 200, "content-type": RESPONSE_CONTENT_TYPE }, this.responseHeader);
-    addHeaders(headers, this.responseTrailer);
-    stream.respond(Object.assign(headers, grpcStatusTrailer(error)), { endStream: true });
+    response.writeHead(200, addHeaders({ "content-type": RESPONSE_CONTENT_TYPE }, this.responseHeader));
+    response.addTrailers(Object.assign(addHeaders({}, this.responseTrailer), grpcStatusTrailer(error)));
+    response.end();
   }
 
   private async run(body: Buffer): Promise<void> {
-    const { stream, headers, spec, settings } = this;
+    const { response, spec, settings } = this;
+    const { headers } = this.request;
     let deadlineTimer: NodeJS.Timeout | undefined;
     try {
       // No cap here, as connect-node has none: the call limits cap every unary call (--max-deadline).
@@ -275,13 +274,13 @@ class FastUnaryCall {
       // A literal (not a class) so an interceptor may spread it; its signal
       // stays lazy through the getter.
       const call = this;
-      const request: UnaryRequest = {
+      const unaryRequest: UnaryRequest = {
         stream: false,
         message: parseInput(spec.method.input, body, settings.readMaxBytes),
         method: spec.method,
         service: spec.method.parent,
         requestMethod: "POST",
-        url: `http://${headers[":authority"] ?? "localhost"}${headers[":path"]}`,
+        url: `http://${headers[":authority"] ?? "localhost"}${this.request.url}`,
         header: new LazyHeaders(headers),
         contextValues: createContextValues(),
         get signal() {
@@ -292,22 +291,21 @@ class FastUnaryCall {
       let next: UnaryNext = (intercepted) => this.handle(intercepted);
       const { interceptors } = settings;
       for (let index = interceptors.length - 1; index >= 0; index--) next = interceptors[index]!(next as Parameters<Interceptor>[0]) as UnaryNext;
-      const response = await next(request);
-      const message = toBinary(spec.method.output, response.message);
+      const answer = await next(unaryRequest);
+      const message = toBinary(spec.method.output, answer.message);
       if (message.length > settings.writeMaxBytes) {
         throw new ConnectError(`message size ${message.length} is larger than configured writeMaxBytes ${settings.writeMaxBytes}`, Code.ResourceExhausted);
       }
-      if (this.answered || stream.destroyed || stream.closed) return;
+      if (this.answered || response.stream.destroyed || response.stream.closed) return;
       this.answered = true;
       const frame = Buffer.allocUnsafe(5 + message.length);
       frame[0] = 0;
       frame.writeUInt32BE(message.length, 1);
       frame.set(message, 5);
-      // The response's metadata: the call's own, or what an interceptor answered with instead.
-      stream.respond(addHeaders({ ":status": 200, "content-type": RESPONSE_CONTENT_TYPE }, response.header), { waitForTrailers: true });
-      const trailer = response.trailer;
-      stream.once("wantTrailers", () => stream.sendTrailers(addHeaders({ "grpc-status": "0" }, trailer)));
-      stream.end(frame);
+      // The answer's metadata: the call's own, or what an interceptor answered with instead.
+      response.writeHead(200, addHeaders({ "content-type": RESPONSE_CONTENT_TYPE }, answer.header));
+      response.addTrailers(addHeaders({ "grpc-status": "0" }, answer.trailer));
+      response.end(frame);
     } catch (error) {
       this.answerError(error instanceof ConnectError ? error : new ConnectError("internal error", Code.Internal, undefined, undefined, error));
     } finally {

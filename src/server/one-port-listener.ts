@@ -26,12 +26,6 @@ export interface OnePortListenerOptions {
    */
   handler: HttpRequestHandler;
   /**
-   * Takes an HTTP/2 stream before the compatibility layer would turn it into
-   * a request for `handler`; returns true when it took (and will answer) it.
-   * Used by the gRPC unary fast path. Default: takes none.
-   */
-  claimHttp2Stream?: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
-  /**
    * Largest request header block in bytes: HTTP/1.1's maxHeaderSize and
    * HTTP/2's SETTINGS_MAX_HEADER_LIST_SIZE. Default: 16384 (16 KiB).
    */
@@ -150,7 +144,7 @@ export function detectProtocol(received: Uint8Array): WireProtocol | undefined {
   return received.length >= http2ClientPreface.length ? "http2" : undefined;
 }
 
-type Limits = Required<Omit<OnePortListenerOptions, "handler" | "claimHttp2Stream" | "tls" | "keepsRequestOpen">>;
+type Limits = Required<Omit<OnePortListenerOptions, "handler" | "tls" | "keepsRequestOpen">>;
 
 function withDefaults(options: OnePortListenerOptions): Limits {
   return {
@@ -202,28 +196,9 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
       maxHeaderListSize: limits.maxHeaderSize,
     },
   });
-  // No "request" listener: that would make Node wrap every stream in its
-  // compatibility objects. Streams the fast path does not claim are wrapped
-  // here instead, as Node itself would, and handed to the handler.
-  http2Server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
-    if (options.claimHttp2Stream?.(stream, headers) === true) return;
-    const request = new http2.Http2ServerRequest(stream, headers, {}, rawHeaders);
-    const response = new http2.Http2ServerResponse(stream);
-    if (headers[":method"] === "CONNECT") {
-      response.statusCode = 405;
-      response.end();
-      return;
-    }
-    if (headers.expect !== undefined) {
-      if (headers.expect !== "100-continue") {
-        response.statusCode = 417;
-        response.end();
-        return;
-      }
-      response.writeContinue();
-    }
-    options.handler(request, response);
-  });
+  // Node's compatibility layer turns each stream into a request and a
+  // response (answering CONNECT and Expect itself), as for HTTP/1.1.
+  http2Server.on("request", options.handler);
   http2Server.on("session", (session) => trackSession(session));
 
   // With TLS, a connection is handed on once its handshake is done; ALPN's

@@ -1,3 +1,4 @@
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
 import type { DescFile } from "@bufbuild/protobuf";
 import type { DescService } from "@bufbuild/protobuf";
@@ -58,7 +59,7 @@ export interface TallyServerOptions {
   /** Batch size, stream length, deadline cap and per-tenant rate. Required. */
   callLimits: CallLimitsOptions;
   /** Connection limits and TLS of the listener. Default: the listener's defaults, cleartext. */
-  listener?: Omit<OnePortListenerOptions, "handler" | "claimHttp2Stream" | "onListenerError">;
+  listener?: Omit<OnePortListenerOptions, "handler" | "onListenerError">;
   /** Largest request or response message in bytes. Default 4 MiB. */
   maxMessageBytes?: number;
   /**
@@ -200,6 +201,7 @@ export function createTallyServer(options: TallyServerOptions) {
     },
   });
   const handler: HttpRequestHandler = (request, response) => {
+    if (grpcFastPathOn && request.httpVersionMajor === 2 && grpcFastPath.claim(request as Http2ServerRequest, response as Http2ServerResponse)) return;
     if (!cors.handle(request, response)) connectHandler(request, response);
   };
 
@@ -207,7 +209,6 @@ export function createTallyServer(options: TallyServerOptions) {
     ...options.listener,
     keepsRequestOpen: (path) => STREAMING_REQUEST_PATHS.has(path),
     handler,
-    claimHttp2Stream: grpcFastPathOn ? grpcFastPath.claim : undefined,
     onListenerError: (error) => logger.error({ err: error }, "listener error"),
   });
 

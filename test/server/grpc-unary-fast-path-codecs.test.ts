@@ -69,8 +69,8 @@ describe("the gRPC fast path carries every field of every unary method's message
       router.service(service, implementation as never);
     }
     server = createServer();
-    server.on("stream", (stream, headers) => {
-      if (!fastPath.claim(stream, headers)) stream.respond({ ":status": 404 }, { endStream: true });
+    server.on("request", (request, response) => {
+      if (!fastPath.claim(request, response)) response.writeHead(404).end();
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     session = connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
