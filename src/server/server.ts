@@ -1,6 +1,6 @@
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
-import type { DescFile } from "@bufbuild/protobuf";
+import { createRegistry, type DescFile } from "@bufbuild/protobuf";
 import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -169,7 +169,12 @@ export function createTallyServer(options: TallyServerOptions) {
       router.service(BillingService, createBillingHandler(services.billing));
       health.register(router);
       registerReflection(router, REFLECTED_FILES);
-      for (const { service, implementation } of options.publicServices ?? []) router.service(service, implementation);
+      // Their own JSON options add a registry of the service's file, so a
+      // google.protobuf.Any of its messages (the conformance payload echoes
+      // its requests in Any fields) can be written as JSON.
+      for (const { service, implementation } of options.publicServices ?? []) {
+        router.service(service, implementation, { jsonOptions: { ...STRICT_JSON, registry: createRegistry(service.file) } });
+      }
     },
     interceptors,
     jsonOptions: STRICT_JSON,
