@@ -7,5 +7,5 @@
 import { register } from "tsx/esm/api";
 
 register();
-const { runCli } = await import("../src/main.ts");
+const { runCli } = await import("../src/cli/program.ts");
 await runCli(process.argv);

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 
 /**
  * Every setting of `tally serve`, in one place. Each comes from its flag, else
@@ -68,7 +68,7 @@ export function serveOptions(): Option[] {
   return [
     new Option("--host <address>", "address to listen on").env("TALLY_HOST").default("127.0.0.1"),
     new Option("--port <port>", "port to listen on; 0 picks a free port").env("TALLY_PORT").default(8080).argParser(port),
-    new Option("--db <path-or-url>", "SQLite database file, or a postgres:// URL (also TALLY_DATABASE_URL)").env("TALLY_DB").default("./data/tally.db"),
+    databaseOption("SQLite database file, or a postgres:// URL (also TALLY_DATABASE_URL)"),
     new Option("--log-level <level>", "log level")
       .env("TALLY_LOG_LEVEL")
       .default("info")
@@ -142,6 +142,20 @@ export function serveOptions(): Option[] {
       .default(duration("5m"))
       .argParser(positiveDuration),
   ];
+}
+
+/** `--db` (TALLY_DB), shared by every command that opens the database. */
+export function databaseOption(description: string): Option {
+  return new Option("--db <path-or-url>", description).env("TALLY_DB").default("./data/tally.db");
+}
+
+/**
+ * A preAction hook for commands with `--db`: TALLY_DATABASE_URL (the name
+ * hosting platforms use) names the database when neither --db nor TALLY_DB does.
+ */
+export function databaseUrlFallback(_: Command, action: Command): void {
+  const url = process.env.TALLY_DATABASE_URL;
+  if (url !== undefined && url !== "" && action.getOptionValueSource("db") === "default") action.setOptionValueWithSource("db", url, "env");
 }
 
 /** Every setting at its default, as `tally serve` with no flags and no TALLY_* variables would have it. */

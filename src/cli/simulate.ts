@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { runSimulation, type SimulationOutput } from "./simulation.js";
-import { MAX_RUN_ID_LENGTH, SIMULATION_DEFAULTS, type SimulationOptions } from "./simulation-options.js";
+import { runSimulation, type SimulationOutput } from "../simulate/simulation.js";
+import { MAX_RUN_ID_LENGTH, SIMULATION_DEFAULTS, type SimulationOptions } from "../simulate/simulation-options.js";
 
 /** The flags of `tally simulate` as commander hands them to the action. */
 interface SimulateFlags {
