@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import type { ServeConfig } from "./config.js";
+import { DEFAULT_TIME_RULES, type ServeConfig } from "./config.js";
 import { createDemoKeys, demoBanner } from "./demo-banner.js";
 import { seedDemo } from "./demo-seed.js";
 import { createBilling } from "./domain/billing.js";
@@ -10,7 +10,6 @@ import { type Clock, systemClock } from "./domain/clock.js";
 import { createCustomerDirectory } from "./domain/customer-directory.js";
 import { type ConfiguredKey, createKeyring } from "./domain/keyring.js";
 import type { Store } from "./domain/store.js";
-import { DEFAULT_TIME_RULES } from "./domain/time-rules.js";
 import { createUsageLedger } from "./domain/usage-ledger.js";
 import { createMetrics } from "./server/metrics.js";
 import { createTallyServer, type PublicService } from "./server/server.js";

@@ -3,7 +3,7 @@ import { databaseOption, databaseUrlFallback } from "../config.js";
 import { ROLES, type Role, TENANT_PATTERN } from "../domain/api-key.js";
 import { systemClock } from "../domain/clock.js";
 import { isFailure } from "../domain/failure.js";
-import { createKeyring, type Keyring } from "../domain/keyring.js";
+import { createKeyring, type Keyring, TRUST_VERIFIED_MS } from "../domain/keyring.js";
 import { DEFAULT_SCOPE } from "../domain/store.js";
 import { openStore } from "../main.js";
 
@@ -53,7 +53,7 @@ export function registerKeysCommand(program: Command): void {
 
   keys
     .command("revoke")
-    .description("revoke a key by its id; a running server refuses it within 5 seconds")
+    .description(`revoke a key by its id; a running server refuses it within ${TRUST_VERIFIED_MS / 1000} seconds`)
     .argument("<id>", "the key's id, as `tally keys list` shows it")
     .addOption(dbOption())
     .action(async (id: string, options: { db: string }) => {

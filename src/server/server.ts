@@ -16,6 +16,7 @@ import {
 } from "../../gen/ts/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_google_rpc_error_details } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { createBillingHandler } from "../api/billing-handler.js";
+import { SERVE_DEFAULTS } from "../config.js";
 import { createCatalogHandler } from "../api/catalog-handler.js";
 import { createCustomerHandler } from "../api/customer-handler.js";
 import { createErrorBoundary } from "../api/error-boundary.js";
@@ -65,7 +66,7 @@ export interface TallyServerOptions {
   callLimits: CallLimitsOptions;
   /** Connection limits and TLS of the listener. Default: the listener's defaults, cleartext. */
   listener?: Omit<OnePortListenerOptions, "handler" | "claimHttp2Stream" | "onListenerError">;
-  /** Largest request or response message in bytes. Default 4 MiB. */
+  /** Largest request or response message in bytes. Default: --max-message-bytes's (src/config.ts). */
   maxMessageBytes?: number;
   /**
    * More interceptors, run inside logging and draining and outside the error
@@ -135,7 +136,7 @@ const REFLECTED_FILES: DescFile[] = [
  */
 export function createTallyServer(options: TallyServerOptions) {
   const { services, logger } = options;
-  const maxMessageBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
+  const maxMessageBytes = options.maxMessageBytes ?? SERVE_DEFAULTS.maxMessageBytes;
   const health = createHealthService();
   const draining = createCallDraining();
   let serving = true;
