@@ -3,32 +3,29 @@
 #   docker run -p 8080:8080 -v tally-data:/app/data -e TALLY_BOOTSTRAP_KEY="$(openssl rand -base64 32)" tally
 # Every call but health needs an API key: the bootstrap key is an admin key
 # to create the others with (docker exec ... node bin/tally.js keys create).
-# Two stages: the first builds the dashboard (esbuild is a dev dependency),
-# the second installs only what the server runs.
+# Two stages: the first installs every dependency, which builds dist/ (npm
+# ci runs the prepare script: tsc for the server, esbuild for the dashboard),
+# then drops the dev dependencies; the second runs the compiled JavaScript
+# with the production dependencies only (no tsx, no TypeScript, no compiler).
 
 FROM node:20-bookworm-slim AS build
-RUN apt-get update \
-  && apt-get install -y --no-install-recommends g++ make python3 \
-  && rm -rf /var/lib/apt/lists/*
-WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci
-COPY scripts ./scripts
-COPY src ./src
-COPY gen ./gen
-RUN npm run build:web
-
-FROM node:20-bookworm-slim
 # better-sqlite3 compiles from source.
 RUN apt-get update \
   && apt-get install -y --no-install-recommends g++ make python3 \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev && npm cache clean --force
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
+COPY scripts ./scripts
+COPY gen/ts ./gen/ts
 COPY src ./src
-COPY gen ./gen
+RUN npm ci && npm prune --omit=dev && npm cache clean --force
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist ./dist
 RUN mkdir -p /app/data && chown node:node /app/data
 

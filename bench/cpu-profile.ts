@@ -30,7 +30,7 @@ function originOf(frame: ProfileNode["callFrame"]): string {
   const inPackage = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (inPackage !== null) return inPackage[1]!;
   const inRepo = /\/(src|gen|bin)\/([^/]+)/.exec(url);
-  if (inRepo !== null) return inRepo[1] === "src" ? `src/${inRepo[2]!.replace(/\.ts$/, "")}` : inRepo[1]!;
+  if (inRepo !== null) return inRepo[1] === "src" ? `src/${inRepo[2]!.replace(/\.[jt]s$/, "")}` : inRepo[1]!;
   if (url.startsWith("node:")) return url.split("/").slice(0, 2).join("/").replace(/_.*$/, "");
   return url;
 }
@@ -48,7 +48,7 @@ export function summariseCpuProfile(path: string, top = 15): CpuProfileSummary {
     const frame = nodes.get(id)!.callFrame;
     const origin = originOf(frame);
     byOrigin.set(origin, (byOrigin.get(origin) ?? 0) + micros);
-    // Line numbers are of tsx's transformed code, so a function is named by its name and origin only.
+    // Line numbers are of the compiled (dist/) or tsx-transformed code, so a function is named by its name and origin only.
     const name = frame.functionName || "(anonymous)";
     const key = `${origin} ${name}`;
     const entry = byFunction.get(key) ?? { name, origin, micros: 0 };

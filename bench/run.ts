@@ -305,7 +305,7 @@ async function measureIngest(context: RunContext, echo: { pid: number; port: num
     detail: `${rows} usage_records rows after the server stopped, ${acknowledged} events acknowledged`,
   });
   if (rows !== acknowledged) progress(`  CHECK FAILED: ${rows} usage_records rows, ${acknowledged} events acknowledged`);
-  // Node names a profile CPU.<date>.<time>.<pid>.<thread>.<seq>; thread 0 is the server's main thread (tsx's loader thread is another).
+  // Node names a profile CPU.<date>.<time>.<pid>.<thread>.<seq>; thread 0 is the server's main thread.
   const mainThread = new RegExp(`\\.${server.pid}\\.0\\.\\d+\\.cpuprofile$`);
   for (const file of listProfiles(profileDir).filter((name) => !profilesBefore.has(name) && mainThread.test(name))) {
     context.profiles.push({ phase: "ingest figures, log-level warn", file: join(profileDir, file), summary: summariseCpuProfile(join(profileDir, file)) });

@@ -1,4 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { MAX_EVENT_TIME_AHEAD_MS, type TimeRules } from "./domain/time-rules.js";
+import type { SimulationOptions } from "./simulate/simulation-options.js";
 
 /**
  * Every setting of `tally serve`, in one place. Each comes from its flag, else
@@ -68,87 +70,161 @@ export interface ServeConfig {
   grpcFastPath: boolean;
 }
 
+/**
+ * The default of every setting of `tally serve`, and the only place each one
+ * is written: the flags below show them in --help, and library modules whose
+ * options mirror a setting (the listener's limits, the server's message size,
+ * the time rules) fall back to the same values. Durations are in ms.
+ */
+export const SERVE_DEFAULTS: Readonly<Omit<ServeConfig, "bootstrapKey" | "tlsCert" | "tlsKey" | "tlsClientCa">> = {
+  host: "127.0.0.1",
+  port: 8080,
+  db: "./data/tally.db",
+  logLevel: "info",
+  finalizeGrace: duration("72h"),
+  maxMessageBytes: 4 * 1024 * 1024,
+  shutdownGrace: duration("10s"),
+  demo: false,
+  corsOrigins: [],
+  publicReflection: false,
+  maxBatchSize: 1000,
+  maxStreamMessages: 100_000,
+  maxDeadline: duration("30s"),
+  rateLimit: 2000,
+  rateBurst: 4000,
+  maxHeaderBytes: 16 * 1024,
+  headersTimeout: duration("10s"),
+  requestTimeout: duration("60s"),
+  keepAliveTimeout: duration("5s"),
+  maxConcurrentStreams: 250,
+  maxSessionMemory: 10,
+  sessionIdleTimeout: duration("5m"),
+  grpcFastPath: true,
+};
+
+/** The most requests one BatchRecordUsage call or StreamUsage message may carry, by contract: --max-batch-size may only lower it. */
+export const MAX_BATCH_SIZE = 1000;
+
+/**
+ * Defaults of the one-port listener that are not settings: how often Node
+ * checks HTTP/1.1 request timeouts, and how long a new connection may take to
+ * show which HTTP version it speaks. In ms.
+ */
+export const LISTENER_DEFAULTS = {
+  connectionsCheckingInterval: 1_000,
+  protocolDetectionTimeout: 10_000,
+} as const;
+
+/** The time rules at their defaults: the finalize grace above, and the contract's five minutes of clock skew. */
+export const DEFAULT_TIME_RULES: TimeRules = {
+  finalizeGraceMs: SERVE_DEFAULTS.finalizeGrace,
+  maxEventTimeAheadMs: MAX_EVENT_TIME_AHEAD_MS,
+};
+
+/** The defaults of SimulationOptions and of `tally simulate`'s flags (TALLY_SIMULATE_*). */
+export const SIMULATION_DEFAULTS = {
+  url: `http://${SERVE_DEFAULTS.host}:${SERVE_DEFAULTS.port}`,
+  protocol: "grpc",
+  customers: 20,
+  meters: 4,
+  total: 10_000,
+  durationSeconds: 10,
+  concurrency: 16,
+  mode: "unary",
+  batchSize: 100,
+  scenario: "steady",
+  burstMs: 1000,
+  pauseMs: 1000,
+  duplicatesPercent: 0,
+  latePercent: 0,
+  badInputPercent: 0,
+  clientRetries: false,
+  json: false,
+  progressIntervalMs: 5000,
+} as const satisfies Partial<SimulationOptions>;
+
 /** The options of `tally serve`, flags and environment variables together. */
 export function serveOptions(): Option[] {
+  const defaults = SERVE_DEFAULTS;
   return [
-    new Option("--host <address>", "address to listen on").env("TALLY_HOST").default("127.0.0.1"),
-    new Option("--port <port>", "port to listen on; 0 picks a free port").env("TALLY_PORT").default(8080).argParser(port),
-    new Option("--db <path-or-url>", "SQLite database file, or a postgres:// URL (also TALLY_DATABASE_URL)").env("TALLY_DB").default("./data/tally.db"),
+    new Option("--host <address>", "address to listen on").env("TALLY_HOST").default(defaults.host),
+    new Option("--port <port>", "port to listen on; 0 picks a free port").env("TALLY_PORT").default(defaults.port).argParser(port),
+    databaseOption("SQLite database file, or a postgres:// URL (also TALLY_DATABASE_URL)"),
     new Option("--log-level <level>", "log level")
       .env("TALLY_LOG_LEVEL")
-      .default("info")
+      .default(defaults.logLevel)
       .choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
     new Option("--finalize-grace <duration>", "how long a period stays open after it ends, e.g. 72h, 30m, 0s")
       .env("TALLY_FINALIZE_GRACE")
-      .default(duration("72h"))
+      .default(defaults.finalizeGrace, formatDuration(defaults.finalizeGrace))
       .argParser(duration),
     new Option("--max-message-bytes <bytes>", "largest request or response message")
       .env("TALLY_MAX_MESSAGE_BYTES")
-      .default(4 * 1024 * 1024)
+      .default(defaults.maxMessageBytes)
       .argParser(positiveInteger),
     new Option("--shutdown-grace <duration>", "how long shutdown waits for in-flight calls, e.g. 10s")
       .env("TALLY_SHUTDOWN_GRACE")
-      .default(duration("10s"))
+      .default(defaults.shutdownGrace, formatDuration(defaults.shutdownGrace))
       .argParser(duration),
-    new Option("--demo", "seed a demo catalog and customers into an empty database").env("TALLY_DEMO").default(false),
+    new Option("--demo", "seed a demo catalog and customers into an empty database").env("TALLY_DEMO").default(defaults.demo),
     new Option("--cors-origins <origins>", "comma-separated origins whose pages may call the API, e.g. https://billing.example.com")
       .env("TALLY_CORS_ORIGINS")
-      .default([])
+      .default(defaults.corsOrigins)
       .argParser(origins),
     new Option("--bootstrap-key <key>", "make this exact key an admin key of the default tenant (prefer the environment variable: flags show in ps)")
       .env("TALLY_BOOTSTRAP_KEY"),
-    new Option("--public-reflection", "serve gRPC reflection without an API key").env("TALLY_PUBLIC_REFLECTION").default(false),
+    new Option("--public-reflection", "serve gRPC reflection without an API key").env("TALLY_PUBLIC_REFLECTION").default(defaults.publicReflection),
     new Option("--tls-cert <file>", "PEM certificate chain: serve TLS (HTTP/2 and HTTP/1.1 by ALPN) on the port").env("TALLY_TLS_CERT"),
     new Option("--tls-key <file>", "PEM private key of --tls-cert").env("TALLY_TLS_KEY"),
     new Option("--tls-client-ca <file>", "PEM CA bundle: require client certificates it signed").env("TALLY_TLS_CLIENT_CA"),
-    new Option("--max-batch-size <n>", "most requests in one BatchRecordUsage call or StreamUsage message (at most the contract's 1000)")
+    new Option("--max-batch-size <n>", `most requests in one BatchRecordUsage call or StreamUsage message (at most the contract's ${MAX_BATCH_SIZE})`)
       .env("TALLY_MAX_BATCH_SIZE")
-      .default(1000)
+      .default(defaults.maxBatchSize)
       .argParser(batchSize),
     new Option("--max-stream-messages <n>", "most messages in one StreamUsage stream")
       .env("TALLY_MAX_STREAM_MESSAGES")
-      .default(100_000)
+      .default(defaults.maxStreamMessages)
       .argParser(positiveInteger),
     new Option("--max-deadline <duration>", "longest a unary call may run, whatever deadline its caller set")
       .env("TALLY_MAX_DEADLINE")
-      .default(duration("30s"))
+      .default(defaults.maxDeadline, formatDuration(defaults.maxDeadline))
       .argParser(positiveDuration),
     new Option("--rate-limit <calls-per-second>", "calls (and stream messages) per second per tenant; 0 for no limit")
       .env("TALLY_RATE_LIMIT")
-      .default(2000)
+      .default(defaults.rateLimit)
       .argParser(nonNegativeInteger),
     new Option("--rate-burst <calls>", "calls a tenant may make at once above its rate")
       .env("TALLY_RATE_BURST")
-      .default(4000)
+      .default(defaults.rateBurst)
       .argParser(positiveInteger),
-    new Option("--max-header-bytes <bytes>", "largest request header block").env("TALLY_MAX_HEADER_BYTES").default(16 * 1024).argParser(positiveInteger),
+    new Option("--max-header-bytes <bytes>", "largest request header block").env("TALLY_MAX_HEADER_BYTES").default(defaults.maxHeaderBytes).argParser(positiveInteger),
     new Option("--headers-timeout <duration>", "HTTP/1.1: time to send a request's headers")
       .env("TALLY_HEADERS_TIMEOUT")
-      .default(duration("10s"))
+      .default(defaults.headersTimeout, formatDuration(defaults.headersTimeout))
       .argParser(positiveDuration),
     new Option("--request-timeout <duration>", "HTTP/1.1: time to send a whole request")
       .env("TALLY_REQUEST_TIMEOUT")
-      .default(duration("60s"))
+      .default(defaults.requestTimeout, formatDuration(defaults.requestTimeout))
       .argParser(positiveDuration),
     new Option("--keep-alive-timeout <duration>", "HTTP/1.1: how long an idle keep-alive connection stays open")
       .env("TALLY_KEEP_ALIVE_TIMEOUT")
-      .default(duration("5s"))
+      .default(defaults.keepAliveTimeout, formatDuration(defaults.keepAliveTimeout))
       .argParser(positiveDuration),
     new Option("--max-concurrent-streams <n>", "HTTP/2: streams one connection may have open")
       .env("TALLY_MAX_CONCURRENT_STREAMS")
-      .default(250)
+      .default(defaults.maxConcurrentStreams)
       .argParser(positiveInteger),
     new Option("--max-session-memory <megabytes>", "HTTP/2: memory one session may buffer")
       .env("TALLY_MAX_SESSION_MEMORY")
-      .default(10)
+      .default(defaults.maxSessionMemory)
       .argParser(positiveInteger),
     new Option("--session-idle-timeout <duration>", "HTTP/2: how long a session with no open stream is kept")
       .env("TALLY_SESSION_IDLE_TIMEOUT")
-      .default(duration("5m"))
+      .default(defaults.sessionIdleTimeout, formatDuration(defaults.sessionIdleTimeout))
       .argParser(positiveDuration),
     new Option("--no-grpc-fast-path", "serve unary gRPC calls through connect-node's generic handler instead of the fast path")
       .env("TALLY_GRPC_FAST_PATH")
-      .default(true),
+      .default(defaults.grpcFastPath),
   ];
 }
 
@@ -174,6 +250,20 @@ function onOff(name: string, text: string): boolean {
   throw new InvalidArgumentError(`${name}="${text}" is neither on (1, true, on, yes) nor off (0, false, off, no)`);
 }
 
+/** `--db` (TALLY_DB), shared by every command that opens the database. */
+export function databaseOption(description: string): Option {
+  return new Option("--db <path-or-url>", description).env("TALLY_DB").default(SERVE_DEFAULTS.db);
+}
+
+/**
+ * A preAction hook for commands with `--db`: TALLY_DATABASE_URL (the name
+ * hosting platforms use) names the database when neither --db nor TALLY_DB does.
+ */
+export function databaseUrlFallback(_: Command, action: Command): void {
+  const url = process.env.TALLY_DATABASE_URL;
+  if (url !== undefined && url !== "" && action.getOptionValueSource("db") === "default") action.setOptionValueWithSource("db", url, "env");
+}
+
 /** Every setting at its default, as `tally serve` with no flags and no TALLY_* variables would have it. */
 export function defaultServeConfig(): ServeConfig {
   const config: Record<string, unknown> = {};
@@ -187,6 +277,14 @@ export function duration(text: string): number {
   if (match === null) throw new InvalidArgumentError(`"${text}" is not a duration such as 72h, 30m, 10s or 250ms`);
   const unitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "ms" | "s" | "m" | "h" | "d"];
   return Number(match[1]) * unitMs;
+}
+
+/** Milliseconds as the largest whole unit duration() reads: 259200000 → "72h". */
+export function formatDuration(ms: number): string {
+  for (const [unit, unitMs] of [["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) {
+    if (ms !== 0 && ms % unitMs === 0) return `${ms / unitMs}${unit}`;
+  }
+  return `${ms}ms`;
 }
 
 function origins(text: string): string[] {
@@ -207,7 +305,7 @@ function origins(text: string): string[] {
 
 function batchSize(text: string): number {
   const value = positiveInteger(text);
-  if (value > 1000) throw new InvalidArgumentError(`"${text}" is more than the contract's 1000 requests per batch`);
+  if (value > MAX_BATCH_SIZE) throw new InvalidArgumentError(`"${text}" is more than the contract's ${MAX_BATCH_SIZE} requests per batch`);
   return value;
 }
 

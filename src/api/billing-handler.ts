@@ -1,5 +1,4 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import { z } from "zod";
 import { BillingService } from "../../gen/ts/billing/v1/billing_service_pb.js";
 import { isBillingPeriod } from "../domain/billing-period.js";
 import type { Billing } from "../domain/billing.js";
@@ -7,12 +6,8 @@ import { FailureError, failure, valueOrThrow } from "../domain/failure.js";
 import { callerScope } from "./caller-scope.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { billMessage } from "./proto-mapping.js";
-import { billingPeriod, customerReference, pageSize, validate } from "./request-validation.js";
-
-// Schemas are built once: zod compiles each one on its first use.
-const getCurrentBillRequest = z.object({ customerId: customerReference });
-const getBillRequest = z.object({ customerId: customerReference, period: billingPeriod });
-const listBillsRequest = z.object({ customerId: customerReference, pageSize: pageSize(12, 120), pageToken: z.string() });
+import { getBillRequest, getCurrentBillRequest, listBillsRequest } from "./request-schemas.js";
+import { validate } from "./request-validation.js";
 
 /** billing.v1.BillingService: proto in, use case, proto out (bills as typed literals, not through create()). */
 export function createBillingHandler(billing: Billing): ServiceImpl<typeof BillingService> {

@@ -1,5 +1,4 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import { z } from "zod";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type BatchRecordUsageResultSchema, type RecordUsageResponse, type StreamUsageRequest, type StreamUsageResponseSchema, UsageRecordView, UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import { FailureError, isFailure, valueOrThrow, withFieldPrefix } from "../domain/failure.js";
@@ -8,59 +7,16 @@ import { callerScope } from "./caller-scope.js";
 import { REASONS } from "./failure-status.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { basicUsageRecordMessage, usageRecordMessage } from "./proto-mapping.js";
-import { attributes, billingPeriod, customerReference, pageSize, requestId, timestamp, validate } from "./request-validation.js";
-
-// The most requests a batch (or stream message) may carry is the server's
-// --max-batch-size, checked by the call limits (src/server/call-limits.ts)
-// before a handler runs.
-
-/** A batch's record view; unset (or a number this server does not know) is refused, UNSPECIFIED means FULL. */
-const recordView = z
-  .enum(UsageRecordView)
-  .transform((view) => (view === UsageRecordView.UNSPECIFIED ? UsageRecordView.FULL : view));
-
-const recordUsageRequest = z.object({
-  requestId,
-  customerId: customerReference,
-  meterKey: z.string().min(1, "is required").max(63, "at most 63 characters"),
-  quantity: z.string().max(64, "at most 64 characters"),
-  eventTime: timestamp.optional(),
-  attributes,
-});
-
-const batchRecordUsageRequest = z.object({
-  requests: z
-    .array(z.unknown())
-    .min(1, "needs at least one request"),
-  atomic: z.boolean(),
-  view: recordView,
-});
-
-const streamUsageRequest = z.object({
-  requests: z
-    .array(z.unknown())
-    .min(1, "needs at least one request"),
-  sequence: z.bigint(),
-  view: recordView,
-});
-
-// Schemas are built once: zod compiles each one on its first use.
-const getUsageRecordRequest = z.object({ id: z.string().min(1, "is required").max(128, "at most 128 characters") });
-const getDailyUsageRequest = z.object({ customerId: customerReference, period: z.union([z.literal(""), billingPeriod]) });
-
-const listUsageRecordsRequest = z.object({
-  customerId: customerReference,
-  meterKey: z.string().max(63, "at most 63 characters"),
-  startTime: timestamp.optional(),
-  endTime: timestamp.optional(),
-  pageSize: pageSize(50, 1000),
-  pageToken: z.string(),
-});
-
-const voidUsageRequest = z.object({
-  requestId,
-  reason: z.string().min(1, "a reason is required").max(512, "at most 512 characters"),
-});
+import {
+  batchRecordUsageRequest,
+  getDailyUsageRequest,
+  getUsageRecordRequest,
+  listUsageRecordsRequest,
+  recordUsageRequest,
+  streamUsageRequest,
+  voidUsageRequest,
+} from "./request-schemas.js";
+import { validate } from "./request-validation.js";
 
 /** The domain's form of a RecordUsageRequest; `path` prefixes field paths ("requests[3]"). */
 function usageRequest(request: unknown, path = ""): UsageRequest {

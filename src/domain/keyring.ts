@@ -21,10 +21,13 @@ export interface KeyringOptions {
   configuredKeys?: ConfiguredKey[];
   /**
    * How long a verified stored key is trusted without reading the store again,
-   * in ms: a revocation takes effect within this time. Default 5000.
+   * in ms: a revocation takes effect within this time. Default TRUST_VERIFIED_MS.
    */
   trustVerifiedMs?: number;
 }
+
+/** How long a verified stored key is trusted by default, in ms: a running server refuses a revoked key within it. */
+export const TRUST_VERIFIED_MS = 5_000;
 
 /** The most verified keys remembered at once; past it the memory starts afresh. */
 const MAX_REMEMBERED_KEYS = 10_000;
@@ -33,7 +36,7 @@ const MAX_REMEMBERED_KEYS = 10_000;
 export type Keyring = ReturnType<typeof createKeyring>;
 
 /** Issues, lists, revokes and verifies API keys. */
-export function createKeyring({ store, clock, configuredKeys = [], trustVerifiedMs = 5_000 }: KeyringOptions) {
+export function createKeyring({ store, clock, configuredKeys = [], trustVerifiedMs = TRUST_VERIFIED_MS }: KeyringOptions) {
   const configured = configuredKeys.map((configuredKey, index) => ({
     hash: hashApiKey(configuredKey.key),
     principal: { keyId: `configured-${index}`, tenant: configuredKey.tenant ?? DEFAULT_SCOPE, role: configuredKey.role },

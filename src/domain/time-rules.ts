@@ -9,11 +9,12 @@ export interface TimeRules {
   maxEventTimeAheadMs: number;
 }
 
-/** Three days of grace for late events; five minutes of clock skew. */
-export const DEFAULT_TIME_RULES: TimeRules = {
-  finalizeGraceMs: 72 * 60 * 60 * 1000,
-  maxEventTimeAheadMs: 5 * 60 * 1000,
-};
+/**
+ * How far ahead of the server clock the contract lets an event_time be: five
+ * minutes of clock skew. (The finalize grace is a setting: its default is in
+ * src/config.ts, with DEFAULT_TIME_RULES.)
+ */
+export const MAX_EVENT_TIME_AHEAD_MS = 5 * 60 * 1000;
 
 /** Refuses an event_time too far in the future. */
 export function checkEventTime(eventTime: number, now: number, rules: TimeRules): Failure | undefined {

@@ -3,6 +3,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import type { AddressInfo } from "node:net";
+import { LISTENER_DEFAULTS, SERVE_DEFAULTS } from "../config.js";
 
 /**
  * Serves both HTTP versions from one request handler. The connect-node adapter
@@ -27,19 +28,19 @@ export interface OnePortListenerOptions {
   handler: HttpRequestHandler;
   /**
    * Largest request header block in bytes: HTTP/1.1's maxHeaderSize and
-   * HTTP/2's SETTINGS_MAX_HEADER_LIST_SIZE. Default: 16384 (16 KiB).
+   * HTTP/2's SETTINGS_MAX_HEADER_LIST_SIZE. Default: --max-header-bytes's (src/config.ts).
    */
   maxHeaderSize?: number;
   /**
    * HTTP/1.1: milliseconds a client may take to send a request's complete
-   * header block, which bounds slowloris-style connections. Default: 10000.
+   * header block, which bounds slowloris-style connections. Default: --headers-timeout's.
    */
   headersTimeout?: number;
   /**
    * Milliseconds a client may take to send a whole request, body included:
    * HTTP/1.1 requests, and HTTP/2 streams except those `keepsRequestOpen`
    * names (an HTTP/2 stream over it is reset with CANCEL). Must not be less
-   * than headersTimeout. Default: 60000.
+   * than headersTimeout. Default: --request-timeout's.
    */
   requestTimeout?: number;
   /**
@@ -50,36 +51,36 @@ export interface OnePortListenerOptions {
   keepsRequestOpen?: (path: string) => boolean;
   /**
    * HTTP/1.1: milliseconds an idle keep-alive connection stays open after its
-   * last response. Default: 5000.
+   * last response. Default: --keep-alive-timeout's.
    */
   keepAliveTimeout?: number;
   /**
    * HTTP/1.1: how often, in milliseconds, headersTimeout and requestTimeout are
-   * checked; they are only enforced at this granularity. Default: 1000.
+   * checked; they are only enforced at this granularity. Default: LISTENER_DEFAULTS (src/config.ts).
    */
   connectionsCheckingInterval?: number;
   /**
    * HTTP/2: megabytes of memory one session may use for buffering before new
-   * streams are refused with ENHANCE_YOUR_CALM. Default: 10.
+   * streams are refused with ENHANCE_YOUR_CALM. Default: --max-session-memory's.
    */
   maxSessionMemory?: number;
   /**
    * HTTP/2: SETTINGS_MAX_CONCURRENT_STREAMS, the streams (RPCs, including
    * open health watches) one client connection may have in flight.
-   * Default: 250.
+   * Default: --max-concurrent-streams's.
    */
   maxConcurrentStreams?: number;
   /**
    * HTTP/2: milliseconds a session may have no open stream before it is sent
    * GOAWAY and closed; clients reconnect transparently. Idle time is counted
    * only while no stream is open, so a quiet health watch keeps its session.
-   * Default: 300000 (5 minutes).
+   * Default: --session-idle-timeout's.
    */
   sessionIdleTimeout?: number;
   /**
    * Milliseconds a new connection may take to send enough bytes to tell
    * HTTP/1.1 from HTTP/2; a connection that sends nothing is destroyed after
-   * it. Default: 10000.
+   * it. Default: LISTENER_DEFAULTS (src/config.ts).
    */
   protocolDetectionTimeout?: number;
   /**
@@ -148,15 +149,15 @@ type Limits = Required<Omit<OnePortListenerOptions, "handler" | "tls" | "keepsRe
 
 function withDefaults(options: OnePortListenerOptions): Limits {
   return {
-    maxHeaderSize: options.maxHeaderSize ?? 16 * 1024,
-    headersTimeout: options.headersTimeout ?? 10_000,
-    requestTimeout: options.requestTimeout ?? 60_000,
-    keepAliveTimeout: options.keepAliveTimeout ?? 5_000,
-    connectionsCheckingInterval: options.connectionsCheckingInterval ?? 1_000,
-    maxSessionMemory: options.maxSessionMemory ?? 10,
-    maxConcurrentStreams: options.maxConcurrentStreams ?? 250,
-    sessionIdleTimeout: options.sessionIdleTimeout ?? 300_000,
-    protocolDetectionTimeout: options.protocolDetectionTimeout ?? 10_000,
+    maxHeaderSize: options.maxHeaderSize ?? SERVE_DEFAULTS.maxHeaderBytes,
+    headersTimeout: options.headersTimeout ?? SERVE_DEFAULTS.headersTimeout,
+    requestTimeout: options.requestTimeout ?? SERVE_DEFAULTS.requestTimeout,
+    keepAliveTimeout: options.keepAliveTimeout ?? SERVE_DEFAULTS.keepAliveTimeout,
+    connectionsCheckingInterval: options.connectionsCheckingInterval ?? LISTENER_DEFAULTS.connectionsCheckingInterval,
+    maxSessionMemory: options.maxSessionMemory ?? SERVE_DEFAULTS.maxSessionMemory,
+    maxConcurrentStreams: options.maxConcurrentStreams ?? SERVE_DEFAULTS.maxConcurrentStreams,
+    sessionIdleTimeout: options.sessionIdleTimeout ?? SERVE_DEFAULTS.sessionIdleTimeout,
+    protocolDetectionTimeout: options.protocolDetectionTimeout ?? LISTENER_DEFAULTS.protocolDetectionTimeout,
     onListenerError: options.onListenerError ?? ((error) => console.error(error)),
   };
 }

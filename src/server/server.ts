@@ -17,6 +17,7 @@ import {
 } from "../../gen/ts/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_google_rpc_error_details } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { createBillingHandler } from "../api/billing-handler.js";
+import { SERVE_DEFAULTS } from "../config.js";
 import { createCatalogHandler } from "../api/catalog-handler.js";
 import { createCustomerHandler } from "../api/customer-handler.js";
 import { createUsageHandler } from "../api/usage-handler.js";
@@ -60,7 +61,7 @@ export interface TallyServerOptions {
   callLimits: CallLimitsOptions;
   /** Connection limits and TLS of the listener. Default: the listener's defaults, cleartext. */
   listener?: Omit<OnePortListenerOptions, "handler" | "onListenerError">;
-  /** Largest request or response message in bytes. Default 4 MiB. */
+  /** Largest request or response message in bytes. Default: --max-message-bytes's (src/config.ts). */
   maxMessageBytes?: number;
   /**
    * Serve uncompressed unary gRPC calls on the gRPC fast path (same
@@ -137,7 +138,7 @@ const REFLECTED_FILES: DescFile[] = [
  */
 export function createTallyServer(options: TallyServerOptions) {
   const { services, logger } = options;
-  const maxMessageBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
+  const maxMessageBytes = options.maxMessageBytes ?? SERVE_DEFAULTS.maxMessageBytes;
   const health = createHealthService();
   const draining = createCallDraining();
   let serving = true;

@@ -1,12 +1,13 @@
 import { readFileSync } from "node:fs";
 import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import { extname, join } from "node:path";
+import { PACKAGE_ROOT } from "../package-info.js";
 
 type Request = Parameters<NonNullable<ConnectNodeAdapterOptions["fallback"]>>[0];
 type Response = Parameters<NonNullable<ConnectNodeAdapterOptions["fallback"]>>[1];
 
-/** Where `npm run build:web` writes the dashboard. */
-export const WEB_ROOT = join(import.meta.dirname, "../../dist/web");
+/** Where `npm run build` writes the dashboard. */
+export const WEB_ROOT = join(PACKAGE_ROOT, "dist/web");
 
 const CONTENT_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -45,7 +46,7 @@ export function createWebAssets(root: string = WEB_ROOT) {
       if (file === undefined) {
         if (path !== "/") return false;
         response.writeHead(503, { "content-type": "text/plain; charset=utf-8" });
-        response.end("The dashboard is not built: run `npm run build:web` (npm start and npm test do it).\n");
+        response.end("The dashboard is not built: run `npm run build` (npm ci, npm start and npm test do it).\n");
         return true;
       }
       response.writeHead(200, { "content-type": file.type, "cache-control": "no-cache", ...SECURITY_HEADERS });

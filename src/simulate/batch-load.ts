@@ -1,4 +1,4 @@
-import type { BillingClient } from "tally/client";
+import type { BillingClient } from "../client/node.js";
 import { createUsageProducer } from "../client/usage-producer.js";
 import type { BatchSender } from "../client/billing-client.js";
 import type { LoadContext } from "./load-context.js";

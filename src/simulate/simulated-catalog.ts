@@ -1,4 +1,4 @@
-import type { BillingClient } from "tally/client";
+import type { BillingClient } from "../client/node.js";
 import { Aggregation } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { runConcurrently } from "./concurrently.js";
 

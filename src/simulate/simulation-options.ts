@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { MAX_BATCH_SIZE, SIMULATION_DEFAULTS } from "../config.js";
 
 /** How events travel: one RecordUsage each, BatchRecordUsage through the client's producer, or StreamUsage. */
 export type SimulationMode = "unary" | "batch" | "stream";
@@ -11,7 +12,7 @@ export type SimulationProtocol = "grpc" | "connect" | "grpc-web";
 
 /**
  * What one simulation does. Every field is optional; resolveSimulationOptions
- * fills the defaults stated here, and `tally simulate` maps its flags (and
+ * fills the defaults stated here (SIMULATION_DEFAULTS in src/config.ts), and `tally simulate` maps its flags (and
  * TALLY_SIMULATE_* variables) onto the same fields.
  */
 export interface SimulationOptions {
@@ -70,28 +71,6 @@ export type ResolvedSimulationOptions = Required<Omit<SimulationOptions, "apiKey
   signal: AbortSignal | undefined;
 };
 
-/** The defaults of SimulationOptions, also shown by `tally simulate --help`. */
-export const SIMULATION_DEFAULTS = {
-  url: "http://127.0.0.1:8080",
-  protocol: "grpc",
-  customers: 20,
-  meters: 4,
-  total: 10_000,
-  durationSeconds: 10,
-  concurrency: 16,
-  mode: "unary",
-  batchSize: 100,
-  scenario: "steady",
-  burstMs: 1000,
-  pauseMs: 1000,
-  duplicatesPercent: 0,
-  latePercent: 0,
-  badInputPercent: 0,
-  clientRetries: false,
-  json: false,
-  progressIntervalMs: 5000,
-} as const satisfies Partial<SimulationOptions>;
-
 /** The longest run id: meter keys `sim-<runId>-m<i>` must stay within 63 characters. */
 export const MAX_RUN_ID_LENGTH = 40;
 
@@ -114,7 +93,7 @@ export function resolveSimulationOptions(options: SimulationOptions = {}): Resol
     if (!Number.isSafeInteger(resolved[field]) || resolved[field] < 1) problems.push(`${field} must be a positive integer`);
   }
   if (!Number.isSafeInteger(resolved.total) || resolved.total < 0) problems.push("total must be a non-negative integer");
-  if (resolved.batchSize > 1000) problems.push("batchSize is at most 1000 (the server's limit per batch)");
+  if (resolved.batchSize > MAX_BATCH_SIZE) problems.push(`batchSize is at most ${MAX_BATCH_SIZE} (the server's limit per batch)`);
   if (resolved.rate !== undefined && !(resolved.rate > 0)) problems.push("rate must be positive");
   if (!(resolved.durationSeconds > 0)) problems.push("durationSeconds must be positive");
   if (!(resolved.burstMs > 0) || !(resolved.pauseMs >= 0)) problems.push("burstMs must be positive and pauseMs not negative");

@@ -51,7 +51,7 @@ describe("the dashboard's files", () => {
     try {
       const page = await fetch(`${url}/`);
       assert.equal(page.status, 503);
-      assert.match(await page.text(), /npm run build:web/);
+      assert.match(await page.text(), /run `npm run build`/);
     } finally {
       server.close();
     }

@@ -4,7 +4,7 @@ import { Writable } from "node:stream";
 import { Code } from "@connectrpc/connect";
 import { Command, CommanderError } from "commander";
 import { Decimal } from "../../src/domain/decimal.js";
-import { registerSimulateCommand } from "../../src/simulate/simulate-command.js";
+import { registerSimulateCommand } from "../../src/cli/simulate.js";
 import { runSimulation, type SimulationOutput } from "../../src/simulate/simulation.js";
 import type { SimulationMode, SimulationOptions, SimulationProtocol } from "../../src/simulate/simulation-options.js";
 import type { SimulationSummary } from "../../src/simulate/summary.js";

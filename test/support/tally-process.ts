@@ -23,12 +23,14 @@ export function scratchDirectory(prefix = "tally-test-"): { path: string; cleanu
 }
 
 /**
- * Starts the real `tally serve` command (bin/tally.js) on port 0 and waits for
- * its "listening" log line. Its bootstrap key is TEST_ADMIN_KEY unless `env`
- * sets another.
+ * Starts the real `tally serve` command (bin/tally.js, which runs the build in
+ * dist/) on port 0 and waits for its "listening" log line. Its bootstrap key
+ * is TEST_ADMIN_KEY unless `env` sets another. `cwd` is the package directory
+ * to run it in; default the repository's.
  */
-export async function startTallyProcess(db: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<TallyProcess> {
-  const child = spawn(process.execPath, ["bin/tally.js", "serve", "--port", "0", "--db", db, ...extraArgs], {
+export async function startTallyProcess(db: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<TallyProcess> {
+  const child = spawn(process.execPath, ["--max-semi-space-size=64", "bin/tally.js", "serve", "--port", "0", "--db", db, ...extraArgs], {
+    cwd,
     env: { ...process.env, TALLY_BOOTSTRAP_KEY: TEST_ADMIN_KEY, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

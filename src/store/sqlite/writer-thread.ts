@@ -12,6 +12,16 @@ export interface WriterThreadOptions {
   onGroupCommitted?: (writes: number, seconds: number) => void;
 }
 
+/**
+ * The thread's module. Compiled (dist/, what `tally` runs), it is the thread's
+ * compiled module itself. From the TypeScript sources (tests and scripts run
+ * through tsx), it is an entry that registers tsx first, because a worker does
+ * not inherit the main thread's loader hooks on Node 20.
+ */
+const WRITER_THREAD_ENTRY = import.meta.url.endsWith(".ts")
+  ? new URL("./writer-thread-entry.mjs", import.meta.url)
+  : new URL("./writer-thread-main.js", import.meta.url);
+
 interface Pending {
   resolve: (value: WriteReplyValue) => void;
   reject: (error: Error) => void;
@@ -38,9 +48,9 @@ export function createWriterThread(options: WriterThreadOptions) {
   /** Starts a thread and waits until it has opened the database. */
   function start(): Worker {
     const started = startSignal();
-    const thread = new Worker(new URL("./writer-thread-entry.mjs", import.meta.url), {
+    const thread = new Worker(WRITER_THREAD_ENTRY, {
       workerData: { path: options.path, busyTimeoutMs: options.busyTimeoutMs, started },
-      // Not the process's flags (--input-type, --cpu-prof, ...): the entry registers its own loader.
+      // Not the process's flags (--input-type, --cpu-prof, ...): from the sources, the entry registers its own loader.
       execArgv: [],
     });
     thread.on("message", (message: FromWriter) => {

@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { runSimulation, type SimulationOutput } from "./simulation.js";
-import { MAX_RUN_ID_LENGTH, SIMULATION_DEFAULTS, type SimulationOptions } from "./simulation-options.js";
+import { runSimulation, type SimulationOutput } from "../simulate/simulation.js";
+import { MAX_BATCH_SIZE, SIMULATION_DEFAULTS } from "../config.js";
+import { MAX_RUN_ID_LENGTH, type SimulationOptions } from "../simulate/simulation-options.js";
 
 /** The flags of `tally simulate` as commander hands them to the action. */
 interface SimulateFlags {
@@ -116,7 +117,7 @@ function simulateOptions(): Option[] {
       .env(env("MODE"))
       .choices(["unary", "batch", "stream"])
       .default(defaults.mode),
-    new Option("--batch-size <n>", "events per batch or stream message (at most 1000)")
+    new Option("--batch-size <n>", `events per batch or stream message (at most ${MAX_BATCH_SIZE})`)
       .env(env("BATCH_SIZE"))
       .default(defaults.batchSize)
       .argParser(positiveInteger),

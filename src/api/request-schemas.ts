@@ -1,0 +1,158 @@
+import { z } from "zod";
+import { UsageRecordView } from "../../gen/ts/billing/v1/usage_service_pb.js";
+import { Decimal } from "../domain/decimal.js";
+import { aggregationOf } from "./proto-mapping.js";
+import {
+  attributes,
+  billingPeriod,
+  currencyCode,
+  customerReference,
+  decimalString,
+  meterKey,
+  pageSize,
+  precision,
+  requestId,
+  timestamp,
+} from "./request-validation.js";
+
+/**
+ * The rules of every billing.v1 request message, one schema per message, each
+ * declared here and nowhere else: a handler checks its request with
+ * `validate(schema, request)` and reads the parsed result. Field rules shared
+ * between messages are in request-validation.ts; rules that need stored data
+ * (a meter's precision, time rules, uniqueness) belong to the domain. Two
+ * rules apply to every message and live in the interceptor chain instead:
+ * no NUL characters in any text (text-rules.ts) and the most requests a batch
+ * or stream message may carry, the server's --max-batch-size (call-limits.ts).
+ * Schemas are built once: zod compiles each one on its first use.
+ */
+
+// billing.v1.CustomerService
+
+export const createCustomerRequest = z.object({
+  requestId,
+  customer: z.object(
+    {
+      externalId: z.string().max(128, "at most 128 characters"),
+      displayName: z.string().min(1, "is required").max(256, "at most 256 characters"),
+      currencyCode,
+    },
+    { error: "is required" },
+  ),
+});
+
+export const getCustomerRequest = z.object({ id: customerReference });
+
+export const listCustomersRequest = z.object({
+  pageSize: pageSize(50, 1000),
+  pageToken: z.string(),
+  query: z.string().max(128, "at most 128 characters"),
+});
+
+// billing.v1.CatalogService
+
+export const createMeterRequest = z.object({
+  requestId,
+  meter: z.object(
+    {
+      key: meterKey,
+      displayName: z.string().min(1, "is required").max(256, "at most 256 characters"),
+      unit: z.string().min(1, "is required").max(64, "at most 64 characters"),
+      aggregation: z.number().transform((value, context) => {
+        const aggregation = aggregationOf(value);
+        if (aggregation === undefined) {
+          context.addIssue({ code: "custom", message: "must be AGGREGATION_SUM, AGGREGATION_COUNT or AGGREGATION_MAX" });
+          return z.NEVER;
+        }
+        return aggregation;
+      }),
+      precision,
+    },
+    { error: "is required" },
+  ),
+});
+
+const priceTier = z.object({
+  upTo: z.union([z.literal(""), decimalString("up_to")]).transform((text) => (text === "" ? null : Decimal.parse(text)!)),
+  unitAmount: decimalString("unit_amount").transform((text) => Decimal.parse(text)!),
+});
+
+export const createPriceRequest = z.object({
+  requestId,
+  price: z.object(
+    {
+      meterKey,
+      currencyCode,
+      tiers: z.array(priceTier),
+      effectivePeriod: z.union([z.literal(""), billingPeriod]),
+    },
+    { error: "is required" },
+  ),
+});
+
+export const getMeterRequest = z.object({ key: meterKey });
+
+export const listMetersRequest = z.object({ pageSize: pageSize(50, 1000), pageToken: z.string() });
+
+export const listPricesRequest = listMetersRequest.extend({ meterKey: z.union([z.literal(""), meterKey]) });
+
+// billing.v1.UsageService
+
+/** A batch's record view; unset (or a number this server does not know) is refused, UNSPECIFIED means FULL. */
+const recordView = z
+  .enum(UsageRecordView)
+  .transform((view) => (view === UsageRecordView.UNSPECIFIED ? UsageRecordView.FULL : view));
+
+/** A RecordUsageRequest: the call's own, and each item of a batch or stream message (checked one by one, so each fails alone). */
+export const recordUsageRequest = z.object({
+  requestId,
+  customerId: customerReference,
+  meterKey: z.string().min(1, "is required").max(63, "at most 63 characters"),
+  quantity: z.string().max(64, "at most 64 characters"),
+  eventTime: timestamp.optional(),
+  attributes,
+});
+
+/** The batch itself; its items are RecordUsageRequests (recordUsageRequest). */
+export const batchRecordUsageRequest = z.object({
+  requests: z
+    .array(z.unknown())
+    .min(1, "needs at least one request"),
+  atomic: z.boolean(),
+  view: recordView,
+});
+
+/** One message of a stream; its items are RecordUsageRequests (recordUsageRequest). */
+export const streamUsageRequest = z.object({
+  requests: z
+    .array(z.unknown())
+    .min(1, "needs at least one request"),
+  sequence: z.bigint(),
+  view: recordView,
+});
+
+export const getUsageRecordRequest = z.object({ id: z.string().min(1, "is required").max(128, "at most 128 characters") });
+
+export const getDailyUsageRequest = z.object({ customerId: customerReference, period: z.union([z.literal(""), billingPeriod]) });
+
+export const listUsageRecordsRequest = z.object({
+  customerId: customerReference,
+  meterKey: z.string().max(63, "at most 63 characters"),
+  startTime: timestamp.optional(),
+  endTime: timestamp.optional(),
+  pageSize: pageSize(50, 1000),
+  pageToken: z.string(),
+});
+
+export const voidUsageRequest = z.object({
+  requestId,
+  reason: z.string().min(1, "a reason is required").max(512, "at most 512 characters"),
+});
+
+// billing.v1.BillingService
+
+export const getCurrentBillRequest = z.object({ customerId: customerReference });
+
+export const getBillRequest = z.object({ customerId: customerReference, period: billingPeriod });
+
+export const listBillsRequest = z.object({ customerId: customerReference, pageSize: pageSize(12, 120), pageToken: z.string() });
