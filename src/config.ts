@@ -21,8 +21,13 @@ export interface ServeConfig {
   logLevel: string;
   /** How long after a period ends its bill still accepts late usage, in ms. Default 72h (TALLY_FINALIZE_GRACE). */
   finalizeGrace: number;
-  /** Largest request or response message, in bytes. Default 4 MiB (TALLY_MAX_MESSAGE_BYTES). */
+  /** Largest request message, in bytes. Default 4 MiB (TALLY_MAX_MESSAGE_BYTES). */
   maxMessageBytes: number;
+  /**
+   * Largest response message, in bytes: a larger answer is RESOURCE_EXHAUSTED (list calls page well below it).
+   * Default 16 MiB (TALLY_MAX_RESPONSE_BYTES).
+   */
+  maxResponseBytes: number;
   /** How long shutdown waits for in-flight calls before closing connections, in ms. Default 10s (TALLY_SHUTDOWN_GRACE). */
   shutdownGrace: number;
   /** Seed a demo catalog and customers when the database is empty. Default false (TALLY_DEMO=true). */
@@ -83,6 +88,7 @@ export const SERVE_DEFAULTS: Readonly<Omit<ServeConfig, "bootstrapKey" | "tlsCer
   logLevel: "info",
   finalizeGrace: duration("72h"),
   maxMessageBytes: 4 * 1024 * 1024,
+  maxResponseBytes: 16 * 1024 * 1024,
   shutdownGrace: duration("10s"),
   demo: false,
   corsOrigins: [],
@@ -158,9 +164,13 @@ export function serveOptions(): Option[] {
       .env("TALLY_FINALIZE_GRACE")
       .default(defaults.finalizeGrace, formatDuration(defaults.finalizeGrace))
       .argParser(duration),
-    new Option("--max-message-bytes <bytes>", "largest request or response message")
+    new Option("--max-message-bytes <bytes>", "largest request message")
       .env("TALLY_MAX_MESSAGE_BYTES")
       .default(defaults.maxMessageBytes)
+      .argParser(positiveInteger),
+    new Option("--max-response-bytes <bytes>", "largest response message")
+      .env("TALLY_MAX_RESPONSE_BYTES")
+      .default(defaults.maxResponseBytes)
       .argParser(positiveInteger),
     new Option("--shutdown-grace <duration>", "how long shutdown waits for in-flight calls, e.g. 10s")
       .env("TALLY_SHUTDOWN_GRACE")

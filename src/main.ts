@@ -93,6 +93,7 @@ export async function startTally(config: ServeConfig, logger: Logger, dependenci
     metrics,
     publicReflection: config.publicReflection,
     maxMessageBytes: config.maxMessageBytes,
+    maxResponseBytes: config.maxResponseBytes,
     interceptors: dependencies.interceptors,
     publicServices: dependencies.publicServices,
     grpcFastPath: config.grpcFastPath,

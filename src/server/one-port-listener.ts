@@ -250,8 +250,6 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
       clearTimeout(idleTimer);
       // A request that trickles in holds a stream slot and session memory:
       // bound it like an HTTP/1.1 request, unless the RPC streams by design.
-      // (Anonymous closures only: tsx wraps named ones, ~0.5 µs each, and
-      // this runs for every call.)
       let requestTimer: NodeJS.Timeout | undefined;
       if (!(options.keepsRequestOpen?.(headers[":path"] ?? "") ?? false)) {
         requestTimer = setTimeout(() => {

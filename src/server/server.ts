@@ -61,8 +61,10 @@ export interface TallyServerOptions {
   callLimits: CallLimitsOptions;
   /** Connection limits and TLS of the listener. Default: the listener's defaults, cleartext. */
   listener?: Omit<OnePortListenerOptions, "handler" | "onListenerError">;
-  /** Largest request or response message in bytes. Default: --max-message-bytes's (src/config.ts). */
+  /** Largest request message in bytes. Default: --max-message-bytes's (src/config.ts). */
   maxMessageBytes?: number;
+  /** Largest response message in bytes. Default: --max-response-bytes's (src/config.ts). */
+  maxResponseBytes?: number;
   /**
    * Serve uncompressed unary gRPC calls on the gRPC fast path (same
    * interceptors, same answers, less CPU); false leaves every call to
@@ -139,6 +141,7 @@ const REFLECTED_FILES: DescFile[] = [
 export function createTallyServer(options: TallyServerOptions) {
   const { services, logger } = options;
   const maxMessageBytes = options.maxMessageBytes ?? SERVE_DEFAULTS.maxMessageBytes;
+  const maxResponseBytes = options.maxResponseBytes ?? SERVE_DEFAULTS.maxResponseBytes;
   const health = createHealthService();
   const draining = createCallDraining();
   let serving = true;
@@ -158,7 +161,7 @@ export function createTallyServer(options: TallyServerOptions) {
   const grpcFastPath = createGrpcUnaryFastPath({
     interceptors,
     readMaxBytes: maxMessageBytes,
-    writeMaxBytes: maxMessageBytes,
+    writeMaxBytes: maxResponseBytes,
   });
   const grpcFastPathOn = options.grpcFastPath ?? true;
   const connectHandler = connectNodeAdapter({
@@ -180,7 +183,7 @@ export function createTallyServer(options: TallyServerOptions) {
     interceptors,
     jsonOptions: STRICT_JSON,
     readMaxBytes: maxMessageBytes,
-    writeMaxBytes: maxMessageBytes,
+    writeMaxBytes: maxResponseBytes,
     fallback(request, response) {
       if (request.url === "/healthz" && (request.method === "GET" || request.method === "HEAD")) {
         response.writeHead(serving ? 200 : 503, { "content-type": "text/plain; charset=utf-8" });
