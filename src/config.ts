@@ -50,6 +50,10 @@ export interface ServeConfig {
   maxStreamMessages: number;
   /** Longest a unary call may run, whatever deadline the caller set, in ms. Default 30s (TALLY_MAX_DEADLINE). */
   maxDeadline: number;
+  /** Longest a stream (StreamUsage, health Watch, reflection) may stay open, in ms. Default 30m (TALLY_MAX_STREAM_LIFETIME). */
+  maxStreamLifetime: number;
+  /** How often an open stream's API key is verified again, in ms: a revoked key's streams end within it. Default 1s (TALLY_KEY_RECHECK_INTERVAL). */
+  keyRecheckInterval: number;
   /** Calls (and stream messages) per second each tenant may make; 0 for no limit. Default 2000 (TALLY_RATE_LIMIT). */
   rateLimit: number;
   /** Calls a tenant may make at once above its rate (the token bucket's size). Default 4000 (TALLY_RATE_BURST). */
@@ -96,6 +100,8 @@ export const SERVE_DEFAULTS: Readonly<Omit<ServeConfig, "bootstrapKey" | "tlsCer
   maxBatchSize: 1000,
   maxStreamMessages: 100_000,
   maxDeadline: duration("30s"),
+  maxStreamLifetime: duration("30m"),
+  keyRecheckInterval: duration("1s"),
   rateLimit: 2000,
   rateBurst: 4000,
   maxHeaderBytes: 16 * 1024,
@@ -198,6 +204,14 @@ export function serveOptions(): Option[] {
     new Option("--max-deadline <duration>", "longest a unary call may run, whatever deadline its caller set")
       .env("TALLY_MAX_DEADLINE")
       .default(defaults.maxDeadline, formatDuration(defaults.maxDeadline))
+      .argParser(positiveDuration),
+    new Option("--max-stream-lifetime <duration>", "longest a stream may stay open; then it ends UNAVAILABLE and clients open a new one")
+      .env("TALLY_MAX_STREAM_LIFETIME")
+      .default(defaults.maxStreamLifetime, formatDuration(defaults.maxStreamLifetime))
+      .argParser(positiveDuration),
+    new Option("--key-recheck-interval <duration>", "how often an open stream's API key is verified again (a revoked key's streams end within it)")
+      .env("TALLY_KEY_RECHECK_INTERVAL")
+      .default(defaults.keyRecheckInterval, formatDuration(defaults.keyRecheckInterval))
       .argParser(positiveDuration),
     new Option("--rate-limit <calls-per-second>", "calls (and stream messages) per second per tenant; 0 for no limit")
       .env("TALLY_RATE_LIMIT")

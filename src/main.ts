@@ -97,11 +97,13 @@ export async function startTally(config: ServeConfig, logger: Logger, dependenci
     interceptors: dependencies.interceptors,
     publicServices: dependencies.publicServices,
     grpcFastPath: config.grpcFastPath,
+    keyRecheckIntervalMs: config.keyRecheckInterval,
     corsOrigins: config.corsOrigins,
     callLimits: {
       maxBatchSize: config.maxBatchSize,
       maxStreamMessages: config.maxStreamMessages,
       maxDeadlineMs: config.maxDeadline,
+      maxStreamLifetimeMs: config.maxStreamLifetime,
       rateLimit: config.rateLimit,
       rateBurst: config.rateBurst,
     },

@@ -12,7 +12,8 @@ export type TransportReason =
   | "API_KEY_INVALID"
   | "ROLE_NOT_PERMITTED"
   | "RATE_LIMITED"
-  | "STREAM_LIMIT_REACHED";
+  | "STREAM_LIMIT_REACHED"
+  | "STREAM_LIFETIME_REACHED";
 
 /** Every reason the API can return. */
 export type ApiReason = FailureReason | TransportReason;
@@ -58,6 +59,10 @@ export const REASONS: Record<ApiReason, { code: Code; meaning: string }> = {
   STREAM_LIMIT_REACHED: {
     code: Code.ResourceExhausted,
     meaning: "The stream reached its most messages; what was acknowledged is recorded, send the rest on a new stream.",
+  },
+  STREAM_LIFETIME_REACHED: {
+    code: Code.Unavailable,
+    meaning: "The stream was open as long as a stream may be (--max-stream-lifetime); what was acknowledged is recorded, open a new one.",
   },
   STORE_UNAVAILABLE: {
     code: Code.Unavailable,

@@ -83,10 +83,15 @@ export function createKeyring({ store, clock, configuredKeys = [], trustVerified
      */
     recall,
 
-    /** Who a presented key is; undefined when it is no valid key. */
-    async authenticate(key: string): Promise<Principal | undefined> {
+    /**
+     * Who a presented key is; undefined when it is no valid key. A key
+     * verified within the trust window is not looked up again, unless
+     * `fresh` asks for the store's word now (an open stream re-checking its
+     * key); a key found revoked is forgotten, so unary calls are refused too.
+     */
+    async authenticate(key: string, fresh = false): Promise<Principal | undefined> {
       const recalled = recall(key);
-      if (recalled !== undefined) return recalled;
+      if (recalled !== undefined && (!fresh || recentlyVerified.get(key)!.until === Number.POSITIVE_INFINITY)) return recalled;
       const now = clock.now();
 
       const hash = hashApiKey(key);

@@ -16,6 +16,7 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 import { StatusSchema } from "../../gen/ts/google/rpc/status_pb.js";
+import { TIMEOUT_UNIT_MS } from "./interceptors/call-end.js";
 
 /** Options of the gRPC unary fast path. */
 export interface GrpcUnaryFastPathOptions {
@@ -112,7 +113,6 @@ export function grpcTimeoutMs(value: string | undefined): number | undefined {
   return Number(match[1]) * TIMEOUT_UNIT_MS[match[2] as keyof typeof TIMEOUT_UNIT_MS];
 }
 
-const TIMEOUT_UNIT_MS = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
 
 /** Headers the gRPC protocol owns: an error's metadata never overrides them. */
 const PROTOCOL_HEADERS = new Set(["content-type", "grpc-status", "grpc-message", "grpc-status-details-bin", "grpc-encoding", "grpc-accept-encoding", "grpc-timeout", "te"]);

@@ -71,6 +71,8 @@ export interface TallyServerOptions {
    * connect-node. Default true.
    */
   grpcFastPath?: boolean;
+  /** How often an open stream's API key is verified again, in ms. Default: --key-recheck-interval's (src/config.ts). */
+  keyRecheckIntervalMs?: number;
   /**
    * More interceptors, run after the text rules and outside the error
    * boundary (so their own refusals are logged and counted); tests use them.
@@ -155,6 +157,7 @@ export function createTallyServer(options: TallyServerOptions) {
     draining: draining.interceptor,
     callLimits: options.callLimits,
     publicReflection: options.publicReflection ?? false,
+    keyRecheckIntervalMs: options.keyRecheckIntervalMs ?? SERVE_DEFAULTS.keyRecheckInterval,
     publicServices: (options.publicServices ?? []).map(({ service }) => service.typeName),
     extra: options.interceptors ?? [],
   });

@@ -257,7 +257,7 @@ describe("graceful shutdown", () => {
       logger: pino({ level: "silent" }),
       keyring: createKeyring({ store, clock, configuredKeys: [{ key: TEST_ADMIN_KEY, role: "admin", name: "test" }] }),
       metrics: createMetrics({ databaseBytes: () => store.storageBytes() }),
-      callLimits: { maxBatchSize: 1000, maxStreamMessages: 100_000, maxDeadlineMs: 30_000, rateLimit: 0, rateBurst: 1 },
+      callLimits: { maxBatchSize: 1000, maxStreamMessages: 100_000, maxDeadlineMs: 30_000, maxStreamLifetimeMs: 60_000, rateLimit: 0, rateBurst: 1 },
     });
     const address = await server.listen(0, "127.0.0.1");
     const url = `http://127.0.0.1:${address.port}`;

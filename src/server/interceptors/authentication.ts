@@ -1,9 +1,10 @@
-import type { Interceptor, StreamRequest, UnaryRequest } from "@connectrpc/connect";
+import type { Interceptor, StreamRequest, StreamResponse, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
 import { type Access, accessFor } from "../../api/access-policy.js";
 import { callerPrincipal, callerScope } from "../../api/caller-scope.js";
 import { failureToConnectError } from "../../api/failure-status.js";
 import { type Principal, roleGrants } from "../../domain/api-key.js";
 import type { Keyring } from "../../domain/keyring.js";
+import { createStreamEnd, untilEnded } from "./call-end.js";
 
 /** How calls are authenticated. */
 export interface AuthenticationOptions {
@@ -12,15 +13,19 @@ export interface AuthenticationOptions {
   publicReflection?: boolean;
   /** Type names of services served without a key (the conformance runner's). Default none. */
   publicServices?: string[];
+  /** How often an open stream's key is verified again, in ms; a revoked key's streams end within it. Required. */
+  keyRecheckIntervalMs: number;
 }
 
 /**
  * Every call but health needs `authorization: Bearer <key>`: without a valid
  * key it is UNAUTHENTICATED, with a key whose role lacks the method's
  * permission PERMISSION_DENIED. The key's tenant becomes the call's scope, so
- * a caller cannot name another tenant.
+ * a caller cannot name another tenant. A stream's key is verified again
+ * every keyRecheckIntervalMs against the store, and the stream ends
+ * UNAUTHENTICATED once the key is revoked.
  */
-export function createAuthentication({ keyring, publicReflection = false, publicServices = [] }: AuthenticationOptions): Interceptor {
+export function createAuthentication({ keyring, publicReflection = false, publicServices = [], keyRecheckIntervalMs }: AuthenticationOptions): Interceptor {
   const publicServiceNames = new Set(publicServices);
   // Not an async function: a call with a key verified moments ago (the
   // keyring recalls it) passes through without a promise of its own.
@@ -37,10 +42,38 @@ export function createAuthentication({ keyring, publicReflection = false, public
         }),
       );
     }
+    if (request.stream) return keyring.authenticate(key).then((principal) => admitStream(request, key, principal, access, next));
     const recalled = keyring.recall(key);
     if (recalled !== undefined) return admit(request, recalled, access, next);
     return keyring.authenticate(key).then((principal) => admit(request, principal, access, next));
   };
+
+  /** A stream runs as the key's principal while the store still knows the key: it ends UNAUTHENTICATED once the key is revoked. */
+  function admitStream(
+    request: StreamRequest,
+    key: string,
+    principal: Principal | undefined,
+    access: Exclude<Access, "public">,
+    next: (request: UnaryRequest | StreamRequest) => Promise<UnaryResponse | StreamResponse>,
+  ): Promise<StreamResponse> {
+    const { ended, end } = createStreamEnd();
+    const recheck = setInterval(() => {
+      keyring.authenticate(key, true).then(
+        (still) => {
+          if (still === undefined) end(failureToConnectError({ reason: "API_KEY_INVALID", message: "the API key was revoked while the stream was open", fieldViolations: [] }));
+        },
+        () => undefined, // the store could not say: the key stays trusted until the next check
+      );
+    }, keyRecheckIntervalMs);
+    const finish = () => clearInterval(recheck);
+    return admit(request, principal, access, next).then(
+      (response) => ({ ...response, message: untilEnded((response as StreamResponse).message, ended, finish) }) as StreamResponse,
+      (error: unknown) => {
+        finish();
+        return Promise.reject(error);
+      },
+    );
+  }
 }
 
 /** Runs the call as the key's principal, if there is one and its role may call the method. */

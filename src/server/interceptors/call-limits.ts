@@ -1,7 +1,8 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, type Interceptor, type UnaryRequest } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor, type StreamRequest, type StreamResponse, type UnaryRequest } from "@connectrpc/connect";
 import { RetryInfoSchema } from "../../../gen/ts/google/rpc/error_details_pb.js";
 import { answerOf } from "./call-answer.js";
+import { abortStatus, callDeadline, createStreamEnd, untilEnded } from "./call-end.js";
 import { callerPrincipal } from "../../api/caller-scope.js";
 import { failureToConnectError } from "../../api/failure-status.js";
 import type { Scope } from "../../domain/store.js";
@@ -14,6 +15,8 @@ export interface CallLimitsOptions {
   maxStreamMessages: number;
   /** Longest a unary call may run, in ms, whatever deadline its caller set. */
   maxDeadlineMs: number;
+  /** Longest a stream (any streaming call, health Watch included) may stay open, in ms; then it ends UNAVAILABLE. */
+  maxStreamLifetimeMs: number;
   /** Calls (and stream messages) per second per tenant; 0 for no limit. */
   rateLimit: number;
   /** The token bucket's size: calls a tenant may make at once. */
@@ -84,52 +87,104 @@ export function createCallLimits(options: CallLimitsOptions): Interceptor {
     });
   }
 
-  /** A unary call's answer, or DEADLINE_EXCEEDED once it has run maxDeadlineMs. */
+  /**
+   * A unary call's answer; DEADLINE_EXCEEDED once it has run maxDeadlineMs;
+   * or, once its signal aborts, the caller's own status (DEADLINE_EXCEEDED
+   * when its deadline passed, CANCELED when it went away), so the call ends,
+   * and is logged and counted, with the status its caller saw. A call whose
+   * deadline passed before it got here is not started.
+   */
   function capped<T>(next: (request: UnaryRequest) => Promise<T>, request: UnaryRequest): Promise<T> {
+    const { signal } = request;
+    const deadline = callDeadline(request.header);
+    if (signal.aborted) return Promise.reject(abortStatus(signal, deadline));
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new ConnectError(`the call ran longer than the server's ${options.maxDeadlineMs} ms cap`, Code.DeadlineExceeded)),
-        options.maxDeadlineMs,
-      );
+      const settle = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+      };
+      const onAbort = () => {
+        settle();
+        reject(abortStatus(signal, deadline));
+      };
+      const timer = setTimeout(() => {
+        settle();
+        reject(new ConnectError(`the call ran longer than the server's ${options.maxDeadlineMs} ms cap`, Code.DeadlineExceeded));
+      }, options.maxDeadlineMs);
+      signal.addEventListener("abort", onAbort);
       answerOf(next, request).then(
         (response) => {
-          clearTimeout(timer);
+          settle();
           resolve(response);
         },
         (error: unknown) => {
-          clearTimeout(timer);
+          settle();
           reject(error);
         },
       );
     });
   }
 
+  /**
+   * A stream ends UNAVAILABLE (reason STREAM_LIFETIME_REACHED, so clients
+   * open a new one) after maxStreamLifetimeMs, and with its caller's status
+   * when its signal aborts; an authenticated one is held to the tenant's
+   * rate, the batch size and the most messages per stream.
+   */
+  function limitedStream(next: Parameters<Interceptor>[0], request: StreamRequest, tenant: Scope | undefined): Promise<StreamResponse> {
+    const { signal } = request;
+    const deadline = callDeadline(request.header);
+    if (signal.aborted) return Promise.reject(abortStatus(signal, deadline));
+    const { ended, end } = createStreamEnd();
+    const lifetime = setTimeout(
+      () =>
+        end(
+          failureToConnectError({
+            reason: "STREAM_LIFETIME_REACHED",
+            message: `a stream may stay open at most ${options.maxStreamLifetimeMs} ms; open a new one`,
+            fieldViolations: [],
+          }),
+        ),
+      options.maxStreamLifetimeMs,
+    );
+    const onAbort = () => end(abortStatus(signal, deadline));
+    signal.addEventListener("abort", onAbort);
+    const finish = () => {
+      clearTimeout(lifetime);
+      signal.removeEventListener("abort", onAbort);
+    };
+    const messages = request.message;
+    async function* limited() {
+      let count = 0;
+      for await (const message of messages) {
+        count++;
+        if (count > options.maxStreamMessages) {
+          throw failureToConnectError({
+            reason: "STREAM_LIMIT_REACHED",
+            message: `a stream may send at most ${options.maxStreamMessages} messages; open a new stream for the rest`,
+            fieldViolations: [],
+          });
+        }
+        takeToken(tenant!);
+        checkBatchSize(message, "requests");
+        yield message;
+      }
+    }
+    return answerOf(next, tenant === undefined ? request : { ...request, message: limited() }).then(
+      (response) => ({ ...response, message: untilEnded((response as StreamResponse).message, ended, finish) }) as StreamResponse,
+      (error: unknown) => {
+        finish();
+        return Promise.reject(error);
+      },
+    );
+  }
+
   // Not an async function: a unary call's limits are checked at once and its
   // answer raced against the deadline cap, without a promise of the interceptor's.
   return (next) => (request) => {
-    const principal = request.contextValues.get(callerPrincipal);
-    if (principal === undefined) return next(request);
-    const tenant = principal.tenant;
-    if (request.stream) {
-      const messages = request.message;
-      async function* limited() {
-        let count = 0;
-        for await (const message of messages) {
-          count++;
-          if (count > options.maxStreamMessages) {
-            throw failureToConnectError({
-              reason: "STREAM_LIMIT_REACHED",
-              message: `a stream may send at most ${options.maxStreamMessages} messages; open a new stream for the rest`,
-              fieldViolations: [],
-            });
-          }
-          takeToken(tenant);
-          checkBatchSize(message, "requests");
-          yield message;
-        }
-      }
-      return next({ ...request, message: limited() });
-    }
+    const tenant = request.contextValues.get(callerPrincipal)?.tenant;
+    if (request.stream) return limitedStream(next, request, tenant);
+    if (tenant === undefined) return next(request);
     try {
       takeToken(tenant);
       checkBatchSize(request.message, "requests");

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { FailureError } from "../../domain/failure.js";
 import { StoreUnavailableError } from "../../domain/store.js";
 import { answerOf } from "./call-answer.js";
+import { abortStatus } from "./call-end.js";
 import { failureToConnectError } from "../../api/failure-status.js";
 
 /**
@@ -12,31 +13,34 @@ import { failureToConnectError } from "../../api/failure-status.js";
  * of it (no stack, no SQL) reaching the caller. A store fault (disk full,
  * database locked, I/O error, database unreachable) is logged the same way
  * and answered UNAVAILABLE, which clients retry: the server is sound, what
- * it stands on is not.
+ * it stands on is not. What fails because the caller went away or its
+ * deadline passed (a reset stream's read, an aborted write) is the caller's
+ * status, CANCELED or DEADLINE_EXCEEDED, not a fault of the server's.
  */
 export function createErrorBoundary(logger: Logger): Interceptor {
   // Not an async function: one reaction on the answer, without a promise of the interceptor's.
   return (next) => (request) => {
     return answerOf(next, request).then(
-      (response) => (response.stream ? { ...response, message: statusOnError(response.message, logger, request.method.name) } : response),
-      (error: unknown) => Promise.reject(toStatus(error, logger, request.method.name)),
+      (response) => (response.stream ? { ...response, message: statusOnError(response.message, logger, request.method.name, request.signal) } : response),
+      (error: unknown) => Promise.reject(toStatus(error, logger, request.method.name, request.signal)),
     );
   };
 }
 
 /** A stream's messages, with whatever its handler throws midway turned into a status. */
-async function* statusOnError<T>(messages: AsyncIterable<T>, logger: Logger, method: string): AsyncIterable<T> {
+async function* statusOnError<T>(messages: AsyncIterable<T>, logger: Logger, method: string, signal: AbortSignal): AsyncIterable<T> {
   try {
     yield* messages;
   } catch (error) {
-    throw toStatus(error, logger, method);
+    throw toStatus(error, logger, method, signal);
   }
 }
 
 /** The status a thrown value is answered with. */
-export function toStatus(error: unknown, logger: Logger, method: string): ConnectError {
+export function toStatus(error: unknown, logger: Logger, method: string, signal?: AbortSignal): ConnectError {
   if (error instanceof FailureError) return failureToConnectError(error.failure);
   if (error instanceof ConnectError) return error;
+  if (signal?.aborted === true) return abortStatus(signal);
   if (error instanceof StoreUnavailableError) {
     logger.error({ err: error.cause, method, store: error.condition }, "store unavailable");
     return failureToConnectError({

@@ -18,6 +18,8 @@ export interface InterceptorChainOptions {
   callLimits: CallLimitsOptions;
   /** Serve reflection without a key. */
   publicReflection: boolean;
+  /** How often an open stream's API key is verified again, in ms. */
+  keyRecheckIntervalMs: number;
   /** Type names of services served without a key (the conformance runner's). */
   publicServices: string[];
   /** More interceptors, inside the limits and outside the error boundary (tests). */
@@ -45,7 +47,12 @@ export function createInterceptorChain(options: InterceptorChainOptions): Interc
     options.metrics.interceptor,
     createCallLogging(options.logger),
     options.draining,
-    createAuthentication({ keyring: options.keyring, publicReflection: options.publicReflection, publicServices: options.publicServices }),
+    createAuthentication({
+      keyring: options.keyring,
+      publicReflection: options.publicReflection,
+      publicServices: options.publicServices,
+      keyRecheckIntervalMs: options.keyRecheckIntervalMs,
+    }),
     createCallLimits(options.callLimits),
     createTextRules(),
     ...options.extra,

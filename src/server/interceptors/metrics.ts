@@ -1,5 +1,5 @@
 import type { DescMethod } from "@bufbuild/protobuf";
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor, type StreamRequest, type UnaryRequest } from "@connectrpc/connect";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { ErrorInfoSchema } from "../../../gen/ts/google/rpc/error_details_pb.js";
 import { answerOf } from "./call-answer.js";
@@ -123,9 +123,16 @@ export function createMetrics(sources: MetricsSources) {
     for (const result of (message as { results?: UsageResultShape[] }).results ?? []) countResult(result);
   }
 
-  function countRefusal(series: CallSeries, error: ConnectError): void {
-    if (!series.unaryIngest) return;
-    events.inc(refused(error.findDetails(ErrorInfoSchema)[0]?.reason ?? Code[error.code]));
+  /**
+   * A refused call's events: RecordUsage's one, or every event of a refused
+   * BatchRecordUsage (an atomic batch refused whole, a batch too large, a
+   * missing key), under the call's reason. A stream's events are counted by
+   * the answers it sent.
+   */
+  function countRefusal(series: CallSeries, error: ConnectError, request: UnaryRequest | StreamRequest): void {
+    if (request.stream) return;
+    const count = series.unaryIngest ? 1 : ((request.message as { requests?: unknown[] }).requests?.length ?? 0);
+    if (count > 0) events.inc(refused(error.findDetails(ErrorInfoSchema)[0]?.reason ?? Code[error.code] ?? "Unknown"), count);
   }
 
   function observeCall(series: CallSeries, code: string, started: number): void {
@@ -173,7 +180,7 @@ export function createMetrics(sources: MetricsSources) {
       (error: unknown) => {
         const status = ConnectError.from(error);
         observeCall(series, Code[status.code] ?? "Unknown", started);
-        if (series.ingest) countRefusal(series, status);
+        if (series.ingest) countRefusal(series, status, request);
         return Promise.reject(error);
       },
     );

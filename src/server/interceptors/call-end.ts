@@ -1,0 +1,84 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+
+/**
+ * The status of a call whose signal aborted: DEADLINE_EXCEEDED when the
+ * caller's deadline passed, else the reason connect-node or the fast path
+ * gave, else CANCELED: the caller went away. A caller gives up at its own
+ * deadline, which it counted from before sending, so a cancel that arrives
+ * within 25 ms (or a tenth of its timeout) of the deadline (`deadline`, from
+ * `callDeadline`) is that deadline passing, and is told as such.
+ */
+export function abortStatus(signal: AbortSignal, deadline?: CallDeadline): ConnectError {
+  const reason = signal.reason instanceof ConnectError ? signal.reason : new ConnectError("the client cancelled the call", Code.Canceled);
+  if (reason.code === Code.Canceled && deadline !== undefined && performance.now() >= deadline.at - deadline.toleranceMs) {
+    return new ConnectError("the operation timed out", Code.DeadlineExceeded);
+  }
+  return reason;
+}
+
+/** When a caller's deadline passes, on performance.now()'s clock. */
+export interface CallDeadline {
+  at: number;
+  toleranceMs: number;
+}
+
+/**
+ * The deadline a call's headers set (gRPC and gRPC-Web: grpc-timeout;
+ * Connect: connect-timeout-ms), counted from now; undefined without one or
+ * with a malformed one (the protocol handler refuses those).
+ */
+export function callDeadline(header: Headers): CallDeadline | undefined {
+  const grpcTimeout = header.get("grpc-timeout");
+  const connectTimeout = grpcTimeout === null ? header.get("connect-timeout-ms") : null;
+  if (grpcTimeout === null && connectTimeout === null) return undefined;
+  let timeoutMs: number | undefined;
+  if (grpcTimeout !== null) {
+    const match = /^(\d{1,8})([HMSmun])$/.exec(grpcTimeout);
+    if (match !== null) timeoutMs = Number(match[1]) * TIMEOUT_UNIT_MS[match[2] as keyof typeof TIMEOUT_UNIT_MS];
+  } else if (/^\d{1,10}$/.test(connectTimeout!)) {
+    timeoutMs = Number(connectTimeout);
+  }
+  if (timeoutMs === undefined) return undefined;
+  return { at: performance.now() + timeoutMs, toleranceMs: Math.max(25, timeoutMs * 0.1) };
+}
+
+/** grpc-timeout's units (gRPC over HTTP/2), in ms. */
+export const TIMEOUT_UNIT_MS = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
+
+/**
+ * A promise that rejects with the first reason given to `end` and never
+ * resolves: a stream is raced against it to be ended from outside (a revoked
+ * key, the lifetime cap, the caller's deadline). It never rejects unhandled.
+ */
+export function createStreamEnd(): { ended: Promise<never>; end(reason: ConnectError): void } {
+  let end!: (reason: ConnectError) => void;
+  const ended = new Promise<never>((_, reject) => {
+    end = reject;
+  });
+  ended.catch(() => undefined);
+  return { ended, end };
+}
+
+/**
+ * A stream's messages until `ended` rejects: the stream then fails with that
+ * status, at once, even while its handler waits for the caller's next
+ * message. `onFinish` runs when the stream is over, however it ended.
+ */
+export async function* untilEnded<T>(messages: AsyncIterable<T>, ended: Promise<never>, onFinish: () => void): AsyncGenerator<T> {
+  const iterator = messages[Symbol.asyncIterator]();
+  let exhausted = false;
+  try {
+    for (;;) {
+      const next = await Promise.race([iterator.next(), ended]);
+      if (next.done === true) {
+        exhausted = true;
+        return;
+      }
+      yield next.value;
+    }
+  } finally {
+    onFinish();
+    // Not awaited: a handler suspended on the caller's next message finishes its step first.
+    if (!exhausted) void Promise.resolve(iterator.return?.()).catch(() => undefined);
+  }
+}
