@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { DEFAULT_TENANT_QUOTAS, type TenantQuotas } from "./domain/quotas.js";
 import { MAX_EVENT_TIME_AHEAD_MS, type TimeRules } from "./domain/time-rules.js";
 import type { SimulationOptions } from "./simulate/simulation-options.js";
 
@@ -77,6 +78,20 @@ export interface ServeConfig {
    * Default true; `--no-grpc-fast-path` or TALLY_GRPC_FAST_PATH=0 sends them through connect-node's generic handler.
    */
   grpcFastPath: boolean;
+  /** Most customers one tenant may create (QUOTA_EXCEEDED past it). Default 100000 (TALLY_MAX_CUSTOMERS_PER_TENANT). */
+  maxCustomersPerTenant: number;
+  /** Most meters one tenant may create. Default 1000 (TALLY_MAX_METERS_PER_TENANT). */
+  maxMetersPerTenant: number;
+  /** Most price versions one tenant may create. Default 10000 (TALLY_MAX_PRICES_PER_TENANT). */
+  maxPricesPerTenant: number;
+  /** Most API keys one tenant may have, revoked ones included (`tally keys create`). Default 1000 (TALLY_MAX_API_KEYS_PER_TENANT). */
+  maxApiKeysPerTenant: number;
+  /**
+   * Connect JSON requests may carry fields their message does not define (ignored), for clients built
+   * against a newer contract. Default false: such a field is INVALID_ARGUMENT, reason UNKNOWN_FIELD
+   * (TALLY_ALLOW_UNKNOWN_JSON_FIELDS=true).
+   */
+  allowUnknownJsonFields: boolean;
 }
 
 /**
@@ -112,6 +127,11 @@ export const SERVE_DEFAULTS: Readonly<Omit<ServeConfig, "bootstrapKey" | "tlsCer
   maxSessionMemory: 10,
   sessionIdleTimeout: duration("5m"),
   grpcFastPath: true,
+  maxCustomersPerTenant: DEFAULT_TENANT_QUOTAS.customers,
+  maxMetersPerTenant: DEFAULT_TENANT_QUOTAS.meters,
+  maxPricesPerTenant: DEFAULT_TENANT_QUOTAS.prices,
+  maxApiKeysPerTenant: DEFAULT_TENANT_QUOTAS.apiKeys,
+  allowUnknownJsonFields: false,
 };
 
 /** The most requests one BatchRecordUsage call or StreamUsage message may carry, by contract: --max-batch-size may only lower it. */
@@ -249,7 +269,41 @@ export function serveOptions(): Option[] {
     new Option("--no-grpc-fast-path", "serve unary gRPC calls through connect-node's generic handler instead of the fast path")
       .env("TALLY_GRPC_FAST_PATH")
       .default(defaults.grpcFastPath),
+    new Option("--max-customers-per-tenant <n>", "most customers one tenant may create")
+      .env("TALLY_MAX_CUSTOMERS_PER_TENANT")
+      .default(defaults.maxCustomersPerTenant)
+      .argParser(positiveInteger),
+    new Option("--max-meters-per-tenant <n>", "most meters one tenant may create")
+      .env("TALLY_MAX_METERS_PER_TENANT")
+      .default(defaults.maxMetersPerTenant)
+      .argParser(positiveInteger),
+    new Option("--max-prices-per-tenant <n>", "most price versions one tenant may create")
+      .env("TALLY_MAX_PRICES_PER_TENANT")
+      .default(defaults.maxPricesPerTenant)
+      .argParser(positiveInteger),
+    maxApiKeysPerTenantOption(),
+    new Option("--allow-unknown-json-fields", "ignore Connect JSON fields the request message does not define, instead of refusing them")
+      .env("TALLY_ALLOW_UNKNOWN_JSON_FIELDS")
+      .default(defaults.allowUnknownJsonFields),
   ];
+}
+
+/** `--max-api-keys-per-tenant` (TALLY_MAX_API_KEYS_PER_TENANT), shared by `tally serve` and `tally keys create`. */
+export function maxApiKeysPerTenantOption(): Option {
+  return new Option("--max-api-keys-per-tenant <n>", "most API keys one tenant may have, revoked ones included")
+    .env("TALLY_MAX_API_KEYS_PER_TENANT")
+    .default(SERVE_DEFAULTS.maxApiKeysPerTenant)
+    .argParser(positiveInteger);
+}
+
+/** The tenant quotas of a configuration, as the store takes them. */
+export function tenantQuotas(config: Pick<ServeConfig, "maxCustomersPerTenant" | "maxMetersPerTenant" | "maxPricesPerTenant" | "maxApiKeysPerTenant">): TenantQuotas {
+  return {
+    customers: config.maxCustomersPerTenant,
+    meters: config.maxMetersPerTenant,
+    prices: config.maxPricesPerTenant,
+    apiKeys: config.maxApiKeysPerTenant,
+  };
 }
 
 /**

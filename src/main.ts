@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { DEFAULT_TIME_RULES, type ServeConfig } from "./config.js";
+import { DEFAULT_TIME_RULES, type ServeConfig, tenantQuotas } from "./config.js";
 import { createDemoKeys, demoBanner } from "./demo-banner.js";
 import { seedDemo } from "./demo-seed.js";
 import { createBilling } from "./domain/billing.js";
@@ -9,6 +9,7 @@ import { createCatalog } from "./domain/catalog.js";
 import { type Clock, systemClock } from "./domain/clock.js";
 import { createCustomerDirectory } from "./domain/customer-directory.js";
 import { type ConfiguredKey, createKeyring } from "./domain/keyring.js";
+import type { TenantQuotas } from "./domain/quotas.js";
 import type { Store } from "./domain/store.js";
 import { createUsageLedger } from "./domain/usage-ledger.js";
 import { createMetrics } from "./server/interceptors/metrics.js";
@@ -17,7 +18,10 @@ import { openPostgresStore } from "./store/postgres/postgres-store.js";
 import { openSqliteStore } from "./store/sqlite/sqlite-store.js";
 
 /** The store behind `--db`: a postgres:// (or postgresql://) URL opens the PostgreSQL store; anything else is a SQLite file. */
-export async function openStore(db: string, options: { onGroupCommitted?: (writes: number, seconds: number) => void } = {}): Promise<Store> {
+export async function openStore(
+  db: string,
+  options: { onGroupCommitted?: (writes: number, seconds: number) => void; quotas?: TenantQuotas } = {},
+): Promise<Store> {
   return isPostgresUrl(db) ? openPostgresStore({ url: db, ...options }) : openSqliteStore({ path: db, ...options });
 }
 
@@ -59,7 +63,7 @@ export interface TallyDependencies {
 export async function startTally(config: ServeConfig, logger: Logger, dependencies: TallyDependencies = {}): Promise<RunningTally> {
   const clock = dependencies.clock ?? systemClock;
   const metrics = createMetrics({ databaseBytes: () => store.storageBytes() });
-  const store = await openStore(config.db, { onGroupCommitted: metrics.groupCommitted });
+  const store = await openStore(config.db, { onGroupCommitted: metrics.groupCommitted, quotas: tenantQuotas(config) });
   const timeRules = { ...DEFAULT_TIME_RULES, finalizeGraceMs: config.finalizeGrace };
   const services = {
     directory: createCustomerDirectory({ store, clock }),
@@ -98,6 +102,7 @@ export async function startTally(config: ServeConfig, logger: Logger, dependenci
     publicServices: dependencies.publicServices,
     grpcFastPath: config.grpcFastPath,
     keyRecheckIntervalMs: config.keyRecheckInterval,
+    allowUnknownJsonFields: config.allowUnknownJsonFields,
     corsOrigins: config.corsOrigins,
     callLimits: {
       maxBatchSize: config.maxBatchSize,

@@ -49,6 +49,19 @@ export const REASONS: Record<ApiReason, { code: Code; meaning: string }> = {
   TOTAL_OVERFLOW: { code: Code.OutOfRange, meaning: "A running total would exceed 20 integer digits; nothing was recorded." },
   BATCH_ABORTED: { code: Code.Aborted, meaning: "Not recorded because another request of the atomic batch was refused." },
   API_KEY_NOT_FOUND: { code: Code.NotFound, meaning: "No API key has this id." },
+  INVALID_DECIMAL: {
+    code: Code.InvalidArgument,
+    meaning: "A price's unit_amount or up_to is not a non-negative decimal string with at most 30 digits before the point and 12 after.",
+  },
+  UNKNOWN_FIELD: {
+    code: Code.InvalidArgument,
+    meaning: "A Connect JSON request has a field its message does not define (a typo?); the field violations name it. Allowed only with --allow-unknown-json-fields.",
+  },
+  QUOTA_EXCEEDED: {
+    code: Code.ResourceExhausted,
+    meaning:
+      "The tenant already has its most customers, meters, price versions or API keys (--max-customers-per-tenant and the like); nothing was created. Retrying does not help.",
+  },
   API_KEY_MISSING: { code: Code.Unauthenticated, meaning: "The call carries no `authorization: Bearer <key>` header." },
   API_KEY_INVALID: { code: Code.Unauthenticated, meaning: "The API key is unknown or revoked." },
   ROLE_NOT_PERMITTED: { code: Code.PermissionDenied, meaning: "The key's role does not allow this method (see the roles table)." },

@@ -1,13 +1,13 @@
 import { z } from "zod";
 import { UsageRecordView } from "../../gen/ts/billing/v1/usage_service_pb.js";
-import { Decimal } from "../domain/decimal.js";
 import { aggregationOf } from "./proto-mapping.js";
 import {
   attributes,
   billingPeriod,
   currencyCode,
   customerReference,
-  decimalString,
+  priceDecimal,
+  tierBound,
   meterKey,
   pageSize,
   precision,
@@ -73,8 +73,8 @@ export const createMeterRequest = z.object({
 });
 
 const priceTier = z.object({
-  upTo: z.union([z.literal(""), decimalString("up_to")]).transform((text) => (text === "" ? null : Decimal.parse(text)!)),
-  unitAmount: decimalString("unit_amount").transform((text) => Decimal.parse(text)!),
+  upTo: tierBound,
+  unitAmount: priceDecimal("unit_amount"),
 });
 
 export const createPriceRequest = z.object({

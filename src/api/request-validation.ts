@@ -2,9 +2,10 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { z } from "zod";
 import { isBillingPeriod } from "../domain/billing-period.js";
 import { Decimal } from "../domain/decimal.js";
-import { FailureError, type FieldViolation } from "../domain/failure.js";
+import { FailureError, type FailureReason, type FieldViolation } from "../domain/failure.js";
 import { MAX_METER_PRECISION, METER_KEY_PATTERN } from "../domain/meter.js";
 import { isCurrencyCode } from "../domain/money.js";
+import { MAX_PRICE_FRACTION_DIGITS, MAX_PRICE_INTEGER_DIGITS } from "../domain/price.js";
 
 /**
  * The shape rules of requests, declared once with zod at the API boundary.
@@ -28,10 +29,34 @@ export const currencyCode = z.string().refine(isCurrencyCode, 'must be an ISO 42
 /** A billing period "YYYY-MM". */
 export const billingPeriod = z.string().refine(isBillingPeriod, 'must be a billing period "YYYY-MM"');
 
-/** A non-negative decimal string such as "0.25"; `what` names it in the message. */
-export function decimalString(what: string) {
-  return z.string().refine((text) => Decimal.parse(text) !== undefined, `${what} must be a non-negative decimal string such as "0.25"`);
+/**
+ * A decimal of a price: non-negative, at most MAX_PRICE_INTEGER_DIGITS before
+ * the point and MAX_PRICE_FRACTION_DIGITS after, else INVALID_DECIMAL. The
+ * bounds are checked on the text, before any BigInt is made of it (a 4 MiB
+ * string of digits takes seconds to parse); `what` names it in the message.
+ */
+export function priceDecimal(what: string) {
+  return z.string().refine(isPriceDecimal, priceDecimalRule(what)).transform((text) => Decimal.parse(text)!);
 }
+
+/** A tier's up_to: a price decimal, or "" for no bound (null). */
+export const tierBound = z
+  .string()
+  .refine((text) => text === "" || isPriceDecimal(text), priceDecimalRule("up_to"))
+  .transform((text) => (text === "" ? null : Decimal.parse(text)!));
+
+function isPriceDecimal(text: string): boolean {
+  return PRICE_DECIMAL.test(text);
+}
+
+function priceDecimalRule(what: string) {
+  return {
+    message: `${what} must be a non-negative decimal string such as "0.25", with at most ${MAX_PRICE_INTEGER_DIGITS} digits before the point and ${MAX_PRICE_FRACTION_DIGITS} after`,
+    params: { reason: "INVALID_DECIMAL" },
+  };
+}
+
+const PRICE_DECIMAL = new RegExp(`^\\d{1,${MAX_PRICE_INTEGER_DIGITS}}(?:\\.\\d{1,${MAX_PRICE_FRACTION_DIGITS}})?$`);
 
 /** page_size: 0 means the listing's default; larger than the maximum is reduced to it (AIP-158). */
 export function pageSize(defaultSize: number, maxSize: number) {
@@ -61,7 +86,8 @@ export const precision = z.number().int().min(0, "must be 0 or more").max(MAX_ME
 
 /**
  * Checks `value` against `schema`: the parsed value, or a thrown
- * FailureError (INVALID_FIELD) naming every field at fault.
+ * FailureError naming every field at fault, with the reason of the first
+ * (INVALID_FIELD, unless its rule names another in `params.reason`).
  */
 export function validate<Schema extends z.ZodType>(schema: Schema, value: unknown, pathPrefix = ""): z.output<Schema> {
   const result = schema.safeParse(value);
@@ -71,8 +97,9 @@ export function validate<Schema extends z.ZodType>(schema: Schema, value: unknow
     description: issue.message,
   }));
   const first = fieldViolations[0]!;
+  const reason = (result.error.issues[0] as { params?: { reason?: FailureReason } }).params?.reason ?? "INVALID_FIELD";
   throw new FailureError({
-    reason: "INVALID_FIELD",
+    reason,
     message: `invalid ${first.field}: ${first.description}${fieldViolations.length > 1 ? ` (and ${fieldViolations.length - 1} more)` : ""}`,
     fieldViolations,
   });

@@ -1,9 +1,10 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { databaseOption, databaseUrlFallback } from "../config.js";
+import { databaseOption, databaseUrlFallback, maxApiKeysPerTenantOption } from "../config.js";
 import { ROLES, type Role, TENANT_PATTERN } from "../domain/api-key.js";
 import { systemClock } from "../domain/clock.js";
 import { isFailure } from "../domain/failure.js";
 import { createKeyring, type Keyring, TRUST_VERIFIED_MS } from "../domain/keyring.js";
+import { DEFAULT_TENANT_QUOTAS, type TenantQuotas } from "../domain/quotas.js";
 import { DEFAULT_SCOPE } from "../domain/store.js";
 import { openStore } from "../main.js";
 
@@ -20,10 +21,19 @@ export function registerKeysCommand(program: Command): void {
     .addOption(new Option("--role <role>", "what the key may do").choices(ROLES).makeOptionMandatory())
     .addOption(new Option("--tenant <tenant>", "the tenant the key acts in").default(DEFAULT_SCOPE).argParser(tenant))
     .option("--name <name>", "a label for people", "")
-    .action(async (options: { db: string; role: Role; tenant: string; name: string }) => {
-      const { key, apiKey } = await withKeyring(options.db, (keyring) =>
-        keyring.createKey({ role: options.role, tenant: options.tenant, name: options.name }),
+    .addOption(maxApiKeysPerTenantOption())
+    .action(async (options: { db: string; role: Role; tenant: string; name: string; maxApiKeysPerTenant: number }) => {
+      const created = await withKeyring(
+        options.db,
+        (keyring) => keyring.createKey({ role: options.role, tenant: options.tenant, name: options.name }),
+        { ...DEFAULT_TENANT_QUOTAS, apiKeys: options.maxApiKeysPerTenant },
       );
+      if (isFailure(created)) {
+        process.stderr.write(`${created.message}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const { key, apiKey } = created;
       process.stdout.write(
         `Created API key ${apiKey.id}: role ${apiKey.role}, tenant ${apiKey.tenant}${apiKey.name === "" ? "" : `, name "${apiKey.name}"`}.\n` +
           `Send it as "authorization: Bearer <key>". It is shown only this once:\n${key}\n`,
@@ -68,8 +78,8 @@ export function registerKeysCommand(program: Command): void {
 }
 
 /** Opens the database, hands `use` a keyring on it, and closes it again. */
-async function withKeyring<T>(db: string, use: (keyring: Keyring) => Promise<T>): Promise<T> {
-  const store = await openStore(db);
+async function withKeyring<T>(db: string, use: (keyring: Keyring) => Promise<T>, quotas?: TenantQuotas): Promise<T> {
+  const store = await openStore(db, { quotas });
   try {
     return await use(createKeyring({ store, clock: systemClock }));
   } finally {

@@ -35,10 +35,8 @@ export function createBilling({ store, clock, timeRules }: BillingOptions) {
     if (customer === undefined) return customerNotFound(customerRef, "customer_id");
     const now = clock.now();
     const billPeriod = period ?? periodOf(now);
-    const [totals, prices] = await Promise.all([
-      store.usageTotals(scope, customer.id, billPeriod),
-      store.effectivePrices(scope, customer.currencyCode, billPeriod),
-    ]);
+    const totals = await store.usageTotals(scope, customer.id, billPeriod);
+    const prices = await store.effectivePrices(scope, customer.currencyCode, billPeriod, totals.map((meterTotals) => meterTotals.meterKey));
     const meters = new Map<string, Meter>();
     for (const { meterKey } of totals) {
       const meter = await meterCache.get(scope, meterKey, () => store.findMeter(scope, meterKey));

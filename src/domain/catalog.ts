@@ -27,6 +27,7 @@ export function createCatalog({ store, clock, timeRules }: CatalogOptions) {
         requestId,
         (stored) => meterDifferences(stored, draft),
         () => failure("METER_KEY_TAKEN", `meter "${draft.key}" already exists`, "meter.key"),
+        "meters",
       );
     },
 
@@ -60,6 +61,7 @@ export function createCatalog({ store, clock, timeRules }: CatalogOptions) {
         () => {
           throw new Error("prices have no unique field but their request_id");
         },
+        "prices",
       );
     },
 

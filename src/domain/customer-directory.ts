@@ -24,6 +24,7 @@ export function createCustomerDirectory({ store, clock }: CustomerDirectoryOptio
         requestId,
         (stored) => customerDifferences(stored, draft),
         () => failure("EXTERNAL_ID_TAKEN", `another customer already has external_id "${draft.externalId}"`, "customer.external_id"),
+        "customers",
       );
     },
 

@@ -47,7 +47,7 @@ export class Decimal {
 
   /** Digits before the point ("0.5" has 1, "123.4" has 3). */
   get integerDigits(): number {
-    const whole = abs(this.units) / 10n ** BigInt(this.scale);
+    const whole = abs(this.units) / pow10(this.scale);
     return whole.toString().length;
   }
 
@@ -99,7 +99,7 @@ export class Decimal {
    */
   roundHalfEven(scale: number): Decimal {
     if (this.scale <= scale) return this;
-    const divisor = 10n ** BigInt(this.scale - scale);
+    const divisor = pow10(this.scale - scale);
     const magnitude = abs(this.units);
     let quotient = magnitude / divisor;
     const twiceRemainder = (magnitude % divisor) * 2n;
@@ -127,7 +127,7 @@ export class Decimal {
   }
 
   private unitsAt(scale: number): bigint {
-    return this.units * 10n ** BigInt(scale - this.scale);
+    return scale === this.scale ? this.units : this.units * pow10(scale - this.scale);
   }
 
   /** Drops trailing zeros after the point, so equal values look alike. */
@@ -140,6 +140,13 @@ export class Decimal {
     return scale === this.scale ? this : new Decimal(units, scale);
   }
 }
+
+/** 10^n, from a table for the scales decimals have (a BigInt power costs more than the arithmetic it scales). */
+function pow10(n: number): bigint {
+  return POWERS_OF_TEN[n] ?? 10n ** BigInt(n);
+}
+
+const POWERS_OF_TEN = Array.from({ length: 64 }, (_, n) => 10n ** BigInt(n));
 
 function abs(value: bigint): bigint {
   return value < 0n ? -value : value;

@@ -30,7 +30,13 @@ export type FailureReason =
   /** Another item of an atomic batch was refused, so this one was not recorded. */
   | "BATCH_ABORTED"
   /** No API key has this id. */
-  | "API_KEY_NOT_FOUND";
+  | "API_KEY_NOT_FOUND"
+  /** A decimal of a price (unit_amount, up_to) is malformed or has more digits than the bounds allow. */
+  | "INVALID_DECIMAL"
+  /** A JSON request names a field its message does not have. */
+  | "UNKNOWN_FIELD"
+  /** The tenant already holds as many of the resource as its quota allows. */
+  | "QUOTA_EXCEEDED";
 
 /** One field at fault, with its path in the request (e.g. "requests[3].quantity"). */
 export interface FieldViolation {

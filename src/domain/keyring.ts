@@ -1,6 +1,7 @@
 import { type ApiKey, apiKeyId, hashApiKey, newApiKey, type Principal, type Role, sameKeyHash } from "./api-key.js";
 import type { Clock } from "./clock.js";
 import { type Failure, failure } from "./failure.js";
+import { quotaExceeded } from "./quotas.js";
 import { DEFAULT_SCOPE, type Scope, type Store } from "./store.js";
 
 /** A key given by configuration rather than stored: held in memory, for this process only. */
@@ -58,10 +59,11 @@ export function createKeyring({ store, clock, configuredKeys = [], trustVerified
   }
 
   return {
-    /** A new key; the key itself is returned once and never stored. */
-    async createKey(fields: { role: Role; tenant?: Scope; name?: string }): Promise<{ key: string; apiKey: ApiKey }> {
+    /** A new key; the key itself is returned once and never stored. QUOTA_EXCEEDED when the tenant has its most keys. */
+    async createKey(fields: { role: Role; tenant?: Scope; name?: string }): Promise<{ key: string; apiKey: ApiKey } | Failure> {
       const { key, stored } = newApiKey(fields, clock.now());
-      await store.createApiKey(stored);
+      const outcome = await store.createApiKey(stored);
+      if (outcome.kind === "over-quota") return quotaExceeded("apiKeys", outcome.limit);
       const { secretHash: _, ...apiKey } = stored;
       return { key, apiKey };
     },

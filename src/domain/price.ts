@@ -38,6 +38,17 @@ export interface TierCharge {
 export const MAX_PRICE_TIERS = 32;
 
 /**
+ * The most digits before the point of a price's decimals (unit_amount, up_to):
+ * 10^30 of any currency, far past any real price or tier bound. With these and
+ * the 20 + 9 digits of a quantity total, a tier's exact amount has at most 50
+ * + 21 digits, so a bill line costs microseconds however the catalog is set.
+ */
+export const MAX_PRICE_INTEGER_DIGITS = 30;
+
+/** The most digits after the point of a price's decimals: a unit price of 10^-12 (a millionth of a micro-unit). */
+export const MAX_PRICE_FRACTION_DIGITS = 12;
+
+/**
  * Tiers must have strictly ascending, positive bounds, and only the last may
  * (and must) be unbounded, so that every quantity falls into exactly one tier.
  */

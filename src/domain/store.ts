@@ -12,6 +12,12 @@ import type { NewUsageRecord, UsageRecord, UsageTotals } from "./usage-record.js
  */
 export type Scope = string;
 
+/**
+ * The most customers a search shorter than 3 characters (which no trigram
+ * index can serve) examines for one page.
+ */
+export const SEARCH_SCAN_ROWS = 5_000;
+
 /** The scope of every call until API keys bring tenants. */
 export const DEFAULT_SCOPE: Scope = "default";
 
@@ -39,7 +45,9 @@ export type CreateOutcome<T> =
   /** This request_id had already created `value`; nothing was written. */
   | { kind: "exists"; value: T }
   /** A unique field (external_id, meter key) is held by another resource. */
-  | { kind: "taken" };
+  | { kind: "taken" }
+  /** The request_id is new but the tenant's quota of the resource is full; nothing was written. */
+  | { kind: "over-quota"; limit: number };
 
 /** One event to write, with the refusal it gets if its request_id is new. */
 export interface UsageWrite {
@@ -84,13 +92,21 @@ export interface UsageFilter {
  * The Store port: what the use cases need from storage. Adapters live in
  * src/store/. Every write is one transaction: claiming a request_id, writing
  * the row and updating the running totals commit together or not at all, and a
- * method resolves only once its transaction is durable.
+ * method resolves only once its transaction is durable. A create also checks
+ * the tenant's quota (TenantQuotas, given when the store is opened) in its
+ * transaction: an identical retry still replays at a full quota.
  */
 export interface Store {
   createCustomer(scope: Scope, requestId: string, customer: Customer): Promise<CreateOutcome<Customer>>;
   /** A customer by Tally id, or else by external_id. */
   findCustomer(scope: Scope, idOrExternalId: string): Promise<Customer | undefined>;
-  /** Customers in creation order; `text` filters on id, external_id and display_name, ignoring case. */
+  /**
+   * Customers in creation order; `text` filters on id, external_id and
+   * display_name (a substring, ignoring case). A search of 3 characters or
+   * more goes through a trigram index; a shorter one examines at most
+   * SEARCH_SCAN_ROWS customers per page, so its page may hold fewer items than
+   * asked (even none) with a cursor to go on from.
+   */
   listCustomers(scope: Scope, text: string, page: PageQuery): Promise<Page<Customer>>;
 
   createMeter(scope: Scope, requestId: string, meter: Meter): Promise<CreateOutcome<Meter>>;
@@ -101,8 +117,12 @@ export interface Store {
   createPrice(scope: Scope, requestId: string, price: Omit<Price, "version">): Promise<CreateOutcome<Price>>;
   /** Price versions in creation order; meterKey "" for every meter. */
   listPrices(scope: Scope, meterKey: string, page: PageQuery): Promise<Page<Price>>;
-  /** For each meter priced in the currency, the highest version effective in `period`. */
-  effectivePrices(scope: Scope, currencyCode: string, period: BillingPeriod): Promise<Price[]>;
+  /**
+   * For each of `meterKeys` priced in the currency, the highest version
+   * effective in `period`: one indexed lookup per meter, however many versions
+   * the tenant's catalog holds.
+   */
+  effectivePrices(scope: Scope, currencyCode: string, period: BillingPeriod, meterKeys: readonly string[]): Promise<Price[]>;
 
   findUsageByRequestId(scope: Scope, requestId: string): Promise<UsageRecord | undefined>;
   /**
@@ -125,8 +145,11 @@ export interface Store {
   /** Every period in which the customer has usage records, newest first. */
   periodsWithUsage(scope: Scope, customerId: string): Promise<BillingPeriod[]>;
 
-  /** Stores a new API key (its hash, never the key). Keys belong to a tenant but are listed across tenants by operators. */
-  createApiKey(key: StoredApiKey): Promise<void>;
+  /**
+   * Stores a new API key (its hash, never the key), unless the tenant's key
+   * quota is full. Keys belong to a tenant but are listed across tenants by operators.
+   */
+  createApiKey(key: StoredApiKey): Promise<{ kind: "created" } | { kind: "over-quota"; limit: number }>;
   findApiKey(id: string): Promise<StoredApiKey | undefined>;
   /** Every key, oldest first. */
   listApiKeys(): Promise<ApiKey[]>;

@@ -7,6 +7,7 @@ import {
   type ConnectRouter,
   type ContextValues,
   createContextValues,
+  createMethodImplSpec,
   createServiceImplSpec,
   encodeBinaryHeader,
   type HandlerContext,
@@ -64,8 +65,9 @@ export function createGrpcUnaryFastPath(options: GrpcUnaryFastPathOptions) {
   const settings: CallSettings = { readMaxBytes: options.readMaxBytes, writeMaxBytes: options.writeMaxBytes, interceptors: options.interceptors };
 
   /**
-   * Wraps a router so that every unary method registered on it is also
-   * served here: the routes stay declared in one place.
+   * Wraps a router so that every unary method registered on it (by service
+   * or one rpc at a time) is also served here: the routes stay declared in
+   * one place.
    */
   function recordRoutes(router: ConnectRouter): ConnectRouter {
     return {
@@ -77,6 +79,8 @@ export function createGrpcUnaryFastPath(options: GrpcUnaryFastPathOptions) {
         return router.service(service, impl, serviceOptions);
       },
       rpc(method, impl, rpcOptions) {
+        const spec = createMethodImplSpec(method, impl);
+        if (spec.kind === "unary") methods.set(`/${method.parent.typeName}/${method.name}`, spec);
         return router.rpc(method, impl, rpcOptions);
       },
     };

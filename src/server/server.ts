@@ -1,7 +1,7 @@
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { createRegistry, type DescFile } from "@bufbuild/protobuf";
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
@@ -34,6 +34,7 @@ import { createCorsPolicy } from "./cors.js";
 import { createGrpcUnaryFastPath } from "./grpc-unary-fast-path.js";
 import type { TallyMetrics } from "./interceptors/metrics.js";
 import { createOnePortListener, type HttpRequestHandler, type OnePortListenerOptions } from "./one-port-listener.js";
+import { jsonRequestDecoder } from "./json-request-rules.js";
 import { registerReflection } from "./reflection-service.js";
 import { createWebAssets } from "./web-assets.js";
 
@@ -79,6 +80,12 @@ export interface TallyServerOptions {
    * Default none.
    */
   interceptors?: Interceptor[];
+  /**
+   * Ignore Connect JSON fields a billing.v1 request message does not define
+   * (forward compatibility), instead of refusing them with UNKNOWN_FIELD.
+   * Default false.
+   */
+  allowUnknownJsonFields?: boolean;
   /** Origins (e.g. "https://billing.example.com") whose pages may call the API cross-origin. Default none. */
   corsOrigins?: string[];
   /** Directory of the built dashboard. Default dist/web in the package. */
@@ -104,10 +111,33 @@ export interface PublicService<S extends DescService = DescService> {
  * would record a request_id or attribute nobody sent. connect-node passes
  * jsonOptions on to its JSON serialization, which takes the decoder from
  * them (connect is pinned to an exact version; the fault suite's bad-input
- * corpus fails if that changes), so bad bytes are INVALID_ARGUMENT. Unknown
- * fields stay ignored, as connect does by default.
+ * corpus fails if that changes), so bad bytes are INVALID_ARGUMENT. These
+ * options serve health, reflection and public services, which ignore unknown
+ * fields as connect does by default; the billing.v1 methods take
+ * strictJsonOptions instead.
  */
 const STRICT_JSON = { ignoreUnknownFields: true, textDecoder: new TextDecoder("utf-8", { fatal: true }) };
+
+/**
+ * The JSON options of one billing.v1 method: its decoder checks the request's
+ * JSON text against the method's message (json-request-rules.ts: unknown
+ * fields, timestamps that do not exist) before protobuf-es reads it.
+ */
+function strictJsonOptions(method: DescMethod, allowUnknownFields: boolean) {
+  return { ignoreUnknownFields: allowUnknownFields, textDecoder: jsonRequestDecoder(method.input, { allowUnknownFields }) };
+}
+
+/**
+ * Mounts a billing.v1 service one method at a time (`rpc`), each with its
+ * own JSON options: connect takes them per service or per method, and each
+ * method checks its own message. The gRPC fast path records `rpc` routes too.
+ */
+function mountStrictly<S extends DescService>(router: ConnectRouter, service: S, implementation: ServiceImpl<S>, allowUnknownFields: boolean): void {
+  for (const method of service.methods) {
+    const handler = (implementation as Record<string, (...args: never[]) => unknown>)[method.localName]!.bind(implementation);
+    router.rpc(method, handler as never, { jsonOptions: strictJsonOptions(method, allowUnknownFields) });
+  }
+}
 
 /** Client- and bidi-streaming RPCs, whose request side stays open by design. */
 const STREAMING_REQUEST_PATHS = new Set(
@@ -170,10 +200,11 @@ export function createTallyServer(options: TallyServerOptions) {
   const connectHandler = connectNodeAdapter({
     routes(connectRouter: ConnectRouter) {
       const router = grpcFastPathOn ? grpcFastPath.recordRoutes(connectRouter) : connectRouter;
-      router.service(CustomerService, createCustomerHandler(services.directory));
-      router.service(CatalogService, createCatalogHandler(services.catalog));
-      router.service(UsageService, createUsageHandler(services.ledger));
-      router.service(BillingService, createBillingHandler(services.billing));
+      const allowUnknown = options.allowUnknownJsonFields ?? false;
+      mountStrictly(router, CustomerService, createCustomerHandler(services.directory), allowUnknown);
+      mountStrictly(router, CatalogService, createCatalogHandler(services.catalog), allowUnknown);
+      mountStrictly(router, UsageService, createUsageHandler(services.ledger), allowUnknown);
+      mountStrictly(router, BillingService, createBillingHandler(services.billing), allowUnknown);
       health.register(router);
       registerReflection(router, REFLECTED_FILES);
       // Their own JSON options add a registry of the service's file, so a

@@ -10,9 +10,9 @@ import { createTestDatabase, queryDatabase } from "../support/postgres.js";
 import { startTcpProxy } from "../support/tcp-proxy.js";
 
 storeContract("PostgreSQL", {
-  async freshDatabase() {
+  async freshDatabase(quotas) {
     const url = await createTestDatabase();
-    return () => openPostgresStore({ url });
+    return () => openPostgresStore({ url, quotas });
   },
 });
 

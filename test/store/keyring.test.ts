@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Store } from "../../src/domain/store.js";
+import { valueOrThrow } from "../../src/domain/failure.js";
 import { createKeyring } from "../../src/domain/keyring.js";
 import { openSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { scratchDirectory } from "../support/tally-process.js";
@@ -25,7 +26,7 @@ describe("the keyring's memory of verified keys", () => {
 
   it("trusts a verified stored key for the trust window after its revocation, and refuses it after", async () => {
     const keyring = createKeyring({ store, clock, trustVerifiedMs: 5_000 });
-    const { key, apiKey } = await keyring.createKey({ role: "ingest", tenant: "acme" });
+    const { key, apiKey } = valueOrThrow(await keyring.createKey({ role: "ingest", tenant: "acme" }));
     assert.deepEqual(await keyring.authenticate(key), { keyId: apiKey.id, tenant: "acme", role: "ingest" });
     await keyring.revokeKey(apiKey.id);
     now += 4_999;
@@ -38,7 +39,7 @@ describe("the keyring's memory of verified keys", () => {
 
   it("never lets another secret with a remembered key's id through", async () => {
     const keyring = createKeyring({ store, clock });
-    const { key } = await keyring.createKey({ role: "admin" });
+    const { key } = valueOrThrow(await keyring.createKey({ role: "admin" }));
     assert.ok(await keyring.authenticate(key));
     const forged = key.slice(0, -4) + (key.endsWith("AAAA") ? "BBBB" : "AAAA");
     assert.equal(await keyring.authenticate(forged), undefined);

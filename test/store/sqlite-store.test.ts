@@ -14,9 +14,9 @@ let databases = 0;
 const newPath = () => join(directory, `nested/dir/${++databases}.db`);
 
 storeContract("SQLite", {
-  async freshDatabase() {
+  async freshDatabase(quotas) {
     const path = newPath();
-    return async () => openSqliteStore({ path });
+    return async () => openSqliteStore({ path, quotas });
   },
 });
 

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { Customer } from "../../src/domain/customer.js";
 import { Decimal } from "../../src/domain/decimal.js";
 import { FailureError } from "../../src/domain/failure.js";
+import type { Meter } from "../../src/domain/meter.js";
 import type { Price } from "../../src/domain/price.js";
+import type { TenantQuotas } from "../../src/domain/quotas.js";
 import type { Store, UsageWrite, UsageWriteOutcome } from "../../src/domain/store.js";
 import { type NewUsageRecord, totalsOf } from "../../src/domain/usage-record.js";
 
@@ -25,7 +28,7 @@ export interface StoreHarness {
    * may be called again while another store is open on the same database (a
    * second process) or after one was closed (a restart).
    */
-  freshDatabase(): Promise<() => Promise<Store>>;
+  freshDatabase(quotas?: TenantQuotas): Promise<() => Promise<Store>>;
 }
 
 const NOV_5 = Date.UTC(2026, 10, 5);
@@ -226,9 +229,9 @@ export function storeContract(name: string, harness: StoreHarness): void {
       const retried = await store.createPrice("default", "p2", draft("pri_again"));
       assert.equal(retried.kind === "exists" && retried.value.id, "pri_p2");
       assert.equal(retried.kind === "exists" && retried.value.tiers[0]?.unitAmount.toString(), "0.015");
-      const effective = await store.effectivePrices("default", "USD", "2026-11");
+      const effective = await store.effectivePrices("default", "USD", "2026-11", ["hosting", "cpu"]);
       assert.deepEqual(effective.map((price) => [price.meterKey, price.version]), [["hosting", 3]]);
-      assert.deepEqual(await store.effectivePrices("default", "USD", "2026-09"), []);
+      assert.deepEqual(await store.effectivePrices("default", "USD", "2026-09", ["hosting", "cpu"]), []);
       await store.close();
     });
 
@@ -271,6 +274,45 @@ export function storeContract(name: string, harness: StoreHarness): void {
         return error instanceof FailureError && error.failure.reason === "INVALID_PAGE_TOKEN";
       });
       assert.deepEqual(await store.periodsWithUsage("default", "cus_1"), ["2026-11"]);
+      await store.close();
+    });
+
+    it("refuses creates past the tenant's quota in the create's transaction, and still replays at a full quota", async () => {
+      const store = await (await harness.freshDatabase({ customers: 3, meters: 1, prices: 2, apiKeys: 1 }))();
+      const customer = (i: number): Customer => ({ id: `cus_q${i}`, externalId: "", displayName: `Q ${i}`, currencyCode: "USD", createTime: 1 });
+      const outcomes = await Promise.all(Array.from({ length: 8 }, (_, i) => store.createCustomer("default", `q${i}`, customer(i))));
+      assert.equal(outcomes.filter((outcome) => outcome.kind === "created").length, 3);
+      assert.deepEqual([...new Set(outcomes.filter((outcome) => outcome.kind !== "created").map((outcome) => JSON.stringify(outcome)))], ['{"kind":"over-quota","limit":3}']);
+      const created = outcomes.findIndex((outcome) => outcome.kind === "created");
+      assert.equal((await store.createCustomer("default", `q${created}`, customer(created))).kind, "exists");
+      assert.equal((await store.createCustomer("other", "q0", customer(0))).kind, "created");
+      const meter = (key: string): Meter => ({ key, displayName: key, unit: "u", aggregation: "sum", precision: 0, createTime: 1 });
+      assert.equal((await store.createMeter("default", "m1", meter("one"))).kind, "created");
+      assert.deepEqual(await store.createMeter("default", "m2", meter("two")), { kind: "over-quota", limit: 1 });
+      const price = (id: string): Omit<Price, "version"> => ({ id, meterKey: "one", currencyCode: "USD", tiers: [{ upTo: null, unitAmount: Decimal.parse("1")! }], effectivePeriod: "2026-11", createTime: 1 });
+      const prices = await Promise.all(["p1", "p2", "p3"].map((requestId) => store.createPrice("default", requestId, price(`pri_${requestId}`))));
+      assert.deepEqual(prices.map((outcome) => outcome.kind).sort(), ["created", "created", "over-quota"]);
+      const key = (id: string, tenant: string) => ({ id, tenant, role: "read" as const, name: "", createTime: 1, revokeTime: null, secretHash: new Uint8Array(32) });
+      assert.deepEqual(await store.createApiKey(key("k1", "default")), { kind: "created" });
+      assert.deepEqual(await store.createApiKey(key("k2", "default")), { kind: "over-quota", limit: 1 });
+      assert.deepEqual(await store.createApiKey(key("k3", "other")), { kind: "created" });
+      assert.deepEqual((await store.listApiKeys()).map((apiKey) => apiKey.id), ["k1", "k3"]);
+      await store.close();
+    });
+
+    it("searches customers of 3 characters or more through the index, within the caller's tenant only", async () => {
+      const { store } = await seeded();
+      for (const [index, name] of ["Northwind Traders", "Contoso north", "Fabrikam"].entries()) {
+        await store.createCustomer("default", `n${index}`, { id: `cus_n${index}`, externalId: `ext-${index}`, displayName: name, currencyCode: "USD", createTime: 2 });
+        await store.createCustomer("elsewhere", `n${index}`, { id: `cus_e${index}`, externalId: "", displayName: name, currencyCode: "USD", createTime: 2 });
+      }
+      const search = async (text: string, limit = 10, after: string | null = null) => store.listCustomers("default", text, { limit, after });
+      assert.deepEqual((await search("NORTH")).items.map((c) => c.id), ["cus_n0", "cus_n1"]);
+      const first = await search("north", 1);
+      assert.deepEqual([first.items.map((c) => c.id), (await search("north", 1, first.nextCursor)).items.map((c) => c.id)], [["cus_n0"], ["cus_n1"]]);
+      assert.deepEqual((await search("xt-2")).items.map((c) => c.id), ["cus_n2"]);
+      assert.deepEqual((await search("s\"n")).items, []);
+      assert.deepEqual((await search("nowhere at all")).items, []);
       await store.close();
     });
 

@@ -5,6 +5,7 @@ import { defaultServeConfig, type ServeConfig } from "../../src/config.js";
 import { type Clock, systemClock } from "../../src/domain/clock.js";
 import { openStore, type RunningTally, startTally } from "../../src/main.js";
 import type { Role } from "../../src/domain/api-key.js";
+import { valueOrThrow } from "../../src/domain/failure.js";
 import { createKeyring } from "../../src/domain/keyring.js";
 import { DEFAULT_SCOPE } from "../../src/domain/store.js";
 import { clientsFor, type Protocol, TEST_ADMIN_KEY, type TallyClients, transportFor } from "./clients.js";
@@ -74,7 +75,7 @@ export async function startTestTally(
 export async function createStoredKey(db: string, role: Role, tenant = DEFAULT_SCOPE): Promise<string> {
   const store = await openStore(db);
   try {
-    return (await createKeyring({ store, clock: systemClock }).createKey({ role, tenant, name: `test ${role}` })).key;
+    return valueOrThrow(await createKeyring({ store, clock: systemClock }).createKey({ role, tenant, name: `test ${role}` })).key;
   } finally {
     await store.close();
   }

@@ -103,4 +103,29 @@ export const MIGRATIONS: readonly string[] = [
     revoke_time BIGINT
   );
   `,
+  `
+  -- Listings in creation order read a tenant's rows through these, instead of sorting them all.
+  CREATE INDEX customers_by_tenant ON customers (tenant_id, seq);
+  CREATE INDEX meters_by_tenant ON meters (tenant_id, seq);
+  CREATE INDEX prices_by_tenant ON prices (tenant_id, seq);
+  CREATE INDEX prices_by_meter ON prices (tenant_id, meter_key, seq);
+
+  -- What each tenant holds of each resource its quota counts (src/domain/quotas.ts), kept by the
+  -- writes that create them, in their transaction (the row is locked until it commits).
+  CREATE TABLE tenant_counts (
+    tenant_id TEXT NOT NULL,
+    resource TEXT NOT NULL CHECK (resource IN ('customers', 'meters', 'prices', 'apiKeys')),
+    count BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, resource)
+  );
+  INSERT INTO tenant_counts SELECT tenant_id, 'customers', count(*) FROM customers GROUP BY tenant_id;
+  INSERT INTO tenant_counts SELECT tenant_id, 'meters', count(*) FROM meters GROUP BY tenant_id;
+  INSERT INTO tenant_counts SELECT tenant_id, 'prices', count(*) FROM prices GROUP BY tenant_id;
+  INSERT INTO tenant_counts SELECT tenant_id, 'apiKeys', count(*) FROM api_keys GROUP BY tenant_id;
+
+  -- Customer search: a trigram index (pg_trgm, in PostgreSQL's contrib; trusted, so the database's
+  -- owner may create it) of id, external_id and display_name together.
+  CREATE EXTENSION IF NOT EXISTS pg_trgm;
+  CREATE INDEX customers_search ON customers USING gin ((id || ' ' || external_id || ' ' || display_name) gin_trgm_ops);
+  `,
 ];

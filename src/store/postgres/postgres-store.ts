@@ -6,6 +6,7 @@ import { Decimal } from "../../domain/decimal.js";
 import { FailureError, failure } from "../../domain/failure.js";
 import type { Meter } from "../../domain/meter.js";
 import type { Price } from "../../domain/price.js";
+import { DEFAULT_TENANT_QUOTAS, type QuotaResource, type TenantQuotas } from "../../domain/quotas.js";
 import type {
   CreateOutcome,
   Cursor,
@@ -18,6 +19,7 @@ import type {
   UsageWriteOutcome,
   VoidOutcome,
 } from "../../domain/store.js";
+import { SEARCH_SCAN_ROWS } from "../../domain/store.js";
 import { removeFromTotals, type UsageRecord, type UsageTotals } from "../../domain/usage-record.js";
 import { MIGRATIONS } from "./migrations.js";
 import { isConnectionFailure, isNulCharacter, isRetryableConflict, LostRace, nulCharacterRefused, storeUnavailable } from "./postgres-errors.js";
@@ -35,6 +37,40 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number;
   /** Told the number of calls and the duration of each committed usage group (for metrics). Default none. */
   onGroupCommitted?: (writes: number, seconds: number) => void;
+  /** The most customers, meters, prices and API keys each tenant may create. Default DEFAULT_TENANT_QUOTAS. */
+  quotas?: TenantQuotas;
+}
+
+/** Thrown inside a create's transaction to roll it back when the tenant's quota is full. */
+class OverQuota extends Error {
+  constructor(readonly limit: number) {
+    super("the tenant's quota is full");
+  }
+}
+
+/**
+ * Counts one more of `resource` for the tenant, in the create's transaction,
+ * and rolls the create back (OverQuota) if that passes `limit`. The upsert
+ * locks the tenant's count until the transaction ends, so concurrent creates
+ * (on any replica) take turns and never pass the quota together.
+ */
+async function countOneMore(client: pg.PoolClient, scope: Scope, resource: QuotaResource, limit: number): Promise<void> {
+  const counted = await client.query(
+    `INSERT INTO tenant_counts (tenant_id, resource, count) VALUES ($1, $2, 1)
+     ON CONFLICT (tenant_id, resource) DO UPDATE SET count = tenant_counts.count + 1 RETURNING count`,
+    [scope, resource],
+  );
+  if (Number((counted.rows[0] as Row).count) > limit) throw new OverQuota(limit);
+}
+
+/** The create's outcome, or "over-quota" when its transaction was rolled back for the quota. */
+async function orOverQuota<T>(create: Promise<CreateOutcome<T>>): Promise<CreateOutcome<T>> {
+  try {
+    return await create;
+  } catch (error) {
+    if (error instanceof OverQuota) return { kind: "over-quota", limit: error.limit };
+    throw error;
+  }
 }
 
 /** How many times a transaction rolled back by a conflict (deadlock, serialization, a lost race) is run again. */
@@ -173,15 +209,18 @@ class PostgresStore implements Store {
   private readonly usage: ReturnType<typeof createUsageBatcher>;
   private closed = false;
 
+  private readonly quotas: TenantQuotas;
+
   constructor(
     private readonly pool: pg.Pool,
     options: PostgresStoreOptions,
   ) {
+    this.quotas = options.quotas ?? DEFAULT_TENANT_QUOTAS;
     this.usage = createUsageBatcher((work) => inTransaction(pool, work), { onCommitted: options.onGroupCommitted });
   }
 
   createCustomer(scope: Scope, requestId: string, customer: Customer): Promise<CreateOutcome<Customer>> {
-    return inTransaction(this.pool, async (client): Promise<CreateOutcome<Customer>> => {
+    return orOverQuota(inTransaction(this.pool, async (client): Promise<CreateOutcome<Customer>> => {
       // ON CONFLICT DO NOTHING waits for a concurrent insert of the same key to
       // settle, so the read below (a new snapshot) sees the winner.
       const inserted = await client.query(
@@ -189,11 +228,14 @@ class PostgresStore implements Store {
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
         [scope, customer.id, customer.externalId, customer.displayName, customer.currencyCode, customer.createTime, requestId],
       );
-      if (inserted.rowCount === 1) return { kind: "created", value: customer };
+      if (inserted.rowCount === 1) {
+        await countOneMore(client, scope, "customers", this.quotas.customers);
+        return { kind: "created", value: customer };
+      }
       const existing = await client.query(`SELECT * FROM customers WHERE tenant_id = $1 AND request_id = $2`, [scope, requestId]);
       if (existing.rows.length > 0) return { kind: "exists", value: toCustomer(existing.rows[0] as Row) };
       return { kind: "taken" };
-    });
+    }));
   }
 
   async findCustomer(scope: Scope, idOrExternalId: string): Promise<Customer | undefined> {
@@ -207,29 +249,62 @@ class PostgresStore implements Store {
   }
 
   async listCustomers(scope: Scope, text: string, page: PageQuery): Promise<Page<Customer>> {
+    const after = cursorPosition(page.after) ?? "0";
+    if (text === "") {
+      const rows = await read(this.pool, `SELECT * FROM customers WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, [scope, after, page.limit + 1]);
+      return pageOf(rows, page.limit, toCustomer);
+    }
     const pattern = `%${text.replace(/[\\%_]/g, (match) => `\\${match}`)}%`;
+    const matches = `(id ILIKE $3 ESCAPE '\\' OR external_id ILIKE $3 ESCAPE '\\' OR display_name ILIKE $3 ESCAPE '\\')`;
+    if ([...text].length >= 3) {
+      // Through the trigram index of the three columns together (migration 3), then each column exactly.
+      const rows = await read(
+        this.pool,
+        `SELECT * FROM customers WHERE tenant_id = $1 AND seq > $2
+           AND (id || ' ' || external_id || ' ' || display_name) ILIKE $3 AND ${matches}
+         ORDER BY seq LIMIT $4`,
+        [scope, after, pattern, page.limit + 1],
+      );
+      return pageOf(rows, page.limit, toCustomer);
+    }
+    // Too short for trigrams: a window of at most SEARCH_SCAN_ROWS of the tenant's customers per page.
     const rows = await read(
       this.pool,
-      `SELECT * FROM customers WHERE tenant_id = $1 AND seq > $2
-         AND ($3 = '' OR id ILIKE $4 ESCAPE '\\' OR external_id ILIKE $4 ESCAPE '\\' OR display_name ILIKE $4 ESCAPE '\\')
-       ORDER BY seq LIMIT $5`,
-      [scope, cursorPosition(page.after) ?? "0", text, pattern, page.limit + 1],
+      `WITH window_rows AS (SELECT * FROM customers WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $5)
+       SELECT w.*, (SELECT count(*) FROM window_rows) AS examined, (SELECT max(seq) FROM window_rows) AS last
+       FROM window_rows w WHERE ${matches} ORDER BY seq LIMIT $4`,
+      [scope, after, pattern, page.limit + 1, SEARCH_SCAN_ROWS],
     );
-    return pageOf(rows, page.limit, toCustomer);
+    const found = pageOf(rows, page.limit, toCustomer);
+    if (found.nextCursor !== null) return found;
+    if (rows.length > 0) {
+      const examined = Number(rows[0]!.examined);
+      return examined >= SEARCH_SCAN_ROWS ? { items: found.items, nextCursor: String(rows[0]!.last) } : found;
+    }
+    // No match in the window: where did it end?
+    const [window] = await read(
+      this.pool,
+      `SELECT count(*) AS examined, max(seq) AS last FROM (SELECT seq FROM customers WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3) w`,
+      [scope, after, SEARCH_SCAN_ROWS],
+    );
+    return Number(window!.examined) >= SEARCH_SCAN_ROWS ? { items: [], nextCursor: String(window!.last) } : { items: [], nextCursor: null };
   }
 
   createMeter(scope: Scope, requestId: string, meter: Meter): Promise<CreateOutcome<Meter>> {
-    return inTransaction(this.pool, async (client): Promise<CreateOutcome<Meter>> => {
+    return orOverQuota(inTransaction(this.pool, async (client): Promise<CreateOutcome<Meter>> => {
       const inserted = await client.query(
         `INSERT INTO meters (tenant_id, key, display_name, unit, aggregation, "precision", create_time, request_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
         [scope, meter.key, meter.displayName, meter.unit, meter.aggregation, meter.precision, meter.createTime, requestId],
       );
-      if (inserted.rowCount === 1) return { kind: "created", value: meter };
+      if (inserted.rowCount === 1) {
+        await countOneMore(client, scope, "meters", this.quotas.meters);
+        return { kind: "created", value: meter };
+      }
       const existing = await client.query(`SELECT * FROM meters WHERE tenant_id = $1 AND request_id = $2`, [scope, requestId]);
       if (existing.rows.length > 0) return { kind: "exists", value: toMeter(existing.rows[0] as Row) };
       return { kind: "taken" };
-    });
+    }));
   }
 
   async findMeter(scope: Scope, key: string): Promise<Meter | undefined> {
@@ -247,7 +322,7 @@ class PostgresStore implements Store {
   }
 
   createPrice(scope: Scope, requestId: string, price: Omit<Price, "version">): Promise<CreateOutcome<Price>> {
-    return inTransaction(this.pool, async (client): Promise<CreateOutcome<Price>> => {
+    return orOverQuota(inTransaction(this.pool, async (client): Promise<CreateOutcome<Price>> => {
       // Versions of one (meter, currency) are numbered one after another: creates of the same series take turns.
       await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
         JSON.stringify(["price", scope, price.meterKey, price.currencyCode]),
@@ -260,10 +335,13 @@ class PostgresStore implements Store {
          RETURNING version`,
         [scope, price.id, price.meterKey, price.currencyCode, price.effectivePeriod, tiersToJson(price.tiers), price.createTime, requestId],
       );
-      if (inserted.rows.length === 1) return { kind: "created", value: { ...price, version: Number((inserted.rows[0] as Row).version) } };
+      if (inserted.rows.length === 1) {
+        await countOneMore(client, scope, "prices", this.quotas.prices);
+        return { kind: "created", value: { ...price, version: Number((inserted.rows[0] as Row).version) } };
+      }
       const existing = await client.query(`SELECT * FROM prices WHERE tenant_id = $1 AND request_id = $2`, [scope, requestId]);
       return { kind: "exists", value: toPrice(existing.rows[0] as Row) };
-    });
+    }));
   }
 
   async listPrices(scope: Scope, meterKey: string, page: PageQuery): Promise<Page<Price>> {
@@ -275,13 +353,17 @@ class PostgresStore implements Store {
     return pageOf(rows, page.limit, toPrice);
   }
 
-  async effectivePrices(scope: Scope, currencyCode: string, period: BillingPeriod): Promise<Price[]> {
+  async effectivePrices(scope: Scope, currencyCode: string, period: BillingPeriod, meterKeys: readonly string[]): Promise<Price[]> {
+    if (meterKeys.length === 0) return [];
+    // One lookup per meter through the unique index (tenant_id, meter_key, currency_code, version), newest first.
     const rows = await read(
       this.pool,
-      `SELECT DISTINCT ON (meter_key) * FROM prices
-       WHERE tenant_id = $1 AND currency_code = $2 AND effective_period <= $3
-       ORDER BY meter_key, version DESC`,
-      [scope, currencyCode, period],
+      `SELECT p.* FROM unnest($4::text[]) AS m(meter_key)
+       CROSS JOIN LATERAL (
+         SELECT * FROM prices
+         WHERE tenant_id = $1 AND meter_key = m.meter_key AND currency_code = $2 AND effective_period <= $3
+         ORDER BY version DESC LIMIT 1) p`,
+      [scope, currencyCode, period, meterKeys],
     );
     return rows.map(toPrice);
   }
@@ -381,13 +463,20 @@ class PostgresStore implements Store {
   }
 
   // API keys are written rarely (by operators): each write is its own transaction.
-  async createApiKey(key: StoredApiKey): Promise<void> {
-    await inTransaction(this.pool, (client) =>
-      client.query(
-        `INSERT INTO api_keys (id, tenant_id, role, name, secret_hash, create_time, revoke_time) VALUES ($1, $2, $3, $4, $5, $6, NULL)`,
-        [key.id, key.tenant, key.role, key.name, Buffer.from(key.secretHash), key.createTime],
-      ),
-    );
+  async createApiKey(key: StoredApiKey): Promise<{ kind: "created" } | { kind: "over-quota"; limit: number }> {
+    try {
+      await inTransaction(this.pool, async (client) => {
+        await client.query(
+          `INSERT INTO api_keys (id, tenant_id, role, name, secret_hash, create_time, revoke_time) VALUES ($1, $2, $3, $4, $5, $6, NULL)`,
+          [key.id, key.tenant, key.role, key.name, Buffer.from(key.secretHash), key.createTime],
+        );
+        await countOneMore(client, key.tenant, "apiKeys", this.quotas.apiKeys);
+      });
+      return { kind: "created" };
+    } catch (error) {
+      if (error instanceof OverQuota) return { kind: "over-quota", limit: error.limit };
+      throw error;
+    }
   }
 
   async findApiKey(id: string): Promise<StoredApiKey | undefined> {

@@ -99,4 +99,33 @@ export const MIGRATIONS: readonly string[] = [
     revoke_time INTEGER
   ) WITHOUT ROWID;
   `,
+  `
+  -- Listings in creation order read a tenant's rows through these, instead of sorting them all.
+  CREATE INDEX customers_by_tenant ON customers (tenant_id, seq);
+  CREATE INDEX meters_by_tenant ON meters (tenant_id, seq);
+  CREATE INDEX prices_by_tenant ON prices (tenant_id, seq);
+  CREATE INDEX prices_by_meter ON prices (tenant_id, meter_key, seq);
+
+  -- What each tenant holds of each resource its quota counts (src/domain/quotas.ts), kept by the
+  -- writes that create them, in their transaction.
+  CREATE TABLE tenant_counts (
+    tenant_id TEXT NOT NULL,
+    resource TEXT NOT NULL CHECK (resource IN ('customers', 'meters', 'prices', 'apiKeys')),
+    count INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, resource)
+  ) WITHOUT ROWID;
+  INSERT INTO tenant_counts SELECT tenant_id, 'customers', count(*) FROM customers GROUP BY tenant_id;
+  INSERT INTO tenant_counts SELECT tenant_id, 'meters', count(*) FROM meters GROUP BY tenant_id;
+  INSERT INTO tenant_counts SELECT tenant_id, 'prices', count(*) FROM prices GROUP BY tenant_id;
+  INSERT INTO tenant_counts SELECT tenant_id, 'apiKeys', count(*) FROM api_keys GROUP BY tenant_id;
+
+  -- Customer search: a trigram index (FTS5) of id, external_id and display_name, kept by a trigger.
+  CREATE VIRTUAL TABLE customer_search USING fts5(
+    id, external_id, display_name, content = 'customers', content_rowid = 'seq', tokenize = 'trigram'
+  );
+  INSERT INTO customer_search (customer_search) VALUES ('rebuild');
+  CREATE TRIGGER customers_searchable AFTER INSERT ON customers BEGIN
+    INSERT INTO customer_search (rowid, id, external_id, display_name) VALUES (new.seq, new.id, new.external_id, new.display_name);
+  END;
+  `,
 ];

@@ -7,6 +7,7 @@ import type { Customer } from "../../domain/customer.js";
 import { FailureError, failure } from "../../domain/failure.js";
 import type { Meter } from "../../domain/meter.js";
 import type { Price } from "../../domain/price.js";
+import { DEFAULT_TENANT_QUOTAS, type TenantQuotas } from "../../domain/quotas.js";
 import type {
   CreateOutcome,
   Cursor,
@@ -19,6 +20,7 @@ import type {
   UsageWriteOutcome,
   VoidOutcome,
 } from "../../domain/store.js";
+import { SEARCH_SCAN_ROWS } from "../../domain/store.js";
 import { recordedUsage, type UsageRecord, type UsageTotals } from "../../domain/usage-record.js";
 import { MIGRATIONS } from "./migrations.js";
 import {
@@ -46,6 +48,8 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Told the size and duration of each group commit (for metrics). Default none. */
   onGroupCommitted?: (writes: number, seconds: number) => void;
+  /** The most customers, meters, prices and API keys each tenant may create. Default DEFAULT_TENANT_QUOTAS. */
+  quotas?: TenantQuotas;
 }
 
 /**
@@ -69,7 +73,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     // This connection only reads from now on; the writer thread writes.
     db.pragma("query_only = ON");
     const writer = createWriterThread({ path: options.path, busyTimeoutMs, onGroupCommitted: options.onGroupCommitted });
-    return withStorageFaults(new SqliteStore(db, options.path, writer));
+    return withStorageFaults(new SqliteStore(db, options.path, writer, options.quotas ?? DEFAULT_TENANT_QUOTAS));
   } catch (error) {
     db.close();
     throw error;
@@ -97,16 +101,33 @@ class SqliteStore implements Store {
     private readonly db: Database.Database,
     private readonly path: string,
     private readonly writer: ReturnType<typeof createWriterThread>,
+    private readonly quotas: TenantQuotas,
   ) {
     const prepare = (sql: string) => db.prepare(sql);
     this.statements = {
       customerByExternalId: prepare(`SELECT * FROM customers WHERE tenant_id = ? AND external_id = ? AND external_id <> ''`),
       customerById: prepare(`SELECT * FROM customers WHERE tenant_id = ? AND id = ?`),
-      listCustomers: prepare(
-        `SELECT * FROM customers WHERE tenant_id = @tenant AND seq > @after
-           AND (@text = '' OR id LIKE @pattern ESCAPE '\\' OR external_id LIKE @pattern ESCAPE '\\'
-                OR display_name LIKE @pattern ESCAPE '\\')
-         ORDER BY seq LIMIT @limit`,
+      listCustomers: prepare(`SELECT * FROM customers WHERE tenant_id = @tenant AND seq > @after ORDER BY seq LIMIT @limit`),
+      // A search reads a window of candidates (at most SEARCH_SCAN_ROWS after the cursor): the trigram
+      // index's matches for 3 characters or more, else the tenant's customers. The page is the window's
+      // customers of the tenant that match (LIKE, as the search always matched).
+      searchWindow: prepare(
+        `SELECT count(*) AS examined, max(seq) AS last FROM (
+           SELECT rowid AS seq FROM customer_search WHERE customer_search MATCH @phrase AND rowid > @after ORDER BY rowid LIMIT @scan)`,
+      ),
+      searchPage: prepare(
+        `SELECT c.* FROM customers c
+         WHERE c.seq IN (SELECT rowid FROM customer_search WHERE customer_search MATCH @phrase AND rowid > @after AND rowid <= @last)
+           AND c.tenant_id = @tenant AND ${CUSTOMER_MATCHES}
+         ORDER BY c.seq LIMIT @limit`,
+      ),
+      shortSearchWindow: prepare(
+        `SELECT count(*) AS examined, max(seq) AS last FROM (
+           SELECT seq FROM customers WHERE tenant_id = @tenant AND seq > @after ORDER BY seq LIMIT @scan)`,
+      ),
+      shortSearchPage: prepare(
+        `SELECT c.* FROM customers c WHERE c.tenant_id = @tenant AND c.seq > @after AND c.seq <= @last AND ${CUSTOMER_MATCHES}
+         ORDER BY c.seq LIMIT @limit`,
       ),
       meterByKey: prepare(`SELECT * FROM meters WHERE tenant_id = ? AND key = ?`),
       listMeters: prepare(`SELECT * FROM meters WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
@@ -114,12 +135,10 @@ class SqliteStore implements Store {
         `SELECT * FROM prices WHERE tenant_id = @tenant AND (@meterKey = '' OR meter_key = @meterKey) AND seq > @after
          ORDER BY seq LIMIT @limit`,
       ),
-      effectivePrices: prepare(
-        `SELECT p.* FROM prices p
-         WHERE p.tenant_id = @tenant AND p.currency_code = @currencyCode AND p.effective_period <= @period
-           AND p.version = (SELECT max(q.version) FROM prices q
-                            WHERE q.tenant_id = p.tenant_id AND q.meter_key = p.meter_key
-                              AND q.currency_code = p.currency_code AND q.effective_period <= @period)`,
+      // Through the unique index (tenant_id, meter_key, currency_code, version), newest version first.
+      effectivePrice: prepare(
+        `SELECT * FROM prices WHERE tenant_id = ? AND meter_key = ? AND currency_code = ? AND effective_period <= ?
+         ORDER BY version DESC LIMIT 1`,
       ),
       usageByRequestId: prepare(`SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = ? AND r.request_id = ?`),
       usageById: prepare(`SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = ? AND r.id = ?`),
@@ -145,8 +164,8 @@ class SqliteStore implements Store {
   }
 
   async createCustomer(scope: Scope, requestId: string, customer: Customer): Promise<CreateOutcome<Customer>> {
-    const reply = (await this.writer.submit({ kind: "customer", scope, requestId, customer })) as CreateReply;
-    return createOutcome(reply, toCustomer, () => customer);
+    const reply = (await this.writer.submit({ kind: "customer", scope, requestId, customer, limit: this.quotas.customers })) as CreateReply;
+    return createOutcome(reply, toCustomer, () => customer, this.quotas.customers);
   }
 
   async findCustomer(scope: Scope, idOrExternalId: string): Promise<Customer | undefined> {
@@ -156,20 +175,34 @@ class SqliteStore implements Store {
   }
 
   async listCustomers(scope: Scope, text: string, page: PageQuery): Promise<Page<Customer>> {
-    const pattern = `%${text.replace(/[\\%_]/g, (match) => `\\${match}`)}%`;
-    const rows = this.statements.listCustomers.all({
+    const after = ascendingCursor(page.after);
+    if (text === "") {
+      return pageOf(this.statements.listCustomers.all({ tenant: scope, after, limit: page.limit + 1 }) as Row[], page.limit, toCustomer);
+    }
+    const trigrams = [...text].length >= 3;
+    const phrase = `"${text.replaceAll('"', '""')}"`;
+    const window = (trigrams ? this.statements.searchWindow : this.statements.shortSearchWindow).get({ tenant: scope, phrase, after, scan: SEARCH_SCAN_ROWS }) as {
+      examined: number;
+      last: number | null;
+    };
+    if (window.last === null) return { items: [], nextCursor: null };
+    const rows = (trigrams ? this.statements.searchPage : this.statements.shortSearchPage).all({
       tenant: scope,
-      after: ascendingCursor(page.after),
-      text,
-      pattern,
+      phrase,
+      after,
+      last: window.last,
+      pattern: likePattern(text),
       limit: page.limit + 1,
     }) as Row[];
-    return pageOf(rows, page.limit, toCustomer);
+    const found = pageOf(rows, page.limit, toCustomer);
+    // A page cut short by the window goes on after the window.
+    if (found.nextCursor === null && window.examined >= SEARCH_SCAN_ROWS) return { items: found.items, nextCursor: String(window.last) };
+    return found;
   }
 
   async createMeter(scope: Scope, requestId: string, meter: Meter): Promise<CreateOutcome<Meter>> {
-    const reply = (await this.writer.submit({ kind: "meter", scope, requestId, meter })) as CreateReply;
-    return createOutcome(reply, toMeter, () => meter);
+    const reply = (await this.writer.submit({ kind: "meter", scope, requestId, meter, limit: this.quotas.meters })) as CreateReply;
+    return createOutcome(reply, toMeter, () => meter, this.quotas.meters);
   }
 
   async findMeter(scope: Scope, key: string): Promise<Meter | undefined> {
@@ -184,8 +217,14 @@ class SqliteStore implements Store {
 
   async createPrice(scope: Scope, requestId: string, price: Omit<Price, "version">): Promise<CreateOutcome<Price>> {
     const { tiers, ...rest } = price;
-    const reply = (await this.writer.submit({ kind: "price", scope, requestId, price: { ...rest, tiers: tiersToJson(tiers) } })) as CreateReply;
-    return createOutcome(reply, toPrice, (row) => toPrice(row!));
+    const reply = (await this.writer.submit({
+      kind: "price",
+      scope,
+      requestId,
+      price: { ...rest, tiers: tiersToJson(tiers) },
+      limit: this.quotas.prices,
+    })) as CreateReply;
+    return createOutcome(reply, toPrice, (row) => toPrice(row!), this.quotas.prices);
   }
 
   async listPrices(scope: Scope, meterKey: string, page: PageQuery): Promise<Page<Price>> {
@@ -198,8 +237,13 @@ class SqliteStore implements Store {
     return pageOf(rows, page.limit, toPrice);
   }
 
-  async effectivePrices(scope: Scope, currencyCode: string, period: BillingPeriod): Promise<Price[]> {
-    return (this.statements.effectivePrices.all({ tenant: scope, currencyCode, period }) as Row[]).map(toPrice);
+  async effectivePrices(scope: Scope, currencyCode: string, period: BillingPeriod, meterKeys: readonly string[]): Promise<Price[]> {
+    const prices: Price[] = [];
+    for (const meterKey of meterKeys) {
+      const row = this.statements.effectivePrice.get(scope, meterKey, currencyCode, period) as Row | undefined;
+      if (row !== undefined) prices.push(toPrice(row));
+    }
+    return prices;
   }
 
   async findUsageByRequestId(scope: Scope, requestId: string): Promise<UsageRecord | undefined> {
@@ -276,9 +320,11 @@ class SqliteStore implements Store {
   }
 
   // API keys are written rarely (by operators), through the writer thread like every write.
-  async createApiKey(key: StoredApiKey): Promise<void> {
+  async createApiKey(key: StoredApiKey): Promise<{ kind: "created" } | { kind: "over-quota"; limit: number }> {
     const { secretHash, ...rest } = key;
-    await this.writer.submit({ kind: "api-key", key: { ...rest, secretHash: Buffer.from(secretHash).toString("base64") } });
+    const limit = this.quotas.apiKeys;
+    const reply = await this.writer.submit({ kind: "api-key", key: { ...rest, secretHash: Buffer.from(secretHash).toString("base64") }, limit });
+    return reply === "over-quota" ? { kind: "over-quota", limit } : { kind: "created" };
   }
 
   async findApiKey(id: string): Promise<StoredApiKey | undefined> {
@@ -314,10 +360,19 @@ class SqliteStore implements Store {
 }
 
 /** A create's outcome from the writer's reply; `created` builds the new value. */
-function createOutcome<T>(reply: CreateReply, fromRow: (row: Row) => T, created: (row: Row | undefined) => T): CreateOutcome<T> {
+function createOutcome<T>(reply: CreateReply, fromRow: (row: Row) => T, created: (row: Row | undefined) => T, limit: number): CreateOutcome<T> {
   if (reply.kind === "exists") return { kind: "exists", value: fromRow(reply.row) };
   if (reply.kind === "taken") return { kind: "taken" };
+  if (reply.kind === "over-quota") return { kind: "over-quota", limit };
   return { kind: "created", value: created(reply.row) };
+}
+
+/** What a search must match in one of the customer's columns, as the search always matched: a substring, ASCII case ignored. */
+const CUSTOMER_MATCHES = `(c.id LIKE @pattern ESCAPE '\\' OR c.external_id LIKE @pattern ESCAPE '\\' OR c.display_name LIKE @pattern ESCAPE '\\')`;
+
+/** LIKE's pattern for a substring, its own wildcards escaped. */
+function likePattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (match) => `\\${match}`)}%`;
 }
 
 /** Listings in this store resume after a row's seq. */

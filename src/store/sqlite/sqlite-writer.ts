@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import { Decimal } from "../../domain/decimal.js";
+import type { QuotaResource } from "../../domain/quotas.js";
 import { type Failure, requestIdReused } from "../../domain/failure.js";
 import { addToTotals, type NewUsageRecord, removeFromTotals, type UsageTotals, usageDifferences } from "../../domain/usage-record.js";
 import { createGroupTotals, type TotalsOverlay } from "./group-totals.js";
@@ -81,6 +82,11 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
        VALUES (@id, @tenant, @role, @name, @secretHash, @createTime, NULL)`,
     ),
     revokeApiKey: prepare(`UPDATE api_keys SET revoke_time = ? WHERE id = ? AND revoke_time IS NULL`),
+    tenantCount: prepare(`SELECT count FROM tenant_counts WHERE tenant_id = ? AND resource = ?`),
+    countOneMore: prepare(
+      `INSERT INTO tenant_counts (tenant_id, resource, count) VALUES (?, ?, 1)
+       ON CONFLICT (tenant_id, resource) DO UPDATE SET count = count + 1`,
+    ),
     apiKeyById: prepare(`SELECT * FROM api_keys WHERE id = ?`),
     insertVoid: prepare(`INSERT INTO usage_voids (tenant_id, record_id, reason, void_time) VALUES (?, ?, ?, ?)`),
     liveQuantities: prepare(
@@ -106,11 +112,24 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
       statements.upsertTotals.run(scope, totals.customerId, totals.period, totals.meterKey, totals.sum.toString(), totals.count, totals.max.toString()),
   );
 
+  /**
+   * Whether the tenant already holds its quota of `resource`; if not, counts
+   * one more (the caller then inserts it). The writer is the only one writing,
+   * so the count cannot change between the look and the insert.
+   */
+  function quotaFull(scope: string, resource: QuotaResource, limit: number): boolean {
+    const row = statements.tenantCount.get(scope, resource) as { count: number } | undefined;
+    if ((row?.count ?? 0) >= limit) return true;
+    statements.countOneMore.run(scope, resource);
+    return false;
+  }
+
   function createCustomer(op: Extract<WriteOp, { kind: "customer" }>): CreateReply {
     const existing = statements.customerByRequestId.get(op.scope, op.requestId) as Row | undefined;
     if (existing !== undefined) return { kind: "exists", row: existing };
     const { customer } = op;
     if (customer.externalId !== "" && statements.customerByExternalId.get(op.scope, customer.externalId) !== undefined) return { kind: "taken" };
+    if (quotaFull(op.scope, "customers", op.limit)) return { kind: "over-quota" };
     statements.insertCustomer.run({ tenant: op.scope, requestId: op.requestId, ...customer });
     return { kind: "created" };
   }
@@ -119,6 +138,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     const existing = statements.meterByRequestId.get(op.scope, op.requestId) as Row | undefined;
     if (existing !== undefined) return { kind: "exists", row: existing };
     if (statements.meterByKey.get(op.scope, op.meter.key) !== undefined) return { kind: "taken" };
+    if (quotaFull(op.scope, "meters", op.limit)) return { kind: "over-quota" };
     statements.insertMeter.run({ tenant: op.scope, requestId: op.requestId, ...op.meter });
     return { kind: "created" };
   }
@@ -126,6 +146,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
   function createPrice(op: Extract<WriteOp, { kind: "price" }>): CreateReply {
     const existing = statements.priceByRequestId.get(op.scope, op.requestId) as Row | undefined;
     if (existing !== undefined) return { kind: "exists", row: existing };
+    if (quotaFull(op.scope, "prices", op.limit)) return { kind: "over-quota" };
     const { price } = op;
     const latest = statements.latestPriceVersion.get(op.scope, price.meterKey, price.currencyCode) as { version: number };
     const row = { tenant: op.scope, requestId: op.requestId, ...price, version: latest.version + 1 };
@@ -229,6 +250,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
         return createPrice(op);
       case "api-key": {
         const { secretHash, revokeTime: _, ...key } = op.key;
+        if (quotaFull(key.tenant, "apiKeys", op.limit)) return "over-quota";
         statements.insertApiKey.run({ ...key, secretHash: Buffer.from(secretHash, "base64") });
         return null;
       }

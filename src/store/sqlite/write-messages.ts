@@ -69,9 +69,15 @@ export function usageEventOf(tuple: UsageEventTuple): UsageEventMessage {
 export type WriteOp =
   | { kind: "usage"; scope: Scope; atomic: boolean; events: UsageEventTuple[] }
   | { kind: "void"; scope: Scope; recordId: string; reason: string; voidTime: number }
-  | { kind: "customer"; scope: Scope; requestId: string; customer: Customer }
-  | { kind: "meter"; scope: Scope; requestId: string; meter: Meter }
-  | { kind: "api-key"; key: { id: string; tenant: string; role: string; name: string; createTime: number; revokeTime: number | null; secretHash: string } }
+  /** Creates carry the tenant's quota of the resource (`limit`), checked in the write's transaction. */
+  | { kind: "customer"; scope: Scope; requestId: string; customer: Customer; limit: number }
+  | { kind: "meter"; scope: Scope; requestId: string; meter: Meter; limit: number }
+  /** Answered with null, or "over-quota". */
+  | {
+      kind: "api-key";
+      key: { id: string; tenant: string; role: string; name: string; createTime: number; revokeTime: number | null; secretHash: string };
+      limit: number;
+    }
   /** Answered with the key's row after the revocation, or null when no key has the id. */
   | { kind: "revoke-api-key"; id: string; revokeTime: number }
   | {
@@ -79,18 +85,19 @@ export type WriteOp =
       scope: Scope;
       requestId: string;
       price: { id: string; meterKey: string; currencyCode: string; effectivePeriod: string; tiers: string; createTime: number };
+      limit: number;
     };
 
 /** One event's outcome: null = recorded as sent; "aborted" = rolled back with its atomic write. */
 export type UsageEventReply = null | "aborted" | { replayed: Row } | { refused: Failure };
 
-/** What a create found or did: the existing row of the request_id, the unique field taken, or created. */
-export type CreateReply = { kind: "exists"; row: Row } | { kind: "taken" } | { kind: "created"; row?: Row };
+/** What a create found or did: the existing row of the request_id, the unique field taken, the quota full, or created. */
+export type CreateReply = { kind: "exists"; row: Row } | { kind: "taken" } | { kind: "over-quota" } | { kind: "created"; row?: Row };
 
 /** What a void did, with the record's row as it was before. */
 export type VoidReply = { kind: "voided" | "already-voided"; row: Row };
 
-export type WriteReplyValue = UsageEventReply[] | CreateReply | VoidReply | Row | null;
+export type WriteReplyValue = UsageEventReply[] | CreateReply | VoidReply | Row | "over-quota" | null;
 
 /** The answer to one write, sent only once its transaction is durable (or has failed). */
 export type WriteReply = { ok: true; value: WriteReplyValue } | { ok: false; error: WriteError };
