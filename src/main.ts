@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
+import { databaseStartupError, fileStartupError, listenStartupError, StartupError } from "./startup-error.js";
 import type { Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { DEFAULT_TIME_RULES, type ServeConfig, tenantQuotas } from "./config.js";
-import { createDemoKeys, demoBanner } from "./demo-banner.js";
+import { demoBanner, demoKeysFor } from "./demo-banner.js";
 import { seedDemo } from "./demo-seed.js";
 import { createBilling } from "./domain/billing.js";
 import { createCatalog } from "./domain/catalog.js";
@@ -25,12 +26,13 @@ export async function openStore(
   return isPostgresUrl(db) ? openPostgresStore({ url: db, ...options }) : openSqliteStore({ path: db, ...options });
 }
 
-function isPostgresUrl(db: string): boolean {
+/** Whether `--db` names a PostgreSQL database rather than a SQLite file. */
+export function isPostgresUrl(db: string): boolean {
   return /^postgres(ql)?:\/\//.test(db);
 }
 
 /** The database as it may be logged: a URL's password replaced. */
-function withoutPassword(db: string): string {
+export function withoutPassword(db: string): string {
   if (!isPostgresUrl(db)) return db;
   const url = new URL(db);
   if (url.password !== "") url.password = "***";
@@ -63,7 +65,12 @@ export interface TallyDependencies {
 export async function startTally(config: ServeConfig, logger: Logger, dependencies: TallyDependencies = {}): Promise<RunningTally> {
   const clock = dependencies.clock ?? systemClock;
   const metrics = createMetrics({ databaseBytes: () => store.storageBytes() });
-  const store = await openStore(config.db, { onGroupCommitted: metrics.groupCommitted, quotas: tenantQuotas(config) });
+  let store: Store;
+  try {
+    store = await openStore(config.db, { onGroupCommitted: metrics.groupCommitted, quotas: tenantQuotas(config) });
+  } catch (error) {
+    throw databaseStartupError(withoutPassword(config.db), error);
+  }
   const timeRules = { ...DEFAULT_TIME_RULES, finalizeGraceMs: config.finalizeGrace };
   const services = {
     directory: createCustomerDirectory({ store, clock }),
@@ -75,8 +82,8 @@ export async function startTally(config: ServeConfig, logger: Logger, dependenci
   if (config.bootstrapKey !== undefined && config.bootstrapKey !== "") {
     configuredKeys.push({ key: config.bootstrapKey, role: "admin", name: "bootstrap" });
   }
-  // The demo's keys live in memory for this run only: a fresh pair each start.
-  const demoKeys = config.demo ? createDemoKeys() : undefined;
+  // The demo's keys are in memory only (never in the database), kept beside a SQLite file across restarts.
+  const demoKeys = config.demo ? demoKeysFor(config.db, !isPostgresUrl(config.db)) : undefined;
   if (demoKeys !== undefined) {
     configuredKeys.push({ key: demoKeys.admin, role: "admin", name: "demo admin" }, { key: demoKeys.read, role: "read", name: "demo dashboard" });
   }
@@ -128,7 +135,7 @@ export async function startTally(config: ServeConfig, logger: Logger, dependenci
     address = await server.listen(config.port, config.host);
   } catch (error) {
     await store.close();
-    throw error;
+    throw listenStartupError(config.host, config.port, error);
   }
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `${tlsFiles === undefined ? "http" : "https"}://${host}:${address.port}`;
@@ -160,13 +167,22 @@ interface TlsFiles {
 /** The TLS files of the configuration, read; undefined when serving cleartext. */
 function tlsOf(config: ServeConfig): TlsFiles | undefined {
   if (config.tlsCert === undefined && config.tlsKey === undefined) {
-    if (config.tlsClientCa !== undefined) throw new Error("--tls-client-ca needs --tls-cert and --tls-key");
+    if (config.tlsClientCa !== undefined) throw new StartupError("--tls-client-ca needs --tls-cert and --tls-key (TALLY_TLS_CERT, TALLY_TLS_KEY)");
     return undefined;
   }
-  if (config.tlsCert === undefined || config.tlsKey === undefined) throw new Error("TLS needs both --tls-cert and --tls-key");
+  if (config.tlsCert === undefined || config.tlsKey === undefined) throw new StartupError("TLS needs both --tls-cert and --tls-key (TALLY_TLS_CERT, TALLY_TLS_KEY)");
   return {
-    cert: readFileSync(config.tlsCert),
-    key: readFileSync(config.tlsKey),
-    clientCa: config.tlsClientCa === undefined ? undefined : readFileSync(config.tlsClientCa),
+    cert: readSettingFile("--tls-cert", config.tlsCert),
+    key: readSettingFile("--tls-key", config.tlsKey),
+    clientCa: config.tlsClientCa === undefined ? undefined : readSettingFile("--tls-client-ca", config.tlsClientCa),
   };
+}
+
+/** A file a setting names, read; a file that cannot be read stops the start with one line. */
+function readSettingFile(setting: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw fileStartupError(setting, file, error);
+  }
 }

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { databaseOption, databaseUrlFallback, maxApiKeysPerTenantOption } from "../config.js";
 import { ROLES, type Role, TENANT_PATTERN } from "../domain/api-key.js";
@@ -6,7 +7,8 @@ import { isFailure } from "../domain/failure.js";
 import { createKeyring, type Keyring, TRUST_VERIFIED_MS } from "../domain/keyring.js";
 import { DEFAULT_TENANT_QUOTAS, type TenantQuotas } from "../domain/quotas.js";
 import { DEFAULT_SCOPE } from "../domain/store.js";
-import { openStore } from "../main.js";
+import { isPostgresUrl, openStore, withoutPassword } from "../main.js";
+import { databaseStartupError, StartupError } from "../startup-error.js";
 
 /** `tally keys create|list|revoke`: API keys, straight in the database (a running server sees a new key at once). */
 export function registerKeysCommand(program: Command): void {
@@ -22,11 +24,13 @@ export function registerKeysCommand(program: Command): void {
     .addOption(new Option("--tenant <tenant>", "the tenant the key acts in").default(DEFAULT_SCOPE).argParser(tenant))
     .option("--name <name>", "a label for people", "")
     .addOption(maxApiKeysPerTenantOption())
-    .action(async (options: { db: string; role: Role; tenant: string; name: string; maxApiKeysPerTenant: number }) => {
+    .option("--create", "create the SQLite database if it does not exist yet (else a --db that does not exist is refused: a typo would make a new, empty database)", false)
+    .action(async (options: { db: string; role: Role; tenant: string; name: string; maxApiKeysPerTenant: number; create: boolean }) => {
       const created = await withKeyring(
         options.db,
         (keyring) => keyring.createKey({ role: options.role, tenant: options.tenant, name: options.name }),
         { ...DEFAULT_TENANT_QUOTAS, apiKeys: options.maxApiKeysPerTenant },
+        options.create,
       );
       if (isFailure(created)) {
         process.stderr.write(`${created.message}\n`);
@@ -77,9 +81,21 @@ export function registerKeysCommand(program: Command): void {
     });
 }
 
-/** Opens the database, hands `use` a keyring on it, and closes it again. */
-async function withKeyring<T>(db: string, use: (keyring: Keyring) => Promise<T>, quotas?: TenantQuotas): Promise<T> {
-  const store = await openStore(db, { quotas });
+/**
+ * Opens the database, hands `use` a keyring on it, and closes it again. A
+ * SQLite file that does not exist is refused unless `create`: keys go into
+ * the database a server uses, never into a new one a typo made.
+ */
+async function withKeyring<T>(db: string, use: (keyring: Keyring) => Promise<T>, quotas?: TenantQuotas, create = false): Promise<T> {
+  if (!create && !isPostgresUrl(db) && !existsSync(db)) {
+    throw new StartupError(`no database at "${db}"; check --db (TALLY_DB or TALLY_DATABASE_URL), or pass --create to make a new one`);
+  }
+  let store;
+  try {
+    store = await openStore(db, { quotas });
+  } catch (error) {
+    throw databaseStartupError(withoutPassword(db), error);
+  }
   try {
     return await use(createKeyring({ store, clock: systemClock }));
   } finally {

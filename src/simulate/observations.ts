@@ -216,6 +216,13 @@ export function createObservations() {
       retries++;
     },
 
+    /** Valid events (fresh or late) that were sent but never acknowledged, whatever else happened to them. */
+    unacknowledgedValidEvents(): number {
+      let count = 0;
+      for (const { event, recordId } of events.values()) if ((event.kind === "fresh" || event.kind === "late") && recordId === undefined) count++;
+      return count;
+    },
+
     /** Events sent whose outcome is still unknown: neither acknowledged nor refused. */
     unknownEvents(): SimulatedEvent[] {
       return [...events.values()].filter((state) => state.unknown && state.recordId === undefined && state.refusal === undefined).map((state) => state.event);

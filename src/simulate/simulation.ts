@@ -108,6 +108,10 @@ export async function runSimulation(options: SimulationOptions, output: Simulati
   if (report.badInput.misjudged.length > 0) failures.push(`${report.badInput.misjudged.length} bad-input events not refused with the expected reason`);
   if (report.anomalyCount > 0) failures.push(`${report.anomalyCount} anomalies in the answers`);
   if (report.reconciled.unresolved > 0) failures.push(`${report.reconciled.unresolved} events whose outcome stayed unknown`);
+  const unacknowledged = observations.unacknowledgedValidEvents();
+  if (unacknowledged > 0) failures.push(`${unacknowledged} valid events sent but never acknowledged`);
+  if (report.sends.sent === 0) failures.push("no event was sent");
+  else if (resolved.rate === undefined && report.sends.sent < planned) failures.push(`${planned - report.sends.sent} of the ${planned} planned events were not sent`);
   const seconds = Math.max(durationMs, 1) / 1000;
   const summary: SimulationSummary = {
     passed: failures.length === 0,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
@@ -93,5 +94,24 @@ describe("tally keys, against a running server", () => {
     assert.ok(server.logs.some((line) => line.msg === "call"), "calls are logged");
     assert.ok(!log.includes(key.slice(20)), "no stored key in the log");
     assert.ok(!log.includes(TEST_ADMIN_KEY), "no bootstrap key in the log");
+  });
+});
+
+describe("tally keys, without a server", () => {
+  const scratch = scratchDirectory();
+  after(() => scratch.cleanup());
+
+  it("refuses a --db that does not exist (a typo would make a new, empty database), unless --create", async () => {
+    const typo = join(scratch.path, "typo.db");
+    for (const args of [["create", "--role", "read"], ["list"], ["revoke", "k0000000000000000"]]) {
+      const refused = await keys(typo, ...args);
+      assert.equal(refused.code, 1, `${args[0]}: ${refused.stderr}`);
+      assert.equal(refused.stderr.trim(), `tally: no database at "${typo}"; check --db (TALLY_DB or TALLY_DATABASE_URL), or pass --create to make a new one`);
+      assert.ok(!existsSync(typo), `${args[0]} made no database`);
+    }
+    const created = await keys(typo, "create", "--role", "read", "--create");
+    assert.equal(created.code, 0, created.stderr);
+    assert.ok(existsSync(typo));
+    assert.match((await keys(typo, "list")).stdout, /read\s+default/);
   });
 });

@@ -106,6 +106,16 @@ describe("tally simulate", () => {
     assert.deepEqual(runs[0]!.refusedByReason, runs[1]!.refusedByReason);
   });
 
+  it("a run that sent nothing, or less than it planned, fails: PASS means every planned event was sent and settled", async () => {
+    const { output } = captureOutput();
+    const stopped = new AbortController();
+    stopped.abort();
+    const summary = await runSimulation({ ...MIX, url: tally.url, apiKey: TEST_ADMIN_KEY, protocol: "connect", mode: "batch", total: 200, runId: "test-stopped", json: true, signal: stopped.signal }, output);
+    assert.equal(summary.passed, false);
+    assert.equal(summary.exitCode, 1);
+    assert.ok(summary.failures.includes("no event was sent"), summary.failures.join("; "));
+  });
+
   it("the check fails when the server's data disagrees with what was sent", async () => {
     const { output, stdout } = captureOutput();
     let voided: { customerId: string; meterKey: string } | undefined;
