@@ -12,7 +12,9 @@ export type TransportReason =
   | "API_KEY_INVALID"
   | "ROLE_NOT_PERMITTED"
   | "RATE_LIMITED"
-  | "STREAM_LIMIT_REACHED";
+  | "STREAM_LIMIT_REACHED"
+  | "WATCH_LIMIT_REACHED"
+  | "SERVER_BUSY";
 
 /** Every reason the API can return. */
 export type ApiReason = FailureReason | TransportReason;
@@ -58,6 +60,15 @@ export const REASONS: Record<ApiReason, { code: Code; meaning: string }> = {
   STREAM_LIMIT_REACHED: {
     code: Code.ResourceExhausted,
     meaning: "The stream reached its most messages; what was acknowledged is recorded, send the rest on a new stream.",
+  },
+  WATCH_LIMIT_REACHED: {
+    code: Code.ResourceExhausted,
+    meaning: "The server has --max-watch-streams health Watch streams open; use Check, or retry the watch later.",
+  },
+  SERVER_BUSY: {
+    code: Code.ResourceExhausted,
+    meaning:
+      "The server holds more answer bytes its clients have not read than --max-buffered-response-bytes; reads and reflection are refused until they drain. Retry after the RetryInfo delay.",
   },
   STORE_UNAVAILABLE: {
     code: Code.Unavailable,
