@@ -61,7 +61,10 @@ export interface ServeConfig {
   rateBurst: number;
   /** Largest request header block, in bytes (HTTP/1.1 and HTTP/2). Default 16384 (TALLY_MAX_HEADER_BYTES). */
   maxHeaderBytes: number;
-  /** HTTP/1.1: time to send a request's headers, in ms. Default 10s (TALLY_HEADERS_TIMEOUT). */
+  /**
+   * Time to send a request's headers (HTTP/1.1), and for a new HTTP/2 connection to open its first stream
+   * (its headers complete), in ms. Default 10s (TALLY_HEADERS_TIMEOUT).
+   */
   headersTimeout: number;
   /** HTTP/1.1: time to send a whole request, in ms. Default 60s (TALLY_REQUEST_TIMEOUT). */
   requestTimeout: number;
@@ -71,8 +74,24 @@ export interface ServeConfig {
   maxConcurrentStreams: number;
   /** HTTP/2: megabytes one session may buffer. Default 10 (TALLY_MAX_SESSION_MEMORY). */
   maxSessionMemory: number;
-  /** HTTP/2: how long a session with no open stream is kept, in ms. Default 5m (TALLY_SESSION_IDLE_TIMEOUT). */
+  /**
+   * HTTP/2: how long a session with no open stream is kept, in ms; also how long a session whose client sent
+   * GOAWAY may take to finish its streams. Default 60s (TALLY_SESSION_IDLE_TIMEOUT).
+   */
   sessionIdleTimeout: number;
+  /** Connections open at once, all peers together; more are closed at once (and logged). Default 512 (TALLY_MAX_CONNECTIONS). */
+  maxConnections: number;
+  /** Connections open at once from one IP address; more are closed at once (and logged). Default 64 (TALLY_MAX_CONNECTIONS_PER_PEER). */
+  maxConnectionsPerPeer: number;
+  /** grpc.health.v1.Health/Watch streams open at once, all connections together. Default 1000 (TALLY_MAX_WATCH_STREAMS). */
+  maxWatchStreams: number;
+  /**
+   * Answer bytes written but not yet taken by their clients, all connections together; over it, reads and
+   * reflection are RESOURCE_EXHAUSTED / SERVER_BUSY. Default 64 MiB (TALLY_MAX_BUFFERED_RESPONSE_BYTES).
+   */
+  maxBufferedResponseBytes: number;
+  /** How long a connection may hold unsent answer bytes without taking any before it is closed, in ms. Default 30s (TALLY_SLOW_READER_TIMEOUT). */
+  slowReaderTimeout: number;
   /**
    * Serve uncompressed unary gRPC calls on the fast path (same interceptors and answers, less CPU).
    * Default true; `--no-grpc-fast-path` or TALLY_GRPC_FAST_PATH=0 sends them through connect-node's generic handler.
@@ -125,7 +144,12 @@ export const SERVE_DEFAULTS: Readonly<Omit<ServeConfig, "bootstrapKey" | "tlsCer
   keepAliveTimeout: duration("5s"),
   maxConcurrentStreams: 250,
   maxSessionMemory: 10,
-  sessionIdleTimeout: duration("5m"),
+  sessionIdleTimeout: duration("60s"),
+  maxConnections: 512,
+  maxConnectionsPerPeer: 64,
+  maxWatchStreams: 1000,
+  maxBufferedResponseBytes: 64 * 1024 * 1024,
+  slowReaderTimeout: duration("30s"),
   grpcFastPath: true,
   maxCustomersPerTenant: DEFAULT_TENANT_QUOTAS.customers,
   maxMetersPerTenant: DEFAULT_TENANT_QUOTAS.meters,
@@ -242,7 +266,7 @@ export function serveOptions(): Option[] {
       .default(defaults.rateBurst)
       .argParser(positiveInteger),
     new Option("--max-header-bytes <bytes>", "largest request header block").env("TALLY_MAX_HEADER_BYTES").default(defaults.maxHeaderBytes).argParser(positiveInteger),
-    new Option("--headers-timeout <duration>", "HTTP/1.1: time to send a request's headers")
+    new Option("--headers-timeout <duration>", "time to send a request's headers (HTTP/1.1), or to open the first stream (HTTP/2)")
       .env("TALLY_HEADERS_TIMEOUT")
       .default(defaults.headersTimeout, formatDuration(defaults.headersTimeout))
       .argParser(positiveDuration),
@@ -265,6 +289,26 @@ export function serveOptions(): Option[] {
     new Option("--session-idle-timeout <duration>", "HTTP/2: how long a session with no open stream is kept")
       .env("TALLY_SESSION_IDLE_TIMEOUT")
       .default(defaults.sessionIdleTimeout, formatDuration(defaults.sessionIdleTimeout))
+      .argParser(positiveDuration),
+    new Option("--max-connections <n>", "connections open at once, all peers together")
+      .env("TALLY_MAX_CONNECTIONS")
+      .default(defaults.maxConnections)
+      .argParser(positiveInteger),
+    new Option("--max-connections-per-peer <n>", "connections open at once from one IP address")
+      .env("TALLY_MAX_CONNECTIONS_PER_PEER")
+      .default(defaults.maxConnectionsPerPeer)
+      .argParser(positiveInteger),
+    new Option("--max-watch-streams <n>", "health Watch streams open at once, all connections together")
+      .env("TALLY_MAX_WATCH_STREAMS")
+      .default(defaults.maxWatchStreams)
+      .argParser(positiveInteger),
+    new Option("--max-buffered-response-bytes <bytes>", "answer bytes not yet taken by clients, all together; over it, reads are refused")
+      .env("TALLY_MAX_BUFFERED_RESPONSE_BYTES")
+      .default(defaults.maxBufferedResponseBytes)
+      .argParser(positiveInteger),
+    new Option("--slow-reader-timeout <duration>", "how long a connection may leave answer bytes unread before it is closed")
+      .env("TALLY_SLOW_READER_TIMEOUT")
+      .default(defaults.slowReaderTimeout, formatDuration(defaults.slowReaderTimeout))
       .argParser(positiveDuration),
     new Option("--no-grpc-fast-path", "serve unary gRPC calls through connect-node's generic handler instead of the fast path")
       .env("TALLY_GRPC_FAST_PATH")

@@ -105,6 +105,8 @@ export async function startTally(config: ServeConfig, logger: Logger, dependenci
     publicReflection: config.publicReflection,
     maxMessageBytes: config.maxMessageBytes,
     maxResponseBytes: config.maxResponseBytes,
+    maxWatchStreams: config.maxWatchStreams,
+    maxBufferedResponseBytes: config.maxBufferedResponseBytes,
     interceptors: dependencies.interceptors,
     publicServices: dependencies.publicServices,
     grpcFastPath: config.grpcFastPath,
@@ -128,6 +130,9 @@ export async function startTally(config: ServeConfig, logger: Logger, dependenci
       maxConcurrentStreams: config.maxConcurrentStreams,
       maxSessionMemory: config.maxSessionMemory,
       sessionIdleTimeout: config.sessionIdleTimeout,
+      maxConnections: config.maxConnections,
+      maxConnectionsPerPeer: config.maxConnectionsPerPeer,
+      slowReaderTimeout: config.slowReaderTimeout,
     },
   });
   let address;

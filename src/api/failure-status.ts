@@ -13,7 +13,9 @@ export type TransportReason =
   | "ROLE_NOT_PERMITTED"
   | "RATE_LIMITED"
   | "STREAM_LIMIT_REACHED"
-  | "STREAM_LIFETIME_REACHED";
+  | "STREAM_LIFETIME_REACHED"
+  | "WATCH_LIMIT_REACHED"
+  | "SERVER_BUSY";
 
 /** Every reason the API can return. */
 export type ApiReason = FailureReason | TransportReason;
@@ -76,6 +78,15 @@ export const REASONS: Record<ApiReason, { code: Code; meaning: string }> = {
   STREAM_LIFETIME_REACHED: {
     code: Code.Unavailable,
     meaning: "The stream was open as long as a stream may be (--max-stream-lifetime); what was acknowledged is recorded, open a new one.",
+  },
+  WATCH_LIMIT_REACHED: {
+    code: Code.ResourceExhausted,
+    meaning: "The server has --max-watch-streams health Watch streams open; use Check, or retry the watch later.",
+  },
+  SERVER_BUSY: {
+    code: Code.ResourceExhausted,
+    meaning:
+      "The server holds more answer bytes its clients have not read than --max-buffered-response-bytes; reads and reflection are refused until they drain. Retry after the RetryInfo delay.",
   },
   STORE_UNAVAILABLE: {
     code: Code.Unavailable,

@@ -1,6 +1,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/ts/health/v1/health_pb.js";
+import { failureToConnectError } from "../api/failure-status.js";
+import { SERVE_DEFAULTS } from "../config.js";
 
 /** The serving status a service reports, as grpc.health.v1 defines it. */
 export type ServingStatus = HealthCheckResponse_ServingStatus;
@@ -13,6 +15,12 @@ export interface HealthServiceOptions {
    * NOT_SERVING to hold load balancers off until startup work is done.
    */
   serverStatus?: ServingStatus;
+  /**
+   * Watch calls open at once: each holds a stream, and health needs no key,
+   * so anyone could open them by the thousand. One more is refused with
+   * RESOURCE_EXHAUSTED / WATCH_LIMIT_REACHED. Default: --max-watch-streams's.
+   */
+  maxWatchers?: number;
 }
 
 /**
@@ -49,6 +57,8 @@ export interface HealthService {
 export function createHealthService(options: HealthServiceOptions = {}): HealthService {
   const statuses = new Map<string, ServingStatus>([["", options.serverStatus ?? HealthCheckResponse_ServingStatus.SERVING]]);
   const wakeWatchers = new Set<() => void>();
+  const maxWatchers = options.maxWatchers ?? SERVE_DEFAULTS.maxWatchStreams;
+  let watchers = 0;
   let frozen = false;
   let closed = false;
 
@@ -75,19 +85,31 @@ export function createHealthService(options: HealthServiceOptions = {}): HealthS
   const statusOf = (service: string) => statuses.get(service) ?? HealthCheckResponse_ServingStatus.SERVICE_UNKNOWN;
 
   async function* watch(service: string, context: HandlerContext) {
-    let sent: ServingStatus | undefined;
-    for (;;) {
-      const status = statusOf(service);
-      if (status !== sent) {
-        sent = status;
-        yield { status };
-        // The status may have changed while the message was on its way.
-        continue;
+    if (watchers >= maxWatchers) {
+      throw failureToConnectError({
+        reason: "WATCH_LIMIT_REACHED",
+        message: `the server has ${maxWatchers} health watches open, its most; use Check, or watch again later`,
+        fieldViolations: [],
+      });
+    }
+    watchers++;
+    try {
+      let sent: ServingStatus | undefined;
+      for (;;) {
+        const status = statusOf(service);
+        if (status !== sent) {
+          sent = status;
+          yield { status };
+          // The status may have changed while the message was on its way.
+          continue;
+        }
+        if (closed || context.signal.aborted) {
+          return;
+        }
+        await nextChange(context.signal);
       }
-      if (closed || context.signal.aborted) {
-        return;
-      }
-      await nextChange(context.signal);
+    } finally {
+      watchers--;
     }
   }
 

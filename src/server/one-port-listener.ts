@@ -32,8 +32,11 @@ export interface OnePortListenerOptions {
    */
   maxHeaderSize?: number;
   /**
-   * HTTP/1.1: milliseconds a client may take to send a request's complete
-   * header block, which bounds slowloris-style connections. Default: --headers-timeout's.
+   * Milliseconds a client may take to send a request's complete header
+   * block, which bounds slowloris-style connections: HTTP/1.1 requests, and
+   * a new HTTP/2 session's first stream (a session that sends only the
+   * preface, or a HEADERS frame it never ends, is destroyed after it).
+   * Default: --headers-timeout's.
    */
   headersTimeout?: number;
   /**
@@ -73,10 +76,36 @@ export interface OnePortListenerOptions {
   /**
    * HTTP/2: milliseconds a session may have no open stream before it is sent
    * GOAWAY and closed; clients reconnect transparently. Idle time is counted
-   * only while no stream is open, so a quiet health watch keeps its session.
-   * Default: --session-idle-timeout's.
+   * only while no stream is open (a stream's own length is the interceptors'
+   * concern). Also how long a session whose client sent GOAWAY may take to
+   * finish its streams before it is destroyed. Default: --session-idle-timeout's.
    */
   sessionIdleTimeout?: number;
+  /**
+   * Connections open at once, all peers together; a connection beyond it is
+   * closed as soon as it is accepted (and reported to onConnectionRefused).
+   * Keep it well below the process's file limit, so the database and the
+   * log still get file descriptors. Default: --max-connections's.
+   */
+  maxConnections?: number;
+  /**
+   * Connections open at once from one remote IP address; beyond it, as
+   * maxConnections. Default: --max-connections-per-peer's.
+   */
+  maxConnectionsPerPeer?: number;
+  /**
+   * Milliseconds a connection may hold answer bytes its client does not take
+   * (an HTTP/2 flow-control window never opened, a TCP window never read)
+   * before it is destroyed: while it holds them, its buffered bytes do not
+   * go down. Checked every second. Default: --slow-reader-timeout's.
+   */
+  slowReaderTimeout?: number;
+  /**
+   * Told of connections closed at once for a limit: the first of a burst at
+   * once, then at most one report a second with how many were refused since
+   * the last, so a flood cannot flood the log too. Default: console.warn.
+   */
+  onConnectionRefused?: (refusal: ConnectionRefusal) => void;
   /**
    * Milliseconds a new connection may take to send enough bytes to tell
    * HTTP/1.1 from HTTP/2; a connection that sends nothing is destroyed after
@@ -95,6 +124,18 @@ export interface OnePortListenerOptions {
    * crash the process. Default: writes the error with console.error.
    */
   onListenerError?: (error: Error) => void;
+}
+
+/** Connections closed as soon as they were accepted, because a limit was reached. */
+export interface ConnectionRefusal {
+  /** The limit: "max-connections" (all peers) or "max-connections-per-peer". */
+  limit: "max-connections" | "max-connections-per-peer";
+  /** The limit's value. */
+  max: number;
+  /** The remote address of the last connection refused. */
+  remoteAddress: string | undefined;
+  /** Connections refused for this limit since the last report. */
+  refused: number;
 }
 
 /**
@@ -121,6 +162,13 @@ export interface OnePortListener {
    * fail a test that leaves one behind.
    */
   openConnections(): number;
+  /**
+   * Answer bytes written on every connection that their clients have not
+   * taken yet (HTTP/2 streams' and HTTP/1.1 sockets' write buffers): what
+   * slow readers cost in memory. The sum takes a look at every open stream,
+   * so a sum at most `maxAgeMs` old is reused. Default maxAgeMs 0 (a fresh sum).
+   */
+  bufferedResponseBytes(maxAgeMs?: number): number;
 }
 
 /** The two protocols a connection can speak on the shared port. */
@@ -147,6 +195,10 @@ export function detectProtocol(received: Uint8Array): WireProtocol | undefined {
 
 type Limits = Required<Omit<OnePortListenerOptions, "handler" | "tls" | "keepsRequestOpen">>;
 
+/** How often connections are checked for slow readers, in ms. */
+const SLOW_READER_CHECK_INTERVAL = 1_000;
+
+
 function withDefaults(options: OnePortListenerOptions): Limits {
   return {
     maxHeaderSize: options.maxHeaderSize ?? SERVE_DEFAULTS.maxHeaderBytes,
@@ -158,6 +210,10 @@ function withDefaults(options: OnePortListenerOptions): Limits {
     maxConcurrentStreams: options.maxConcurrentStreams ?? SERVE_DEFAULTS.maxConcurrentStreams,
     sessionIdleTimeout: options.sessionIdleTimeout ?? SERVE_DEFAULTS.sessionIdleTimeout,
     protocolDetectionTimeout: options.protocolDetectionTimeout ?? LISTENER_DEFAULTS.protocolDetectionTimeout,
+    maxConnections: options.maxConnections ?? SERVE_DEFAULTS.maxConnections,
+    maxConnectionsPerPeer: options.maxConnectionsPerPeer ?? SERVE_DEFAULTS.maxConnectionsPerPeer,
+    slowReaderTimeout: options.slowReaderTimeout ?? SERVE_DEFAULTS.slowReaderTimeout,
+    onConnectionRefused: options.onConnectionRefused ?? ((refusal) => console.warn("connections refused", refusal)),
     onListenerError: options.onListenerError ?? ((error) => console.error(error)),
   };
 }
@@ -170,7 +226,15 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
   const limits = withDefaults(options);
   const sockets = new Set<net.Socket>();
   const undecided = new Set<net.Socket>();
-  const sessions = new Set<http2.ServerHttp2Session>();
+  // What each connection has written that its client has not taken yet, and
+  // since when it has taken none: HTTP/2 sessions by their open streams,
+  // HTTP/1.1 connections by their socket.
+  const sessions = new Map<http2.ServerHttp2Session, Backlog & { streams: Set<http2.ServerHttp2Stream>; socket: net.Socket }>();
+  // The socket being handed to the HTTP/2 server, whose "session" event is emitted synchronously.
+  let handingOver: net.Socket | undefined;
+  const http1Sockets = new Map<net.Socket, Backlog>();
+  const peers = new Map<string, number>();
+  const reportRefusal = createRefusalReports(limits.onConnectionRefused);
   let closing: Promise<void> | undefined;
 
   const http1Server = http.createServer({
@@ -204,10 +268,11 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
 
   // With TLS, a connection is handed on once its handshake is done; ALPN's
   // "h2" goes straight to HTTP/2, anything else is told apart by its first
-  // bytes like a cleartext connection.
+  // bytes like a cleartext connection. Either way the limits on connections
+  // apply to the TCP connection as it is accepted, before any handshake.
   const front =
     options.tls === undefined
-      ? net.createServer({ noDelay: true }, (socket) => accept(socket))
+      ? net.createServer({ noDelay: true })
       : tls.createServer(
           {
             noDelay: true,
@@ -223,6 +288,30 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
     // A failed handshake (a client without a certificate, a plaintext client) only closes that connection.
     front.on("tlsClientError", (_error, socket) => socket.destroy());
   }
+  // Node closes connections over maxConnections itself, before any "connection" event.
+  front.maxConnections = limits.maxConnections;
+  front.on("drop", (dropped?: { remoteAddress?: string }) => reportRefusal("max-connections", limits.maxConnections, dropped?.remoteAddress));
+  front.on("connection", (socket: net.Socket) => {
+    if (admit(socket) && options.tls === undefined) accept(socket);
+  });
+
+  /** Counts the connection against its peer's limit; false (and the socket destroyed) when over it or closing. */
+  function admit(socket: net.Socket): boolean {
+    const peer = socket.remoteAddress ?? "";
+    const open = peers.get(peer) ?? 0;
+    if (closing !== undefined || open >= limits.maxConnectionsPerPeer) {
+      socket.destroy();
+      if (closing === undefined) reportRefusal("max-connections-per-peer", limits.maxConnectionsPerPeer, peer);
+      return false;
+    }
+    peers.set(peer, open + 1);
+    socket.once("close", () => {
+      const left = (peers.get(peer) ?? 1) - 1;
+      if (left === 0) peers.delete(peer);
+      else peers.set(peer, left);
+    });
+    return true;
+  }
 
   // During shutdown a busy keep-alive connection should end with its current
   // response rather than idle until the grace period runs out.
@@ -237,17 +326,34 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
   }
 
   function trackSession(session: http2.ServerHttp2Session): void {
-    sessions.add(session);
-    let openStreams = 0;
-    let idleTimer: NodeJS.Timeout | undefined;
-    const startIdleTimer = () => {
-      idleTimer = setTimeout(() => session.close(), limits.sessionIdleTimeout);
-      idleTimer.unref();
+    const streams = new Set<http2.ServerHttp2Stream>();
+    const socket = handingOver!;
+    sessions.set(session, { streams, socket, ...newBacklog() });
+    const destroy = () => destroySession(session, socket);
+    // One timer at a time: until the first stream, the headers timeout (a
+    // session that sends only the preface, or a header block it never ends,
+    // is destroyed); while no stream is open, the idle timeout (GOAWAY and a
+    // graceful close); after the client's GOAWAY, the time its streams have.
+    let timer: NodeJS.Timeout | undefined;
+    const startTimer = (ms: number, action: () => void) => {
+      clearTimeout(timer);
+      timer = setTimeout(action, ms);
+      timer.unref();
     };
-    startIdleTimer();
+    let peerWentAway = false;
+    startTimer(limits.headersTimeout, () => destroy());
+    // A client that went away is not waited for: once it sent GOAWAY its
+    // streams get the idle timeout to finish, and a session with none left
+    // is destroyed at once rather than close()d, which would wait for the
+    // client to take every byte still queued for it.
+    session.once("goaway", () => {
+      peerWentAway = true;
+      if (streams.size === 0) destroy();
+      else startTimer(limits.sessionIdleTimeout, () => destroy());
+    });
     session.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
-      openStreams++;
-      clearTimeout(idleTimer);
+      streams.add(stream);
+      if (!peerWentAway) clearTimeout(timer);
       // A request that trickles in holds a stream slot and session memory:
       // bound it like an HTTP/1.1 request, unless the RPC streams by design.
       let requestTimer: NodeJS.Timeout | undefined;
@@ -273,19 +379,31 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
       });
       stream.once("close", () => {
         clearTimeout(requestTimer);
-        openStreams--;
-        if (openStreams === 0 && !session.closed) {
-          startIdleTimer();
-        }
+        streams.delete(stream);
+        if (streams.size > 0 || session.closed || session.destroyed) return;
+        if (peerWentAway) destroy();
+        else startTimer(limits.sessionIdleTimeout, () => closeSession(session, socket));
       });
     });
     session.once("close", () => {
-      clearTimeout(idleTimer);
+      clearTimeout(timer);
       sessions.delete(session);
     });
     if (closing !== undefined) {
       session.close();
     }
+  }
+
+  /**
+   * Sends GOAWAY and closes the session once its streams end; a session
+   * still open after the headers timeout (its client not reading, so even
+   * GOAWAY cannot leave) is destroyed.
+   */
+  function closeSession(session: http2.ServerHttp2Session, socket: net.Socket): void {
+    session.close();
+    const timer = setTimeout(() => destroySession(session, socket), limits.headersTimeout);
+    timer.unref();
+    session.once("close", () => clearTimeout(timer));
   }
 
   function accept(socket: net.Socket): void {
@@ -296,7 +414,7 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     if ((socket as tls.TLSSocket).alpnProtocol === "h2") {
-      http2Server.emit("connection", socket);
+      handToHttp2(socket);
       return;
     }
     undecided.add(socket);
@@ -325,12 +443,14 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
       if (protocol === "http2") {
         // The HTTP/2 session hands bytes already buffered on the socket to
         // its native parser itself.
-        http2Server.emit("connection", socket);
+        handToHttp2(socket);
       } else {
         // The HTTP/1.1 parser reads new bytes straight from the socket's
         // handle and would never see the buffered ones; flowing the socket
         // delivers them through its "data" listener first (on the next tick,
         // before any later read).
+        http1Sockets.set(socket, newBacklog());
+        socket.once("close", () => http1Sockets.delete(socket));
         http1Server.emit("connection", socket);
         socket.resume();
       }
@@ -342,6 +462,58 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
     socket.once("error", onErrorBeforeDecision);
     socket.once("close", stopDetecting);
   }
+
+  /**
+   * Destroys a session and its socket. Node's session.destroy() alone ends
+   * the socket only once the session's queued frames are written, which a
+   * client that does not read never lets happen.
+   */
+  function destroySession(session: http2.ServerHttp2Session, socket: net.Socket): void {
+    session.destroy();
+    socket.destroy();
+  }
+
+  // A client that ended its side of the TCP connection can no longer open a
+  // flow-control window or acknowledge anything: its session is over, and
+  // the socket is destroyed rather than left waiting to flush to nobody.
+  function handToHttp2(socket: net.Socket): void {
+    socket.once("end", () => socket.destroy());
+    handingOver = socket;
+    http2Server.emit("connection", socket);
+    handingOver = undefined;
+  }
+
+  /**
+   * Answer bytes each connection holds for its client; with `now`, also
+   * destroys connections stalled past the slow-reader timeout: holding
+   * answer bytes, or the end of an answer, that did not go down in that time.
+   */
+  function sumBacklogs(now?: number): number {
+    let total = 0;
+    for (const [session, backlog] of sessions) {
+      let pending = 0;
+      // An answer whose last frame is queued behind a closed window: the stream is ended but not closed.
+      let unsentEnds = 0;
+      for (const stream of backlog.streams) {
+        pending += stream.writableLength;
+        if (stream.writableFinished && !stream.closed) unsentEnds++;
+      }
+      total += pending;
+      if (now !== undefined && stalled(backlog, pending + unsentEnds, now, limits.slowReaderTimeout)) destroySession(session, backlog.socket);
+    }
+    for (const [socket, backlog] of http1Sockets) {
+      const pending = socket.writableLength;
+      total += pending;
+      if (now !== undefined && stalled(backlog, pending, now, limits.slowReaderTimeout)) socket.destroy();
+    }
+    return total;
+  }
+  let buffered = { bytes: 0, at: -Infinity };
+  const slowReaderCheck = setInterval(() => {
+    const now = performance.now();
+    buffered = { bytes: sumBacklogs(now), at: now };
+  }, SLOW_READER_CHECK_INTERVAL);
+  slowReaderCheck.unref();
 
   let frontClosed = false;
   let settleClose: (() => void) | undefined;
@@ -378,6 +550,7 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
           clearTimeout(graceTimer);
           resolve();
         };
+        clearInterval(slowReaderCheck);
         front.close(() => {
           frontClosed = true;
           settleIfDrained();
@@ -385,7 +558,7 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
         for (const socket of undecided) {
           socket.destroy();
         }
-        for (const session of sessions) {
+        for (const session of sessions.keys()) {
           session.close();
         }
         for (const res of http1Responses) {
@@ -396,7 +569,7 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
         http1Server.close();
         http1Server.closeIdleConnections();
         graceTimer = setTimeout(() => {
-          for (const session of sessions) {
+          for (const session of sessions.keys()) {
             session.destroy();
           }
           for (const socket of sockets) {
@@ -413,5 +586,60 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
     openConnections() {
       return sockets.size;
     },
+
+    bufferedResponseBytes(maxAgeMs = 0) {
+      const now = performance.now();
+      if (now - buffered.at > maxAgeMs) buffered = { bytes: sumBacklogs(), at: now };
+      return buffered.bytes;
+    },
+  };
+}
+
+/** A connection's unsent answer bytes as last seen, and when they last went down (or were none). */
+interface Backlog {
+  pending: number;
+  progressAt: number;
+}
+
+function newBacklog(): Backlog {
+  return { pending: 0, progressAt: performance.now() };
+}
+
+/**
+ * Records the bytes a connection holds now; true once it has held some for
+ * `timeoutMs` without their going down in between: its client is not reading.
+ */
+function stalled(backlog: Backlog, pending: number, now: number, timeoutMs: number): boolean {
+  if (pending === 0 || pending < backlog.pending) backlog.progressAt = now;
+  backlog.pending = pending;
+  return pending > 0 && now - backlog.progressAt >= timeoutMs;
+}
+
+/**
+ * Reports connection refusals without flooding: for each limit, the first
+ * at once, then at most one report a second, with the count since the last.
+ */
+function createRefusalReports(report: (refusal: ConnectionRefusal) => void) {
+  const windows = new Map<ConnectionRefusal["limit"], { pending: ConnectionRefusal | undefined }>();
+  const openWindow = (limit: ConnectionRefusal["limit"]) => {
+    const window: { pending: ConnectionRefusal | undefined } = { pending: undefined };
+    windows.set(limit, window);
+    setTimeout(() => {
+      windows.delete(limit);
+      if (window.pending === undefined) return;
+      report(window.pending);
+      openWindow(limit);
+    }, 1_000).unref();
+  };
+  return (limit: ConnectionRefusal["limit"], max: number, remoteAddress: string | undefined) => {
+    const window = windows.get(limit);
+    if (window === undefined) {
+      report({ limit, max, remoteAddress, refused: 1 });
+      openWindow(limit);
+      return;
+    }
+    window.pending ??= { limit, max, remoteAddress, refused: 0 };
+    window.pending.remoteAddress = remoteAddress;
+    window.pending.refused++;
   };
 }

@@ -3,13 +3,14 @@ import type { AddressInfo } from "node:net";
 import { createRegistry, type DescFile } from "@bufbuild/protobuf";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { BillingService, file_billing_v1_billing_service } from "../../gen/ts/billing/v1/billing_service_pb.js";
 import { CatalogService, file_billing_v1_catalog_service } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { CustomerService, file_billing_v1_customer_service } from "../../gen/ts/billing/v1/customer_service_pb.js";
 import { file_billing_v1_usage_service, UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
-import { file_health_v1_health, HealthCheckResponse_ServingStatus } from "../../gen/ts/health/v1/health_pb.js";
+import { file_health_v1_health, Health, HealthCheckResponse_ServingStatus } from "../../gen/ts/health/v1/health_pb.js";
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { file_grpc_reflection_v1_reflection, ServerReflection } from "../../gen/ts/grpc/reflection/v1/reflection_pb.js";
 import {
   file_grpc_reflection_v1alpha_reflection,
@@ -61,11 +62,19 @@ export interface TallyServerOptions {
   /** Batch size, stream length, deadline cap and per-tenant rate. Required. */
   callLimits: CallLimitsOptions;
   /** Connection limits and TLS of the listener. Default: the listener's defaults, cleartext. */
-  listener?: Omit<OnePortListenerOptions, "handler" | "onListenerError">;
+  listener?: Omit<OnePortListenerOptions, "handler" | "onListenerError" | "onConnectionRefused">;
   /** Largest request message in bytes. Default: --max-message-bytes's (src/config.ts). */
   maxMessageBytes?: number;
   /** Largest response message in bytes. Default: --max-response-bytes's (src/config.ts). */
   maxResponseBytes?: number;
+  /** Health Watch streams open at once. Default: --max-watch-streams's (src/config.ts). */
+  maxWatchStreams?: number;
+  /**
+   * Answer bytes not yet taken by clients, all connections together, over
+   * which reads and reflection are refused (SERVER_BUSY). Default:
+   * --max-buffered-response-bytes's (src/config.ts).
+   */
+  maxBufferedResponseBytes?: number;
   /**
    * Serve uncompressed unary gRPC calls on the gRPC fast path (same
    * interceptors, same answers, less CPU); false leaves every call to
@@ -146,6 +155,47 @@ const STREAMING_REQUEST_PATHS = new Set(
   ),
 );
 
+/**
+ * The HTTP methods each procedure takes, by path: POST, and GET too for a
+ * unary method without side effects (Connect's GET requests).
+ */
+const ALLOWED_METHODS = new Map(
+  [CustomerService, CatalogService, UsageService, BillingService, Health, ServerReflection, ServerReflectionV1Alpha].flatMap((service) =>
+    service.methods.map((method) => [
+      `/${service.typeName}/${method.name}`,
+      method.methodKind === "unary" && method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS ? "GET, POST" : "POST",
+    ]),
+  ),
+);
+
+/**
+ * Answers a gRPC, gRPC-Web or Connect request for a procedure the server
+ * does not have as its protocol says an unknown procedure is answered:
+ * gRPC and gRPC-Web with status 12 (UNIMPLEMENTED) in a trailers-only
+ * response, Connect with HTTP 404 and its JSON error. Anything else (a
+ * browser, curl without a content type) is left to the plain 404.
+ */
+function answerUnknownProcedure(request: FallbackRequest, response: FallbackResponse): boolean {
+  if (request.method !== "POST") return false;
+  const contentType = String(request.headers["content-type"] ?? "").toLowerCase();
+  const message = `unknown procedure ${(request.url ?? "").split("?")[0]}`;
+  if (contentType.startsWith("application/grpc")) {
+    response.writeHead(200, { "content-type": contentType.split(";")[0]!, "grpc-status": "12", "grpc-message": encodeURIComponent(message) });
+    response.end();
+    return true;
+  }
+  if (/^application\/(connect\+)?(json|proto)/.test(contentType)) {
+    response.writeHead(404, { "content-type": "application/json" });
+    response.end(JSON.stringify({ code: "unimplemented", message }));
+    return true;
+  }
+  return false;
+}
+
+/** The request and response connect-node hands its fallback, of either HTTP version. */
+type FallbackRequest = Parameters<NonNullable<ConnectNodeAdapterOptions["fallback"]>>[0];
+type FallbackResponse = Parameters<NonNullable<ConnectNodeAdapterOptions["fallback"]>>[1];
+
 /** The services health reports on, besides the whole server (""). */
 const SERVICE_NAMES = [CustomerService, CatalogService, UsageService, BillingService].map((service) => service.typeName);
 
@@ -174,7 +224,7 @@ export function createTallyServer(options: TallyServerOptions) {
   const { services, logger } = options;
   const maxMessageBytes = options.maxMessageBytes ?? SERVE_DEFAULTS.maxMessageBytes;
   const maxResponseBytes = options.maxResponseBytes ?? SERVE_DEFAULTS.maxResponseBytes;
-  const health = createHealthService();
+  const health = createHealthService({ maxWatchers: options.maxWatchStreams });
   const draining = createCallDraining();
   let serving = true;
 
@@ -189,6 +239,10 @@ export function createTallyServer(options: TallyServerOptions) {
     publicReflection: options.publicReflection ?? false,
     keyRecheckIntervalMs: options.keyRecheckIntervalMs ?? SERVE_DEFAULTS.keyRecheckInterval,
     publicServices: (options.publicServices ?? []).map(({ service }) => service.typeName),
+    responseBudget: {
+      bufferedBytes: (maxAgeMs) => listener.bufferedResponseBytes(maxAgeMs),
+      maxBufferedBytes: options.maxBufferedResponseBytes ?? SERVE_DEFAULTS.maxBufferedResponseBytes,
+    },
     extra: options.interceptors ?? [],
   });
   const grpcFastPath = createGrpcUnaryFastPath({
@@ -239,13 +293,19 @@ export function createTallyServer(options: TallyServerOptions) {
         return;
       }
       if (webAssets.handle(request, response)) return;
+      if (answerUnknownProcedure(request, response)) return;
       response.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
       response.end("not found\n");
     },
   });
   const handler: HttpRequestHandler = (request, response) => {
     if (grpcFastPathOn && request.httpVersionMajor === 2 && grpcFastPath.claim(request as Http2ServerRequest, response as Http2ServerResponse)) return;
-    if (!cors.handle(request, response)) connectHandler(request, response);
+    if (cors.handle(request, response)) return;
+    // connect-node answers a procedure's wrong HTTP method with a bare 405;
+    // RFC 9110 wants the methods it takes named in Allow.
+    const allow = request.method === "POST" ? undefined : ALLOWED_METHODS.get((request.url ?? "").split("?")[0]!);
+    if (allow !== undefined && !allow.split(", ").includes(request.method ?? "")) response.setHeader("allow", allow);
+    connectHandler(request, response);
   };
 
   const listener = createOnePortListener({
@@ -253,6 +313,7 @@ export function createTallyServer(options: TallyServerOptions) {
     keepsRequestOpen: (path) => STREAMING_REQUEST_PATHS.has(path),
     handler,
     onListenerError: (error) => logger.error({ err: error }, "listener error"),
+    onConnectionRefused: (refusal) => logger.warn(refusal, "connections refused"),
   });
 
   for (const name of ["", ...SERVICE_NAMES]) health.setStatus(name, HealthCheckResponse_ServingStatus.SERVING);

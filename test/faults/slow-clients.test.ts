@@ -88,7 +88,8 @@ describe("slow clients", () => {
   const sessions: http2.ClientHttp2Session[] = [];
 
   before(async () => {
-    tally = await startFaultServer(db, { args: ["--headers-timeout", "3s", "--request-timeout", "8s"] });
+    // Its 100 slow connections come from one address: more than the default --max-connections-per-peer.
+    tally = await startFaultServer(db, { args: ["--headers-timeout", "3s", "--request-timeout", "8s", "--max-connections-per-peer", "200"] });
     ({ customerId } = await createCatalogFixture(keyedClients("grpc", tally.url)));
   });
 

@@ -53,6 +53,9 @@ export async function startTestTally(
     shutdownGrace: 2_000,
     bootstrapKey: TEST_ADMIN_KEY,
     rateLimit: 0,
+    // Tests make a fresh client (so a fresh connection) per call, all from
+    // 127.0.0.1, and their connections outlive the call.
+    maxConnectionsPerPeer: 1_000,
     grpcFastPath: process.env.TALLY_GRPC_FAST_PATH !== "0",
     ...overrides,
     db,

@@ -5,6 +5,7 @@ import { createAuthentication } from "./authentication.js";
 import { type CallLimitsOptions, createCallLimits } from "./call-limits.js";
 import { createCallLogging } from "./call-logging.js";
 import { createErrorBoundary } from "./error-boundary.js";
+import { createResponseBudget, type ResponseBudgetOptions } from "./response-budget.js";
 import type { TallyMetrics } from "./metrics.js";
 import { createTextRules } from "./text-rules.js";
 
@@ -16,6 +17,8 @@ export interface InterceptorChainOptions {
   /** The draining interceptor, whose owner also drains it at shutdown. */
   draining: Interceptor;
   callLimits: CallLimitsOptions;
+  /** The bytes of answers clients have not read yet, and their limit. */
+  responseBudget: ResponseBudgetOptions;
   /** Serve reflection without a key. */
   publicReflection: boolean;
   /** How often an open stream's API key is verified again, in ms. */
@@ -36,10 +39,13 @@ export interface InterceptorChainOptions {
  *    status the call really ended with (the error boundary's, or a refusal);
  * 3. draining: during shutdown new calls are refused, calls in flight are awaited;
  * 4. authentication: the API key, its role, and the call's tenant;
- * 5. call limits: the tenant's rate, batch and stream sizes, the deadline cap;
- * 6. text rules: no NUL character in any request text;
- * 7. any extra interceptors (tests);
- * 8. the error boundary: a domain failure becomes its status, anything
+ * 5. call limits: the tenant's rate, batch and stream sizes, the deadline
+ *    cap and the caller's own deadline, a stream's lifetime;
+ * 6. the response budget: reads are refused while slow readers hold too
+ *    many answer bytes;
+ * 7. text rules: no NUL character in any request text;
+ * 8. any extra interceptors (tests);
+ * 9. the error boundary: a domain failure becomes its status, anything
  *    else INTERNAL with the cause logged, never sent.
  */
 export function createInterceptorChain(options: InterceptorChainOptions): Interceptor[] {
@@ -54,6 +60,7 @@ export function createInterceptorChain(options: InterceptorChainOptions): Interc
       keyRecheckIntervalMs: options.keyRecheckIntervalMs,
     }),
     createCallLimits(options.callLimits),
+    createResponseBudget(options.responseBudget),
     createTextRules(),
     ...options.extra,
     createErrorBoundary(options.logger),
