@@ -38,6 +38,11 @@ const config = {
   logLevel: "warn",
   rateLimit: 0,
   shutdownGrace: 1000,
+  // The runner's clients all connect from 127.0.0.1, a new connection for
+  // many of its cases, several cases at once: one peer with many
+  // connections, as a proxy would be. The per-peer default (64) is for the
+  // open internet.
+  maxConnectionsPerPeer: 1000,
 };
 if (request.messageReceiveLimit > 0) config.maxMessageBytes = request.messageReceiveLimit;
 let pemCert: Uint8Array = new Uint8Array(0);

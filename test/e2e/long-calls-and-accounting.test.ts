@@ -146,8 +146,8 @@ describe("honest accounting: the status a call ends with is the one logged and c
           : createConnectTransport({ baseUrl: server.tally.url, httpVersion: "1.1", interceptors: authInterceptors(TEST_ADMIN_KEY) });
       const billing = clientsFor(transport).billing;
       const started = Date.now();
-      // A deadline of a second: the server tells a cancel that arrives within a tenth of it from the deadline's
-      // passing (the client counted from before it connected) as DEADLINE_EXCEEDED.
+      // A deadline of a second: a reset in its second half is the deadline passing (the client counted it
+      // from before it connected), told as DEADLINE_EXCEEDED.
       await assert.rejects(billing.getCurrentBill({ customerId: "acme" }, { timeoutMs: 1000, headers: { "x-test-delay": "2500" } }), (error: unknown) => {
         assert.ok(error instanceof ConnectError);
         assert.equal(Code[error.code], "DeadlineExceeded");
