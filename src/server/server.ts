@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { createRegistry, type DescFile } from "@bufbuild/protobuf";
@@ -34,7 +35,7 @@ import { createCorsPolicy } from "./cors.js";
 import { createGrpcUnaryFastPath } from "./grpc-unary-fast-path.js";
 import type { TallyMetrics } from "./interceptors/metrics.js";
 import { createOnePortListener, type HttpRequestHandler, type OnePortListenerOptions } from "./one-port-listener.js";
-import { registerReflection } from "./reflection-service.js";
+import { CONTRACT_DESCRIPTOR_SET, registerReflection } from "./reflection-service.js";
 import { createWebAssets } from "./web-assets.js";
 
 /** The use cases the server exposes. */
@@ -175,7 +176,7 @@ export function createTallyServer(options: TallyServerOptions) {
       router.service(UsageService, createUsageHandler(services.ledger));
       router.service(BillingService, createBillingHandler(services.billing));
       health.register(router);
-      registerReflection(router, REFLECTED_FILES);
+      registerReflection(router, REFLECTED_FILES, readFileSync(CONTRACT_DESCRIPTOR_SET));
       // Their own JSON options add a registry of the service's file, so a
       // google.protobuf.Any of its messages (the conformance payload echoes
       // its requests in Any fields) can be written as JSON.
