@@ -33,6 +33,7 @@ import { createInterceptorChain } from "./interceptors/interceptor-chain.js";
 import { createHealthService } from "./health-service.js";
 import { createCorsPolicy } from "./cors.js";
 import { createGrpcUnaryFastPath } from "./grpc-unary-fast-path.js";
+import { refuseGrpcWebText } from "./grpc-web-text.js";
 import type { TallyMetrics } from "./interceptors/metrics.js";
 import { createOnePortListener, type HttpRequestHandler, type OnePortListenerOptions } from "./one-port-listener.js";
 import { CONTRACT_DESCRIPTOR_SET, registerReflection } from "./reflection-service.js";
@@ -215,7 +216,8 @@ export function createTallyServer(options: TallyServerOptions) {
   });
   const handler: HttpRequestHandler = (request, response) => {
     if (grpcFastPathOn && request.httpVersionMajor === 2 && grpcFastPath.claim(request as Http2ServerRequest, response as Http2ServerResponse)) return;
-    if (!cors.handle(request, response)) connectHandler(request, response);
+    if (cors.handle(request, response) || refuseGrpcWebText(request, response)) return;
+    connectHandler(request, response);
   };
 
   const listener = createOnePortListener({
