@@ -33,8 +33,6 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist ./dist
-# Reflection serves the contract's descriptors with their comments from here.
-COPY --from=build /app/gen/descriptors ./gen/descriptors
 RUN mkdir -p /app/data && chown node:node /app/data
 
 ENV NODE_ENV=production \

@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { create, createFileRegistry, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescEnum, DescFile, DescMessage, FileRegistry } from "@bufbuild/protobuf";
 import { type FileDescriptorProto, FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
@@ -6,15 +6,16 @@ import { Code } from "@connectrpc/connect";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { ServerReflection as ServerReflectionV1 } from "../../gen/ts/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionV1alpha } from "../../gen/ts/grpc/reflection/v1alpha/reflection_pb.js";
-import { PACKAGE_ROOT } from "../package-info.js";
 
 /**
  * The contract's FileDescriptorSet as `buf build` writes it (npm run
  * generate; check:generated keeps it fresh): the same files as the embedded
  * descriptors of gen/ts, plus their source info, i.e. the proto comments.
- * protoc-gen-es leaves source info out of the code it generates.
+ * protoc-gen-es leaves source info out of the code it generates. Found
+ * beside gen/ts, as this module finds gen/ts: in the repository from src/,
+ * and in dist/gen (npm run build copies it there) from the compiled dist/src.
  */
-export const CONTRACT_DESCRIPTOR_SET = join(PACKAGE_ROOT, "gen/descriptors/billing.binpb");
+export const CONTRACT_DESCRIPTOR_SET = fileURLToPath(new URL("../../gen/descriptors/billing.binpb", import.meta.url));
 
 /**
  * The request of ServerReflectionInfo as both grpc.reflection.v1 and v1alpha
