@@ -3,7 +3,7 @@ import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-no
 import { BillingService } from "../gen/ts/billing/v1/billing_service_pb.js";
 import { Aggregation, CatalogService } from "../gen/ts/billing/v1/catalog_service_pb.js";
 import { CustomerService } from "../gen/ts/billing/v1/customer_service_pb.js";
-import { authInterceptors } from "../src/client/auth-interceptor.js";
+import { authInterceptors } from "../clients/typescript/src/auth-interceptor.js";
 import { BENCH_KEY } from "./load-plan.js";
 
 /** The meter every benchmark event is recorded against. */

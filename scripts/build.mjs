@@ -1,5 +1,7 @@
 // Builds dist/, what `npm start` and the `tally` bin run:
-//   dist/src, dist/gen  the server, compiled by tsc (tsconfig.build.json)
+//   dist/src, dist/gen  the server, compiled by tsc (tsconfig.build.json), and the
+//                       descriptor set reflection serves (gen/descriptors), with
+//                       dist/clients: the client package's sources the simulator uses
 //   dist/web            the dashboard (src/web), bundled and minified by esbuild
 // `npm ci` (prepare), `npm start` (prestart) and `npm test` (pretest) run it,
 // so a clone is built by its install and an edit is never served stale.
@@ -30,7 +32,11 @@ try {
 
 rmSync("dist/src", { recursive: true, force: true });
 rmSync("dist/gen", { recursive: true, force: true });
+rmSync("dist/clients", { recursive: true, force: true });
 execFileSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], { stdio: "inherit" });
+// The descriptor set reflection serves, beside the compiled gen/ts as beside gen/ts.
+mkdirSync("dist/gen/descriptors", { recursive: true });
+copyFileSync("gen/descriptors/billing.binpb", "dist/gen/descriptors/billing.binpb");
 
 const web = "dist/web";
 mkdirSync(web, { recursive: true });

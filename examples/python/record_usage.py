@@ -10,8 +10,9 @@ import os
 import pathlib
 import sys
 
-# The generated stubs live in gen/python (package billing.v1).
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "gen" / "python"))
+# The generated stubs (package billing.v1) are the package tally-client's
+# (`pip install ./clients/python`); from a clone they also load in place.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "clients" / "python" / "src"))
 
 import grpc  # noqa: E402
 from google.rpc import error_details_pb2  # noqa: E402

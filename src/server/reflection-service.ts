@@ -1,10 +1,21 @@
-import { create, createFileRegistry, toBinary } from "@bufbuild/protobuf";
+import { fileURLToPath } from "node:url";
+import { create, createFileRegistry, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescEnum, DescFile, DescMessage, FileRegistry } from "@bufbuild/protobuf";
-import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { type FileDescriptorProto, FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { ServerReflection as ServerReflectionV1 } from "../../gen/ts/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionV1alpha } from "../../gen/ts/grpc/reflection/v1alpha/reflection_pb.js";
+
+/**
+ * The contract's FileDescriptorSet as `buf build` writes it (npm run
+ * generate; check:generated keeps it fresh): the same files as the embedded
+ * descriptors of gen/ts, plus their source info, i.e. the proto comments.
+ * protoc-gen-es leaves source info out of the code it generates. Found
+ * beside gen/ts, as this module finds gen/ts: in the repository from src/,
+ * and in dist/gen (npm run build copies it there) from the compiled dist/src.
+ */
+export const CONTRACT_DESCRIPTOR_SET = fileURLToPath(new URL("../../gen/descriptors/billing.binpb", import.meta.url));
 
 /**
  * The request of ServerReflectionInfo as both grpc.reflection.v1 and v1alpha
@@ -49,10 +60,18 @@ export interface ReflectionIndex {
  *
  * list_services names the services of `files` only; pass the reflection and
  * health files too for them to be listed.
+ *
+ * `described` is a serialized FileDescriptorSet (CONTRACT_DESCRIPTOR_SET):
+ * each of its files that is also among `files` (or their imports) is served
+ * from it instead, source info included, so grpcurl describe shows the
+ * comments. Default none.
  */
-export function createReflectionIndex(files: DescFile[]): ReflectionIndex {
+export function createReflectionIndex(files: DescFile[], described?: Uint8Array): ReflectionIndex {
+  const withComments = new Map<string, FileDescriptorProto>(
+    described === undefined ? [] : fromBinary(FileDescriptorSetSchema, described).file.map((file) => [file.name, file]),
+  );
   const registry = createFileRegistry(
-    create(FileDescriptorSetSchema, { file: withImportsFirst(files).map((file) => file.proto) }),
+    create(FileDescriptorSetSchema, { file: withImportsFirst(files).map((file) => withComments.get(file.proto.name) ?? file.proto) }),
   );
   const serviceNames = unique(files.flatMap((file) => file.services.map((service) => service.typeName)));
   const symbols = indexSymbols(registry);
@@ -129,9 +148,10 @@ export function createReflectionIndex(files: DescFile[]): ReflectionIndex {
  * Serves gRPC server reflection for `files` (see createReflectionIndex) as
  * both grpc.reflection.v1 and grpc.reflection.v1alpha: grpcurl and most tools
  * ask v1 first and fall back to v1alpha, and older clients only know v1alpha.
+ * `described` as for createReflectionIndex.
  */
-export function registerReflection(router: ConnectRouter, files: DescFile[]): void {
-  const index = createReflectionIndex(files);
+export function registerReflection(router: ConnectRouter, files: DescFile[], described?: Uint8Array): void {
+  const index = createReflectionIndex(files, described);
   router.service(ServerReflectionV1, {
     async *serverReflectionInfo(requests) {
       for await (const request of requests) {

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { createRegistry, type DescFile } from "@bufbuild/protobuf";
@@ -33,10 +34,11 @@ import { createInterceptorChain } from "./interceptors/interceptor-chain.js";
 import { createHealthService } from "./health-service.js";
 import { createCorsPolicy } from "./cors.js";
 import { createGrpcUnaryFastPath } from "./grpc-unary-fast-path.js";
+import { refuseGrpcWebText } from "./grpc-web-text.js";
 import type { TallyMetrics } from "./interceptors/metrics.js";
 import { createOnePortListener, type HttpRequestHandler, type OnePortListenerOptions } from "./one-port-listener.js";
 import { jsonRequestDecoder } from "./json-request-rules.js";
-import { registerReflection } from "./reflection-service.js";
+import { CONTRACT_DESCRIPTOR_SET, registerReflection } from "./reflection-service.js";
 import { createWebAssets } from "./web-assets.js";
 
 /** The use cases the server exposes. */
@@ -260,7 +262,7 @@ export function createTallyServer(options: TallyServerOptions) {
       mountStrictly(router, UsageService, createUsageHandler(services.ledger), allowUnknown);
       mountStrictly(router, BillingService, createBillingHandler(services.billing), allowUnknown);
       health.register(router);
-      registerReflection(router, REFLECTED_FILES);
+      registerReflection(router, REFLECTED_FILES, readFileSync(CONTRACT_DESCRIPTOR_SET));
       // Their own JSON options add a registry of the service's file, so a
       // google.protobuf.Any of its messages (the conformance payload echoes
       // its requests in Any fields) can be written as JSON.
@@ -300,7 +302,7 @@ export function createTallyServer(options: TallyServerOptions) {
   });
   const handler: HttpRequestHandler = (request, response) => {
     if (grpcFastPathOn && request.httpVersionMajor === 2 && grpcFastPath.claim(request as Http2ServerRequest, response as Http2ServerResponse)) return;
-    if (cors.handle(request, response)) return;
+    if (cors.handle(request, response) || refuseGrpcWebText(request, response)) return;
     // connect-node answers a procedure's wrong HTTP method with a bare 405;
     // RFC 9110 wants the methods it takes named in Allow.
     const allow = request.method === "POST" ? undefined : ALLOWED_METHODS.get((request.url ?? "").split("?")[0]!);

@@ -1,6 +1,6 @@
-import type { BillingClient } from "../client/node.js";
-import { createUsageProducer } from "../client/usage-producer.js";
-import type { BatchSender } from "../client/billing-client.js";
+import type { BillingClient } from "../../clients/typescript/src/node.js";
+import { createUsageProducer } from "../../clients/typescript/src/usage-producer.js";
+import type { BatchSender } from "../../clients/typescript/src/billing-client.js";
 import type { LoadContext } from "./load-context.js";
 import { failureOutcome, usageRequest } from "./wire-form.js";
 

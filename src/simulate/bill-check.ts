@@ -1,4 +1,4 @@
-import type { BillingClient } from "../client/node.js";
+import type { BillingClient } from "../../clients/typescript/src/node.js";
 import type { Bill } from "../../gen/ts/billing/v1/billing_service_pb.js";
 import { Decimal } from "../domain/decimal.js";
 import { runConcurrently } from "./concurrently.js";

@@ -1,4 +1,4 @@
-import type { BillingClient } from "../client/node.js";
+import type { BillingClient } from "../../clients/typescript/src/node.js";
 import type { EventSource } from "./event-source.js";
 import type { Observations } from "./observations.js";
 import type { ResolvedSimulationOptions } from "./simulation-options.js";

@@ -1,4 +1,4 @@
-import type { BillingClient } from "../client/node.js";
+import type { BillingClient } from "../../clients/typescript/src/node.js";
 import { runConcurrently } from "./concurrently.js";
 import type { Observations } from "./observations.js";
 import { failureOutcome, usageRequest } from "./wire-form.js";

@@ -1,4 +1,4 @@
-import type { BillingClient } from "../client/node.js";
+import type { BillingClient } from "../../clients/typescript/src/node.js";
 import { Aggregation } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { runConcurrently } from "./concurrently.js";
 

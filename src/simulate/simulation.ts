@@ -1,5 +1,5 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { type BillingClient, createBillingClient } from "../client/node.js";
+import { type BillingClient, createBillingClient } from "../../clients/typescript/src/node.js";
 import { runBatchLoad } from "./batch-load.js";
 import { checkBills } from "./bill-check.js";
 import { createEventPlan, type ServerTime } from "./event-plan.js";

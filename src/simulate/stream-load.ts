@@ -3,7 +3,7 @@ import { type Client, Code, ConnectError, createClient, type Interceptor, type T
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type StreamUsageRequestSchema, UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
-import { createAsyncQueue } from "../client/async-queue.js";
+import { createAsyncQueue } from "../../clients/typescript/src/async-queue.js";
 import type { PlannedSend } from "./event-plan.js";
 import type { LoadContext } from "./load-context.js";
 import { codeName } from "./observations.js";

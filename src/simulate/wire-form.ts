@@ -1,7 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { ConnectError } from "@connectrpc/connect";
-import { BillingError } from "../client/node.js";
+import { BillingError } from "../../clients/typescript/src/node.js";
 import type { RecordUsageRequestSchema } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import type { SimulatedEvent } from "./event-plan.js";
 import { codeName, type Refusal } from "./observations.js";

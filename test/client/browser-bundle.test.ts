@@ -18,7 +18,7 @@ describe("the client library in browsers", () => {
       logLevel: "silent",
     });
     const inputs = Object.keys(result.metafile.inputs);
-    assert.ok(inputs.some((input) => input.endsWith("src/client/browser.ts")), "the browser condition was not used");
+    assert.ok(inputs.some((input) => input.endsWith("clients/typescript/src/browser.ts")), "the browser condition was not used");
     assert.ok(!inputs.some((input) => input.includes("connect-node")), "connect-node reached the browser bundle");
     assert.ok(inputs.some((input) => input.includes("connect-web")));
   });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { DecimalInputError, toDecimalString } from "../../src/client/quantity.js";
+import { DecimalInputError, toDecimalString } from "../../clients/typescript/src/quantity.js";
 
 describe("quantities given as string, bigint or number", () => {
   it("converts exactly", () => {

@@ -10,7 +10,7 @@ import {
   RetryBudget,
   retryOptions,
   serverRetryDelayMs,
-} from "../../src/client/retry-policy.js";
+} from "../../clients/typescript/src/retry-policy.js";
 
 describe("retry policy", () => {
   it("backs off with full jitter inside capped exponential bounds", () => {

@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { RetryInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
-import { createBillingClient } from "../../src/client/node.js";
+import { createBillingClient } from "../../clients/typescript/src/node.js";
 import { createCatalogFixture } from "../support/catalog-fixture.js";
 import { TEST_ADMIN_KEY, type TallyClients } from "../support/clients.js";
 import { assertRefused } from "../support/errors.js";

@@ -175,7 +175,7 @@ const CORPUS: BadInput[] = [
     code: "resource_exhausted",
   }),
   // Content types the protocol does not speak.
-  ...["text/plain", "application/xml", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/grpc-web-text"].map(
+  ...["text/plain", "application/xml", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"].map(
     (contentType): BadInput => ({
       name: `content type ${contentType}`,
       protocols: WIRE_PROTOCOLS.filter((protocol) => protocol !== "grpc"),
@@ -184,7 +184,7 @@ const CORPUS: BadInput[] = [
       expect: { httpStatus: 415 },
     }),
   ),
-  ...["text/plain", "application/grpc-web-text", ""].map(
+  ...["text/plain", ""].map(
     (contentType): BadInput => ({
       name: `gRPC framing with content type "${contentType}"`,
       protocols: ["grpc"],
@@ -193,6 +193,15 @@ const CORPUS: BadInput[] = [
       expect: { httpStatus: 415 },
     }),
   ),
+  // grpc-web's text mode is answered as gRPC-Web reports a status (HTTP 200,
+  // grpc-status UNIMPLEMENTED naming the binary mode), whatever the body.
+  {
+    name: "content type application/grpc-web-text",
+    protocols: ["grpc", "grpc-web-h1", "grpc-web-h2"],
+    contentType: "application/grpc-web-text",
+    body: (protocol) => encode(protocol, usage()),
+    expect: { code: "unimplemented" },
+  },
 ];
 
 /** HTTP status each Connect code travels with (Connect protocol's table). */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
-import { createBillingClient, type BillingClient, BillingError } from "../../src/client/node.js";
+import { createBillingClient, type BillingClient, BillingError } from "../../clients/typescript/src/node.js";
 import { createCatalogFixture } from "../support/catalog-fixture.js";
 import { TEST_ADMIN_KEY } from "../support/clients.js";
 import { auditDatabase, type DatabaseAudit, fromNanoUnits, toNanoUnits } from "../support/crash-audit.js";

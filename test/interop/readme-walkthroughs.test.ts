@@ -78,6 +78,9 @@ describe("the README's walkthroughs against a live server", () => {
     assert.match(list!.stdout, /^billing\.v1\.UsageService$/m);
     assert.match(list!.stdout, /^grpc\.health\.v1\.Health$/m);
     assert.match(describeUsage!.stdout, /rpc RecordUsage \( \.billing\.v1\.RecordUsageRequest \) returns \( \.billing\.v1\.RecordUsageResponse \)/);
+    // The proto comments, from the descriptors with source info that reflection serves.
+    assert.match(describeUsage!.stdout, /\/\/ UsageService is the usage ledger: it records what customers used, exactly/);
+    assert.match(describeUsage!.stdout, /\/\/ refused records nothing and leaves its request_id free\.\n\s*rpc RecordUsage/);
     const first = JSON.parse(record!.stdout) as { record: { id: string; quantity: string }; replayed?: boolean };
     assert.equal(first.record.quantity, "10");
     assert.equal(first.replayed, undefined);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import * as path from "node:path";
 import { describe, it, type TestContext } from "node:test";
@@ -19,6 +20,7 @@ import { file_health_v1_health } from "../../gen/ts/health/v1/health_pb.js";
 import { createHealthService } from "../../src/server/health-service.js";
 import { createOnePortListener } from "../../src/server/one-port-listener.js";
 import {
+  CONTRACT_DESCRIPTOR_SET,
   createReflectionIndex,
   registerReflection,
   type ReflectionAnswer,
@@ -128,6 +130,27 @@ describe("createReflectionIndex", () => {
       decoded.service[0]?.method.map((method) => method.name),
       file_billing_v1_usage_service.services[0]?.methods.map((method) => method.name),
     );
+  });
+
+  it("serves the contract with its comments from the descriptor set buf builds (gen/descriptors), the rest as embedded", () => {
+    const index = createReflectionIndex(servedFiles, readFileSync(CONTRACT_DESCRIPTOR_SET));
+    const answer = index.answer({ host: "", messageRequest: { case: "fileContainingSymbol", value: "billing.v1.UsageService.RecordUsage" } });
+    assert.equal(answer.case, "fileDescriptorResponse");
+    const [usage, ...imports] = answer.value.fileDescriptorProto.map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes));
+    assert.equal(usage?.name, "billing/v1/usage_service.proto");
+    const comments = usage?.sourceCodeInfo?.location.map((location) => location.leadingComments) ?? [];
+    assert.ok(comments.some((comment) => comment.includes("UsageService is the usage ledger")), "the service's comment is missing");
+    assert.ok(comments.some((comment) => comment.includes("refused records nothing and leaves its request_id free")), "RecordUsage's comment is missing");
+    // The same messages and services as the embedded descriptor the server is built from.
+    assert.deepEqual(
+      usage?.messageType.map((message) => message.name),
+      file_billing_v1_usage_service.proto.messageType.map((message) => message.name),
+    );
+    assert.deepEqual(imports.map((file) => file.name), ["google/protobuf/timestamp.proto"]);
+    // Files the set does not hold are served as protoc-gen-es embeds them, without source info.
+    const health = index.answer({ host: "", messageRequest: { case: "fileContainingSymbol", value: "grpc.health.v1.Health" } });
+    assert.equal(health.case, "fileDescriptorResponse");
+    assert.equal(fromBinary(FileDescriptorProtoSchema, health.value.fileDescriptorProto[0]!).sourceCodeInfo, undefined);
   });
 
   it("reports an unknown symbol or file as NOT_FOUND", () => {

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { CustomerService } from "../../gen/ts/billing/v1/customer_service_pb.js";
-import { authInterceptors } from "../../src/client/auth-interceptor.js";
+import { authInterceptors } from "../../clients/typescript/src/auth-interceptor.js";
 import { TEST_ADMIN_KEY } from "../support/clients.js";
 import { scratchDirectory } from "../support/tally-process.js";
 import { startTestTally, type TestTally } from "../support/test-tally.js";

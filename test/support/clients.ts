@@ -5,7 +5,7 @@ import { BillingService } from "../../gen/ts/billing/v1/billing_service_pb.js";
 import { CatalogService } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { CustomerService } from "../../gen/ts/billing/v1/customer_service_pb.js";
 import { UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
-import { authInterceptors } from "../../src/client/auth-interceptor.js";
+import { authInterceptors } from "../../clients/typescript/src/auth-interceptor.js";
 
 /** The bootstrap (admin) key of every test server, sent by default by every test client. */
 export const TEST_ADMIN_KEY = "tally-test-admin-key";

@@ -55,9 +55,10 @@ const healthPackage = grpc.loadPackageDefinition(
 
 /**
  * Plaintext stubs for `address` ("127.0.0.1:port"), sending `apiKey` as
- * `authorization` metadata on every call ("" for none).
+ * `authorization` metadata on every call ("" for none), with grpc-js's
+ * `channelOptions` (e.g. "grpc.service_config"; default none).
  */
-export function createGrpcJsStubs(address: string, apiKey = TEST_ADMIN_KEY): GrpcJsStubs {
+export function createGrpcJsStubs(address: string, apiKey = TEST_ADMIN_KEY, channelOptions: grpc.ChannelOptions = {}): GrpcJsStubs {
   const credentials = grpc.credentials.createInsecure();
   // grpc-js refuses call credentials on an insecure channel; an interceptor adds the header instead.
   const withKey: grpc.Interceptor = (options, nextCall) =>
@@ -67,7 +68,7 @@ export function createGrpcJsStubs(address: string, apiKey = TEST_ADMIN_KEY): Grp
         next(metadata, listener);
       },
     });
-  const options = { interceptors: [withKey] };
+  const options = { ...channelOptions, interceptors: [withKey] };
   const stubs = {
     customers: new (serviceAt(billingPackage, "billing.v1.CustomerService"))(address, credentials, options),
     catalog: new (serviceAt(billingPackage, "billing.v1.CatalogService"))(address, credentials, options),

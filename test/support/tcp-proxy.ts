@@ -5,12 +5,16 @@ import { createConnection, createServer, type Socket } from "node:net";
  * armed with cutResponses(n), the next n connections that carry a request are
  * cut: the request reaches the server, the response never reaches the
  * client, and the connection is destroyed `cutDelayMs` later (so the server
- * has acted and the client does not know).
+ * has acted and the client does not know). A client that waits for the
+ * server's HTTP/2 SETTINGS before it sends a call (grpc-js) is cut with
+ * cutResponses(n, { afterServerSpeaks: true }): the cut starts at its first
+ * bytes after the server's first bytes.
  */
 export async function startTcpProxy(target: { host: string; port: number }, cutDelayMs = 150) {
   let upstream = { ...target };
   let cutsLeft = 0;
   let cutsDone = 0;
+  let afterServerSpeaks = false;
   let refusing = false;
   const sockets = new Set<Socket>();
 
@@ -25,8 +29,9 @@ export async function startTcpProxy(target: { host: string; port: number }, cutD
     sockets.add(server);
     server.once("close", () => sockets.delete(server));
     let blackholed = false;
+    let serverSpoke = false;
     client.on("data", (chunk) => {
-      if (!blackholed && cutsLeft > 0) {
+      if (!blackholed && cutsLeft > 0 && (serverSpoke || !afterServerSpeaks)) {
         cutsLeft--;
         blackholed = true;
         setTimeout(() => {
@@ -38,6 +43,7 @@ export async function startTcpProxy(target: { host: string; port: number }, cutD
       server.write(chunk);
     });
     server.on("data", (chunk) => {
+      serverSpoke = true;
       if (!blackholed) client.write(chunk);
     });
     const closeBoth = () => {
@@ -55,9 +61,13 @@ export async function startTcpProxy(target: { host: string; port: number }, cutD
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    /** Cuts the responses of the next `count` connections that send a request. */
-    cutResponses(count: number) {
+    /**
+     * Cuts the responses of the next `count` connections that send a request;
+     * with `afterServerSpeaks`, from a connection's first bytes after the server's.
+     */
+    cutResponses(count: number, options: { afterServerSpeaks?: boolean } = {}) {
       cutsLeft += count;
+      afterServerSpeaks = options.afterServerSpeaks ?? false;
     },
     /** How many connections were cut so far. */
     cuts: () => cutsDone,

@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { RetryInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
+import { RetryInfoSchema } from "../../../gen/ts/google/rpc/error_details_pb.js";
 
 /**
  * How the client retries, after gRFC A6 (gRPC retries) and Stripe's client:

@@ -1,9 +1,8 @@
 import type { DescService, MessageInitShape } from "@bufbuild/protobuf";
 import { type CallOptions, type Client, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
-import { v7 as uuidv7 } from "uuid";
-import { BillingService } from "../../gen/ts/billing/v1/billing_service_pb.js";
-import { CatalogService, type PriceTierSchema } from "../../gen/ts/billing/v1/catalog_service_pb.js";
-import { CustomerService } from "../../gen/ts/billing/v1/customer_service_pb.js";
+import { BillingService } from "../../../gen/ts/billing/v1/billing_service_pb.js";
+import { CatalogService, type PriceTierSchema } from "../../../gen/ts/billing/v1/catalog_service_pb.js";
+import { CustomerService } from "../../../gen/ts/billing/v1/customer_service_pb.js";
 import {
   type BatchRecordUsageResponse,
   type BatchRecordUsageResult,
@@ -11,12 +10,13 @@ import {
   type RecordUsageResponse,
   UsageRecordView,
   UsageService,
-} from "../../gen/ts/billing/v1/usage_service_pb.js";
+} from "../../../gen/ts/billing/v1/usage_service_pb.js";
 import { BillingError } from "./billing-error.js";
 import { type DecimalInput, DecimalInputError, toDecimalString } from "./quantity.js";
 import { backoffDelayMs, isRetryable, RetryBudget, type RetryOptions, retryOptions, serverRetryDelayMs } from "./retry-policy.js";
 import { createUsageProducer, type UsageProducer, type UsageProducerOptions } from "./usage-producer.js";
 import { createUsageStream } from "./usage-stream.js";
+import { uuidV7 } from "./uuid-v7.js";
 
 /** The wire protocols the client speaks. "grpc" needs HTTP/2 and so Node. */
 export type BillingProtocol = "grpc" | "connect" | "grpc-web";
@@ -254,7 +254,7 @@ function prepareRequest(method: string, request: Record<string, unknown>): Recor
 
 /** A new request_id: a UUIDv7, unique and ordered by time. */
 export function newRequestId(): string {
-  return uuidv7();
+  return uuidV7();
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

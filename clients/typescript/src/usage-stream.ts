@@ -5,7 +5,7 @@ import type {
   StreamUsageRequestSchema,
   UsageRecordView,
   UsageService,
-} from "../../gen/ts/billing/v1/usage_service_pb.js";
+} from "../../../gen/ts/billing/v1/usage_service_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type AsyncQueue, createAsyncQueue } from "./async-queue.js";
 

@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { type RecordUsageResponse, UsageRecordView } from "../../gen/ts/billing/v1/usage_service_pb.js";
+import { type RecordUsageResponse, UsageRecordView } from "../../../gen/ts/billing/v1/usage_service_pb.js";
 import type { BatchSender, UsageEventInput } from "./billing-client.js";
 import { newRequestId } from "./billing-client.js";
 import { BillingError } from "./billing-error.js";
