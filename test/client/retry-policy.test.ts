@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { RetryInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
+import { ErrorInfoSchema, RetryInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import {
   backoffDelayMs,
   DEFAULT_RETRY_OPTIONS,
@@ -49,6 +49,15 @@ describe("retry policy", () => {
     assert.equal(isRetryable(new ConnectError("x", Code.Canceled), { ...context, callerCancelled: true }), false);
     assert.equal(isRetryable(new ConnectError("x", Code.Unavailable), { ...context, callerCancelled: true }), false);
     assert.equal(isRetryable(new ConnectError("x", Code.DeadlineExceeded), { ...context, overallDeadlinePassed: true }), false);
+  });
+
+  it("does not retry a tenant's quota: RESOURCE_EXHAUSTED that no wait will change", () => {
+    const context = { callerCancelled: false, overallDeadlinePassed: false };
+    const withReason = (reason: string) =>
+      new ConnectError("x", Code.ResourceExhausted, undefined, [{ desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason, domain: "tally" }) }]);
+    assert.equal(isRetryable(withReason("QUOTA_EXCEEDED"), context), false);
+    assert.equal(isRetryable(withReason("RATE_LIMITED"), context), true);
+    assert.equal(isRetryable(withReason("SERVER_BUSY"), context), true);
   });
 
   it("reads the delay the server asked for", () => {
