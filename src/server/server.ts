@@ -177,21 +177,21 @@ const ALLOWED_METHODS = new Map(
  * response, Connect with HTTP 404 and its JSON error. Anything else (a
  * browser, curl without a content type) is left to the plain 404.
  */
-function answerUnknownProcedure(request: FallbackRequest, response: FallbackResponse): boolean {
-  if (request.method !== "POST") return false;
+function answerUnknownProcedure(request: FallbackRequest, response: FallbackResponse): "grpc" | "grpc-web" | "connect" | undefined {
+  if (request.method !== "POST") return undefined;
   const contentType = String(request.headers["content-type"] ?? "").toLowerCase();
   const message = `unknown procedure ${(request.url ?? "").split("?")[0]}`;
   if (contentType.startsWith("application/grpc")) {
     response.writeHead(200, { "content-type": contentType.split(";")[0]!, "grpc-status": "12", "grpc-message": encodeURIComponent(message) });
     response.end();
-    return true;
+    return contentType.startsWith("application/grpc-web") ? "grpc-web" : "grpc";
   }
   if (/^application\/(connect\+)?(json|proto)/.test(contentType)) {
     response.writeHead(404, { "content-type": "application/json" });
     response.end(JSON.stringify({ code: "unimplemented", message }));
-    return true;
+    return "connect";
   }
-  return false;
+  return undefined;
 }
 
 /** The request and response connect-node hands its fallback, of either HTTP version. */
@@ -295,7 +295,15 @@ export function createTallyServer(options: TallyServerOptions) {
         return;
       }
       if (webAssets.handle(request, response)) return;
-      if (answerUnknownProcedure(request, response)) return;
+      const unknown = answerUnknownProcedure(request, response);
+      if (unknown !== undefined) {
+        // No interceptor saw it (there is no method to run them for): counted
+        // and logged here, the path cut short, so a flood of made-up paths
+        // cannot grow the metrics or flood the log with long lines.
+        options.metrics.unknownProcedure(unknown);
+        logger.info({ method: (request.url ?? "").split("?")[0]!.slice(0, 200), protocol: unknown, code: "Unimplemented", message: "unknown procedure" }, "call");
+        return;
+      }
       response.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
       response.end("not found\n");
     },

@@ -322,6 +322,12 @@ describe("resource limits", () => {
       const answer = await sendRaw(tally.url, protocol, unknown, bodyOf(protocol, new Uint8Array(0)));
       assert.equal(answer.code, "unimplemented", `${protocol}: ${JSON.stringify(answer)}`);
     }
+    // No interceptor runs for a procedure the server does not have, so the server counts it itself, under one label.
+    const metrics = await (await fetch(`${tally.url}/metrics`)).text();
+    for (const [protocol, least] of [["grpc", 1], ["grpc-web", 2], ["connect", 4]] as const) {
+      const line = metrics.split("\n").find((candidate) => candidate.startsWith(`tally_rpc_calls_total{method="(unknown)",protocol="${protocol}",code="Unimplemented"} `));
+      assert.ok(line !== undefined && Number(line.split(" ").at(-1)) >= least, `${protocol} unknown procedures counted: ${line}`);
+    }
     const wrongMethod = await fetch(`${tally.url}/billing.v1.UsageService/RecordUsage`, { method: "GET" });
     await wrongMethod.arrayBuffer();
     assert.equal(wrongMethod.status, 405);

@@ -186,8 +186,19 @@ export function createMetrics(sources: MetricsSources) {
     );
   };
 
+  const unknownByProtocol = new Map<string, { method: string; protocol: string; code: string }>();
+
   return {
     interceptor,
+    /** Counts a call to a procedure the server does not have (answered UNIMPLEMENTED), under method "(unknown)". */
+    unknownProcedure(protocol: string): void {
+      let labels = unknownByProtocol.get(protocol);
+      if (labels === undefined) {
+        labels = { method: "(unknown)", protocol, code: "Unimplemented" };
+        unknownByProtocol.set(protocol, labels);
+      }
+      calls.inc(labels);
+    },
     /** Called by the store after each group commit. */
     groupCommitted(writes: number, seconds: number): void {
       groupWrites.observe(writes);
