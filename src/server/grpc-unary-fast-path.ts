@@ -17,7 +17,7 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 import { StatusSchema } from "../../gen/ts/google/rpc/status_pb.js";
-import { TIMEOUT_UNIT_MS } from "./interceptors/call-end.js";
+import { grpcTimeoutMs } from "./interceptors/call-end.js";
 
 /** Options of the gRPC unary fast path. */
 export interface GrpcUnaryFastPathOptions {
@@ -43,15 +43,16 @@ const RESPONSE_CONTENT_TYPE = "application/grpc+proto";
 /**
  * Serves unary gRPC calls (protobuf, uncompressed: what every stub sends)
  * straight from Node's HTTP/2 request and response, without connect-node's
- * generic streaming pipeline, which costs most of a call's CPU. It is an optimisation with the
- * framework's contract: every call passes the same interceptors in the same
- * order as connect-node applies them (applied per call, as connect-node
- * does), the same service implementations answer, messages are encoded and
+ * generic streaming pipeline, which costs most of a call's CPU. It is an
+ * optimisation with the framework's contract: every call passes the same
+ * interceptors in the same order as connect-node applies them (applied per
+ * call, as connect-node does), the same service implementations answer, messages are encoded and
  * decoded by protobuf-es (so every field of the contract is carried by
  * construction), and statuses are written as connect-node writes them
  * (`grpcStatusTrailer`, pinned to connect-node's answers by the e2e tests).
- * What a call rarely uses is made on first use: its abort signal, its
- * response metadata, a Fetch Headers of its request headers. Everything else
+ * What a call rarely uses is made on first use: its abort signal (for
+ * calls no interceptor asks it of), its response metadata, a Fetch Headers
+ * of its request headers. Everything else
  * — streaming RPCs, compressed or JSON gRPC, gRPC-Web, Connect — is left to
  * connect-node: `claim` returns false for it. `--no-grpc-fast-path` turns it off.
  *
@@ -104,19 +105,6 @@ export function createGrpcUnaryFastPath(options: GrpcUnaryFastPathOptions) {
 
   return { recordRoutes, claim };
 }
-
-/**
- * The milliseconds of a `grpc-timeout` header (gRPC over HTTP/2:
- * "TimeoutValue TimeoutUnit", at most 8 digits, units H M S m u n); undefined
- * without one. A malformed value is INVALID_ARGUMENT, as connect-node answers it.
- */
-export function grpcTimeoutMs(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const match = /^(\d{1,8})([HMSmun])$/.exec(value);
-  if (match === null) throw new ConnectError(`protocol error: invalid grpc timeout value: ${value}`, Code.InvalidArgument);
-  return Number(match[1]) * TIMEOUT_UNIT_MS[match[2] as keyof typeof TIMEOUT_UNIT_MS];
-}
-
 
 /** Headers the gRPC protocol owns: an error's metadata never overrides them. */
 const PROTOCOL_HEADERS = new Set(["content-type", "grpc-status", "grpc-message", "grpc-status-details-bin", "grpc-encoding", "grpc-accept-encoding", "grpc-timeout", "te"]);
@@ -270,7 +258,12 @@ class FastUnaryCall {
     let deadlineTimer: NodeJS.Timeout | undefined;
     try {
       // No cap here, as connect-node has none: the call limits cap every unary call (--max-deadline).
-      const timeoutMs = grpcTimeoutMs(headers["grpc-timeout"] as string | undefined);
+      // A malformed grpc-timeout is INVALID_ARGUMENT, as connect-node answers it.
+      const timeoutHeader = headers["grpc-timeout"] as string | undefined;
+      const timeoutMs = timeoutHeader === undefined ? undefined : grpcTimeoutMs(timeoutHeader);
+      if (timeoutHeader !== undefined && timeoutMs === undefined) {
+        throw new ConnectError(`protocol error: invalid grpc timeout value: ${timeoutHeader}`, Code.InvalidArgument);
+      }
       if (timeoutMs !== undefined) {
         this.#deadline = Date.now() + timeoutMs;
         deadlineTimer = setTimeout(() => this.expire(), timeoutMs);

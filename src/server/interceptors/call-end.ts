@@ -35,18 +35,24 @@ export function callDeadline(header: Headers): CallDeadline | undefined {
   const connectTimeout = grpcTimeout === null ? header.get("connect-timeout-ms") : null;
   if (grpcTimeout === null && connectTimeout === null) return undefined;
   let timeoutMs: number | undefined;
-  if (grpcTimeout !== null) {
-    const match = /^(\d{1,8})([HMSmun])$/.exec(grpcTimeout);
-    if (match !== null) timeoutMs = Number(match[1]) * TIMEOUT_UNIT_MS[match[2] as keyof typeof TIMEOUT_UNIT_MS];
-  } else if (/^\d{1,10}$/.test(connectTimeout!)) {
-    timeoutMs = Number(connectTimeout);
-  }
+  if (grpcTimeout !== null) timeoutMs = grpcTimeoutMs(grpcTimeout);
+  else if (/^\d{1,10}$/.test(connectTimeout!)) timeoutMs = Number(connectTimeout);
   if (timeoutMs === undefined) return undefined;
   return { at: performance.now() + timeoutMs, toleranceMs: Math.max(25, timeoutMs * 0.5) };
 }
 
-/** grpc-timeout's units (gRPC over HTTP/2), in ms. */
-export const TIMEOUT_UNIT_MS = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
+/**
+ * The milliseconds of a `grpc-timeout` value (gRPC over HTTP/2:
+ * "TimeoutValue TimeoutUnit", at most 8 digits, units H M S m u n);
+ * undefined when it is malformed.
+ */
+export function grpcTimeoutMs(value: string): number | undefined {
+  const match = /^(\d{1,8})([HMSmun])$/.exec(value);
+  return match === null ? undefined : Number(match[1]) * TIMEOUT_UNIT_MS[match[2] as keyof typeof TIMEOUT_UNIT_MS];
+}
+
+/** grpc-timeout's units, in ms. */
+const TIMEOUT_UNIT_MS = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
 
 /**
  * A promise that rejects with the first reason given to `end` and never
