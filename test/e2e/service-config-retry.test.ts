@@ -89,6 +89,7 @@ describe("the shipped service config's retry policy with grpc-js stubs", () => {
     };
     const [methods] = config.methodConfig;
     assert.deepEqual(methods?.name.map((name) => name.service).sort(), [
+      "billing.v1.AccessService",
       "billing.v1.BillingService",
       "billing.v1.CatalogService",
       "billing.v1.CustomerService",
