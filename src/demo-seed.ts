@@ -8,6 +8,7 @@ import type { MeterDraft } from "./domain/meter.js";
 import { DEFAULT_SCOPE } from "./domain/store.js";
 import type { UsageLedger, UsageRequest } from "./domain/usage-ledger.js";
 
+// precision 0: whole units only (a domain MeterDraft's precision is the digits it allows).
 const METERS: MeterDraft[] = [
   { key: "database-hosting", displayName: "Database hosting", unit: "GB-hour", aggregation: "sum", precision: 3 },
   { key: "api-requests", displayName: "API requests", unit: "request", aggregation: "count", precision: 0 },

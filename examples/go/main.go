@@ -81,7 +81,7 @@ func main() {
 	// The catalog: fixed request ids make these safe to run again.
 	must(catalog.CreateMeter(ctx, &billingv1.CreateMeterRequest{RequestId: "example-meter", Meter: &billingv1.Meter{
 		Key: "example-requests", DisplayName: "Example requests", Unit: "request",
-		Aggregation: billingv1.Aggregation_AGGREGATION_SUM, Precision: 0,
+		Aggregation: billingv1.Aggregation_AGGREGATION_SUM, WholeUnits: true,
 	}}))
 	must(catalog.CreatePrice(ctx, &billingv1.CreatePriceRequest{RequestId: "example-price", Price: &billingv1.Price{
 		MeterKey: "example-requests", CurrencyCode: "USD", Tiers: []*billingv1.PriceTier{

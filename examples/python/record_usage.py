@@ -58,7 +58,7 @@ def main(target: str, customer_ref: str) -> None:
         catalog_stub.CreateMeter(catalog.CreateMeterRequest(
             request_id="example-meter",
             meter=catalog.Meter(key="example-requests", display_name="Example requests", unit="request",
-                                aggregation=catalog.AGGREGATION_SUM, precision=0)), metadata=auth)
+                                aggregation=catalog.AGGREGATION_SUM, whole_units=True)), metadata=auth)
         catalog_stub.CreatePrice(catalog.CreatePriceRequest(
             request_id="example-price",
             price=catalog.Price(meter_key="example-requests", currency_code="USD", tiers=[

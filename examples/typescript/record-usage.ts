@@ -18,7 +18,7 @@ function refusal(error: unknown): string {
 // The catalog: fixed request ids make these safe to run again.
 await client.createMeter({
   requestId: "example-meter",
-  meter: { key: "example-requests", displayName: "Example requests", unit: "request", aggregation: Aggregation.SUM, precision: 0 },
+  meter: { key: "example-requests", displayName: "Example requests", unit: "request", aggregation: Aggregation.SUM, wholeUnits: true },
 });
 await client.createPrice({
   requestId: "example-price",

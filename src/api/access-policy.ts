@@ -1,4 +1,5 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import { AccessService } from "../../gen/ts/billing/v1/access_service_pb.js";
 import { BillingService } from "../../gen/ts/billing/v1/billing_service_pb.js";
 import { CatalogService } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { CustomerService } from "../../gen/ts/billing/v1/customer_service_pb.js";
@@ -8,7 +9,7 @@ import { fullMethodName } from "./method-name.js";
 
 /**
  * What a call needs: `public` (no key: health), `any-key` (a valid key of any
- * role: reflection), or a permission of the caller's role.
+ * role: reflection, AccessService), or a permission of the caller's role.
  */
 export type Access = "public" | "any-key" | Permission;
 
@@ -45,13 +46,16 @@ add(UsageService, USAGE);
 add(BillingService, BILLING);
 
 /**
- * The access a method needs. Health is public, reflection needs a key (unless
- * the server makes it public), and anything not listed needs admin: a method
+ * The access a method needs. Health is public, reflection and AccessService
+ * need a key of any role (reflection none if the server makes it public),
+ * and anything not listed needs admin: a method
  * added without a decision is closed, not open.
  */
 export function accessFor(method: DescMethod): Access {
   const serviceTypeName = method.parent.typeName;
   if (serviceTypeName === "grpc.health.v1.Health") return "public";
   if (serviceTypeName.startsWith("grpc.reflection.")) return "any-key";
+  // Any key may ask what it is: the dashboard asks, to offer only what the key's role may do.
+  if (serviceTypeName === AccessService.typeName) return "any-key";
   return PERMISSIONS.get(fullMethodName(method)) ?? "admin";
 }

@@ -13,7 +13,7 @@ import { type Customer as CustomerMessage, CustomerSchema } from "../../gen/ts/b
 import type { UsageRecord as UsageRecordMessage } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import type { Bill } from "../domain/bill.js";
 import type { Customer } from "../domain/customer.js";
-import type { Aggregation, Meter } from "../domain/meter.js";
+import { type Aggregation, MAX_METER_PRECISION, type Meter } from "../domain/meter.js";
 import type { Price } from "../domain/price.js";
 import type { UsageRecord } from "../domain/usage-record.js";
 
@@ -47,8 +47,21 @@ export function meterMessage(meter: Meter): MeterMessage {
     unit: meter.unit,
     aggregation: AGGREGATIONS[meter.aggregation],
     precision: meter.precision,
+    wholeUnits: meter.precision === 0,
     createTime: timestampFromMs(meter.createTime),
   });
+}
+
+/**
+ * The digits after the point a new meter allows, from what the API was sent:
+ * whole_units means none; precision 0 or unset (proto3 cannot tell them
+ * apart) means the most, 9; else precision. Stored as that one number, so a
+ * meter stored with precision 0 before whole_units existed is a whole-units
+ * meter with no migration, and meterMessage reports it with whole_units.
+ */
+export function storedPrecision(precision: number, wholeUnits: boolean): number {
+  if (wholeUnits) return 0;
+  return precision === 0 ? MAX_METER_PRECISION : precision;
 }
 
 export function priceMessage(price: Price): PriceMessage {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { UsageRecordView } from "../../gen/ts/billing/v1/usage_service_pb.js";
-import { aggregationOf } from "./proto-mapping.js";
+import { aggregationOf, storedPrecision } from "./proto-mapping.js";
 import {
   attributes,
   billingPeriod,
@@ -67,9 +67,16 @@ export const createMeterRequest = z.object({
         return aggregation;
       }),
       precision,
+      wholeUnits: z.boolean(),
     },
     { error: "is required" },
-  ),
+  )
+    .superRefine((meter, context) => {
+      if (meter.wholeUnits && meter.precision > 0) {
+        context.addIssue({ code: "custom", path: ["precision"], message: "must be 0 or unset when whole_units is true: whole units allow no digits after the point" });
+      }
+    })
+    .transform(({ precision, wholeUnits, ...meter }) => ({ ...meter, precision: storedPrecision(precision, wholeUnits) })),
 });
 
 const priceTier = z.object({

@@ -10,7 +10,7 @@ export interface Meter {
   displayName: string;
   unit: string;
   aggregation: Aggregation;
-  /** Digits allowed after the point in a usage quantity (0 to 9). */
+  /** Digits allowed after the point in a usage quantity (0 to 9); 0 = whole units only (the API's whole_units). */
   precision: number;
   createTime: number;
 }

@@ -6,6 +6,7 @@ import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
 import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
+import { AccessService, file_billing_v1_access_service } from "../../gen/ts/billing/v1/access_service_pb.js";
 import { BillingService, file_billing_v1_billing_service } from "../../gen/ts/billing/v1/billing_service_pb.js";
 import { CatalogService, file_billing_v1_catalog_service } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { CustomerService, file_billing_v1_customer_service } from "../../gen/ts/billing/v1/customer_service_pb.js";
@@ -18,6 +19,7 @@ import {
   ServerReflection as ServerReflectionV1Alpha,
 } from "../../gen/ts/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_google_rpc_error_details } from "../../gen/ts/google/rpc/error_details_pb.js";
+import { createAccessHandler } from "../api/access-handler.js";
 import { createBillingHandler } from "../api/billing-handler.js";
 import { SERVE_DEFAULTS } from "../config.js";
 import { createCatalogHandler } from "../api/catalog-handler.js";
@@ -162,7 +164,7 @@ const STREAMING_REQUEST_PATHS = new Set(
  * unary method without side effects (Connect's GET requests).
  */
 const ALLOWED_METHODS = new Map(
-  [CustomerService, CatalogService, UsageService, BillingService, Health, ServerReflection, ServerReflectionV1Alpha].flatMap((service) =>
+  [CustomerService, CatalogService, UsageService, BillingService, AccessService, Health, ServerReflection, ServerReflectionV1Alpha].flatMap((service) =>
     service.methods.map((method) => [
       `/${service.typeName}/${method.name}`,
       method.methodKind === "unary" && method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS ? "GET, POST" : "POST",
@@ -199,7 +201,7 @@ type FallbackRequest = Parameters<NonNullable<ConnectNodeAdapterOptions["fallbac
 type FallbackResponse = Parameters<NonNullable<ConnectNodeAdapterOptions["fallback"]>>[1];
 
 /** The services health reports on, besides the whole server (""). */
-const SERVICE_NAMES = [CustomerService, CatalogService, UsageService, BillingService].map((service) => service.typeName);
+const SERVICE_NAMES = [CustomerService, CatalogService, UsageService, BillingService, AccessService].map((service) => service.typeName);
 
 /**
  * The files reflection describes: the contract, health and reflection
@@ -211,6 +213,7 @@ const REFLECTED_FILES: DescFile[] = [
   file_billing_v1_catalog_service,
   file_billing_v1_usage_service,
   file_billing_v1_billing_service,
+  file_billing_v1_access_service,
   file_health_v1_health,
   file_grpc_reflection_v1_reflection,
   file_grpc_reflection_v1alpha_reflection,
@@ -261,6 +264,7 @@ export function createTallyServer(options: TallyServerOptions) {
       mountStrictly(router, CatalogService, createCatalogHandler(services.catalog), allowUnknown);
       mountStrictly(router, UsageService, createUsageHandler(services.ledger), allowUnknown);
       mountStrictly(router, BillingService, createBillingHandler(services.billing), allowUnknown);
+      mountStrictly(router, AccessService, createAccessHandler(), allowUnknown);
       health.register(router);
       registerReflection(router, REFLECTED_FILES, readFileSync(CONTRACT_DESCRIPTOR_SET));
       // Their own JSON options add a registry of the service's file, so a

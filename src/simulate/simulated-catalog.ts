@@ -14,7 +14,7 @@ export interface SimulatedMeter {
   displayName: string;
   unit: string;
   aggregation: "sum" | "count";
-  /** Digits allowed after the point in a quantity. */
+  /** Digits allowed after the point in a quantity; 0 = whole units only (created with whole_units). */
   precision: number;
   tiers: SimulatedTier[];
 }
@@ -93,6 +93,7 @@ export async function setUpCatalog(client: BillingClient, catalog: SimulatedCata
         unit: meter.unit,
         aggregation: meter.aggregation === "sum" ? Aggregation.SUM : Aggregation.COUNT,
         precision: meter.precision,
+        wholeUnits: meter.precision === 0,
       },
     });
     await client.createPrice({

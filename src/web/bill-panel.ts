@@ -1,5 +1,6 @@
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { type Bill, type BillLine, type BillLineTier, BillStatus } from "../../gen/ts/billing/v1/billing_service_pb.js";
+import { billCsv, billCsvFileName } from "./bill-csv.js";
 import { h, replaceChildren } from "./dom.js";
 import { createFailureRegion } from "./failure-report.js";
 import { formatUtc, groupDigits, periodName } from "./format.js";
@@ -23,7 +24,17 @@ export function createBillPanel(): BillPanel {
   const facts = h("dl", { class: "facts", "data-testid": "bill-facts" });
   const failures = createFailureRegion("bill-failure");
   const body = h("div", { class: "bill-body", "data-testid": "bill-body" });
-  const element = h("section", { class: "panel bill-panel", "aria-labelledby": "bill-heading", "data-testid": "bill" }, heading, failures.element, facts, body);
+  const download = h("a", { class: "button-link", "data-testid": "bill-csv", hidden: true }, "Download CSV");
+  let downloadUrl: string | undefined;
+  const element = h(
+    "section",
+    { class: "panel bill-panel", "aria-labelledby": "bill-heading", "data-testid": "bill" },
+    heading,
+    failures.element,
+    facts,
+    body,
+    h("p", { class: "actions" }, download),
+  );
 
   return {
     element,
@@ -38,6 +49,15 @@ export function createBillPanel(): BillPanel {
       heading.textContent = `Bill for ${periodName(bill.period)}`;
       replaceChildren(facts, billFacts(bill));
       replaceChildren(body, bill.lines.length === 0 ? h("p", { class: "empty" }, "No usage in this period.") : null, linesTable(bill));
+      // The CSV is made here from the bill on screen (no second call), so it
+      // holds exactly what the page shows; the object URL of the previous bill
+      // is released.
+      if (downloadUrl !== undefined) URL.revokeObjectURL(downloadUrl);
+      downloadUrl = URL.createObjectURL(new Blob([billCsv(bill)], { type: "text/csv;charset=utf-8" }));
+      download.href = downloadUrl;
+      download.download = billCsvFileName(bill);
+      download.setAttribute("aria-label", `Download the bill for ${periodName(bill.period)} as CSV`);
+      download.hidden = false;
     },
     showFailure(action, error) {
       element.removeAttribute("aria-busy");
@@ -138,7 +158,11 @@ function lineBody(line: BillLine, currencyCode: string): HTMLElement {
         ),
       ),
       h("td", { class: "numeric", "data-testid": "bill-line-quantity", "data-value": line.quantity }, withUnit(line.quantity, line.unit)),
-      h("td", { class: "numeric amount", "data-testid": "bill-line-amount", "data-value": line.amount }, withUnit(line.amount, currencyCode)),
+      // An unpriced line's amount is "0.00" on the wire (so totals add up),
+      // but it was never charged at 0.00: it says so instead.
+      priced
+        ? h("td", { class: "numeric amount", "data-testid": "bill-line-amount", "data-value": line.amount, "data-priced": "true" }, withUnit(line.amount, currencyCode))
+        : h("td", { class: "numeric amount unpriced", "data-testid": "bill-line-amount", "data-value": line.amount, "data-priced": "false" }, "no price"),
     ),
     line.tiers.map((tier, index) =>
       h(

@@ -3,6 +3,8 @@ import { type Bill, BillStatus } from "../../gen/ts/billing/v1/billing_service_p
 import type { Meter } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import type { Customer } from "../../gen/ts/billing/v1/customer_service_pb.js";
 import { createBillPanel } from "./bill-panel.js";
+import { createBillsPanel } from "./bills-panel.js";
+import type { CallerAccess } from "./caller-access.js";
 import { h, replaceChildren } from "./dom.js";
 import { createFailureRegion } from "./failure-report.js";
 import { currentPeriod } from "./format.js";
@@ -26,11 +28,13 @@ export interface CustomerPage extends View {
 }
 
 /**
- * One customer: the bill of a chosen period, its usage per day, the usage
- * records behind it, and a form to record more. Recording or voiding usage
- * refreshes all three, since each changes the bill, the chart and the ledger.
+ * One customer: the bill of a chosen period (with its CSV), the customer's
+ * bills, its usage per day, the usage records behind it, and a form to record
+ * more. Recording or voiding usage refreshes them all, since each changes the
+ * bill, the chart and the ledger. The form is there for keys that may record
+ * (ingest, admin), the void actions for admin keys.
  */
-export function createCustomerPage(client: BillingClient, routeCustomerId: string, initialPeriod: string | undefined): CustomerPage {
+export function createCustomerPage(client: BillingClient, access: CallerAccess, routeCustomerId: string, initialPeriod: string | undefined): CustomerPage {
   let selectedPeriod = initialPeriod;
   let customer: Customer | undefined;
   const meters = new Map<string, Meter>();
@@ -43,10 +47,11 @@ export function createCustomerPage(client: BillingClient, routeCustomerId: strin
   const periodSelect = h("select", { id: "period-select", name: "period", "data-testid": "period-select", disabled: true });
   const periodPicker = h("div", { class: "period-picker" }, h("label", { for: "period-select" }, "Billing period"), periodSelect);
   const billPanel = createBillPanel();
+  const billsPanel = createBillsPanel((period) => customerHref(routeCustomerId, period));
   const chartPanel = createUsageChartPanel();
   const recordsPanel = createUsageRecordsPanel(client, { meters, onVoided: () => void refresh(false) });
   const side = h("div", { class: "side" });
-  const sections = [periodPicker, h("div", { class: "customer-grid" }, billPanel.element, side), chartPanel.element, recordsPanel.element];
+  const sections = [periodPicker, h("div", { class: "customer-grid" }, billPanel.element, side), billsPanel.element, chartPanel.element, recordsPanel.element];
   const element = h(
     "div",
     { class: "customer-page" },
@@ -89,6 +94,17 @@ export function createCustomerPage(client: BillingClient, routeCustomerId: strin
     if (metersResult.status === "rejected") {
       failures.show("Loading the meters", metersResult.reason);
       replaceChildren(side, h("p", { class: "empty" }, "Usage cannot be recorded here until the meters load."));
+    } else if (!access.canRecord) {
+      for (const meter of metersResult.value.meters) meters.set(meter.key, meter);
+      replaceChildren(
+        side,
+        h(
+          "section",
+          { class: "panel", "data-testid": "record-not-offered" },
+          h("h2", {}, "Record usage"),
+          h("p", { class: "empty" }, `This is a ${access.role} key: recording usage needs an ingest or admin key.`),
+        ),
+      );
     } else {
       for (const meter of metersResult.value.meters) meters.set(meter.key, meter);
       const customerId = customer.id;
@@ -123,6 +139,7 @@ export function createCustomerPage(client: BillingClient, routeCustomerId: strin
     const period = selectedPeriod ?? bills[0]?.period ?? currentPeriod();
     selectedPeriod = period;
     renderPeriodOptions(bills, period);
+    billsPanel.show(bills);
     billPanel.loading(period);
     chartPanel.loading(period);
     const daily = settle(client.getDailyUsage({ customerId, period }));
@@ -138,7 +155,7 @@ export function createCustomerPage(client: BillingClient, routeCustomerId: strin
     }
     if (stale()) return;
     if (bill !== undefined) billPanel.show(bill);
-    const records = recordsPanel.show({ customerId, period, canVoid: bill?.status !== BillStatus.FINALIZED }, { firstPage: firstRecordsPage });
+    const records = recordsPanel.show({ customerId, period, canVoid: access.canAdminister && bill?.status !== BillStatus.FINALIZED }, { firstPage: firstRecordsPage });
 
     const dailyResult = await daily;
     if (stale()) return;

@@ -13,7 +13,7 @@ export interface FieldError {
  * becomes aria-invalid and points at the message with aria-describedby (after
  * its hint, if any), so a screen reader reads the message on focus.
  */
-export function createFieldError(control: HTMLInputElement | HTMLSelectElement, hintId?: string): FieldError {
+export function createFieldError(control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement, hintId?: string): FieldError {
   const id = `${control.id}-error`;
   const element = h("p", { id, class: "field-error", "data-testid": `field-error-${control.name}`, hidden: true });
   const describedBy = (withError: boolean) => [hintId, withError ? id : undefined].filter((part) => part !== undefined).join(" ");

@@ -1,6 +1,8 @@
 /**
- * The Tally billing dashboard: customers, their bills, daily usage, the usage
- * ledger and a form to record usage, over Connect-Web.
+ * The Tally billing dashboard: customers, their bills (CSV export), daily
+ * usage, the usage ledger, a form to record usage, and the meters with their
+ * prices, over Connect-Web. It asks the server who the key is (GetCaller)
+ * before showing anything, and offers only what the key's role may do.
  *
  * No UI framework: the page has five small views whose state is a handful of
  * fields (a search, page tokens, a period), and each view is rebuilt from its
@@ -11,17 +13,38 @@
  */
 import { type BillingClient, createBillingClient } from "tally/client";
 import { createKeyForm, forgetApiKey, takeApiKey } from "./api-key.js";
+import { type CallerAccess, callerAccess } from "./caller-access.js";
 import { createCustomerPage, type CustomerPage } from "./customer-page.js";
 import { createCustomersPage } from "./customers-page.js";
 import { h, replaceChildren } from "./dom.js";
 import { createFailureRegion } from "./failure-report.js";
-import { customersHref, parseRoute } from "./routes.js";
+import { createMetersPage } from "./meters-page.js";
+import { customersHref, metersHref, parseRoute } from "./routes.js";
 import type { View } from "./view.js";
 
 const clientFor = (apiKey: string) => createBillingClient({ baseUrl: location.origin, protocol: "connect", apiKey });
 let apiKey = takeApiKey();
 let client: BillingClient | undefined = apiKey === undefined ? undefined : clientFor(apiKey);
+/** What the key may do, once GetCaller answered for it. */
+let access: CallerAccess | undefined;
+/** Bumped with every key change: a GetCaller answer for an older key is dropped. */
+let keyGeneration = 0;
 const main = document.getElementById("main")!;
+
+const siteNav = h(
+  "nav",
+  { class: "site-nav", "aria-label": "Sections", hidden: true },
+  h("a", { href: customersHref() }, "Customers"),
+  h("a", { href: metersHref() }, "Meters and prices"),
+);
+const callerBadge = h("span", { class: "caller", "data-testid": "caller", hidden: true });
+
+function useKey(key: string | undefined): void {
+  apiKey = key;
+  client = key === undefined ? undefined : clientFor(key);
+  access = undefined;
+  keyGeneration++;
+}
 
 const forgetButton = h(
   "button",
@@ -30,14 +53,13 @@ const forgetButton = h(
     class: "forget-key",
     onclick: () => {
       forgetApiKey();
-      apiKey = undefined;
-      client = undefined;
+      useKey(undefined);
       route();
     },
   },
   "Forget key",
 );
-document.querySelector(".site-header")!.append(forgetButton);
+document.querySelector(".site-header")!.append(siteNav, callerBadge, forgetButton);
 
 // A fault in the page itself (not a failed call, which its view reports) is
 // still shown in words rather than lost in the console.
@@ -47,23 +69,37 @@ window.addEventListener("error", (event) => pageFaults.show("The page", event.er
 window.addEventListener("unhandledrejection", (event) => pageFaults.show("The page", event.reason));
 
 let current: View | undefined;
+/** Whether a page of content was shown yet: the first one does not take focus (see the end of route()). */
+let contentShown = false;
 
 function route(): void {
-  if (location.hash.startsWith("#key=")) {
-    apiKey = takeApiKey();
-    client = apiKey === undefined ? undefined : clientFor(apiKey);
-  }
+  if (location.hash.startsWith("#key=")) useKey(takeApiKey());
   forgetButton.hidden = client === undefined;
+  siteNav.hidden = access === undefined || !access.canRead;
+  callerBadge.hidden = access === undefined;
   if (client === undefined) {
+    showKeyForm();
+    return;
+  }
+  if (access === undefined) {
+    askWhoTheKeyIs(client);
+    return;
+  }
+  if (!access.canRead) {
     current?.dispose();
-    current = { ...createKeyForm((key) => {
-      apiKey = key;
-      client = clientFor(key);
-      route();
-    }), dispose() {} };
-    document.title = "Sign in — Tally";
+    const heading = h("h1", { tabindex: "-1" }, "This key records usage only");
+    current = {
+      element: h(
+        "div",
+        { "data-testid": "ingest-only" },
+        heading,
+        h("p", {}, "An ingest key may record usage from a service, but not read customers, meters or bills, so the dashboard has nothing to show it. ", "Sign in with a read key to browse, or an admin key to browse and record."),
+      ),
+      heading,
+      dispose() {},
+    };
+    document.title = "Ingest key — Tally";
     replaceChildren(main, current.element);
-    current.heading.focus();
     return;
   }
   const next = parseRoute(location.hash);
@@ -71,13 +107,17 @@ function route(): void {
     current.showPeriod(next.period);
     return;
   }
-  const firstView = current === undefined;
+  const firstView = !contentShown;
+  contentShown = true;
   current?.dispose();
   if (next.view === "customers") {
     current = createCustomersPage(client, next.query);
     document.title = "Customers — Tally";
+  } else if (next.view === "meters") {
+    current = createMetersPage(client, access);
+    document.title = "Meters and prices — Tally";
   } else if (next.view === "customer") {
-    current = createCustomerPage(client, next.customerId, next.period);
+    current = createCustomerPage(client, access, next.customerId, next.period);
     document.title = `${next.customerId} — Tally`;
   } else {
     const heading = h("h1", { tabindex: "-1" }, "Page not found");
@@ -92,6 +132,44 @@ function route(): void {
   // After a navigation (not on first load) focus the new heading, so keyboard
   // and screen-reader users land on the new screen instead of a removed link.
   if (!firstView) current.heading.focus();
+}
+
+/** The sign-in form, with the reason the last key was refused when there was one. */
+function showKeyForm(refusal?: unknown): void {
+  current?.dispose();
+  const form = createKeyForm((key) => {
+    useKey(key);
+    route();
+  });
+  const failures = createFailureRegion("key-failure");
+  if (refusal !== undefined) failures.show("Checking the key", refusal);
+  form.element.append(failures.element);
+  current = { ...form, dispose() {} };
+  document.title = "Sign in — Tally";
+  replaceChildren(main, current.element);
+  current.heading.focus();
+}
+
+/** GetCaller: any valid key may ask what it is; the answer decides what the pages offer. */
+function askWhoTheKeyIs(keyClient: BillingClient): void {
+  const asked = keyGeneration;
+  current?.dispose();
+  const heading = h("h1", { tabindex: "-1" }, "Checking the key…");
+  current = { element: h("div", { "aria-busy": "true" }, heading), heading, dispose() {} };
+  replaceChildren(main, current.element);
+  keyClient.getCaller({}).then(
+    (caller) => {
+      if (asked !== keyGeneration) return;
+      access = callerAccess(caller);
+      callerBadge.dataset.role = access.role;
+      replaceChildren(callerBadge, `${access.role} key `, h("code", {}, access.keyId), access.tenant === "default" ? null : ` · tenant ${access.tenant}`);
+      route();
+    },
+    (error: unknown) => {
+      if (asked !== keyGeneration) return;
+      showKeyForm(error);
+    },
+  );
 }
 
 function isCustomerPage(view: View | undefined): view is CustomerPage {

@@ -87,9 +87,10 @@ export function createRecordUsageForm(client: BillingClient, options: RecordUsag
 
   const updateQuantityHint = () => {
     const meter = options.meters.find((candidate) => candidate.key === meterSelect.value);
-    const precision = meter?.precision ?? 0;
     quantityHint.textContent =
-      precision === 0 ? `A whole number of ${meter?.unit ?? "units"}, e.g. 12.` : `A decimal in ${meter?.unit ?? "units"} with at most ${precision} digits after the point, e.g. 12.5.`;
+      meter === undefined || meter.wholeUnits
+        ? `A whole number of ${meter?.unit ?? "units"}, e.g. 12.`
+        : `A decimal in ${meter.unit} with at most ${meter.precision} digits after the point, e.g. 12.5.`;
   };
   meterSelect.addEventListener("change", updateQuantityHint);
   updateQuantityHint();

@@ -6,6 +6,7 @@
 export type Route =
   | { view: "customers"; query: string }
   | { view: "customer"; customerId: string; period: string | undefined }
+  | { view: "meters" }
   | { view: "not-found"; hash: string };
 
 const PERIOD = /^\d{4}-(0[1-9]|1[0-2])$/;
@@ -18,6 +19,7 @@ export function parseRoute(hash: string): Route {
   if (segments.length === 0 || (segments.length === 1 && segments[0] === "customers")) {
     return { view: "customers", query: params.get("q") ?? "" };
   }
+  if (segments.length === 1 && segments[0] === "meters") return { view: "meters" };
   if (segments.length === 2 && segments[0] === "customers") {
     const period = params.get("period") ?? "";
     return { view: "customer", customerId: decodeURIComponent(segments[1]!), period: PERIOD.test(period) ? period : undefined };
@@ -34,4 +36,9 @@ export function customersHref(query = ""): string {
 export function customerHref(customerId: string, period?: string): string {
   const path = `#/customers/${encodeURIComponent(customerId)}`;
   return period === undefined ? path : `${path}?${new URLSearchParams({ period })}`;
+}
+
+/** The link to the meters and their prices. */
+export function metersHref(): string {
+  return "#/meters";
 }

@@ -16,7 +16,7 @@ export interface RecordsScope {
   customerId: string;
   /** The billing period, "YYYY-MM": the table lists the events that happened in it. */
   period: string;
-  /** False for a finalized period, whose records the server will no longer void. */
+  /** False for a finalized period, whose records the server will no longer void, and for keys that may not void (only admin may). */
   canVoid: boolean;
 }
 

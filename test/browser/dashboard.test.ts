@@ -3,8 +3,9 @@ import { request as httpRequest } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { readFile } from "node:fs/promises";
 import { type BillingClient, BillingError, createBillingClient } from "tally/client";
-import { BillStatus } from "../../gen/ts/billing/v1/billing_service_pb.js";
+import { type Bill, BillStatus } from "../../gen/ts/billing/v1/billing_service_pb.js";
 import { scratchDirectory, startTallyProcess, type TallyProcess } from "../support/tally-process.js";
 import { TEST_ADMIN_KEY } from "../support/clients.js";
 import { createStoredKey } from "../support/test-tally.js";
@@ -24,7 +25,31 @@ const READ_ONLY = new Set([
   "GetCurrentBill",
   "GetBill",
   "ListBills",
+  "GetCaller",
 ]);
+
+/** The rows a bill's CSV must have, built from the API's bill: exact strings, "no price" lines with no amount, the total last. */
+function expectedCsv(bill: Bill): string[][] {
+  const status = bill.status === BillStatus.FINALIZED ? "finalized" : "draft";
+  const common = [bill.customerId, bill.period, status, bill.currencyCode];
+  return [
+    ["customer_id", "period", "status", "currency_code", "meter_key", "display_name", "unit", "quantity", "price_version", "amount", "note"],
+    ...bill.lines.map((line) =>
+      line.priceVersion > 0
+        ? [...common, line.meterKey, line.displayName, line.unit, line.quantity, String(line.priceVersion), line.amount, ""]
+        : [...common, line.meterKey, line.displayName, line.unit, line.quantity, "", "", "no price"],
+    ),
+    [...common, "", "", "", "", "", bill.total, "total"],
+  ];
+}
+
+/** Clicks the bill's "Download CSV" and reads the file the browser saved (the demo's names hold no commas or quotes). */
+async function downloadBillCsv(page: Page): Promise<{ fileName: string; rows: string[][] }> {
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("bill-csv").click()]);
+  const text = await readFile((await download.path())!, "utf8");
+  assert.ok(text.endsWith("\r\n"), "CRLF line ends (RFC 4180)");
+  return { fileName: download.suggestedFilename(), rows: text.trimEnd().split("\r\n").map((line) => line.split(",")) };
+}
 
 /** Exact decimals as integers of thousandths, for sums in assertions (the demo meters have 3 digits at most). */
 function thousandths(decimal: string): bigint {
@@ -351,6 +376,15 @@ describe("the billing dashboard", () => {
       await periodsPage.waitForFunction(() => document.querySelectorAll('[data-testid="usage-record-row"]').length === 1);
       assert.equal(await periodsPage.getByTestId("void-button").count(), 0, "a finalized period offers no void");
 
+      // The bills list names the finalized bill, and its CSV is the API's bill, digit for digit.
+      const finalizedRow = periodsPage.locator(`[data-testid="bills-row"][data-period="${past}"]`);
+      assert.equal(await finalizedRow.getAttribute("data-status"), "finalized");
+      assert.equal(await finalizedRow.getByTestId("bills-total").getAttribute("data-value"), pastBill.total);
+      const csv = await downloadBillCsv(periodsPage);
+      assert.equal(csv.fileName, `bill-${pastBill.customerId}-${past}.csv`);
+      assert.deepEqual(csv.rows, expectedCsv(pastBill));
+      assert.equal(csv.rows[1]![2], "finalized");
+
       await periodsPage.goBack();
       await periodsPage.locator(`[data-testid="bill"][data-period="${current}"]`).waitFor();
       assert.equal(await select.inputValue(), current);
@@ -386,6 +420,105 @@ describe("the billing dashboard", () => {
     }
   });
 
+  it("lists the meters with their prices, and lets an admin create a meter (whole units or 9 digits) and a price", async () => {
+    await page.goto(`${tally.url}/#/meters`);
+    await page.getByTestId("meter-row").nth(3).waitFor();
+    const row = (key: string) => page.locator(`[data-testid="meter-row"][data-meter-key="${key}"]`);
+    assert.equal(await row("api-requests").getByTestId("meter-quantities").textContent(), "whole units");
+    assert.equal(await row("database-hosting").getByTestId("meter-quantities").textContent(), "up to 3 digits after the point");
+    assert.deepEqual(await row("database-hosting").getByTestId("meter-price").allTextContents(), [
+      `EUR v1 from ${(await api.listPrices({ meterKey: "database-hosting" })).prices[0]!.effectivePeriod}: 0.0115 per GB-hour`,
+      `USD v1 from ${(await api.listPrices({ meterKey: "database-hosting" })).prices[0]!.effectivePeriod}: 0.0125 per GB-hour`,
+    ]);
+    assert.match((await row("egress").getByTestId("meter-price").last().textContent()) ?? "", /USD v1 from \d{4}-\d{2}: first 100 at 0 · 100 – 1,000 at 0\.09 · over 1,000 at 0\.07$/);
+
+    // A meter with whole units only.
+    const meterForm = page.getByTestId("meter-form");
+    await meterForm.getByLabel("Key", { exact: true }).fill("support-tickets");
+    await meterForm.getByLabel("Display name", { exact: true }).fill("Support tickets");
+    await meterForm.getByLabel("Unit", { exact: true }).fill("ticket");
+    await meterForm.getByLabel("Aggregation", { exact: true }).selectOption({ label: "count of the events" });
+    await meterForm.getByLabel("Whole units only", { exact: true }).check();
+    await meterForm.getByRole("button", { name: "Create meter" }).click();
+    await page.getByTestId("meter-form-result").filter({ hasText: "Created meter support-tickets." }).waitFor();
+    await row("support-tickets").waitFor();
+    assert.equal(await row("support-tickets").getByTestId("meter-quantities").textContent(), "whole units");
+    assert.equal(await row("support-tickets").getByTestId("meter-prices").textContent(), "no price");
+    const tickets = (await api.getMeter({ key: "support-tickets" })).meter!;
+    assert.deepEqual([tickets.wholeUnits, tickets.precision], [true, 0]);
+
+    // A meter made without precision: 9 digits after the point.
+    await meterForm.getByLabel("Key", { exact: true }).fill("gpu-time");
+    await meterForm.getByLabel("Display name", { exact: true }).fill("GPU time");
+    await meterForm.getByLabel("Unit", { exact: true }).fill("GPU-hour");
+    await meterForm.getByLabel("Aggregation", { exact: true }).selectOption({ label: "sum of the quantities" });
+    await meterForm.getByLabel("Whole units only", { exact: true }).uncheck();
+    await meterForm.getByRole("button", { name: "Create meter" }).click();
+    await row("gpu-time").waitFor();
+    assert.equal(await row("gpu-time").getByTestId("meter-quantities").textContent(), "up to 9 digits after the point");
+    assert.equal(await row("gpu-time").getByTestId("meter-prices").textContent(), "no price");
+
+    // A price version for the tickets.
+    const priceForm = page.getByTestId("price-form");
+    await priceForm.getByLabel("Meter").selectOption("support-tickets");
+    await priceForm.getByLabel("Tiers").fill("2.5");
+    await priceForm.getByRole("button", { name: "Create price" }).click();
+    await page.getByTestId("price-form-result").filter({ hasText: "Created USD price v1 of support-tickets." }).waitFor();
+    await row("support-tickets").getByTestId("meter-price").waitFor();
+    const ticketsPrice = (await api.listPrices({ meterKey: "support-tickets" })).prices[0]!;
+    assert.equal(await row("support-tickets").getByTestId("meter-price").textContent(), `USD v1 from ${ticketsPrice.effectivePeriod}: 2.5 per ticket`);
+    await saveScreenshot(page, "meters-desktop");
+  });
+
+  it("shows usage without a price as 'no price' (not 0.00) in the bill and its CSV", async () => {
+    await api.recordUsage({ customerId: acmeId, meterKey: "gpu-time", quantity: "1.5" });
+    const { bill } = await api.getCurrentBill({ customerId: acmeId });
+    const unpriced = bill!.lines.find((line) => line.meterKey === "gpu-time")!;
+    // The API says so with price_version 0 and no price_id; the amount stays "0.00" so the lines add up to the total.
+    assert.deepEqual([unpriced.quantity, unpriced.priceVersion, unpriced.priceId, unpriced.amount], ["1.5", 0, "", "0.00"]);
+
+    await page.goto(`${tally.url}/#/customers/${acmeId}`);
+    const line = page.locator('[data-testid="bill-line"][data-meter-key="gpu-time"]');
+    await line.waitFor();
+    const amount = line.getByTestId("bill-line-amount");
+    assert.equal(await amount.textContent(), "no price");
+    assert.equal(await amount.getAttribute("data-priced"), "false");
+    assert.equal(await line.getByTestId("bill-line-price").textContent(), "no price in USD");
+    const priced = page.locator('[data-testid="bill-line"][data-meter-key="database-hosting"] [data-testid="bill-line-amount"]');
+    assert.match((await priced.textContent()) ?? "", /^[\d,]+\.\d{2} USD$/);
+    await waitForShownTotal(page, bill!.total);
+    assert.match((await page.locator(`[data-testid="bills-row"][data-period="${bill!.period}"]`).textContent()) ?? "", /usage with no price/);
+
+    const csv = await downloadBillCsv(page);
+    assert.equal(csv.fileName, `bill-${acmeId}-${bill!.period}.csv`);
+    const current = (await api.getCurrentBill({ customerId: acmeId })).bill!;
+    assert.deepEqual(csv.rows, expectedCsv(current));
+    assert.deepEqual(csv.rows.find((row) => row[4] === "gpu-time")!.slice(7), ["1.5", "", "", "no price"]);
+    await saveScreenshot(page, "bill-no-price");
+  });
+
+  it("refuses whole units with a precision on the meter form, next to the field", async () => {
+    const failing = await signedInContext(browser, { viewport: { width: 1280, height: 900 } });
+    try {
+      const form = await failing.newPage();
+      await form.goto(`${tally.url}/#/meters`);
+      const meterForm = form.getByTestId("meter-form");
+      await meterForm.getByLabel("Key", { exact: true }).fill("both-ways");
+      await meterForm.getByLabel("Display name", { exact: true }).fill("Both ways");
+      await meterForm.getByLabel("Unit", { exact: true }).fill("unit");
+      await meterForm.getByLabel("Digits after the point", { exact: true }).fill("3");
+      await meterForm.getByLabel("Whole units only", { exact: true }).check();
+      await meterForm.getByRole("button", { name: "Create meter" }).click();
+      const precisionError = form.getByTestId("field-error-precision");
+      await precisionError.waitFor();
+      assert.match((await precisionError.textContent()) ?? "", /whole_units/);
+      assert.equal(await form.getByTestId("meter-form-failure").getByTestId("failure-code").textContent(), "INVALID_ARGUMENT");
+      await assert.rejects(api.getMeter({ key: "both-ways" }), (error) => error instanceof BillingError && error.reason === "METER_NOT_FOUND");
+    } finally {
+      await failing.close();
+    }
+  });
+
   it("made only Connect calls (read-only ones as GET), all answered 200, with no console errors", async () => {
     await page.waitForTimeout(100); // let the last requestfinished handlers settle
     assert.deepEqual(watch.errors, []);
@@ -393,7 +526,7 @@ describe("the billing dashboard", () => {
     assert.ok(calls.length > 20);
     const methods = new Set<string>();
     for (const call of calls) {
-      const match = /^\/billing\.v1\.(CustomerService|CatalogService|UsageService|BillingService)\/([A-Za-z]+)$/.exec(call.url.pathname);
+      const match = /^\/billing\.v1\.(CustomerService|CatalogService|UsageService|BillingService|AccessService)\/([A-Za-z]+)$/.exec(call.url.pathname);
       assert.ok(match, `not a billing.v1 call: ${call.method} ${call.url.pathname}`);
       const method = match[2]!;
       methods.add(method);
@@ -408,16 +541,31 @@ describe("the billing dashboard", () => {
         assert.equal(call.requestHeaders["content-type"], "application/json", method);
       }
     }
-    for (const method of ["ListCustomers", "GetCurrentBill", "GetCustomer", "ListMeters", "ListBills", "GetDailyUsage", "ListUsageRecords", "RecordUsage", "VoidUsage"]) {
+    for (const method of [
+      "GetCaller",
+      "ListCustomers",
+      "GetCurrentBill",
+      "GetCustomer",
+      "ListMeters",
+      "ListPrices",
+      "CreateMeter",
+      "CreatePrice",
+      "ListBills",
+      "GetDailyUsage",
+      "ListUsageRecords",
+      "RecordUsage",
+      "VoidUsage",
+    ]) {
       assert.ok(methods.has(method), `the page never called ${method}`);
     }
   });
 
-  it("asks for a key when it has none, signs in from a #key= link without keeping the key in the address, and reports a role's limits", async () => {
+  it("asks for a key when it has none, signs in from a #key= link without keeping the key in the address, and offers a read key no writes", async () => {
     const readKey = await createStoredKey(`${scratch.path}/tally.db`, "read");
     const signedOut = await signedInContext(browser, { viewport: { width: 1280, height: 900 } }, "");
     try {
       const visitor = await signedOut.newPage();
+      const visitorWatch = watchPage(visitor, tally.url);
       await visitor.goto(tally.url);
       await visitor.getByRole("heading", { name: "Sign in with an API key" }).waitFor();
       assert.equal(await visitor.getByTestId("customer-row").count(), 0);
@@ -431,17 +579,54 @@ describe("the billing dashboard", () => {
       await visitor.goto(`${tally.url}/#key=${encodeURIComponent(readKey)}`);
       await visitor.getByTestId("customer-row").nth(2).waitFor();
       assert.ok(!visitor.url().includes(readKey), `the key left the address bar: ${visitor.url()}`);
+      assert.equal(await visitor.getByTestId("caller").getAttribute("data-role"), "read");
+      assert.match((await visitor.getByTestId("caller").textContent()) ?? "", /^read key k[0-9a-f]{16}$/);
       await visitor.goto(`${tally.url}/#/customers/acme`);
-      await visitor.getByTestId("bill").waitFor();
-      await visitor.getByLabel("Quantity").fill("1");
-      await visitor.getByRole("button", { name: "Record usage" }).click();
-      const alert = visitor.getByTestId("record-failure");
-      await alert.getByTestId("failure-code").waitFor();
-      assert.equal(await alert.getByTestId("failure-code").textContent(), "PERMISSION_DENIED");
-      await saveScreenshot(visitor, "read-key-record-refused");
+      await visitor.getByTestId("usage-record-row").first().waitFor();
+      await visitor.getByTestId("record-not-offered").waitFor();
+      assert.match((await visitor.getByTestId("record-not-offered").textContent()) ?? "", /This is a read key: recording usage needs an ingest or admin key/);
+      assert.equal(await visitor.getByTestId("record-form").count(), 0, "a read key is offered no Record form");
+      assert.equal(await visitor.getByTestId("void-button").count(), 0, "a read key is offered no Void");
+      assert.ok((await visitor.getByTestId("bills-row").count()) >= 1, "a read key still sees the bills");
+      await visitor.getByRole("link", { name: "Meters and prices" }).click();
+      await visitor.getByTestId("meter-row").first().waitFor();
+      await visitor.getByTestId("catalog-read-only").waitFor();
+      assert.equal(await visitor.getByTestId("meter-form").count() + (await visitor.getByTestId("price-form").count()), 0, "a read key is offered no catalog forms");
+      await saveScreenshot(visitor, "read-key-customer");
+      // The browser logs the made-up key's 401; nothing else went wrong.
+      assert.deepEqual(visitorWatch.errors, ["console: Failed to load resource: the server responded with a status of 401 (Unauthorized)"]);
+      assert.deepEqual(
+        visitorWatch.calls.filter((call) => call.status !== 200 && call.url.pathname.startsWith("/billing.v1.")).map((call) => `${call.url.pathname} ${call.status}`),
+        // Only the made-up key's own check; the read key never made a call it may not make.
+        ["/billing.v1.AccessService/GetCaller 401"],
+      );
     } finally {
       await signedOut.close();
     }
+  });
+
+  it("offers an ingest key nothing to browse, and an admin key Record and Void", async () => {
+    const ingestKey = await createStoredKey(`${scratch.path}/tally.db`, "ingest");
+    const ingest = await signedInContext(browser, { viewport: { width: 1280, height: 900 } }, ingestKey);
+    try {
+      const ingestPage = await ingest.newPage();
+      const ingestWatch = watchPage(ingestPage, tally.url);
+      await ingestPage.goto(`${tally.url}/#/customers/acme`);
+      await ingestPage.getByTestId("ingest-only").waitFor();
+      assert.equal(await ingestPage.getByRole("heading", { level: 1 }).textContent(), "This key records usage only");
+      assert.equal(await ingestPage.getByRole("link", { name: "Meters and prices" }).isVisible(), false);
+      await ingestPage.waitForTimeout(100);
+      assert.deepEqual(ingestWatch.calls.filter((call) => call.url.pathname.startsWith("/billing.v1.")).map((call) => `${call.url.pathname} ${call.status}`), [
+        "/billing.v1.AccessService/GetCaller 200",
+      ]);
+    } finally {
+      await ingest.close();
+    }
+    // The admin page of the earlier tests offered both.
+    await page.goto(`${tally.url}/#/customers/${acmeId}`);
+    await page.getByTestId("record-form").waitFor();
+    await page.getByTestId("void-button").first().waitFor();
+    assert.equal(await page.getByTestId("caller").getAttribute("data-role"), "admin");
   });
 
   it("refuses a page on another origin (403), and serves it once the origin is allowed", async () => {

@@ -26,7 +26,7 @@ describe("the retrying client against a real server with injected faults", () =>
   before(async () => {
     tally = await startTestTally({}, undefined, [faults.interceptor]);
     const client = createBillingClient({ baseUrl: tally.url, apiKey: TEST_ADMIN_KEY });
-    await client.createMeter({ meter: { key: "calls", displayName: "Calls", unit: "call", aggregation: Aggregation.SUM, precision: 0 } });
+    await client.createMeter({ meter: { key: "calls", displayName: "Calls", unit: "call", aggregation: Aggregation.SUM, wholeUnits: true } });
     await client.createPrice({ price: { meterKey: "calls", currencyCode: "USD", tiers: [{ unitAmount: 0.5 }] } });
     await client.createCustomer({ customer: { externalId: "acme", displayName: "Acme", currencyCode: "USD" } });
   });

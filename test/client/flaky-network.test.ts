@@ -20,7 +20,7 @@ describe("the retrying client through a flaky network and a restarting server", 
     server = await startTallyProcess(db);
     proxy = await startTcpProxy({ host: "127.0.0.1", port: server.port });
     const client = createBillingClient({ baseUrl: server.url, apiKey: TEST_ADMIN_KEY });
-    await client.createMeter({ meter: { key: "calls", displayName: "Calls", unit: "call", aggregation: Aggregation.SUM, precision: 0 } });
+    await client.createMeter({ meter: { key: "calls", displayName: "Calls", unit: "call", aggregation: Aggregation.SUM, wholeUnits: true } });
     await client.createPrice({ price: { meterKey: "calls", currencyCode: "USD", tiers: [{ unitAmount: "0.01" }] } });
     for (const protocol of ["grpc", "connect", "grpc-web", "restart"]) {
       await client.createCustomer({ customer: { externalId: protocol, displayName: protocol, currencyCode: "USD" } });

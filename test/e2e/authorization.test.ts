@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { AccessService, Role as RoleEnum } from "../../gen/ts/billing/v1/access_service_pb.js";
 import { BillingService } from "../../gen/ts/billing/v1/billing_service_pb.js";
 import { CatalogService } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { CustomerService } from "../../gen/ts/billing/v1/customer_service_pb.js";
@@ -18,7 +19,7 @@ import { clientsFor, PROTOCOLS, type TallyClients, transportFor } from "../suppo
 import { assertRefused } from "../support/errors.js";
 import { startTestTally, type TestTally } from "../support/test-tally.js";
 
-const SERVICES: DescService[] = [CustomerService, CatalogService, UsageService, BillingService];
+const SERVICES: DescService[] = [CustomerService, CatalogService, UsageService, BillingService, AccessService];
 
 /**
  * Every billing.v1 method, called with an empty request over `protocol` with
@@ -74,6 +75,7 @@ const ALLOWED: Record<string, Role[]> = {
   "BillingService/GetCurrentBill": ["read", "admin"],
   "BillingService/GetBill": ["read", "admin"],
   "BillingService/ListBills": ["read", "admin"],
+  "AccessService/GetCaller": ["ingest", "read", "admin"],
 };
 
 describe("API keys and roles", () => {
@@ -127,6 +129,21 @@ describe("API keys and roles", () => {
     }
   });
 
+  it("tells any valid key its id, tenant and role (GetCaller), on every protocol, and nothing without one", async () => {
+    const roles = { ingest: RoleEnum.INGEST, read: RoleEnum.READ, admin: RoleEnum.ADMIN };
+    for (const protocol of PROTOCOLS) {
+      for (const role of ["ingest", "read", "admin"] as const) {
+        const caller = await tally.clients(protocol, keys[role]).access.getCaller({});
+        assert.deepEqual([caller.tenant, caller.role], ["default", roles[role]], `${protocol} ${role}`);
+        assert.ok(keys[role].includes(`_${caller.keyId}_`), `${protocol} ${role}: key id ${caller.keyId}`);
+      }
+    }
+    const otherTenant = await tally.createKey("read", "tenant-b");
+    assert.deepEqual((await tally.clients("connect-json-h1", otherTenant).access.getCaller({})).tenant, "tenant-b");
+    await assertRefused(tally.clients("grpc", "").access.getCaller({}), Code.Unauthenticated, "API_KEY_MISSING");
+    await assertRefused(tally.clients("grpc", "not-a-key").access.getCaller({}), Code.Unauthenticated, "API_KEY_INVALID");
+  });
+
   it("needs a key for reflection", async () => {
     const reflection = (apiKey?: string) =>
       createClient(ServerReflection, createGrpcTransport({ baseUrl: tally.url, interceptors: apiKey === undefined ? [] : [(next) => (request) => (request.header.set("authorization", `Bearer ${apiKey}`), next(request))] }));
@@ -158,7 +175,10 @@ describe("reflection with --public-reflection", () => {
         break;
       }
       assert.ok(names.includes("billing.v1.BillingService"));
+      assert.ok(names.includes("billing.v1.AccessService"));
       await assertRefused(tally.clients("grpc", "").billing.getCurrentBill({ customerId: "acme" }), Code.Unauthenticated, "API_KEY_MISSING");
+      // GetCaller is any key's, not anyone's: public reflection does not open it.
+      await assertRefused(tally.clients("grpc", "").access.getCaller({}), Code.Unauthenticated, "API_KEY_MISSING");
     } finally {
       await tally.stop();
     }

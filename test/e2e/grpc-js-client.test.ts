@@ -83,18 +83,21 @@ describe("a grpc-js client built from the .proto files alone", () => {
   });
 
   it("creates meters, a graduated-tier price and a customer", async () => {
-    const meters: [string, string, number][] = [
-      ["hosting", "AGGREGATION_SUM", 3],
-      ["egress", "AGGREGATION_SUM", 3],
-      ["calls", "AGGREGATION_COUNT", 0],
+    const meters: [string, string, number, boolean][] = [
+      ["hosting", "AGGREGATION_SUM", 3, false],
+      ["egress", "AGGREGATION_SUM", 3, false],
+      ["calls", "AGGREGATION_COUNT", 0, true],
     ];
-    for (const [key, aggregation, precision] of meters) {
-      const created = await unary<{ meter: { key: string; aggregation: string; precision: number }; replayed: boolean }>(
+    for (const [key, aggregation, precision, whole_units] of meters) {
+      const created = await unary<{ meter: { key: string; aggregation: string; precision: number; whole_units: boolean }; replayed: boolean }>(
         stubs!.catalog,
         "CreateMeter",
-        { request_id: `meter-${key}`, meter: { key, display_name: key, unit: "unit", aggregation, precision } },
+        { request_id: `meter-${key}`, meter: { key, display_name: key, unit: "unit", aggregation, precision, whole_units } },
       );
-      assert.deepEqual([created.meter.key, created.meter.aggregation, created.meter.precision, created.replayed], [key, aggregation, precision, false]);
+      assert.deepEqual(
+        [created.meter.key, created.meter.aggregation, created.meter.precision, created.meter.whole_units, created.replayed],
+        [key, aggregation, precision, whole_units, false],
+      );
     }
     const prices: [string, [string, string][]][] = [
       ["hosting", [["", "0.0125"]]],

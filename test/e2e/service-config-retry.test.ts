@@ -21,7 +21,7 @@ describe("the shipped service config's retry policy with grpc-js stubs", () => {
   before(async () => {
     tally = await startTestTally();
     const { catalog, customers } = tally.clients();
-    await catalog.createMeter({ requestId: "meter", meter: { key: "calls", displayName: "Calls", unit: "call", aggregation: Aggregation.SUM, precision: 0 } });
+    await catalog.createMeter({ requestId: "meter", meter: { key: "calls", displayName: "Calls", unit: "call", aggregation: Aggregation.SUM, wholeUnits: true } });
     await catalog.createPrice({ requestId: "price", price: { meterKey: "calls", currencyCode: "USD", tiers: [{ unitAmount: "0.01" }] } });
     for (const name of ["with-config", "without-config"]) {
       await customers.createCustomer({ requestId: name, customer: { externalId: name, displayName: name, currencyCode: "USD" } });
@@ -89,6 +89,7 @@ describe("the shipped service config's retry policy with grpc-js stubs", () => {
     };
     const [methods] = config.methodConfig;
     assert.deepEqual(methods?.name.map((name) => name.service).sort(), [
+      "billing.v1.AccessService",
       "billing.v1.BillingService",
       "billing.v1.CatalogService",
       "billing.v1.CustomerService",

@@ -47,7 +47,7 @@ describe("the client packages, installed outside the repository, against a live 
   before(async () => {
     server = await startTallyProcess(join(scratch.path, "tally.db"));
     const client = createBillingClient({ baseUrl: server.url, apiKey: TEST_ADMIN_KEY });
-    await client.createMeter({ meter: { key: "calls", displayName: "Calls", unit: "call", aggregation: Aggregation.SUM, precision: 0 } });
+    await client.createMeter({ meter: { key: "calls", displayName: "Calls", unit: "call", aggregation: Aggregation.SUM, wholeUnits: true } });
     await client.createPrice({ price: { meterKey: "calls", currencyCode: "USD", tiers: [{ unitAmount: "0.25" }] } });
     for (const externalId of ["node-consumer", "python-consumer", "go-consumer"]) {
       await client.createCustomer({ customer: { externalId, displayName: externalId, currencyCode: "USD" } });

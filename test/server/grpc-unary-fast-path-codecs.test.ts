@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { clone, type DescMessage, type DescMethod, type DescService, equals, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { createConnectRouter } from "@connectrpc/connect";
+import { AccessService } from "../../gen/ts/billing/v1/access_service_pb.js";
 import { BillingService } from "../../gen/ts/billing/v1/billing_service_pb.js";
 import { CatalogService } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { CustomerService } from "../../gen/ts/billing/v1/customer_service_pb.js";
@@ -11,7 +12,7 @@ import { UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import { createGrpcUnaryFastPath } from "../../src/server/grpc-unary-fast-path.js";
 import { filledMessage, oneofVariants, unsetFields } from "../support/filled-messages.js";
 
-const SERVICES: DescService[] = [CustomerService, CatalogService, UsageService, BillingService];
+const SERVICES: DescService[] = [CustomerService, CatalogService, UsageService, BillingService, AccessService];
 
 /** Every unary method of the contract: the fast path serves each of them. */
 const UNARY_METHODS = SERVICES.flatMap((service) => service.methods.filter((method) => method.methodKind === "unary"));

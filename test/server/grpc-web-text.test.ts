@@ -27,7 +27,7 @@ describe("gRPC-Web's text mode (application/grpc-web-text)", () => {
   before(async () => {
     tally = await startTestTally({ corsOrigins: [PAGE] });
     const { catalog, customers } = tally.clients();
-    await catalog.createMeter({ requestId: "m", meter: { key: "calls", displayName: "Calls", unit: "call", aggregation: Aggregation.SUM, precision: 0 } });
+    await catalog.createMeter({ requestId: "m", meter: { key: "calls", displayName: "Calls", unit: "call", aggregation: Aggregation.SUM, wholeUnits: true } });
     await customers.createCustomer({ requestId: "c", customer: { externalId: "acme", displayName: "Acme", currencyCode: "USD" } });
   });
   after(() => tally.stop());

@@ -4,15 +4,15 @@ import type { TallyClients } from "./clients.js";
 /**
  * A small catalog every e2e test can start from: "hosting" (SUM, 3 decimals,
  * flat 0.0125 USD), "egress" (SUM, graduated: first 100 free, then 0.09 up to
- * 1000, then 0.07), "calls" (COUNT, 0.002) and "seats" (MAX, 12.00), and one
+ * 1000, then 0.07), "calls" (COUNT, whole units, 0.002) and "seats" (MAX, whole units, 12.00), and one
  * USD customer with external_id `externalId`.
  */
 export async function createCatalogFixture(clients: TallyClients, externalId = "acme", tag = externalId): Promise<{ customerId: string }> {
   const meters = [
     { key: "hosting", unit: "GB-hour", aggregation: Aggregation.SUM, precision: 3 },
     { key: "egress", unit: "GB", aggregation: Aggregation.SUM, precision: 3 },
-    { key: "calls", unit: "call", aggregation: Aggregation.COUNT, precision: 0 },
-    { key: "seats", unit: "seat", aggregation: Aggregation.MAX, precision: 0 },
+    { key: "calls", unit: "call", aggregation: Aggregation.COUNT, wholeUnits: true },
+    { key: "seats", unit: "seat", aggregation: Aggregation.MAX, wholeUnits: true },
   ];
   for (const meter of meters) {
     await clients.catalog.createMeter({ requestId: `fixture-meter-${meter.key}`, meter: { ...meter, displayName: meter.key } });

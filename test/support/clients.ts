@@ -1,6 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { AccessService } from "../../gen/ts/billing/v1/access_service_pb.js";
 import { BillingService } from "../../gen/ts/billing/v1/billing_service_pb.js";
 import { CatalogService } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { CustomerService } from "../../gen/ts/billing/v1/customer_service_pb.js";
@@ -52,6 +53,7 @@ export interface TallyClients {
   catalog: Client<typeof CatalogService>;
   usage: Client<typeof UsageService>;
   billing: Client<typeof BillingService>;
+  access: Client<typeof AccessService>;
 }
 
 export function clientsFor(transport: Transport): TallyClients {
@@ -61,5 +63,6 @@ export function clientsFor(transport: Transport): TallyClients {
     catalog: client(CatalogService),
     usage: client(UsageService),
     billing: client(BillingService),
+    access: client(AccessService),
   };
 }

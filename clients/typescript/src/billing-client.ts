@@ -1,5 +1,6 @@
 import type { DescService, MessageInitShape } from "@bufbuild/protobuf";
 import { type CallOptions, type Client, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { AccessService } from "../../../gen/ts/billing/v1/access_service_pb.js";
 import { BillingService } from "../../../gen/ts/billing/v1/billing_service_pb.js";
 import { CatalogService, type PriceTierSchema } from "../../../gen/ts/billing/v1/catalog_service_pb.js";
 import { CustomerService } from "../../../gen/ts/billing/v1/customer_service_pb.js";
@@ -70,7 +71,8 @@ export type PriceTierInput = Omit<MessageInitShape<typeof PriceTierSchema>, "upT
 type ServiceClients = Client<typeof CustomerService> &
   Client<typeof CatalogService> &
   Client<typeof UsageService> &
-  Client<typeof BillingService>;
+  Client<typeof BillingService> &
+  Client<typeof AccessService>;
 
 type CreatePriceRequestInit = Parameters<ServiceClients["createPrice"]>[0];
 
@@ -106,7 +108,7 @@ export type BillingClient = Omit<ServiceClients, "recordUsage" | "batchRecordUsa
 /** How a producer sends one batch: with the client's retries, over a stream or as a call. */
 export type BatchSender = (events: UsageEventInput[], view: UsageRecordView) => Promise<BatchRecordUsageResult[]>;
 
-const SERVICES: DescService[] = [CustomerService, CatalogService, UsageService, BillingService];
+const SERVICES: DescService[] = [CustomerService, CatalogService, UsageService, BillingService, AccessService];
 
 /** RPCs that change state and so carry a request_id of their own. VoidUsage names an existing record's instead. */
 const TAKES_NEW_REQUEST_ID = new Set(["createCustomer", "createMeter", "createPrice", "recordUsage", "batchRecordUsage"]);

@@ -31,7 +31,7 @@ export function createAuthentication({ keyring, publicReflection = false, public
   // keyring recalls it) passes through without a promise of its own.
   return (next) => (request) => {
     const access = accessFor(request.method);
-    if (access === "public" || (access === "any-key" && publicReflection) || publicServiceNames.has(request.service.typeName)) return next(request);
+    if (access === "public" || (publicReflection && isReflection(request.service.typeName)) || publicServiceNames.has(request.service.typeName)) return next(request);
     const key = bearerToken(request.header.get("authorization"));
     if (key === undefined) {
       return Promise.reject(
@@ -74,6 +74,11 @@ export function createAuthentication({ keyring, publicReflection = false, public
       },
     );
   }
+}
+
+/** Whether a service is gRPC reflection (v1 or v1alpha), which --public-reflection serves without a key. */
+function isReflection(serviceTypeName: string): boolean {
+  return serviceTypeName.startsWith("grpc.reflection.");
 }
 
 /** Runs the call as the key's principal, if there is one and its role may call the method. */

@@ -92,11 +92,19 @@ type Meter struct {
 	Unit string `protobuf:"bytes,3,opt,name=unit,proto3" json:"unit,omitempty"`
 	// How usage events are aggregated into the billable quantity.
 	Aggregation Aggregation `protobuf:"varint,4,opt,name=aggregation,proto3,enum=billing.v1.Aggregation" json:"aggregation,omitempty"`
-	// How many digits after the decimal point a usage quantity may have (0 to
-	// 9). Quantities with more digits are refused, never rounded.
+	// How many digits after the decimal point a usage quantity may have, 1 to
+	// 9; 0 or unset means 9, the most (so a meter made without it accepts
+	// "1.5"). Quantities with more digits are refused, never rounded. A stored
+	// meter reports the digits it allows: 1 to 9, or 0 with whole_units.
 	Precision int32 `protobuf:"varint,5,opt,name=precision,proto3" json:"precision,omitempty"`
 	// When the meter was created (output only).
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// True: whole units only ("1.5" is refused), the one way to ask for
+	// integers. precision must then be 0 or unset (anything else is refused
+	// with INVALID_ARGUMENT naming meter.precision). Meters created with
+	// precision 0 before whole_units existed allow whole units only and report
+	// whole_units true.
+	WholeUnits    bool `protobuf:"varint,7,opt,name=whole_units,json=wholeUnits,proto3" json:"whole_units,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -171,6 +179,13 @@ func (x *Meter) GetCreateTime() *timestamppb.Timestamp {
 		return x.CreateTime
 	}
 	return nil
+}
+
+func (x *Meter) GetWholeUnits() bool {
+	if x != nil {
+		return x.WholeUnits
+	}
+	return false
 }
 
 // PriceTier is one band of a graduated price.
@@ -884,7 +899,7 @@ var File_billing_v1_catalog_service_proto protoreflect.FileDescriptor
 const file_billing_v1_catalog_service_proto_rawDesc = "" +
 	"\n" +
 	" billing/v1/catalog_service.proto\x12\n" +
-	"billing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe6\x01\n" +
+	"billing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x02\n" +
 	"\x05Meter\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x12\n" +
@@ -892,7 +907,9 @@ const file_billing_v1_catalog_service_proto_rawDesc = "" +
 	"\vaggregation\x18\x04 \x01(\x0e2\x17.billing.v1.AggregationR\vaggregation\x12\x1c\n" +
 	"\tprecision\x18\x05 \x01(\x05R\tprecision\x12;\n" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"A\n" +
+	"createTime\x12\x1f\n" +
+	"\vwhole_units\x18\a \x01(\bR\n" +
+	"wholeUnits\"A\n" +
 	"\tPriceTier\x12\x13\n" +
 	"\x05up_to\x18\x01 \x01(\tR\x04upTo\x12\x1f\n" +
 	"\vunit_amount\x18\x02 \x01(\tR\n" +

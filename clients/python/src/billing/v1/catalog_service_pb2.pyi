@@ -22,20 +22,22 @@ AGGREGATION_COUNT: Aggregation
 AGGREGATION_MAX: Aggregation
 
 class Meter(_message.Message):
-    __slots__ = ("key", "display_name", "unit", "aggregation", "precision", "create_time")
+    __slots__ = ("key", "display_name", "unit", "aggregation", "precision", "create_time", "whole_units")
     KEY_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     UNIT_FIELD_NUMBER: _ClassVar[int]
     AGGREGATION_FIELD_NUMBER: _ClassVar[int]
     PRECISION_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    WHOLE_UNITS_FIELD_NUMBER: _ClassVar[int]
     key: str
     display_name: str
     unit: str
     aggregation: Aggregation
     precision: int
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, key: _Optional[str] = ..., display_name: _Optional[str] = ..., unit: _Optional[str] = ..., aggregation: _Optional[_Union[Aggregation, str]] = ..., precision: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    whole_units: bool
+    def __init__(self, key: _Optional[str] = ..., display_name: _Optional[str] = ..., unit: _Optional[str] = ..., aggregation: _Optional[_Union[Aggregation, str]] = ..., precision: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., whole_units: _Optional[bool] = ...) -> None: ...
 
 class PriceTier(_message.Message):
     __slots__ = ("up_to", "unit_amount")
