@@ -58,10 +58,13 @@ export async function seedDemo(
         meterKey,
         currencyCode,
         effectivePeriod: "",
+        model: "graduated",
         tiers: tiers.map(([upTo, unitAmount]) => ({
           upTo: upTo === "" ? null : Decimal.parse(upTo)!,
           unitAmount: Decimal.parse(unitAmount)!,
+          flatAmount: null,
         })),
+        packageSize: null,
       }),
     );
   }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Decimal } from "../../src/domain/decimal.js";
 import { roundToMinorUnit } from "../../src/domain/money.js";
-import { chargeTiers } from "../../src/domain/price.js";
+import { chargePrice, exactAmount } from "../../src/domain/price.js";
 import { createRandom } from "../../src/simulate/random.js";
 import { exactLineAmount } from "../../src/simulate/exact-price.js";
 import { planCatalog, type SimulatedTier } from "../../src/simulate/simulated-catalog.js";
@@ -33,13 +33,14 @@ describe("exactLineAmount", () => {
 
   it("agrees with the server's own pricing on random quantities", () => {
     const random = createRandom("exact-price");
-    const domainTiers = graduated.map((tier) => ({ upTo: tier.upTo === undefined ? null : quantity(tier.upTo), unitAmount: quantity(tier.unitAmount) }));
+    const domainTiers = graduated.map((tier) => ({
+      upTo: tier.upTo === undefined ? null : quantity(tier.upTo),
+      unitAmount: quantity(tier.unitAmount),
+      flatAmount: null,
+    }));
     for (let index = 0; index < 500; index++) {
       const sample = quantity(`${random.below(3000)}.${String(random.below(1000)).padStart(3, "0")}`);
-      const server = roundToMinorUnit(
-        chargeTiers(sample, domainTiers).reduce((sum, tier) => sum.add(tier.amount), Decimal.ZERO),
-        "USD",
-      );
+      const server = roundToMinorUnit(exactAmount(chargePrice(sample, { model: "graduated", tiers: domainTiers, packageSize: null })), "USD");
       assert.equal(exactLineAmount(sample, graduated, 2), server, `quantity ${sample}`);
     }
   });
