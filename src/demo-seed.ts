@@ -59,10 +59,13 @@ export async function seedDemo(
         meterKey,
         currencyCode,
         effectivePeriod: "",
+        model: "graduated",
         tiers: tiers.map(([upTo, unitAmount]) => ({
           upTo: upTo === "" ? null : Decimal.parse(upTo)!,
           unitAmount: Decimal.parse(unitAmount)!,
+          flatAmount: null,
         })),
+        packageSize: null,
       }),
     );
   }

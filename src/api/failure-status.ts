@@ -53,7 +53,8 @@ export const REASONS: Record<ApiReason, { code: Code; meaning: string }> = {
   API_KEY_NOT_FOUND: { code: Code.NotFound, meaning: "No API key has this id." },
   INVALID_DECIMAL: {
     code: Code.InvalidArgument,
-    meaning: "A price's unit_amount or up_to is not a non-negative decimal string with at most 30 digits before the point and 12 after.",
+    meaning:
+      "A price's unit_amount, up_to, flat_amount or package_size is not a non-negative decimal string with at most 30 digits before the point and 12 after.",
   },
   UNKNOWN_FIELD: {
     code: Code.InvalidArgument,

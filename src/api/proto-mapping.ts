@@ -8,13 +8,14 @@ import {
   type Price as PriceMessage,
   PriceSchema,
   PriceTierSchema,
+  PricingModel as PricingModelEnum,
 } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { type Customer as CustomerMessage, CustomerSchema } from "../../gen/ts/billing/v1/customer_service_pb.js";
 import type { UsageRecord as UsageRecordMessage } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import type { Bill } from "../domain/bill.js";
 import type { Customer } from "../domain/customer.js";
 import { type Aggregation, MAX_METER_PRECISION, type Meter } from "../domain/meter.js";
-import type { Price } from "../domain/price.js";
+import type { Price, PricingModel } from "../domain/price.js";
 import type { UsageRecord } from "../domain/usage-record.js";
 
 /** Domain values to proto messages. Decimals travel as strings, times as Timestamps. */
@@ -64,17 +65,35 @@ export function storedPrecision(precision: number, wholeUnits: boolean): number 
   return precision === 0 ? MAX_METER_PRECISION : precision;
 }
 
+const PRICING_MODELS: Record<PricingModel, PricingModelEnum> = {
+  graduated: PricingModelEnum.GRADUATED,
+  volume: PricingModelEnum.VOLUME,
+  package: PricingModelEnum.PACKAGE,
+};
+
+/** The domain pricing model of a proto enum value (UNSPECIFIED is graduated); undefined for unknown numbers. */
+export function pricingModelOf(value: PricingModelEnum): PricingModel | undefined {
+  if (value === PricingModelEnum.UNSPECIFIED) return "graduated";
+  return (Object.keys(PRICING_MODELS) as PricingModel[]).find((name) => PRICING_MODELS[name] === value);
+}
+
 export function priceMessage(price: Price): PriceMessage {
   return create(PriceSchema, {
     id: price.id,
     meterKey: price.meterKey,
     currencyCode: price.currencyCode,
     tiers: price.tiers.map((tier) =>
-      create(PriceTierSchema, { upTo: tier.upTo?.toString() ?? "", unitAmount: tier.unitAmount.toString() }),
+      create(PriceTierSchema, {
+        upTo: tier.upTo?.toString() ?? "",
+        unitAmount: tier.unitAmount.toString(),
+        flatAmount: tier.flatAmount?.toString() ?? "",
+      }),
     ),
     effectivePeriod: price.effectivePeriod,
     version: price.version,
     createTime: timestampFromMs(price.createTime),
+    model: PRICING_MODELS[price.model],
+    packageSize: price.packageSize?.toString() ?? "",
   });
 }
 
@@ -147,6 +166,8 @@ export function billMessage(bill: Bill): BillMessage {
         quantity: tier.quantity.toString(),
         unitAmount: tier.unitAmount.toString(),
         amount: tier.amount.toString(),
+        flatAmount: tier.flatAmount?.toString() ?? "",
+        packages: tier.packages?.toString() ?? "",
       })),
       displayName: line.displayName,
       unit: line.unit,

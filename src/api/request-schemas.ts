@@ -1,13 +1,13 @@
 import { z } from "zod";
 import { UsageRecordView } from "../../gen/ts/billing/v1/usage_service_pb.js";
-import { aggregationOf, storedPrecision } from "./proto-mapping.js";
+import { aggregationOf, pricingModelOf, storedPrecision } from "./proto-mapping.js";
 import {
   attributes,
   billingPeriod,
   currencyCode,
   customerReference,
+  optionalPriceDecimal,
   priceDecimal,
-  tierBound,
   meterKey,
   pageSize,
   precision,
@@ -80,8 +80,9 @@ export const createMeterRequest = z.object({
 });
 
 const priceTier = z.object({
-  upTo: tierBound,
+  upTo: optionalPriceDecimal("up_to"),
   unitAmount: priceDecimal("unit_amount"),
+  flatAmount: optionalPriceDecimal("flat_amount"),
 });
 
 export const createPriceRequest = z.object({
@@ -90,7 +91,16 @@ export const createPriceRequest = z.object({
     {
       meterKey,
       currencyCode,
+      model: z.number().transform((value, context) => {
+        const model = pricingModelOf(value);
+        if (model === undefined) {
+          context.addIssue({ code: "custom", message: "must be PRICING_MODEL_GRADUATED, PRICING_MODEL_VOLUME or PRICING_MODEL_PACKAGE" });
+          return z.NEVER;
+        }
+        return model;
+      }),
       tiers: z.array(priceTier),
+      packageSize: optionalPriceDecimal("package_size"),
       effectivePeriod: z.union([z.literal(""), billingPeriod]),
     },
     { error: "is required" },

@@ -39,11 +39,13 @@ export function priceDecimal(what: string) {
   return z.string().refine(isPriceDecimal, priceDecimalRule(what)).transform((text) => Decimal.parse(text)!);
 }
 
-/** A tier's up_to: a price decimal, or "" for no bound (null). */
-export const tierBound = z
-  .string()
-  .refine((text) => text === "" || isPriceDecimal(text), priceDecimalRule("up_to"))
-  .transform((text) => (text === "" ? null : Decimal.parse(text)!));
+/** An optional price decimal (a tier's up_to or flat_amount, a package_size): "" for none (null). */
+export function optionalPriceDecimal(what: string) {
+  return z
+    .string()
+    .refine((text) => text === "" || isPriceDecimal(text), priceDecimalRule(what))
+    .transform((text) => (text === "" ? null : Decimal.parse(text)!));
+}
 
 function isPriceDecimal(text: string): boolean {
   return PRICE_DECIMAL.test(text);

@@ -98,7 +98,7 @@ function simulateOptions(): Option[] {
     new Option("--protocol <protocol>", "wire protocol").env(env("PROTOCOL")).choices(["grpc", "connect", "grpc-web"]).default(defaults.protocol),
     new Option("--api-key <key>", "sent as a bearer token on every call").env(env("API_KEY")),
     new Option("--customers <n>", "simulated customers").env(env("CUSTOMERS")).default(defaults.customers).argParser(positiveInteger),
-    new Option("--meters <n>", "simulated meters (even: SUM, 3 decimals; odd: COUNT; the first graduated)")
+    new Option("--meters <n>", "simulated meters (even: SUM, 3 decimals; odd: COUNT; the first four priced graduated, by package, by volume, graduated with flat fees)")
       .env(env("METERS"))
       .default(defaults.meters)
       .argParser(positiveInteger),

@@ -3,7 +3,7 @@ import type { Customer } from "./customer.js";
 import { Decimal } from "./decimal.js";
 import type { Meter } from "./meter.js";
 import { roundToMinorUnit } from "./money.js";
-import { chargeTiers, type Price, type TierCharge } from "./price.js";
+import { chargePrice, exactAmount, type Price, type TierCharge } from "./price.js";
 import type { UsageTotals } from "./usage-record.js";
 
 /** What one meter's usage in the period costs. */
@@ -18,6 +18,7 @@ export interface BillLine {
   /** 0 and "" when the meter has no price in the currency for the period. */
   priceVersion: number;
   priceId: string;
+  /** Every tier of the price and what it charges under the price's model (none when unpriced). */
   tiers: TierCharge[];
 }
 
@@ -62,14 +63,13 @@ export function computeBill({ customer, period, totals, meters, prices, now, fin
       if (meter === undefined) throw new Error(`totals name an unknown meter "${meterTotals.meterKey}"`);
       const quantity = billableQuantity(meter, meterTotals);
       const price = prices.get(meter.key);
-      const tiers = price === undefined ? [] : chargeTiers(quantity, price.tiers);
-      const exactAmount = tiers.reduce((sum, tier) => sum.add(tier.amount), Decimal.ZERO);
+      const tiers = price === undefined ? [] : chargePrice(quantity, price);
       return {
         meterKey: meter.key,
         displayName: meter.displayName,
         unit: meter.unit,
         quantity,
-        amount: roundToMinorUnit(exactAmount, customer.currencyCode),
+        amount: roundToMinorUnit(exactAmount(tiers), customer.currencyCode),
         priceVersion: price?.version ?? 0,
         priceId: price?.id ?? "",
         tiers,

@@ -4,7 +4,7 @@ import { type CreateResult, settleCreate } from "./create-result.js";
 import { type Failure, failure } from "./failure.js";
 import { newId } from "./ids.js";
 import { type Meter, type MeterDraft, meterDifferences, meterNotFound } from "./meter.js";
-import { checkTiers, type Price, type PriceDraft, priceDifferences } from "./price.js";
+import { checkPricingTerms, type Price, type PriceDraft, priceDifferences } from "./price.js";
 import type { Page, PageQuery, Scope, Store } from "./store.js";
 import { checkPeriodOpen, type TimeRules } from "./time-rules.js";
 
@@ -45,8 +45,8 @@ export function createCatalog({ store, clock, timeRules }: CatalogOptions) {
      * finalized bills stay reproducible.
      */
     async createPrice(scope: Scope, requestId: string, draft: PriceDraft): Promise<CreateResult<Price>> {
-      const tiersFailure = checkTiers(draft.tiers);
-      if (tiersFailure !== undefined) return tiersFailure;
+      const termsFailure = checkPricingTerms(draft);
+      if (termsFailure !== undefined) return termsFailure;
       if ((await store.findMeter(scope, draft.meterKey)) === undefined) {
         return meterNotFound(draft.meterKey, "price.meter_key");
       }

@@ -5,7 +5,8 @@
  *
  * Why not a decimal library: the usual ones (big.js, decimal.js) also accept
  * JavaScript numbers, which is the very float hazard this type exists to shut
- * out, and we need only parsing, +, -, ×, comparison and one rounding mode.
+ * out, and we need only parsing, +, -, ×, a whole-number quotient, comparison
+ * and one rounding mode.
  */
 export class Decimal {
   /** Zero, at scale 0. */
@@ -71,6 +72,19 @@ export class Decimal {
 
   mul(other: Decimal): Decimal {
     return Decimal.fromUnits(this.units * other.units, this.scale + other.scale);
+  }
+
+  /**
+   * The smallest whole number at or above this / `divisor`, exactly (a package
+   * count: 2501 units in packages of 1000 are 3). Both must be non-negative
+   * and the divisor non-zero.
+   */
+  divCeil(divisor: Decimal): Decimal {
+    if (divisor.units <= 0n || this.units < 0n) throw new RangeError(`divCeil(${this.toString()}, ${divisor.toString()})`);
+    const scale = Math.max(this.scale, divisor.scale);
+    const dividend = this.unitsAt(scale);
+    const by = divisor.unitsAt(scale);
+    return Decimal.fromUnits((dividend + by - 1n) / by, 0);
   }
 
   /** -1, 0 or 1 as this is less than, equal to or greater than `other`. */

@@ -2,12 +2,25 @@ import type { BillingPeriod } from "./billing-period.js";
 import { Decimal } from "./decimal.js";
 import { type Failure, failure } from "./failure.js";
 
-/** One band of a graduated price. */
+/**
+ * How a price's tiers turn a billable quantity into an amount (DESIGN.md,
+ * "Prices"). Every model prices a quantity of 0 at 0.
+ * - graduated: each unit at the unit amount of the tier it falls in, plus the
+ *   flat amount of every tier that holds some of the quantity;
+ * - volume: all of the quantity at the unit amount of the one tier the total
+ *   falls in (up_to inclusive), plus that tier's flat amount;
+ * - package: ceil(quantity / packageSize) packages at the one tier's unit amount.
+ */
+export type PricingModel = "graduated" | "volume" | "package";
+
+/** One band of a price. */
 export interface PriceTier {
   /** Inclusive upper bound of billable quantity; null for no bound (last tier only). */
   upTo: Decimal | null;
-  /** Price of one unit in this tier. */
+  /** Price of one unit in this tier (of one package, under the package model). */
   unitAmount: Decimal;
+  /** A fixed fee of the tier; null when it has none (never under the package model). */
+  flatAmount: Decimal | null;
 }
 
 /** One version of a meter's price in one currency. */
@@ -15,7 +28,10 @@ export interface Price {
   id: string;
   meterKey: string;
   currencyCode: string;
+  model: PricingModel;
   tiers: PriceTier[];
+  /** Units in one package: set under the package model, null under the others. */
+  packageSize: Decimal | null;
   /** The period from whose start this version applies. */
   effectivePeriod: BillingPeriod;
   /** 1, 2, ... within (meterKey, currencyCode). */
@@ -24,13 +40,24 @@ export interface Price {
 }
 
 /** What a caller asks for when creating a price; "" effectivePeriod means the current period. */
-export type PriceDraft = Pick<Price, "meterKey" | "currencyCode" | "tiers" | "effectivePeriod">;
+export type PriceDraft = Pick<Price, "meterKey" | "currencyCode" | "model" | "tiers" | "packageSize" | "effectivePeriod">;
 
-/** How much of a quantity fell into one tier, and what it costs, exactly. */
+/** What a price charges by: all a bill line needs of it. */
+export type PricingTerms = Pick<Price, "model" | "tiers" | "packageSize">;
+
+/**
+ * What one tier charges of a line, exactly: amount = quantity x unitAmount +
+ * flatAmount, or packages x unitAmount under the package model.
+ */
 export interface TierCharge {
   upTo: Decimal | null;
+  /** The part of the line's quantity this tier prices. */
   quantity: Decimal;
   unitAmount: Decimal;
+  /** The tier's flat fee when this line pays it; null when it pays none. */
+  flatAmount: Decimal | null;
+  /** The package model's ceil(quantity / packageSize); null under the others. */
+  packages: Decimal | null;
   amount: Decimal;
 }
 
@@ -47,6 +74,28 @@ export const MAX_PRICE_INTEGER_DIGITS = 30;
 
 /** The most digits after the point of a price's decimals: a unit price of 10^-12 (a millionth of a micro-unit). */
 export const MAX_PRICE_FRACTION_DIGITS = 12;
+
+/**
+ * A price's terms must price every quantity exactly one way: tiers with
+ * strictly ascending, positive bounds, only the last (and always the last)
+ * unbounded; a package price has exactly that one tier, a package size above
+ * 0 and no flat amount; the other models have no package size.
+ */
+export function checkPricingTerms({ model, tiers, packageSize }: PricingTerms): Failure | undefined {
+  if (model === "package") {
+    if (packageSize === null) return failure("INVALID_FIELD", "a PACKAGE price needs a package_size", "price.package_size");
+    if (packageSize.isZero()) return failure("INVALID_FIELD", "package_size must be greater than 0", "price.package_size");
+    if (tiers.length !== 1) {
+      return failure("INVALID_FIELD", "a PACKAGE price has exactly one tier, with an empty up_to", "price.tiers");
+    }
+    if (tiers[0]!.flatAmount !== null) {
+      return failure("INVALID_FIELD", "a PACKAGE price's tier has no flat_amount", "price.tiers[0].flat_amount");
+    }
+  } else if (packageSize !== null) {
+    return failure("INVALID_FIELD", "only a PRICING_MODEL_PACKAGE price has a package_size", "price.package_size");
+  }
+  return checkTiers(tiers);
+}
 
 /**
  * Tiers must have strictly ascending, positive bounds, and only the last may
@@ -73,19 +122,63 @@ export function checkTiers(tiers: PriceTier[], field = "price.tiers"): Failure |
 }
 
 /**
- * Splits a billable quantity over graduated tiers: each unit is priced by the
- * tier it falls in. Amounts are exact; rounding happens once, on the line.
+ * What a billable quantity costs under a price's terms, tier by tier (every
+ * tier of the price, in order, so a bill line shows the whole price). Amounts
+ * are exact; rounding happens once, on the line.
  */
-export function chargeTiers(quantity: Decimal, tiers: PriceTier[]): TierCharge[] {
+export function chargePrice(quantity: Decimal, terms: PricingTerms): TierCharge[] {
+  switch (terms.model) {
+    case "graduated":
+      return chargeGraduated(quantity, terms.tiers);
+    case "volume":
+      return chargeVolume(quantity, terms.tiers);
+    case "package":
+      return chargePackage(quantity, terms.tiers[0]!, terms.packageSize!);
+  }
+}
+
+/** The exact amount of a line: its tiers' amounts summed. */
+export function exactAmount(charges: readonly TierCharge[]): Decimal {
+  return charges.reduce((sum, charge) => sum.add(charge.amount), Decimal.ZERO);
+}
+
+/** Each unit priced by the tier it falls in; a tier holding any of the quantity adds its flat amount. */
+function chargeGraduated(quantity: Decimal, tiers: PriceTier[]): TierCharge[] {
   const charges: TierCharge[] = [];
   let lowerBound = Decimal.ZERO;
   for (const tier of tiers) {
     const ceiling = tier.upTo === null ? quantity : tier.upTo.min(quantity);
     const inTier = ceiling.compare(lowerBound) > 0 ? ceiling.sub(lowerBound) : Decimal.ZERO;
-    charges.push({ upTo: tier.upTo, quantity: inTier, unitAmount: tier.unitAmount, amount: inTier.mul(tier.unitAmount) });
+    charges.push(tierCharge(tier, inTier));
     if (tier.upTo !== null) lowerBound = tier.upTo;
   }
   return charges;
+}
+
+/** All of the quantity priced by the one tier the total falls in (up_to inclusive); the others hold none. */
+function chargeVolume(quantity: Decimal, tiers: PriceTier[]): TierCharge[] {
+  const chosen = quantity.isZero() ? -1 : tiers.findIndex((tier) => tier.upTo === null || quantity.compare(tier.upTo) <= 0);
+  return tiers.map((tier, index) => tierCharge(tier, index === chosen ? quantity : Decimal.ZERO));
+}
+
+/** Whole packages, the last one partly used counted in full. */
+function chargePackage(quantity: Decimal, tier: PriceTier, packageSize: Decimal): TierCharge[] {
+  const packages = quantity.divCeil(packageSize);
+  return [{ upTo: tier.upTo, quantity, unitAmount: tier.unitAmount, flatAmount: null, packages, amount: packages.mul(tier.unitAmount) }];
+}
+
+/** A tier holding `inTier` of the quantity: its units, plus its flat fee when it holds any. */
+function tierCharge(tier: PriceTier, inTier: Decimal): TierCharge {
+  const flatAmount = inTier.isZero() ? null : tier.flatAmount;
+  const unitsAmount = inTier.mul(tier.unitAmount);
+  return {
+    upTo: tier.upTo,
+    quantity: inTier,
+    unitAmount: tier.unitAmount,
+    flatAmount,
+    packages: null,
+    amount: flatAmount === null ? unitsAmount : unitsAmount.add(flatAmount),
+  };
 }
 
 /** The fields of `draft` that differ from the stored price, for REQUEST_ID_REUSED. */
@@ -93,7 +186,9 @@ export function priceDifferences(stored: Price, draft: PriceDraft): string[] {
   const differences: string[] = [];
   if (stored.meterKey !== draft.meterKey) differences.push("price.meter_key");
   if (stored.currencyCode !== draft.currencyCode) differences.push("price.currency_code");
+  if (stored.model !== draft.model) differences.push("price.model");
   if (!sameTiers(stored.tiers, draft.tiers)) differences.push("price.tiers");
+  if (!sameOptional(stored.packageSize, draft.packageSize)) differences.push("price.package_size");
   if (draft.effectivePeriod !== "" && stored.effectivePeriod !== draft.effectivePeriod) {
     differences.push("price.effective_period");
   }
@@ -105,8 +200,12 @@ function sameTiers(a: PriceTier[], b: PriceTier[]): boolean {
     a.length === b.length &&
     a.every((tier, index) => {
       const other = b[index]!;
-      const sameBound = tier.upTo === null ? other.upTo === null : other.upTo !== null && tier.upTo.equals(other.upTo);
-      return sameBound && tier.unitAmount.equals(other.unitAmount);
+      return sameOptional(tier.upTo, other.upTo) && tier.unitAmount.equals(other.unitAmount) && sameOptional(tier.flatAmount, other.flatAmount);
     })
   );
+}
+
+/** Whether two optional decimals are both unset or equal. */
+function sameOptional(a: Decimal | null, b: Decimal | null): boolean {
+  return a === null ? b === null : b !== null && a.equals(b);
 }

@@ -71,7 +71,7 @@ export async function checkBills({ client, catalog, expected, concurrency }: Bil
     for (const meter of catalog.meters) {
       const usage = expectedOf.get(`${customerId}\u0000${bill.period}\u0000${meter.key}`);
       const quantity = usage === undefined ? Decimal.ZERO : meter.aggregation === "sum" ? usage.sum : Decimal.fromInteger(usage.count);
-      const amount = exactLineAmount(quantity, meter.tiers, catalog.minorUnitDigits);
+      const amount = exactLineAmount(quantity, meter, catalog.minorUnitDigits);
       expectedTotal = expectedTotal.add(Decimal.parse(amount)!);
       const line = bill.lines.find((candidate) => candidate.meterKey === meter.key);
       if (line === undefined && quantity.isZero()) continue;

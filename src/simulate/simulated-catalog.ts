@@ -1,12 +1,17 @@
 import type { BillingClient } from "../../clients/typescript/src/node.js";
-import { Aggregation } from "../../gen/ts/billing/v1/catalog_service_pb.js";
+import { Aggregation, PricingModel } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { runConcurrently } from "./concurrently.js";
 
 /** One band of a simulated price; `upTo` undefined is the unbounded last tier. */
 export interface SimulatedTier {
   upTo: string | undefined;
   unitAmount: string;
+  /** The tier's flat fee, if any. */
+  flatAmount?: string;
 }
+
+/** How a simulated price's tiers price a quantity (DESIGN.md, "Prices"). */
+export type SimulatedModel = "graduated" | "volume" | "package";
 
 /** A meter the simulator creates, with the one USD price it gives it. */
 export interface SimulatedMeter {
@@ -16,7 +21,10 @@ export interface SimulatedMeter {
   aggregation: "sum" | "count";
   /** Digits allowed after the point in a quantity; 0 = whole units only (created with whole_units). */
   precision: number;
+  model: SimulatedModel;
   tiers: SimulatedTier[];
+  /** Units per package: the package model only. */
+  packageSize?: string;
 }
 
 /**
@@ -46,9 +54,24 @@ const GRADUATED_TIERS: SimulatedTier[] = [
   { upTo: undefined, unitAmount: "0.0075" },
 ];
 
+/** The second meter's price (COUNT): 0.0125 per started 10 requests. */
+const PACKAGE_PRICE = { packageSize: "10", tiers: [{ upTo: undefined, unitAmount: "0.0125" }] };
+/** The third meter's volume price (SUM): flat fees on the upper tiers, bounds its sums cross. */
+const VOLUME_TIERS: SimulatedTier[] = [
+  { upTo: "50", unitAmount: "0.0125" },
+  { upTo: "500", unitAmount: "0.01", flatAmount: "0.505" },
+  { upTo: undefined, unitAmount: "0.0075", flatAmount: "2.5" },
+];
+/** The fourth meter's graduated price (COUNT) with a fee for using it at all and another past 5 requests. */
+const GRADUATED_FEE_TIERS: SimulatedTier[] = [
+  { upTo: "5", unitAmount: "0", flatAmount: "0.25" },
+  { upTo: undefined, unitAmount: "0.00125", flatAmount: "0.105" },
+];
+
 /**
  * The run's catalog: meters `sim-<runId>-m<i>` (even: SUM with 3 decimals,
- * odd: COUNT; m0 with graduated tiers, the others flat) and USD customers
+ * odd: COUNT; m0 with graduated tiers, m1 priced by packages, m2 by volume,
+ * m3 graduated with flat fees, the others flat) and USD customers
  * `sim-<runId>-c<i>`.
  */
 export function planCatalog(runId: string, meterCount: number, customerCount: number): SimulatedCatalog {
@@ -62,7 +85,7 @@ export function planCatalog(runId: string, meterCount: number, customerCount: nu
       unit: sum ? "GB-hour" : "request",
       aggregation: sum ? "sum" : "count",
       precision: sum ? 3 : 0,
-      tiers: index === 0 ? GRADUATED_TIERS : [{ upTo: undefined, unitAmount: flat }],
+      ...pricing(index, flat),
     };
   });
   return {
@@ -74,6 +97,28 @@ export function planCatalog(runId: string, meterCount: number, customerCount: nu
     unknownMeterKey: `${prefix}-unknown`,
   };
 }
+
+/** Meter `index`'s price: one of each model on the first four meters, flat on the rest. */
+function pricing(index: number, flat: string): Pick<SimulatedMeter, "model" | "tiers" | "packageSize"> {
+  switch (index) {
+    case 0:
+      return { model: "graduated", tiers: GRADUATED_TIERS };
+    case 1:
+      return { model: "package", ...PACKAGE_PRICE };
+    case 2:
+      return { model: "volume", tiers: VOLUME_TIERS };
+    case 3:
+      return { model: "graduated", tiers: GRADUATED_FEE_TIERS };
+    default:
+      return { model: "graduated", tiers: [{ upTo: undefined, unitAmount: flat }] };
+  }
+}
+
+const PRICING_MODELS: Record<SimulatedModel, PricingModel> = {
+  graduated: PricingModel.GRADUATED,
+  volume: PricingModel.VOLUME,
+  package: PricingModel.PACKAGE,
+};
 
 /**
  * Creates the catalog through the API with request ids derived from the run
@@ -101,7 +146,9 @@ export async function setUpCatalog(client: BillingClient, catalog: SimulatedCata
       price: {
         meterKey: meter.key,
         currencyCode: catalog.currencyCode,
-        tiers: meter.tiers.map((tier) => ({ upTo: tier.upTo ?? "", unitAmount: tier.unitAmount })),
+        model: PRICING_MODELS[meter.model],
+        tiers: meter.tiers.map((tier) => ({ upTo: tier.upTo ?? "", unitAmount: tier.unitAmount, flatAmount: tier.flatAmount ?? "" })),
+        packageSize: meter.packageSize ?? "",
       },
     });
   });

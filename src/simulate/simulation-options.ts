@@ -24,7 +24,7 @@ export interface SimulationOptions {
   apiKey?: string;
   /** Simulated customers, created at setup. Default 20. */
   customers?: number;
-  /** Simulated meters, created at setup (even: SUM with 3 decimals, odd: COUNT; the first graduated). Default 4. */
+  /** Simulated meters, created at setup (even: SUM with 3 decimals, odd: COUNT; the first four priced by each model). Default 4. */
   meters?: number;
   /** Events to send, duplicates and bad input included, as fast as the concurrency allows. Default 10000; ignored when `rate` is set. */
   total?: number;

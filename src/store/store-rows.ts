@@ -2,7 +2,7 @@ import type { ApiKey, Role } from "../domain/api-key.js";
 import type { Customer } from "../domain/customer.js";
 import { Decimal } from "../domain/decimal.js";
 import type { Aggregation, Meter } from "../domain/meter.js";
-import type { Price, PriceTier } from "../domain/price.js";
+import type { Price, PriceTier, PricingModel } from "../domain/price.js";
 import type { UsageRecord, UsageTotals } from "../domain/usage-record.js";
 
 /**
@@ -44,20 +44,29 @@ export function toMeter(row: Row): Meter {
   };
 }
 
+/** Tiers as JSON text: [up_to, unit_amount] each, with flat_amount third when the tier has one. */
 export function tiersToJson(tiers: PriceTier[]): string {
-  return JSON.stringify(tiers.map((tier) => [tier.upTo?.toString() ?? null, tier.unitAmount.toString()]));
+  return JSON.stringify(
+    tiers.map((tier) => {
+      const stored = [tier.upTo?.toString() ?? null, tier.unitAmount.toString()];
+      return tier.flatAmount === null ? stored : [...stored, tier.flatAmount.toString()];
+    }),
+  );
 }
 
 export function toPrice(row: Row): Price {
-  const tiers = (JSON.parse(String(row.tiers)) as [string | null, string][]).map(([upTo, unitAmount]) => ({
+  const tiers = (JSON.parse(String(row.tiers)) as [string | null, string, string?][]).map(([upTo, unitAmount, flatAmount]) => ({
     upTo: upTo === null ? null : Decimal.parse(upTo)!,
     unitAmount: Decimal.parse(unitAmount)!,
+    flatAmount: flatAmount === undefined ? null : Decimal.parse(flatAmount)!,
   }));
   return {
     id: String(row.id),
     meterKey: String(row.meter_key),
     currencyCode: String(row.currency_code),
+    model: String(row.model) as PricingModel,
     tiers,
+    packageSize: row.package_size === null ? null : Decimal.parse(String(row.package_size))!,
     effectivePeriod: String(row.effective_period),
     version: Number(row.version),
     createTime: Number(row.create_time),

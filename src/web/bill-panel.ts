@@ -172,7 +172,7 @@ function lineBody(line: BillLine, currencyCode: string): HTMLElement {
           "td",
           {},
           tierLabel(line.tiers, index, line.unit),
-          h("span", { class: "unit-price" }, `at ${groupDigits(tier.unitAmount)} ${currencyCode} each`),
+          h("span", { class: "unit-price" }, tierPrice(tier, currencyCode)),
         ),
         h("td", { class: "numeric" }, groupDigits(tier.quantity)),
         h("td", { class: "numeric", "data-testid": "bill-line-tier-amount", "data-value": tier.amount }, groupDigits(tier.amount)),
@@ -188,6 +188,13 @@ function lineBody(line: BillLine, currencyCode: string): HTMLElement {
  */
 function withUnit(decimal: string, unit: string): (Node | string)[] {
   return [groupDigits(decimal === "" ? "0" : decimal), " ", h("span", { class: "unit" }, unit)];
+}
+
+/** "at 0.09 USD each", "3 packages at 2 USD each", with " + 25 USD flat" when the line pays the tier's flat fee. */
+function tierPrice(tier: BillLineTier, currencyCode: string): string {
+  const each = `at ${groupDigits(tier.unitAmount)} ${currencyCode} each`;
+  const price = tier.packages === "" ? each : `${groupDigits(tier.packages)} packages ${each}`;
+  return tier.flatAmount === "" ? price : `${price} + ${groupDigits(tier.flatAmount)} ${currencyCode} flat`;
 }
 
 /** "first 1,000", "1,000 – 10,000", "over 10,000", or "every GB" for a flat price. */

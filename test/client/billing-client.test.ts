@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { Code } from "@connectrpc/connect";
 import { BillingError, createBillingClient, type RetryEvent } from "tally/client";
-import { Aggregation } from "../../gen/ts/billing/v1/catalog_service_pb.js";
+import { Aggregation, PricingModel } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { createFaultInjector } from "../support/fault-injector.js";
 import { startTestTally, type TestTally } from "../support/test-tally.js";
 import { TEST_ADMIN_KEY } from "../support/clients.js";
@@ -92,6 +92,17 @@ describe("the retrying client against a real server with injected faults", () =>
     );
     assert.deepEqual(batch.fieldViolations.map((violation) => violation.field), ["requests[1].quantity"]);
     assert.equal(faults.seen.length, 0);
+  });
+
+  it("sends a price's model, flat amounts and package size, amounts given as numbers included", async () => {
+    const client = createBillingClient({ baseUrl: tally.url, apiKey: TEST_ADMIN_KEY });
+    const volume = await client.createPrice({
+      price: { meterKey: "calls", currencyCode: "EUR", model: PricingModel.VOLUME, tiers: [{ upTo: 10, unitAmount: 1, flatAmount: 0.25 }, { unitAmount: "0.5", flatAmount: 2n }] },
+    });
+    assert.deepEqual(volume.price?.tiers.map((tier) => [tier.upTo, tier.unitAmount, tier.flatAmount]), [["10", "1", "0.25"], ["", "0.5", "2"]]);
+    const pack = await client.createPrice({ price: { meterKey: "calls", currencyCode: "GBP", model: PricingModel.PACKAGE, packageSize: 1000, tiers: [{ unitAmount: 2 }] } });
+    assert.equal(pack.price?.model, PricingModel.PACKAGE);
+    assert.equal(pack.price?.packageSize, "1000");
   });
 
   it("gives up at the overall deadline and says how many attempts it made", async () => {

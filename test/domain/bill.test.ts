@@ -4,7 +4,7 @@ import { computeBill } from "../../src/domain/bill.js";
 import type { Customer } from "../../src/domain/customer.js";
 import { Decimal } from "../../src/domain/decimal.js";
 import type { Meter } from "../../src/domain/meter.js";
-import type { Price } from "../../src/domain/price.js";
+import type { Price, PriceTier } from "../../src/domain/price.js";
 import type { UsageTotals } from "../../src/domain/usage-record.js";
 
 const d = (text: string) => Decimal.parse(text)!;
@@ -29,7 +29,9 @@ const flat = (meterKey: string, unitAmount: string, version = 1): Price => ({
   id: `price_${meterKey}`,
   meterKey,
   currencyCode: "USD",
-  tiers: [{ upTo: null, unitAmount: d(unitAmount) }],
+  model: "graduated",
+  tiers: [{ upTo: null, unitAmount: d(unitAmount), flatAmount: null }],
+  packageSize: null,
   effectivePeriod: "2026-11",
   version,
   createTime: 0,
@@ -66,6 +68,49 @@ describe("computeBill", () => {
     assert.equal(bill.total, "0.11");
     assert.equal(bill.status, "draft");
     assert.equal(bill.asOfTime, NOW);
+  });
+
+  it("prices each line by its price's model, rounding the line once", () => {
+    const tier = (upTo: string, unitAmount: string, flatAmount?: string): PriceTier => ({
+      upTo: upTo === "" ? null : d(upTo),
+      unitAmount: d(unitAmount),
+      flatAmount: flatAmount === undefined ? null : d(flatAmount),
+    });
+    const bill = computeBill({
+      customer,
+      period: "2026-11",
+      totals: [totals("calls", "2500.5", 3, "2000"), totals("seats", "300", 3, "100"), totals("storage", "100.5", 2, "60")],
+      meters: new Map([
+        ["calls", meter("calls", "sum")],
+        ["seats", meter("seats", "max")],
+        ["storage", meter("storage", "sum")],
+      ]),
+      prices: new Map([
+        // 3 packages of 1000 × 2.505 = 7.515 → 7.52 (half to even: 1 is odd → up)
+        ["calls", { ...flat("calls", "2.505"), model: "package", packageSize: d("1000") }],
+        // 100 is in the first tier (up_to inclusive): 100 × 0.10 = 10, no flat amount
+        ["seats", { ...flat("seats", "0"), model: "volume", tiers: [tier("100", "0.10"), tier("", "0.08", "20")] }],
+        // 10 + 0.5 × 0.09 + 5 = 15.045 → 15.04 (half to even: 4 stays)
+        ["storage", { ...flat("storage", "0"), tiers: [tier("100", "0", "10"), tier("", "0.09", "5")] }],
+      ]),
+      now: NOW,
+      finalizeGraceMs: 0,
+    });
+    assert.deepEqual(
+      bill.lines.map((line) => [line.meterKey, line.quantity.toString(), line.amount]),
+      [
+        ["calls", "2500.5", "7.52"],
+        ["seats", "100", "10.00"],
+        ["storage", "100.5", "15.04"],
+      ],
+    );
+    assert.equal(bill.total, "32.56");
+    const [calls, seats, storage] = bill.lines.map((line) =>
+      line.tiers.map((charge) => [charge.quantity.toString(), charge.packages?.toString() ?? "", charge.flatAmount?.toString() ?? "", charge.amount.toString()]),
+    );
+    assert.deepEqual(calls, [["2500.5", "3", "", "7.515"]]);
+    assert.deepEqual(seats, [["100", "", "", "10"], ["0", "", "", "0"]]);
+    assert.deepEqual(storage, [["100", "", "10", "10"], ["0.5", "", "5", "5.045"]]);
   });
 
   it("shows an unpriced meter with a zero amount and version 0", () => {

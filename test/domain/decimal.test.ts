@@ -57,6 +57,16 @@ describe("Decimal", () => {
     assert.equal(d("999999999999999999").integerDigits, 18);
   });
 
+  it("divides to the next whole number exactly", () => {
+    assert.equal(d("2501").divCeil(d("1000")).toString(), "3");
+    assert.equal(d("2000").divCeil(d("1000")).toString(), "2");
+    assert.equal(d("0").divCeil(d("1000")).toString(), "0");
+    assert.equal(d("1.5").divCeil(d("0.5")).toString(), "3");
+    assert.equal(d("1.500000000001").divCeil(d("0.5")).toString(), "4");
+    assert.equal(d(`1${"0".repeat(20)}`).divCeil(d("0.000000000001")).toString(), `1${"0".repeat(32)}`);
+    assert.throws(() => d("1").divCeil(d("0")), RangeError);
+  });
+
   it("compares across scales", () => {
     assert.equal(d("1.10").compare(d("1.1")), 0);
     assert.equal(d("1.01").compare(d("1.1")), -1);

@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { BillStatus } from "../../gen/ts/billing/v1/billing_service_pb.js";
+import { Aggregation, PricingModel } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { PROTOCOLS } from "../support/clients.js";
 import { createCatalogFixture } from "../support/catalog-fixture.js";
 import { assertRefused } from "../support/errors.js";
@@ -250,17 +251,28 @@ describe("Invariant 3: exact money", () => {
 });
 
 describe("Invariant 4: bills are reproducible", () => {
-  it("running totals and the bill equal what the raw records recompute to, through voids and retries", async () => {
+  it("running totals and the bill equal what the raw records recompute to, through voids and retries, under every pricing model", async () => {
     const tally = await startTestTally();
     try {
       const clients = tally.clients();
       const { customerId } = await createCatalogFixture(clients);
+      // Beside the fixture's graduated prices: graduated with flat fees, volume with flat fees, and packages.
+      const modelled: [string, Aggregation, PricingModel, { upTo: string; unitAmount: string; flatAmount?: string }[], string][] = [
+        ["builds", Aggregation.COUNT, PricingModel.GRADUATED, [{ upTo: "20", unitAmount: "0", flatAmount: "5" }, { upTo: "", unitAmount: "0.333", flatAmount: "2.5" }], ""],
+        ["storage", Aggregation.SUM, PricingModel.VOLUME, [{ upTo: "500", unitAmount: "0.0125" }, { upTo: "1000", unitAmount: "0.01", flatAmount: "3.333" }, { upTo: "", unitAmount: "0.0075", flatAmount: "7" }], ""],
+        ["messages", Aggregation.SUM, PricingModel.PACKAGE, [{ upTo: "", unitAmount: "1.255" }], "100"],
+        ["agents", Aggregation.MAX, PricingModel.VOLUME, [{ upTo: "10", unitAmount: "4.995" }, { upTo: "", unitAmount: "3.995", flatAmount: "1" }], ""],
+      ];
+      for (const [key, aggregation, model, tiers, packageSize] of modelled) {
+        await clients.catalog.createMeter({ requestId: `repro-meter-${key}`, meter: { key, displayName: key, unit: "unit", aggregation, precision: 3 } });
+        await clients.catalog.createPrice({ requestId: `repro-price-${key}`, price: { meterKey: key, currencyCode: "USD", model, tiers, packageSize } });
+      }
       let seed = 42;
       const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-      const meters = ["hosting", "egress", "calls", "seats"];
-      for (let index = 0; index < 300; index++) {
+      const meters = ["hosting", "egress", "calls", "seats", ...modelled.map(([key]) => key)];
+      for (let index = 0; index < 600; index++) {
         const meterKey = meters[index % meters.length]!;
-        const quantity = meterKey === "hosting" || meterKey === "egress" ? (random() * 50).toFixed(3) : String(Math.floor(random() * 20));
+        const quantity = ["hosting", "egress", "storage", "messages"].includes(meterKey) ? (random() * 50).toFixed(3) : String(Math.floor(random() * 20));
         const requestId = `repro-${index}`;
         await clients.usage.recordUsage({ requestId, customerId, meterKey, quantity });
         if (random() < 0.2) await clients.usage.recordUsage({ requestId, customerId, meterKey, quantity });
@@ -291,6 +303,13 @@ describe("Invariant 4: bills are reproducible", () => {
         assert.deepEqual(
           bill?.lines.map((line) => [line.meterKey, line.quantity, line.amount]),
           fromRaw.lines.map((line) => [line.meterKey, line.quantity.toString(), line.amount]),
+        );
+        assert.equal(bill?.lines.length, meters.length);
+        assert.deepEqual(
+          bill?.lines.map((line) => line.tiers.map((tier) => [tier.quantity, tier.packages, tier.flatAmount, tier.amount])),
+          fromRaw.lines.map((line) =>
+            line.tiers.map((tier) => [tier.quantity.toString(), tier.packages?.toString() ?? "", tier.flatAmount?.toString() ?? "", tier.amount.toString()]),
+          ),
         );
         assert.equal(bill?.total, fromRaw.total);
       } finally {

@@ -27,6 +27,30 @@ describe("PostgreSQL store", () => {
     assert.deepEqual(versions.map((row) => row.version), MIGRATIONS.map((_, index) => index + 1));
   });
 
+  it("keeps prices stored before pricing models as graduated, with their tiers", async () => {
+    const url = await createTestDatabase();
+    const pricingModels = MIGRATIONS.findIndex((migration) => migration.includes("ADD COLUMN model"));
+    await queryDatabase(url, `CREATE TABLE tally_schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
+    for (const [index, migration] of MIGRATIONS.slice(0, pricingModels).entries()) {
+      await queryDatabase(url, migration);
+      await queryDatabase(url, `INSERT INTO tally_schema_migrations (version) VALUES ($1)`, [index + 1]);
+    }
+    await queryDatabase(
+      url,
+      `INSERT INTO prices (tenant_id, id, meter_key, currency_code, version, effective_period, tiers, create_time, request_id)
+       VALUES ('default', 'price_old', 'calls', 'USD', 1, '2026-10', '[["100","0.1"],[null,"0.05"]]', 1, 'p1')`,
+    );
+    const store = await openPostgresStore({ url });
+    const [price] = (await store.listPrices("default", "", { limit: 10, after: null })).items;
+    await store.close();
+    assert.equal(price?.model, "graduated");
+    assert.equal(price?.packageSize, null);
+    assert.deepEqual(price?.tiers.map((tier) => [tier.upTo?.toString() ?? null, tier.unitAmount.toString(), tier.flatAmount]), [
+      ["100", "0.1", null],
+      [null, "0.05", null],
+    ]);
+  });
+
   it("refuses a database from a newer Tally", async () => {
     const url = await createTestDatabase();
     await (await openPostgresStore({ url })).close();

@@ -33,6 +33,28 @@ describe("SQLite store", () => {
     db.close();
   });
 
+  it("keeps prices stored before pricing models as graduated, with their tiers", async () => {
+    const path = newPath().replace("nested/dir/", "");
+    const pricingModels = MIGRATIONS.findIndex((migration) => migration.includes("ADD COLUMN model"));
+    const db = new Database(path);
+    for (const migration of MIGRATIONS.slice(0, pricingModels)) db.exec(migration);
+    db.pragma(`user_version = ${pricingModels}`);
+    db.prepare(
+      `INSERT INTO prices (tenant_id, id, meter_key, currency_code, version, effective_period, tiers, create_time, request_id)
+       VALUES ('default', 'price_old', 'calls', 'USD', 1, '2026-10', '[["100","0.1"],[null,"0.05"]]', 1, 'p1')`,
+    ).run();
+    db.close();
+    const store = openSqliteStore({ path });
+    const [price] = (await store.listPrices("default", "", { limit: 10, after: null })).items;
+    await store.close();
+    assert.equal(price?.model, "graduated");
+    assert.equal(price?.packageSize, null);
+    assert.deepEqual(price?.tiers.map((tier) => [tier.upTo?.toString() ?? null, tier.unitAmount.toString(), tier.flatAmount]), [
+      ["100", "0.1", null],
+      [null, "0.05", null],
+    ]);
+  });
+
   it("refuses a database from a newer Tally", () => {
     const path = newPath();
     openSqliteStore({ path }).close();

@@ -17,8 +17,8 @@ import { type NewUsageRecord, totalsOf } from "../../src/domain/usage-record.js"
  * duplicates from several store instances on one database give one record
  * that every caller sees), durability across a reopen, exact decimals and
  * overflow as an error, reproducible bills (running totals equal totals
- * recomputed from the records), tenant scope, and the listings' order and
- * cursors.
+ * recomputed from the records), prices of every model kept exactly, tenant
+ * scope, and the listings' order and cursors.
  */
 
 /** What a contract run needs from an adapter. */
@@ -213,12 +213,14 @@ export function storeContract(name: string, harness: StoreHarness): void {
       // "c1" is a customer's request id; meters, prices and usage have their own namespaces.
       assert.equal((await store.createMeter("default", "c1", { key: "cpu", displayName: "CPU", unit: "s", aggregation: "max", precision: 2, createTime: 2 })).kind, "created");
       assert.equal((await store.recordUsage("default", [usage("c1", "1")], false))[0]?.kind, "recorded");
-      const tier = [{ upTo: null, unitAmount: Decimal.parse("0.015")! }];
+      const tier = [{ upTo: null, unitAmount: Decimal.parse("0.015")!, flatAmount: null }];
       const draft = (id: string, currencyCode = "USD"): Omit<Price, "version"> => ({
         id,
         meterKey: "hosting",
         currencyCode,
+        model: "graduated",
         tiers: tier,
+        packageSize: null,
         effectivePeriod: "2026-10",
         createTime: 3,
       });
@@ -233,6 +235,37 @@ export function storeContract(name: string, harness: StoreHarness): void {
       assert.deepEqual(effective.map((price) => [price.meterKey, price.version]), [["hosting", 3]]);
       assert.deepEqual(await store.effectivePrices("default", "USD", "2026-09", ["hosting", "cpu"]), []);
       await store.close();
+    });
+
+    it("keeps each price's model, flat amounts and package size through a create, a replay, the listing, the effective price and a reopen", async () => {
+      const { open, store } = await seeded();
+      await store.createMeter("default", "m2", { key: "seats", displayName: "Seats", unit: "seat", aggregation: "max", precision: 0, createTime: 1 });
+      const tier = (upTo: string | null, unitAmount: string, flatAmount: string | null) => ({
+        upTo: upTo === null ? null : Decimal.parse(upTo)!,
+        unitAmount: Decimal.parse(unitAmount)!,
+        flatAmount: flatAmount === null ? null : Decimal.parse(flatAmount)!,
+      });
+      const drafts: Omit<Price, "version">[] = [
+        { id: "pri_volume", meterKey: "seats", currencyCode: "USD", model: "volume", tiers: [tier("100", "0.10", null), tier(null, "0.08", "20.5")], packageSize: null, effectivePeriod: "2026-11", createTime: 2 },
+        { id: "pri_package", meterKey: "hosting", currencyCode: "USD", model: "package", tiers: [tier(null, "2.50", null)], packageSize: Decimal.parse("0.000000000001")!, effectivePeriod: "2026-11", createTime: 2 },
+        { id: "pri_graduated", meterKey: "hosting", currencyCode: "EUR", model: "graduated", tiers: [tier("10", "0", "5"), tier(null, "1", "0")], packageSize: null, effectivePeriod: "2026-11", createTime: 2 },
+      ];
+      const terms = (price: Price) =>
+        JSON.stringify([price.id, price.model, price.packageSize?.toString() ?? null, price.tiers.map((t) => [t.upTo?.toString() ?? null, t.unitAmount.toString(), t.flatAmount?.toString() ?? null])]);
+      const expected = drafts.map((draft) => terms({ ...draft, version: 1 }));
+      for (const draft of drafts) {
+        const created = await store.createPrice("default", draft.id, draft);
+        assert.equal(created.kind === "created" && terms(created.value), terms({ ...draft, version: 1 }));
+      }
+      const replayed = await store.createPrice("default", "pri_volume", drafts[0]!);
+      assert.equal(replayed.kind === "exists" && terms(replayed.value), expected[0]);
+      assert.deepEqual((await store.listPrices("default", "", { limit: 10, after: null })).items.map(terms), expected);
+      await store.close();
+      const reopened = await open();
+      assert.deepEqual((await reopened.listPrices("default", "", { limit: 10, after: null })).items.map(terms), expected);
+      const effective = await reopened.effectivePrices("default", "USD", "2026-11", ["hosting", "seats"]);
+      assert.deepEqual(effective.map(terms).sort(), [expected[1], expected[0]].sort());
+      await reopened.close();
     });
 
     it("keeps request ids and data apart per scope (tenant)", async () => {
@@ -289,7 +322,7 @@ export function storeContract(name: string, harness: StoreHarness): void {
       const meter = (key: string): Meter => ({ key, displayName: key, unit: "u", aggregation: "sum", precision: 0, createTime: 1 });
       assert.equal((await store.createMeter("default", "m1", meter("one"))).kind, "created");
       assert.deepEqual(await store.createMeter("default", "m2", meter("two")), { kind: "over-quota", limit: 1 });
-      const price = (id: string): Omit<Price, "version"> => ({ id, meterKey: "one", currencyCode: "USD", tiers: [{ upTo: null, unitAmount: Decimal.parse("1")! }], effectivePeriod: "2026-11", createTime: 1 });
+      const price = (id: string): Omit<Price, "version"> => ({ id, meterKey: "one", currencyCode: "USD", model: "graduated", tiers: [{ upTo: null, unitAmount: Decimal.parse("1")!, flatAmount: null }], packageSize: null, effectivePeriod: "2026-11", createTime: 1 });
       const prices = await Promise.all(["p1", "p2", "p3"].map((requestId) => store.createPrice("default", requestId, price(`pri_${requestId}`))));
       assert.deepEqual(prices.map((outcome) => outcome.kind).sort(), ["created", "created", "over-quota"]);
       const key = (id: string, tenant: string) => ({ id, tenant, role: "read" as const, name: "", createTime: 1, revokeTime: null, secretHash: new Uint8Array(32) });

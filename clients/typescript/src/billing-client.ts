@@ -63,9 +63,10 @@ export interface BillingClientOptions {
 export type UsageEventInput = Omit<MessageInitShape<typeof RecordUsageRequestSchema>, "quantity"> & { quantity: DecimalInput };
 
 /** A price tier with amounts as strings, bigints or numbers. */
-export type PriceTierInput = Omit<MessageInitShape<typeof PriceTierSchema>, "upTo" | "unitAmount"> & {
+export type PriceTierInput = Omit<MessageInitShape<typeof PriceTierSchema>, "upTo" | "unitAmount" | "flatAmount"> & {
   upTo?: DecimalInput;
   unitAmount: DecimalInput;
+  flatAmount?: DecimalInput;
 };
 
 type ServiceClients = Client<typeof CustomerService> &
@@ -76,9 +77,12 @@ type ServiceClients = Client<typeof CustomerService> &
 
 type CreatePriceRequestInit = Parameters<ServiceClients["createPrice"]>[0];
 
-/** A CreatePrice request whose tier amounts may be strings, bigints or numbers. */
+/** A CreatePrice request whose tier amounts and package size may be strings, bigints or numbers. */
 export type CreatePriceInput = Omit<CreatePriceRequestInit, "price"> & {
-  price?: Omit<NonNullable<CreatePriceRequestInit["price"]>, "tiers"> & { tiers?: PriceTierInput[] };
+  price?: Omit<NonNullable<CreatePriceRequestInit["price"]>, "tiers" | "packageSize"> & {
+    tiers?: PriceTierInput[];
+    packageSize?: DecimalInput;
+  };
 };
 
 /**
@@ -242,13 +246,15 @@ function prepareRequest(method: string, request: Record<string, unknown>): Recor
     }));
   }
   if (method === "createPrice" && request.price !== undefined) {
-    const price = request.price as { tiers?: PriceTierInput[] };
+    const price = request.price as { tiers?: PriceTierInput[]; packageSize?: DecimalInput };
     prepared.price = {
       ...price,
       tiers: (price.tiers ?? []).map((tier, index) => ({
         upTo: tier.upTo === undefined ? "" : toDecimalString(tier.upTo, `price.tiers[${index}].up_to`),
         unitAmount: toDecimalString(tier.unitAmount, `price.tiers[${index}].unit_amount`),
+        flatAmount: tier.flatAmount === undefined ? "" : toDecimalString(tier.flatAmount, `price.tiers[${index}].flat_amount`),
       })),
+      packageSize: price.packageSize === undefined ? "" : toDecimalString(price.packageSize, "price.package_size"),
     };
   }
   return prepared;

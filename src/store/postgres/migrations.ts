@@ -128,4 +128,9 @@ export const MIGRATIONS: readonly string[] = [
   CREATE EXTENSION IF NOT EXISTS pg_trgm;
   CREATE INDEX customers_search ON customers USING gin ((id || ' ' || external_id || ' ' || display_name) gin_trgm_ops);
   `,
+  `
+  -- Pricing models: every price stored before them was graduated, and has no package size.
+  ALTER TABLE prices ADD COLUMN model TEXT NOT NULL DEFAULT 'graduated' CHECK (model IN ('graduated', 'volume', 'package'));
+  ALTER TABLE prices ADD COLUMN package_size TEXT;
+  `,
 ];

@@ -328,12 +328,23 @@ class PostgresStore implements Store {
         JSON.stringify(["price", scope, price.meterKey, price.currencyCode]),
       ]);
       const inserted = await client.query(
-        `INSERT INTO prices (tenant_id, id, meter_key, currency_code, version, effective_period, tiers, create_time, request_id)
-         SELECT $1, $2, $3, $4, coalesce(max(version), 0) + 1, $5, $6, $7, $8
+        `INSERT INTO prices (tenant_id, id, meter_key, currency_code, version, effective_period, tiers, create_time, request_id, model, package_size)
+         SELECT $1, $2, $3, $4, coalesce(max(version), 0) + 1, $5, $6, $7, $8, $9, $10
          FROM prices WHERE tenant_id = $1 AND meter_key = $3 AND currency_code = $4
          ON CONFLICT (tenant_id, request_id) DO NOTHING
          RETURNING version`,
-        [scope, price.id, price.meterKey, price.currencyCode, price.effectivePeriod, tiersToJson(price.tiers), price.createTime, requestId],
+        [
+          scope,
+          price.id,
+          price.meterKey,
+          price.currencyCode,
+          price.effectivePeriod,
+          tiersToJson(price.tiers),
+          price.createTime,
+          requestId,
+          price.model,
+          price.packageSize?.toString() ?? null,
+        ],
       );
       if (inserted.rows.length === 1) {
         await countOneMore(client, scope, "prices", this.quotas.prices);

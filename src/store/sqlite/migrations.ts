@@ -128,4 +128,9 @@ export const MIGRATIONS: readonly string[] = [
     INSERT INTO customer_search (rowid, id, external_id, display_name) VALUES (new.seq, new.id, new.external_id, new.display_name);
   END;
   `,
+  `
+  -- Pricing models: every price stored before them was graduated, and has no package size.
+  ALTER TABLE prices ADD COLUMN model TEXT NOT NULL DEFAULT 'graduated' CHECK (model IN ('graduated', 'volume', 'package'));
+  ALTER TABLE prices ADD COLUMN package_size TEXT;
+  `,
 ];

@@ -216,12 +216,12 @@ class SqliteStore implements Store {
   }
 
   async createPrice(scope: Scope, requestId: string, price: Omit<Price, "version">): Promise<CreateOutcome<Price>> {
-    const { tiers, ...rest } = price;
+    const { tiers, packageSize, ...rest } = price;
     const reply = (await this.writer.submit({
       kind: "price",
       scope,
       requestId,
-      price: { ...rest, tiers: tiersToJson(tiers) },
+      price: { ...rest, tiers: tiersToJson(tiers), packageSize: packageSize?.toString() ?? null },
       limit: this.quotas.prices,
     })) as CreateReply;
     return createOutcome(reply, toPrice, (row) => toPrice(row!), this.quotas.prices);

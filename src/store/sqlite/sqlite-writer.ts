@@ -65,8 +65,8 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
       `SELECT coalesce(max(version), 0) AS version FROM prices WHERE tenant_id = ? AND meter_key = ? AND currency_code = ?`,
     ),
     insertPrice: prepare(
-      `INSERT INTO prices (tenant_id, id, meter_key, currency_code, version, effective_period, tiers, create_time, request_id)
-       VALUES (@tenant, @id, @meterKey, @currencyCode, @version, @effectivePeriod, @tiers, @createTime, @requestId)`,
+      `INSERT INTO prices (tenant_id, id, meter_key, currency_code, version, effective_period, model, tiers, package_size, create_time, request_id)
+       VALUES (@tenant, @id, @meterKey, @currencyCode, @version, @effectivePeriod, @model, @tiers, @packageSize, @createTime, @requestId)`,
     ),
     usageByRequestId: prepare(`SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = ? AND r.request_id = ?`),
     usageById: prepare(`SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = ? AND r.id = ?`),
@@ -153,7 +153,17 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     statements.insertPrice.run(row);
     return {
       kind: "created",
-      row: { id: price.id, meter_key: price.meterKey, currency_code: price.currencyCode, version: row.version, effective_period: price.effectivePeriod, tiers: price.tiers, create_time: price.createTime },
+      row: {
+        id: price.id,
+        meter_key: price.meterKey,
+        currency_code: price.currencyCode,
+        version: row.version,
+        effective_period: price.effectivePeriod,
+        model: price.model,
+        tiers: price.tiers,
+        package_size: price.packageSize,
+        create_time: price.createTime,
+      },
     };
   }
 

@@ -84,7 +84,16 @@ export type WriteOp =
       kind: "price";
       scope: Scope;
       requestId: string;
-      price: { id: string; meterKey: string; currencyCode: string; effectivePeriod: string; tiers: string; createTime: number };
+      price: {
+        id: string;
+        meterKey: string;
+        currencyCode: string;
+        effectivePeriod: string;
+        model: string;
+        tiers: string;
+        packageSize: string | null;
+        createTime: number;
+      };
       limit: number;
     };
 

@@ -315,17 +315,28 @@ func (x *BillLine) GetPriceId() string {
 	return ""
 }
 
-// BillLineTier is the part of a line's quantity that fell into one tier.
+// BillLineTier is the part of a line's quantity that fell into one tier. A
+// line lists every tier of its price: under PRICING_MODEL_GRADUATED each holds
+// its share of the quantity; under PRICING_MODEL_VOLUME the tier the total
+// falls in holds all of it and the others none; under PRICING_MODEL_PACKAGE
+// the one tier holds all of it, counted in packages.
 type BillLineTier struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The tier's upper bound; empty for no bound.
 	UpTo string `protobuf:"bytes,1,opt,name=up_to,json=upTo,proto3" json:"up_to,omitempty"`
 	// How much of the line's quantity fell into this tier.
 	Quantity string `protobuf:"bytes,2,opt,name=quantity,proto3" json:"quantity,omitempty"`
-	// The tier's price per unit.
+	// The tier's price per unit (per package under PRICING_MODEL_PACKAGE).
 	UnitAmount string `protobuf:"bytes,3,opt,name=unit_amount,json=unitAmount,proto3" json:"unit_amount,omitempty"`
-	// quantity times unit_amount, exact (not rounded).
-	Amount        string `protobuf:"bytes,4,opt,name=amount,proto3" json:"amount,omitempty"`
+	// What the tier costs, exact (not rounded): quantity times unit_amount plus
+	// flat_amount; under PRICING_MODEL_PACKAGE, packages times unit_amount.
+	Amount string `protobuf:"bytes,4,opt,name=amount,proto3" json:"amount,omitempty"`
+	// The tier's flat fee this line pays; empty when it pays none (the tier has
+	// none or holds none of the quantity).
+	FlatAmount string `protobuf:"bytes,5,opt,name=flat_amount,json=flatAmount,proto3" json:"flat_amount,omitempty"`
+	// PRICING_MODEL_PACKAGE only: the number of packages billed,
+	// ceil(quantity / package_size); empty under the other models.
+	Packages      string `protobuf:"bytes,6,opt,name=packages,proto3" json:"packages,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -384,6 +395,20 @@ func (x *BillLineTier) GetUnitAmount() string {
 func (x *BillLineTier) GetAmount() string {
 	if x != nil {
 		return x.Amount
+	}
+	return ""
+}
+
+func (x *BillLineTier) GetFlatAmount() string {
+	if x != nil {
+		return x.FlatAmount
+	}
+	return ""
+}
+
+func (x *BillLineTier) GetPackages() string {
+	if x != nil {
+		return x.Packages
 	}
 	return ""
 }
@@ -729,13 +754,16 @@ const file_billing_v1_billing_service_proto_rawDesc = "" +
 	"\x05tiers\x18\x05 \x03(\v2\x18.billing.v1.BillLineTierR\x05tiers\x12!\n" +
 	"\fdisplay_name\x18\x06 \x01(\tR\vdisplayName\x12\x12\n" +
 	"\x04unit\x18\a \x01(\tR\x04unit\x12\x19\n" +
-	"\bprice_id\x18\b \x01(\tR\apriceId\"x\n" +
+	"\bprice_id\x18\b \x01(\tR\apriceId\"\xb5\x01\n" +
 	"\fBillLineTier\x12\x13\n" +
 	"\x05up_to\x18\x01 \x01(\tR\x04upTo\x12\x1a\n" +
 	"\bquantity\x18\x02 \x01(\tR\bquantity\x12\x1f\n" +
 	"\vunit_amount\x18\x03 \x01(\tR\n" +
 	"unitAmount\x12\x16\n" +
-	"\x06amount\x18\x04 \x01(\tR\x06amount\"8\n" +
+	"\x06amount\x18\x04 \x01(\tR\x06amount\x12\x1f\n" +
+	"\vflat_amount\x18\x05 \x01(\tR\n" +
+	"flatAmount\x12\x1a\n" +
+	"\bpackages\x18\x06 \x01(\tR\bpackages\"8\n" +
 	"\x15GetCurrentBillRequest\x12\x1f\n" +
 	"\vcustomer_id\x18\x01 \x01(\tR\n" +
 	"customerId\">\n" +

@@ -79,6 +79,68 @@ func (Aggregation) EnumDescriptor() ([]byte, []int) {
 	return file_billing_v1_catalog_service_proto_rawDescGZIP(), []int{0}
 }
 
+// PricingModel says how a price's tiers turn a billable quantity into an
+// amount. Every model prices a quantity of 0 at 0.
+type PricingModel int32
+
+const (
+	// Not set: the same as PRICING_MODEL_GRADUATED.
+	PricingModel_PRICING_MODEL_UNSPECIFIED PricingModel = 0
+	// Each unit is priced by the tier it falls in, and every tier that holds
+	// some of the quantity adds its flat_amount.
+	PricingModel_PRICING_MODEL_GRADUATED PricingModel = 1
+	// All of the quantity is priced at the unit_amount of the one tier the
+	// total falls in (up_to inclusive), plus that tier's flat_amount.
+	PricingModel_PRICING_MODEL_VOLUME PricingModel = 2
+	// The quantity is rounded up to whole packages of package_size units, each
+	// priced at the one tier's unit_amount; exactly one tier, with an empty
+	// up_to.
+	PricingModel_PRICING_MODEL_PACKAGE PricingModel = 3
+)
+
+// Enum value maps for PricingModel.
+var (
+	PricingModel_name = map[int32]string{
+		0: "PRICING_MODEL_UNSPECIFIED",
+		1: "PRICING_MODEL_GRADUATED",
+		2: "PRICING_MODEL_VOLUME",
+		3: "PRICING_MODEL_PACKAGE",
+	}
+	PricingModel_value = map[string]int32{
+		"PRICING_MODEL_UNSPECIFIED": 0,
+		"PRICING_MODEL_GRADUATED":   1,
+		"PRICING_MODEL_VOLUME":      2,
+		"PRICING_MODEL_PACKAGE":     3,
+	}
+)
+
+func (x PricingModel) Enum() *PricingModel {
+	p := new(PricingModel)
+	*p = x
+	return p
+}
+
+func (x PricingModel) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PricingModel) Descriptor() protoreflect.EnumDescriptor {
+	return file_billing_v1_catalog_service_proto_enumTypes[1].Descriptor()
+}
+
+func (PricingModel) Type() protoreflect.EnumType {
+	return &file_billing_v1_catalog_service_proto_enumTypes[1]
+}
+
+func (x PricingModel) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PricingModel.Descriptor instead.
+func (PricingModel) EnumDescriptor() ([]byte, []int) {
+	return file_billing_v1_catalog_service_proto_rawDescGZIP(), []int{1}
+}
+
 // Meter is something measurable that customers use.
 type Meter struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -188,7 +250,7 @@ func (x *Meter) GetWholeUnits() bool {
 	return false
 }
 
-// PriceTier is one band of a graduated price.
+// PriceTier is one band of a price.
 type PriceTier struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The upper bound (inclusive) of billable quantity this tier covers, as a
@@ -196,8 +258,14 @@ type PriceTier struct {
 	// tier only.
 	UpTo string `protobuf:"bytes,1,opt,name=up_to,json=upTo,proto3" json:"up_to,omitempty"`
 	// The price of one unit in this tier, as a decimal string in the price's
-	// currency, e.g. "0.25".
-	UnitAmount    string `protobuf:"bytes,2,opt,name=unit_amount,json=unitAmount,proto3" json:"unit_amount,omitempty"`
+	// currency, e.g. "0.25". Under PRICING_MODEL_PACKAGE, the price of one
+	// package.
+	UnitAmount string `protobuf:"bytes,2,opt,name=unit_amount,json=unitAmount,proto3" json:"unit_amount,omitempty"`
+	// A fixed fee in the price's currency, as a decimal string, e.g. "10";
+	// empty for none. GRADUATED adds the flat_amount of every tier that holds
+	// some of the quantity; VOLUME adds the flat_amount of the one tier the
+	// total falls in. A quantity of 0 costs nothing. PACKAGE prices have none.
+	FlatAmount    string `protobuf:"bytes,3,opt,name=flat_amount,json=flatAmount,proto3" json:"flat_amount,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -246,6 +314,13 @@ func (x *PriceTier) GetUnitAmount() string {
 	return ""
 }
 
+func (x *PriceTier) GetFlatAmount() string {
+	if x != nil {
+		return x.FlatAmount
+	}
+	return ""
+}
+
 // Price is one version of what a meter costs in one currency.
 type Price struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -255,9 +330,9 @@ type Price struct {
 	MeterKey string `protobuf:"bytes,2,opt,name=meter_key,json=meterKey,proto3" json:"meter_key,omitempty"`
 	// The ISO 4217 currency of the amounts, e.g. "USD".
 	CurrencyCode string `protobuf:"bytes,3,opt,name=currency_code,json=currencyCode,proto3" json:"currency_code,omitempty"`
-	// The tiers, in ascending order of up_to. One tier with an empty up_to is a
-	// flat per-unit price; several are graduated tiers, each unit priced by the
-	// tier it falls in.
+	// The tiers, in ascending order of up_to; the last has an empty up_to. One
+	// tier is a flat per-unit price; how several price a quantity is the
+	// model's.
 	Tiers []*PriceTier `protobuf:"bytes,4,rep,name=tiers,proto3" json:"tiers,omitempty"`
 	// The billing period ("YYYY-MM") from whose start this version applies.
 	// Empty on creation means the current period. A period that is already
@@ -267,7 +342,14 @@ type Price struct {
 	// only). The highest version effective in a period prices that period.
 	Version int32 `protobuf:"varint,6,opt,name=version,proto3" json:"version,omitempty"`
 	// When the version was created (output only).
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// How the tiers price the quantity; unset means PRICING_MODEL_GRADUATED.
+	Model PricingModel `protobuf:"varint,8,opt,name=model,proto3,enum=billing.v1.PricingModel" json:"model,omitempty"`
+	// PRICING_MODEL_PACKAGE only (required there, refused otherwise): how many
+	// units one package holds, as a decimal string greater than 0, e.g. "1000".
+	// The quantity is billed as ceil(quantity / package_size) packages at
+	// tiers[0].unit_amount each.
+	PackageSize   string `protobuf:"bytes,9,opt,name=package_size,json=packageSize,proto3" json:"package_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -349,6 +431,20 @@ func (x *Price) GetCreateTime() *timestamppb.Timestamp {
 		return x.CreateTime
 	}
 	return nil
+}
+
+func (x *Price) GetModel() PricingModel {
+	if x != nil {
+		return x.Model
+	}
+	return PricingModel_PRICING_MODEL_UNSPECIFIED
+}
+
+func (x *Price) GetPackageSize() string {
+	if x != nil {
+		return x.PackageSize
+	}
+	return ""
 }
 
 // CreateMeterRequest is the request of CatalogService.CreateMeter.
@@ -909,11 +1005,13 @@ const file_billing_v1_catalog_service_proto_rawDesc = "" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x1f\n" +
 	"\vwhole_units\x18\a \x01(\bR\n" +
-	"wholeUnits\"A\n" +
+	"wholeUnits\"b\n" +
 	"\tPriceTier\x12\x13\n" +
 	"\x05up_to\x18\x01 \x01(\tR\x04upTo\x12\x1f\n" +
 	"\vunit_amount\x18\x02 \x01(\tR\n" +
-	"unitAmount\"\x88\x02\n" +
+	"unitAmount\x12\x1f\n" +
+	"\vflat_amount\x18\x03 \x01(\tR\n" +
+	"flatAmount\"\xdb\x02\n" +
 	"\x05Price\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tmeter_key\x18\x02 \x01(\tR\bmeterKey\x12#\n" +
@@ -922,7 +1020,9 @@ const file_billing_v1_catalog_service_proto_rawDesc = "" +
 	"\x10effective_period\x18\x05 \x01(\tR\x0feffectivePeriod\x12\x18\n" +
 	"\aversion\x18\x06 \x01(\x05R\aversion\x12;\n" +
 	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\\\n" +
+	"createTime\x12.\n" +
+	"\x05model\x18\b \x01(\x0e2\x18.billing.v1.PricingModelR\x05model\x12!\n" +
+	"\fpackage_size\x18\t \x01(\tR\vpackageSize\"\\\n" +
 	"\x12CreateMeterRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12'\n" +
@@ -960,7 +1060,12 @@ const file_billing_v1_catalog_service_proto_rawDesc = "" +
 	"\x17AGGREGATION_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fAGGREGATION_SUM\x10\x01\x12\x15\n" +
 	"\x11AGGREGATION_COUNT\x10\x02\x12\x13\n" +
-	"\x0fAGGREGATION_MAX\x10\x032\xa0\x03\n" +
+	"\x0fAGGREGATION_MAX\x10\x03*\x7f\n" +
+	"\fPricingModel\x12\x1d\n" +
+	"\x19PRICING_MODEL_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17PRICING_MODEL_GRADUATED\x10\x01\x12\x18\n" +
+	"\x14PRICING_MODEL_VOLUME\x10\x02\x12\x19\n" +
+	"\x15PRICING_MODEL_PACKAGE\x10\x032\xa0\x03\n" +
 	"\x0eCatalogService\x12N\n" +
 	"\vCreateMeter\x12\x1e.billing.v1.CreateMeterRequest\x1a\x1f.billing.v1.CreateMeterResponse\x12J\n" +
 	"\bGetMeter\x12\x1b.billing.v1.GetMeterRequest\x1a\x1c.billing.v1.GetMeterResponse\"\x03\x90\x02\x01\x12P\n" +
@@ -982,52 +1087,54 @@ func file_billing_v1_catalog_service_proto_rawDescGZIP() []byte {
 	return file_billing_v1_catalog_service_proto_rawDescData
 }
 
-var file_billing_v1_catalog_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_billing_v1_catalog_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_billing_v1_catalog_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_billing_v1_catalog_service_proto_goTypes = []any{
 	(Aggregation)(0),              // 0: billing.v1.Aggregation
-	(*Meter)(nil),                 // 1: billing.v1.Meter
-	(*PriceTier)(nil),             // 2: billing.v1.PriceTier
-	(*Price)(nil),                 // 3: billing.v1.Price
-	(*CreateMeterRequest)(nil),    // 4: billing.v1.CreateMeterRequest
-	(*CreateMeterResponse)(nil),   // 5: billing.v1.CreateMeterResponse
-	(*GetMeterRequest)(nil),       // 6: billing.v1.GetMeterRequest
-	(*GetMeterResponse)(nil),      // 7: billing.v1.GetMeterResponse
-	(*ListMetersRequest)(nil),     // 8: billing.v1.ListMetersRequest
-	(*ListMetersResponse)(nil),    // 9: billing.v1.ListMetersResponse
-	(*CreatePriceRequest)(nil),    // 10: billing.v1.CreatePriceRequest
-	(*CreatePriceResponse)(nil),   // 11: billing.v1.CreatePriceResponse
-	(*ListPricesRequest)(nil),     // 12: billing.v1.ListPricesRequest
-	(*ListPricesResponse)(nil),    // 13: billing.v1.ListPricesResponse
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(PricingModel)(0),             // 1: billing.v1.PricingModel
+	(*Meter)(nil),                 // 2: billing.v1.Meter
+	(*PriceTier)(nil),             // 3: billing.v1.PriceTier
+	(*Price)(nil),                 // 4: billing.v1.Price
+	(*CreateMeterRequest)(nil),    // 5: billing.v1.CreateMeterRequest
+	(*CreateMeterResponse)(nil),   // 6: billing.v1.CreateMeterResponse
+	(*GetMeterRequest)(nil),       // 7: billing.v1.GetMeterRequest
+	(*GetMeterResponse)(nil),      // 8: billing.v1.GetMeterResponse
+	(*ListMetersRequest)(nil),     // 9: billing.v1.ListMetersRequest
+	(*ListMetersResponse)(nil),    // 10: billing.v1.ListMetersResponse
+	(*CreatePriceRequest)(nil),    // 11: billing.v1.CreatePriceRequest
+	(*CreatePriceResponse)(nil),   // 12: billing.v1.CreatePriceResponse
+	(*ListPricesRequest)(nil),     // 13: billing.v1.ListPricesRequest
+	(*ListPricesResponse)(nil),    // 14: billing.v1.ListPricesResponse
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
 }
 var file_billing_v1_catalog_service_proto_depIdxs = []int32{
 	0,  // 0: billing.v1.Meter.aggregation:type_name -> billing.v1.Aggregation
-	14, // 1: billing.v1.Meter.create_time:type_name -> google.protobuf.Timestamp
-	2,  // 2: billing.v1.Price.tiers:type_name -> billing.v1.PriceTier
-	14, // 3: billing.v1.Price.create_time:type_name -> google.protobuf.Timestamp
-	1,  // 4: billing.v1.CreateMeterRequest.meter:type_name -> billing.v1.Meter
-	1,  // 5: billing.v1.CreateMeterResponse.meter:type_name -> billing.v1.Meter
-	1,  // 6: billing.v1.GetMeterResponse.meter:type_name -> billing.v1.Meter
-	1,  // 7: billing.v1.ListMetersResponse.meters:type_name -> billing.v1.Meter
-	3,  // 8: billing.v1.CreatePriceRequest.price:type_name -> billing.v1.Price
-	3,  // 9: billing.v1.CreatePriceResponse.price:type_name -> billing.v1.Price
-	3,  // 10: billing.v1.ListPricesResponse.prices:type_name -> billing.v1.Price
-	4,  // 11: billing.v1.CatalogService.CreateMeter:input_type -> billing.v1.CreateMeterRequest
-	6,  // 12: billing.v1.CatalogService.GetMeter:input_type -> billing.v1.GetMeterRequest
-	8,  // 13: billing.v1.CatalogService.ListMeters:input_type -> billing.v1.ListMetersRequest
-	10, // 14: billing.v1.CatalogService.CreatePrice:input_type -> billing.v1.CreatePriceRequest
-	12, // 15: billing.v1.CatalogService.ListPrices:input_type -> billing.v1.ListPricesRequest
-	5,  // 16: billing.v1.CatalogService.CreateMeter:output_type -> billing.v1.CreateMeterResponse
-	7,  // 17: billing.v1.CatalogService.GetMeter:output_type -> billing.v1.GetMeterResponse
-	9,  // 18: billing.v1.CatalogService.ListMeters:output_type -> billing.v1.ListMetersResponse
-	11, // 19: billing.v1.CatalogService.CreatePrice:output_type -> billing.v1.CreatePriceResponse
-	13, // 20: billing.v1.CatalogService.ListPrices:output_type -> billing.v1.ListPricesResponse
-	16, // [16:21] is the sub-list for method output_type
-	11, // [11:16] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	15, // 1: billing.v1.Meter.create_time:type_name -> google.protobuf.Timestamp
+	3,  // 2: billing.v1.Price.tiers:type_name -> billing.v1.PriceTier
+	15, // 3: billing.v1.Price.create_time:type_name -> google.protobuf.Timestamp
+	1,  // 4: billing.v1.Price.model:type_name -> billing.v1.PricingModel
+	2,  // 5: billing.v1.CreateMeterRequest.meter:type_name -> billing.v1.Meter
+	2,  // 6: billing.v1.CreateMeterResponse.meter:type_name -> billing.v1.Meter
+	2,  // 7: billing.v1.GetMeterResponse.meter:type_name -> billing.v1.Meter
+	2,  // 8: billing.v1.ListMetersResponse.meters:type_name -> billing.v1.Meter
+	4,  // 9: billing.v1.CreatePriceRequest.price:type_name -> billing.v1.Price
+	4,  // 10: billing.v1.CreatePriceResponse.price:type_name -> billing.v1.Price
+	4,  // 11: billing.v1.ListPricesResponse.prices:type_name -> billing.v1.Price
+	5,  // 12: billing.v1.CatalogService.CreateMeter:input_type -> billing.v1.CreateMeterRequest
+	7,  // 13: billing.v1.CatalogService.GetMeter:input_type -> billing.v1.GetMeterRequest
+	9,  // 14: billing.v1.CatalogService.ListMeters:input_type -> billing.v1.ListMetersRequest
+	11, // 15: billing.v1.CatalogService.CreatePrice:input_type -> billing.v1.CreatePriceRequest
+	13, // 16: billing.v1.CatalogService.ListPrices:input_type -> billing.v1.ListPricesRequest
+	6,  // 17: billing.v1.CatalogService.CreateMeter:output_type -> billing.v1.CreateMeterResponse
+	8,  // 18: billing.v1.CatalogService.GetMeter:output_type -> billing.v1.GetMeterResponse
+	10, // 19: billing.v1.CatalogService.ListMeters:output_type -> billing.v1.ListMetersResponse
+	12, // 20: billing.v1.CatalogService.CreatePrice:output_type -> billing.v1.CreatePriceResponse
+	14, // 21: billing.v1.CatalogService.ListPrices:output_type -> billing.v1.ListPricesResponse
+	17, // [17:22] is the sub-list for method output_type
+	12, // [12:17] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_billing_v1_catalog_service_proto_init() }
@@ -1040,7 +1147,7 @@ func file_billing_v1_catalog_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_billing_v1_catalog_service_proto_rawDesc), len(file_billing_v1_catalog_service_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file billing/v1/billing_service.proto.
  */
 export const file_billing_v1_billing_service: GenFile = /*@__PURE__*/
-  fileDesc("CiBiaWxsaW5nL3YxL2JpbGxpbmdfc2VydmljZS5wcm90bxIKYmlsbGluZy52MSLfAgoEQmlsbBITCgtjdXN0b21lcl9pZBgBIAEoCRIOCgZwZXJpb2QYAiABKAkSJgoGc3RhdHVzGAMgASgOMhYuYmlsbGluZy52MS5CaWxsU3RhdHVzEhUKDWN1cnJlbmN5X2NvZGUYBCABKAkSIwoFbGluZXMYBSADKAsyFC5iaWxsaW5nLnYxLkJpbGxMaW5lEg0KBXRvdGFsGAYgASgJEi4KCmFzX29mX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0X3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1maW5hbGl6ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK1AQoIQmlsbExpbmUSEQoJbWV0ZXJfa2V5GAEgASgJEhAKCHF1YW50aXR5GAIgASgJEg4KBmFtb3VudBgDIAEoCRIVCg1wcmljZV92ZXJzaW9uGAQgASgFEicKBXRpZXJzGAUgAygLMhguYmlsbGluZy52MS5CaWxsTGluZVRpZXISFAoMZGlzcGxheV9uYW1lGAYgASgJEgwKBHVuaXQYByABKAkSEAoIcHJpY2VfaWQYCCABKAkiVAoMQmlsbExpbmVUaWVyEg0KBXVwX3RvGAEgASgJEhAKCHF1YW50aXR5GAIgASgJEhMKC3VuaXRfYW1vdW50GAMgASgJEg4KBmFtb3VudBgEIAEoCSIsChVHZXRDdXJyZW50QmlsbFJlcXVlc3QSEwoLY3VzdG9tZXJfaWQYASABKAkiOAoWR2V0Q3VycmVudEJpbGxSZXNwb25zZRIeCgRiaWxsGAEgASgLMhAuYmlsbGluZy52MS5CaWxsIjUKDkdldEJpbGxSZXF1ZXN0EhMKC2N1c3RvbWVyX2lkGAEgASgJEg4KBnBlcmlvZBgCIAEoCSIxCg9HZXRCaWxsUmVzcG9uc2USHgoEYmlsbBgBIAEoCzIQLmJpbGxpbmcudjEuQmlsbCJOChBMaXN0QmlsbHNSZXF1ZXN0EhMKC2N1c3RvbWVyX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIk0KEUxpc3RCaWxsc1Jlc3BvbnNlEh8KBWJpbGxzGAEgAygLMhAuYmlsbGluZy52MS5CaWxsEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSpbCgpCaWxsU3RhdHVzEhsKF0JJTExfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFQoRQklMTF9TVEFUVVNfRFJBRlQQARIZChVCSUxMX1NUQVRVU19GSU5BTElaRUQQAjKGAgoOQmlsbGluZ1NlcnZpY2USXAoOR2V0Q3VycmVudEJpbGwSIS5iaWxsaW5nLnYxLkdldEN1cnJlbnRCaWxsUmVxdWVzdBoiLmJpbGxpbmcudjEuR2V0Q3VycmVudEJpbGxSZXNwb25zZSIDkAIBEkcKB0dldEJpbGwSGi5iaWxsaW5nLnYxLkdldEJpbGxSZXF1ZXN0GhsuYmlsbGluZy52MS5HZXRCaWxsUmVzcG9uc2UiA5ACARJNCglMaXN0QmlsbHMSHC5iaWxsaW5nLnYxLkxpc3RCaWxsc1JlcXVlc3QaHS5iaWxsaW5nLnYxLkxpc3RCaWxsc1Jlc3BvbnNlIgOQAgFCL1otZXhhbXBsZS5jb20vdGFsbHkvZ2VuL2dvL2JpbGxpbmcvdjE7YmlsbGluZ3YxYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("CiBiaWxsaW5nL3YxL2JpbGxpbmdfc2VydmljZS5wcm90bxIKYmlsbGluZy52MSLfAgoEQmlsbBITCgtjdXN0b21lcl9pZBgBIAEoCRIOCgZwZXJpb2QYAiABKAkSJgoGc3RhdHVzGAMgASgOMhYuYmlsbGluZy52MS5CaWxsU3RhdHVzEhUKDWN1cnJlbmN5X2NvZGUYBCABKAkSIwoFbGluZXMYBSADKAsyFC5iaWxsaW5nLnYxLkJpbGxMaW5lEg0KBXRvdGFsGAYgASgJEi4KCmFzX29mX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0X3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1maW5hbGl6ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK1AQoIQmlsbExpbmUSEQoJbWV0ZXJfa2V5GAEgASgJEhAKCHF1YW50aXR5GAIgASgJEg4KBmFtb3VudBgDIAEoCRIVCg1wcmljZV92ZXJzaW9uGAQgASgFEicKBXRpZXJzGAUgAygLMhguYmlsbGluZy52MS5CaWxsTGluZVRpZXISFAoMZGlzcGxheV9uYW1lGAYgASgJEgwKBHVuaXQYByABKAkSEAoIcHJpY2VfaWQYCCABKAkiewoMQmlsbExpbmVUaWVyEg0KBXVwX3RvGAEgASgJEhAKCHF1YW50aXR5GAIgASgJEhMKC3VuaXRfYW1vdW50GAMgASgJEg4KBmFtb3VudBgEIAEoCRITCgtmbGF0X2Ftb3VudBgFIAEoCRIQCghwYWNrYWdlcxgGIAEoCSIsChVHZXRDdXJyZW50QmlsbFJlcXVlc3QSEwoLY3VzdG9tZXJfaWQYASABKAkiOAoWR2V0Q3VycmVudEJpbGxSZXNwb25zZRIeCgRiaWxsGAEgASgLMhAuYmlsbGluZy52MS5CaWxsIjUKDkdldEJpbGxSZXF1ZXN0EhMKC2N1c3RvbWVyX2lkGAEgASgJEg4KBnBlcmlvZBgCIAEoCSIxCg9HZXRCaWxsUmVzcG9uc2USHgoEYmlsbBgBIAEoCzIQLmJpbGxpbmcudjEuQmlsbCJOChBMaXN0QmlsbHNSZXF1ZXN0EhMKC2N1c3RvbWVyX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIk0KEUxpc3RCaWxsc1Jlc3BvbnNlEh8KBWJpbGxzGAEgAygLMhAuYmlsbGluZy52MS5CaWxsEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSpbCgpCaWxsU3RhdHVzEhsKF0JJTExfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFQoRQklMTF9TVEFUVVNfRFJBRlQQARIZChVCSUxMX1NUQVRVU19GSU5BTElaRUQQAjKGAgoOQmlsbGluZ1NlcnZpY2USXAoOR2V0Q3VycmVudEJpbGwSIS5iaWxsaW5nLnYxLkdldEN1cnJlbnRCaWxsUmVxdWVzdBoiLmJpbGxpbmcudjEuR2V0Q3VycmVudEJpbGxSZXNwb25zZSIDkAIBEkcKB0dldEJpbGwSGi5iaWxsaW5nLnYxLkdldEJpbGxSZXF1ZXN0GhsuYmlsbGluZy52MS5HZXRCaWxsUmVzcG9uc2UiA5ACARJNCglMaXN0QmlsbHMSHC5iaWxsaW5nLnYxLkxpc3RCaWxsc1JlcXVlc3QaHS5iaWxsaW5nLnYxLkxpc3RCaWxsc1Jlc3BvbnNlIgOQAgFCL1otZXhhbXBsZS5jb20vdGFsbHkvZ2VuL2dvL2JpbGxpbmcvdjE7YmlsbGluZ3YxYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Bill is what a customer owes for one billing period.
@@ -173,7 +173,11 @@ export const BillLineSchema: GenMessage<BillLine> = /*@__PURE__*/
   messageDesc(file_billing_v1_billing_service, 1);
 
 /**
- * BillLineTier is the part of a line's quantity that fell into one tier.
+ * BillLineTier is the part of a line's quantity that fell into one tier. A
+ * line lists every tier of its price: under PRICING_MODEL_GRADUATED each holds
+ * its share of the quantity; under PRICING_MODEL_VOLUME the tier the total
+ * falls in holds all of it and the others none; under PRICING_MODEL_PACKAGE
+ * the one tier holds all of it, counted in packages.
  *
  * @generated from message billing.v1.BillLineTier
  */
@@ -193,18 +197,35 @@ export type BillLineTier = Message<"billing.v1.BillLineTier"> & {
   quantity: string;
 
   /**
-   * The tier's price per unit.
+   * The tier's price per unit (per package under PRICING_MODEL_PACKAGE).
    *
    * @generated from field: string unit_amount = 3;
    */
   unitAmount: string;
 
   /**
-   * quantity times unit_amount, exact (not rounded).
+   * What the tier costs, exact (not rounded): quantity times unit_amount plus
+   * flat_amount; under PRICING_MODEL_PACKAGE, packages times unit_amount.
    *
    * @generated from field: string amount = 4;
    */
   amount: string;
+
+  /**
+   * The tier's flat fee this line pays; empty when it pays none (the tier has
+   * none or holds none of the quantity).
+   *
+   * @generated from field: string flat_amount = 5;
+   */
+  flatAmount: string;
+
+  /**
+   * PRICING_MODEL_PACKAGE only: the number of packages billed,
+   * ceil(quantity / package_size); empty under the other models.
+   *
+   * @generated from field: string packages = 6;
+   */
+  packages: string;
 };
 
 /**

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file billing/v1/catalog_service.proto.
  */
 export const file_billing_v1_catalog_service: GenFile = /*@__PURE__*/
-  fileDesc("CiBiaWxsaW5nL3YxL2NhdGFsb2dfc2VydmljZS5wcm90bxIKYmlsbGluZy52MSK/AQoFTWV0ZXISCwoDa2V5GAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRIMCgR1bml0GAMgASgJEiwKC2FnZ3JlZ2F0aW9uGAQgASgOMhcuYmlsbGluZy52MS5BZ2dyZWdhdGlvbhIRCglwcmVjaXNpb24YBSABKAUSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3dob2xlX3VuaXRzGAcgASgIIi8KCVByaWNlVGllchINCgV1cF90bxgBIAEoCRITCgt1bml0X2Ftb3VudBgCIAEoCSK/AQoFUHJpY2USCgoCaWQYASABKAkSEQoJbWV0ZXJfa2V5GAIgASgJEhUKDWN1cnJlbmN5X2NvZGUYAyABKAkSJAoFdGllcnMYBCADKAsyFS5iaWxsaW5nLnYxLlByaWNlVGllchIYChBlZmZlY3RpdmVfcGVyaW9kGAUgASgJEg8KB3ZlcnNpb24YBiABKAUSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkoKEkNyZWF0ZU1ldGVyUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEiAKBW1ldGVyGAIgASgLMhEuYmlsbGluZy52MS5NZXRlciJJChNDcmVhdGVNZXRlclJlc3BvbnNlEiAKBW1ldGVyGAEgASgLMhEuYmlsbGluZy52MS5NZXRlchIQCghyZXBsYXllZBgCIAEoCCIeCg9HZXRNZXRlclJlcXVlc3QSCwoDa2V5GAEgASgJIjQKEEdldE1ldGVyUmVzcG9uc2USIAoFbWV0ZXIYASABKAsyES5iaWxsaW5nLnYxLk1ldGVyIjoKEUxpc3RNZXRlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlAKEkxpc3RNZXRlcnNSZXNwb25zZRIhCgZtZXRlcnMYASADKAsyES5iaWxsaW5nLnYxLk1ldGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJKChJDcmVhdGVQcmljZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIgCgVwcmljZRgCIAEoCzIRLmJpbGxpbmcudjEuUHJpY2UiSQoTQ3JlYXRlUHJpY2VSZXNwb25zZRIgCgVwcmljZRgBIAEoCzIRLmJpbGxpbmcudjEuUHJpY2USEAoIcmVwbGF5ZWQYAiABKAgiTQoRTGlzdFByaWNlc1JlcXVlc3QSEQoJbWV0ZXJfa2V5GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlAKEkxpc3RQcmljZXNSZXNwb25zZRIhCgZwcmljZXMYASADKAsyES5iaWxsaW5nLnYxLlByaWNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSprCgtBZ2dyZWdhdGlvbhIbChdBR0dSRUdBVElPTl9VTlNQRUNJRklFRBAAEhMKD0FHR1JFR0FUSU9OX1NVTRABEhUKEUFHR1JFR0FUSU9OX0NPVU5UEAISEwoPQUdHUkVHQVRJT05fTUFYEAMyoAMKDkNhdGFsb2dTZXJ2aWNlEk4KC0NyZWF0ZU1ldGVyEh4uYmlsbGluZy52MS5DcmVhdGVNZXRlclJlcXVlc3QaHy5iaWxsaW5nLnYxLkNyZWF0ZU1ldGVyUmVzcG9uc2USSgoIR2V0TWV0ZXISGy5iaWxsaW5nLnYxLkdldE1ldGVyUmVxdWVzdBocLmJpbGxpbmcudjEuR2V0TWV0ZXJSZXNwb25zZSIDkAIBElAKCkxpc3RNZXRlcnMSHS5iaWxsaW5nLnYxLkxpc3RNZXRlcnNSZXF1ZXN0Gh4uYmlsbGluZy52MS5MaXN0TWV0ZXJzUmVzcG9uc2UiA5ACARJOCgtDcmVhdGVQcmljZRIeLmJpbGxpbmcudjEuQ3JlYXRlUHJpY2VSZXF1ZXN0Gh8uYmlsbGluZy52MS5DcmVhdGVQcmljZVJlc3BvbnNlElAKCkxpc3RQcmljZXMSHS5iaWxsaW5nLnYxLkxpc3RQcmljZXNSZXF1ZXN0Gh4uYmlsbGluZy52MS5MaXN0UHJpY2VzUmVzcG9uc2UiA5ACAUIvWi1leGFtcGxlLmNvbS90YWxseS9nZW4vZ28vYmlsbGluZy92MTtiaWxsaW5ndjFiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("CiBiaWxsaW5nL3YxL2NhdGFsb2dfc2VydmljZS5wcm90bxIKYmlsbGluZy52MSK/AQoFTWV0ZXISCwoDa2V5GAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRIMCgR1bml0GAMgASgJEiwKC2FnZ3JlZ2F0aW9uGAQgASgOMhcuYmlsbGluZy52MS5BZ2dyZWdhdGlvbhIRCglwcmVjaXNpb24YBSABKAUSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3dob2xlX3VuaXRzGAcgASgIIkQKCVByaWNlVGllchINCgV1cF90bxgBIAEoCRITCgt1bml0X2Ftb3VudBgCIAEoCRITCgtmbGF0X2Ftb3VudBgDIAEoCSL+AQoFUHJpY2USCgoCaWQYASABKAkSEQoJbWV0ZXJfa2V5GAIgASgJEhUKDWN1cnJlbmN5X2NvZGUYAyABKAkSJAoFdGllcnMYBCADKAsyFS5iaWxsaW5nLnYxLlByaWNlVGllchIYChBlZmZlY3RpdmVfcGVyaW9kGAUgASgJEg8KB3ZlcnNpb24YBiABKAUSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEicKBW1vZGVsGAggASgOMhguYmlsbGluZy52MS5QcmljaW5nTW9kZWwSFAoMcGFja2FnZV9zaXplGAkgASgJIkoKEkNyZWF0ZU1ldGVyUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEiAKBW1ldGVyGAIgASgLMhEuYmlsbGluZy52MS5NZXRlciJJChNDcmVhdGVNZXRlclJlc3BvbnNlEiAKBW1ldGVyGAEgASgLMhEuYmlsbGluZy52MS5NZXRlchIQCghyZXBsYXllZBgCIAEoCCIeCg9HZXRNZXRlclJlcXVlc3QSCwoDa2V5GAEgASgJIjQKEEdldE1ldGVyUmVzcG9uc2USIAoFbWV0ZXIYASABKAsyES5iaWxsaW5nLnYxLk1ldGVyIjoKEUxpc3RNZXRlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlAKEkxpc3RNZXRlcnNSZXNwb25zZRIhCgZtZXRlcnMYASADKAsyES5iaWxsaW5nLnYxLk1ldGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJKChJDcmVhdGVQcmljZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIgCgVwcmljZRgCIAEoCzIRLmJpbGxpbmcudjEuUHJpY2UiSQoTQ3JlYXRlUHJpY2VSZXNwb25zZRIgCgVwcmljZRgBIAEoCzIRLmJpbGxpbmcudjEuUHJpY2USEAoIcmVwbGF5ZWQYAiABKAgiTQoRTGlzdFByaWNlc1JlcXVlc3QSEQoJbWV0ZXJfa2V5GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlAKEkxpc3RQcmljZXNSZXNwb25zZRIhCgZwcmljZXMYASADKAsyES5iaWxsaW5nLnYxLlByaWNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSprCgtBZ2dyZWdhdGlvbhIbChdBR0dSRUdBVElPTl9VTlNQRUNJRklFRBAAEhMKD0FHR1JFR0FUSU9OX1NVTRABEhUKEUFHR1JFR0FUSU9OX0NPVU5UEAISEwoPQUdHUkVHQVRJT05fTUFYEAMqfwoMUHJpY2luZ01vZGVsEh0KGVBSSUNJTkdfTU9ERUxfVU5TUEVDSUZJRUQQABIbChdQUklDSU5HX01PREVMX0dSQURVQVRFRBABEhgKFFBSSUNJTkdfTU9ERUxfVk9MVU1FEAISGQoVUFJJQ0lOR19NT0RFTF9QQUNLQUdFEAMyoAMKDkNhdGFsb2dTZXJ2aWNlEk4KC0NyZWF0ZU1ldGVyEh4uYmlsbGluZy52MS5DcmVhdGVNZXRlclJlcXVlc3QaHy5iaWxsaW5nLnYxLkNyZWF0ZU1ldGVyUmVzcG9uc2USSgoIR2V0TWV0ZXISGy5iaWxsaW5nLnYxLkdldE1ldGVyUmVxdWVzdBocLmJpbGxpbmcudjEuR2V0TWV0ZXJSZXNwb25zZSIDkAIBElAKCkxpc3RNZXRlcnMSHS5iaWxsaW5nLnYxLkxpc3RNZXRlcnNSZXF1ZXN0Gh4uYmlsbGluZy52MS5MaXN0TWV0ZXJzUmVzcG9uc2UiA5ACARJOCgtDcmVhdGVQcmljZRIeLmJpbGxpbmcudjEuQ3JlYXRlUHJpY2VSZXF1ZXN0Gh8uYmlsbGluZy52MS5DcmVhdGVQcmljZVJlc3BvbnNlElAKCkxpc3RQcmljZXMSHS5iaWxsaW5nLnYxLkxpc3RQcmljZXNSZXF1ZXN0Gh4uYmlsbGluZy52MS5MaXN0UHJpY2VzUmVzcG9uc2UiA5ACAUIvWi1leGFtcGxlLmNvbS90YWxseS9nZW4vZ28vYmlsbGluZy92MTtiaWxsaW5ndjFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * Meter is something measurable that customers use.
@@ -87,7 +87,7 @@ export const MeterSchema: GenMessage<Meter> = /*@__PURE__*/
   messageDesc(file_billing_v1_catalog_service, 0);
 
 /**
- * PriceTier is one band of a graduated price.
+ * PriceTier is one band of a price.
  *
  * @generated from message billing.v1.PriceTier
  */
@@ -103,11 +103,22 @@ export type PriceTier = Message<"billing.v1.PriceTier"> & {
 
   /**
    * The price of one unit in this tier, as a decimal string in the price's
-   * currency, e.g. "0.25".
+   * currency, e.g. "0.25". Under PRICING_MODEL_PACKAGE, the price of one
+   * package.
    *
    * @generated from field: string unit_amount = 2;
    */
   unitAmount: string;
+
+  /**
+   * A fixed fee in the price's currency, as a decimal string, e.g. "10";
+   * empty for none. GRADUATED adds the flat_amount of every tier that holds
+   * some of the quantity; VOLUME adds the flat_amount of the one tier the
+   * total falls in. A quantity of 0 costs nothing. PACKAGE prices have none.
+   *
+   * @generated from field: string flat_amount = 3;
+   */
+  flatAmount: string;
 };
 
 /**
@@ -145,9 +156,9 @@ export type Price = Message<"billing.v1.Price"> & {
   currencyCode: string;
 
   /**
-   * The tiers, in ascending order of up_to. One tier with an empty up_to is a
-   * flat per-unit price; several are graduated tiers, each unit priced by the
-   * tier it falls in.
+   * The tiers, in ascending order of up_to; the last has an empty up_to. One
+   * tier is a flat per-unit price; how several price a quantity is the
+   * model's.
    *
    * @generated from field: repeated billing.v1.PriceTier tiers = 4;
    */
@@ -176,6 +187,23 @@ export type Price = Message<"billing.v1.Price"> & {
    * @generated from field: google.protobuf.Timestamp create_time = 7;
    */
   createTime?: Timestamp | undefined;
+
+  /**
+   * How the tiers price the quantity; unset means PRICING_MODEL_GRADUATED.
+   *
+   * @generated from field: billing.v1.PricingModel model = 8;
+   */
+  model: PricingModel;
+
+  /**
+   * PRICING_MODEL_PACKAGE only (required there, refused otherwise): how many
+   * units one package holds, as a decimal string greater than 0, e.g. "1000".
+   * The quantity is billed as ceil(quantity / package_size) packages at
+   * tiers[0].unit_amount each.
+   *
+   * @generated from field: string package_size = 9;
+   */
+  packageSize: string;
 };
 
 /**
@@ -500,6 +528,52 @@ export enum Aggregation {
  */
 export const AggregationSchema: GenEnum<Aggregation> = /*@__PURE__*/
   enumDesc(file_billing_v1_catalog_service, 0);
+
+/**
+ * PricingModel says how a price's tiers turn a billable quantity into an
+ * amount. Every model prices a quantity of 0 at 0.
+ *
+ * @generated from enum billing.v1.PricingModel
+ */
+export enum PricingModel {
+  /**
+   * Not set: the same as PRICING_MODEL_GRADUATED.
+   *
+   * @generated from enum value: PRICING_MODEL_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Each unit is priced by the tier it falls in, and every tier that holds
+   * some of the quantity adds its flat_amount.
+   *
+   * @generated from enum value: PRICING_MODEL_GRADUATED = 1;
+   */
+  GRADUATED = 1,
+
+  /**
+   * All of the quantity is priced at the unit_amount of the one tier the
+   * total falls in (up_to inclusive), plus that tier's flat_amount.
+   *
+   * @generated from enum value: PRICING_MODEL_VOLUME = 2;
+   */
+  VOLUME = 2,
+
+  /**
+   * The quantity is rounded up to whole packages of package_size units, each
+   * priced at the one tier's unit_amount; exactly one tier, with an empty
+   * up_to.
+   *
+   * @generated from enum value: PRICING_MODEL_PACKAGE = 3;
+   */
+  PACKAGE = 3,
+}
+
+/**
+ * Describes the enum billing.v1.PricingModel.
+ */
+export const PricingModelSchema: GenEnum<PricingModel> = /*@__PURE__*/
+  enumDesc(file_billing_v1_catalog_service, 1);
 
 /**
  * CatalogService manages meters (what is measured) and their prices.

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n billing/v1/billing_service.proto\x12\nbilling.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x03\n\x04\x42ill\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\x12\x16\n\x06period\x18\x02 \x01(\tR\x06period\x12.\n\x06status\x18\x03 \x01(\x0e\x32\x16.billing.v1.BillStatusR\x06status\x12#\n\rcurrency_code\x18\x04 \x01(\tR\x0c\x63urrencyCode\x12*\n\x05lines\x18\x05 \x03(\x0b\x32\x14.billing.v1.BillLineR\x05lines\x12\x14\n\x05total\x18\x06 \x01(\tR\x05total\x12\x38\n\nas_of_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08\x61sOfTime\x12\x39\n\nstart_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12?\n\rfinalize_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0c\x66inalizeTime\"\x82\x02\n\x08\x42illLine\x12\x1b\n\tmeter_key\x18\x01 \x01(\tR\x08meterKey\x12\x1a\n\x08quantity\x18\x02 \x01(\tR\x08quantity\x12\x16\n\x06\x61mount\x18\x03 \x01(\tR\x06\x61mount\x12#\n\rprice_version\x18\x04 \x01(\x05R\x0cpriceVersion\x12.\n\x05tiers\x18\x05 \x03(\x0b\x32\x18.billing.v1.BillLineTierR\x05tiers\x12!\n\x0c\x64isplay_name\x18\x06 \x01(\tR\x0b\x64isplayName\x12\x12\n\x04unit\x18\x07 \x01(\tR\x04unit\x12\x19\n\x08price_id\x18\x08 \x01(\tR\x07priceId\"x\n\x0c\x42illLineTier\x12\x13\n\x05up_to\x18\x01 \x01(\tR\x04upTo\x12\x1a\n\x08quantity\x18\x02 \x01(\tR\x08quantity\x12\x1f\n\x0bunit_amount\x18\x03 \x01(\tR\nunitAmount\x12\x16\n\x06\x61mount\x18\x04 \x01(\tR\x06\x61mount\"8\n\x15GetCurrentBillRequest\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\">\n\x16GetCurrentBillResponse\x12$\n\x04\x62ill\x18\x01 \x01(\x0b\x32\x10.billing.v1.BillR\x04\x62ill\"I\n\x0eGetBillRequest\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\x12\x16\n\x06period\x18\x02 \x01(\tR\x06period\"7\n\x0fGetBillResponse\x12$\n\x04\x62ill\x18\x01 \x01(\x0b\x32\x10.billing.v1.BillR\x04\x62ill\"o\n\x10ListBillsRequest\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"c\n\x11ListBillsResponse\x12&\n\x05\x62ills\x18\x01 \x03(\x0b\x32\x10.billing.v1.BillR\x05\x62ills\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*[\n\nBillStatus\x12\x1b\n\x17\x42ILL_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11\x42ILL_STATUS_DRAFT\x10\x01\x12\x19\n\x15\x42ILL_STATUS_FINALIZED\x10\x02\x32\x86\x02\n\x0e\x42illingService\x12\\\n\x0eGetCurrentBill\x12!.billing.v1.GetCurrentBillRequest\x1a\".billing.v1.GetCurrentBillResponse\"\x03\x90\x02\x01\x12G\n\x07GetBill\x12\x1a.billing.v1.GetBillRequest\x1a\x1b.billing.v1.GetBillResponse\"\x03\x90\x02\x01\x12M\n\tListBills\x12\x1c.billing.v1.ListBillsRequest\x1a\x1d.billing.v1.ListBillsResponse\"\x03\x90\x02\x01\x42/Z-example.com/tally/gen/go/billing/v1;billingv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n billing/v1/billing_service.proto\x12\nbilling.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x03\n\x04\x42ill\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\x12\x16\n\x06period\x18\x02 \x01(\tR\x06period\x12.\n\x06status\x18\x03 \x01(\x0e\x32\x16.billing.v1.BillStatusR\x06status\x12#\n\rcurrency_code\x18\x04 \x01(\tR\x0c\x63urrencyCode\x12*\n\x05lines\x18\x05 \x03(\x0b\x32\x14.billing.v1.BillLineR\x05lines\x12\x14\n\x05total\x18\x06 \x01(\tR\x05total\x12\x38\n\nas_of_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08\x61sOfTime\x12\x39\n\nstart_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12?\n\rfinalize_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0c\x66inalizeTime\"\x82\x02\n\x08\x42illLine\x12\x1b\n\tmeter_key\x18\x01 \x01(\tR\x08meterKey\x12\x1a\n\x08quantity\x18\x02 \x01(\tR\x08quantity\x12\x16\n\x06\x61mount\x18\x03 \x01(\tR\x06\x61mount\x12#\n\rprice_version\x18\x04 \x01(\x05R\x0cpriceVersion\x12.\n\x05tiers\x18\x05 \x03(\x0b\x32\x18.billing.v1.BillLineTierR\x05tiers\x12!\n\x0c\x64isplay_name\x18\x06 \x01(\tR\x0b\x64isplayName\x12\x12\n\x04unit\x18\x07 \x01(\tR\x04unit\x12\x19\n\x08price_id\x18\x08 \x01(\tR\x07priceId\"\xb5\x01\n\x0c\x42illLineTier\x12\x13\n\x05up_to\x18\x01 \x01(\tR\x04upTo\x12\x1a\n\x08quantity\x18\x02 \x01(\tR\x08quantity\x12\x1f\n\x0bunit_amount\x18\x03 \x01(\tR\nunitAmount\x12\x16\n\x06\x61mount\x18\x04 \x01(\tR\x06\x61mount\x12\x1f\n\x0b\x66lat_amount\x18\x05 \x01(\tR\nflatAmount\x12\x1a\n\x08packages\x18\x06 \x01(\tR\x08packages\"8\n\x15GetCurrentBillRequest\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\">\n\x16GetCurrentBillResponse\x12$\n\x04\x62ill\x18\x01 \x01(\x0b\x32\x10.billing.v1.BillR\x04\x62ill\"I\n\x0eGetBillRequest\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\x12\x16\n\x06period\x18\x02 \x01(\tR\x06period\"7\n\x0fGetBillResponse\x12$\n\x04\x62ill\x18\x01 \x01(\x0b\x32\x10.billing.v1.BillR\x04\x62ill\"o\n\x10ListBillsRequest\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"c\n\x11ListBillsResponse\x12&\n\x05\x62ills\x18\x01 \x03(\x0b\x32\x10.billing.v1.BillR\x05\x62ills\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*[\n\nBillStatus\x12\x1b\n\x17\x42ILL_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11\x42ILL_STATUS_DRAFT\x10\x01\x12\x19\n\x15\x42ILL_STATUS_FINALIZED\x10\x02\x32\x86\x02\n\x0e\x42illingService\x12\\\n\x0eGetCurrentBill\x12!.billing.v1.GetCurrentBillRequest\x1a\".billing.v1.GetCurrentBillResponse\"\x03\x90\x02\x01\x12G\n\x07GetBill\x12\x1a.billing.v1.GetBillRequest\x1a\x1b.billing.v1.GetBillResponse\"\x03\x90\x02\x01\x12M\n\tListBills\x12\x1c.billing.v1.ListBillsRequest\x1a\x1d.billing.v1.ListBillsResponse\"\x03\x90\x02\x01\x42/Z-example.com/tally/gen/go/billing/v1;billingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,26 +39,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BILLINGSERVICE'].methods_by_name['GetBill']._serialized_options = b'\220\002\001'
   _globals['_BILLINGSERVICE'].methods_by_name['ListBills']._loaded_options = None
   _globals['_BILLINGSERVICE'].methods_by_name['ListBills']._serialized_options = b'\220\002\001'
-  _globals['_BILLSTATUS']._serialized_start=1386
-  _globals['_BILLSTATUS']._serialized_end=1477
+  _globals['_BILLSTATUS']._serialized_start=1448
+  _globals['_BILLSTATUS']._serialized_end=1539
   _globals['_BILL']._serialized_start=82
   _globals['_BILL']._serialized_end=533
   _globals['_BILLLINE']._serialized_start=536
   _globals['_BILLLINE']._serialized_end=794
-  _globals['_BILLLINETIER']._serialized_start=796
-  _globals['_BILLLINETIER']._serialized_end=916
-  _globals['_GETCURRENTBILLREQUEST']._serialized_start=918
-  _globals['_GETCURRENTBILLREQUEST']._serialized_end=974
-  _globals['_GETCURRENTBILLRESPONSE']._serialized_start=976
-  _globals['_GETCURRENTBILLRESPONSE']._serialized_end=1038
-  _globals['_GETBILLREQUEST']._serialized_start=1040
-  _globals['_GETBILLREQUEST']._serialized_end=1113
-  _globals['_GETBILLRESPONSE']._serialized_start=1115
-  _globals['_GETBILLRESPONSE']._serialized_end=1170
-  _globals['_LISTBILLSREQUEST']._serialized_start=1172
-  _globals['_LISTBILLSREQUEST']._serialized_end=1283
-  _globals['_LISTBILLSRESPONSE']._serialized_start=1285
-  _globals['_LISTBILLSRESPONSE']._serialized_end=1384
-  _globals['_BILLINGSERVICE']._serialized_start=1480
-  _globals['_BILLINGSERVICE']._serialized_end=1742
+  _globals['_BILLLINETIER']._serialized_start=797
+  _globals['_BILLLINETIER']._serialized_end=978
+  _globals['_GETCURRENTBILLREQUEST']._serialized_start=980
+  _globals['_GETCURRENTBILLREQUEST']._serialized_end=1036
+  _globals['_GETCURRENTBILLRESPONSE']._serialized_start=1038
+  _globals['_GETCURRENTBILLRESPONSE']._serialized_end=1100
+  _globals['_GETBILLREQUEST']._serialized_start=1102
+  _globals['_GETBILLREQUEST']._serialized_end=1175
+  _globals['_GETBILLRESPONSE']._serialized_start=1177
+  _globals['_GETBILLRESPONSE']._serialized_end=1232
+  _globals['_LISTBILLSREQUEST']._serialized_start=1234
+  _globals['_LISTBILLSREQUEST']._serialized_end=1345
+  _globals['_LISTBILLSRESPONSE']._serialized_start=1347
+  _globals['_LISTBILLSRESPONSE']._serialized_end=1446
+  _globals['_BILLINGSERVICE']._serialized_start=1542
+  _globals['_BILLINGSERVICE']._serialized_end=1804
 # @@protoc_insertion_point(module_scope)

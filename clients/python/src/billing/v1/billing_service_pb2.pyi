@@ -64,16 +64,20 @@ class BillLine(_message.Message):
     def __init__(self, meter_key: _Optional[str] = ..., quantity: _Optional[str] = ..., amount: _Optional[str] = ..., price_version: _Optional[int] = ..., tiers: _Optional[_Iterable[_Union[BillLineTier, _Mapping]]] = ..., display_name: _Optional[str] = ..., unit: _Optional[str] = ..., price_id: _Optional[str] = ...) -> None: ...
 
 class BillLineTier(_message.Message):
-    __slots__ = ("up_to", "quantity", "unit_amount", "amount")
+    __slots__ = ("up_to", "quantity", "unit_amount", "amount", "flat_amount", "packages")
     UP_TO_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
     UNIT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    FLAT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PACKAGES_FIELD_NUMBER: _ClassVar[int]
     up_to: str
     quantity: str
     unit_amount: str
     amount: str
-    def __init__(self, up_to: _Optional[str] = ..., quantity: _Optional[str] = ..., unit_amount: _Optional[str] = ..., amount: _Optional[str] = ...) -> None: ...
+    flat_amount: str
+    packages: str
+    def __init__(self, up_to: _Optional[str] = ..., quantity: _Optional[str] = ..., unit_amount: _Optional[str] = ..., amount: _Optional[str] = ..., flat_amount: _Optional[str] = ..., packages: _Optional[str] = ...) -> None: ...
 
 class GetCurrentBillRequest(_message.Message):
     __slots__ = ("customer_id",)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n billing/v1/catalog_service.proto\x12\nbilling.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x02\n\x05Meter\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12!\n\x0c\x64isplay_name\x18\x02 \x01(\tR\x0b\x64isplayName\x12\x12\n\x04unit\x18\x03 \x01(\tR\x04unit\x12\x39\n\x0b\x61ggregation\x18\x04 \x01(\x0e\x32\x17.billing.v1.AggregationR\x0b\x61ggregation\x12\x1c\n\tprecision\x18\x05 \x01(\x05R\tprecision\x12;\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12\x1f\n\x0bwhole_units\x18\x07 \x01(\x08R\nwholeUnits\"A\n\tPriceTier\x12\x13\n\x05up_to\x18\x01 \x01(\tR\x04upTo\x12\x1f\n\x0bunit_amount\x18\x02 \x01(\tR\nunitAmount\"\x88\x02\n\x05Price\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n\tmeter_key\x18\x02 \x01(\tR\x08meterKey\x12#\n\rcurrency_code\x18\x03 \x01(\tR\x0c\x63urrencyCode\x12+\n\x05tiers\x18\x04 \x03(\x0b\x32\x15.billing.v1.PriceTierR\x05tiers\x12)\n\x10\x65\x66\x66\x65\x63tive_period\x18\x05 \x01(\tR\x0f\x65\x66\x66\x65\x63tivePeriod\x12\x18\n\x07version\x18\x06 \x01(\x05R\x07version\x12;\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\"\\\n\x12\x43reateMeterRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\'\n\x05meter\x18\x02 \x01(\x0b\x32\x11.billing.v1.MeterR\x05meter\"Z\n\x13\x43reateMeterResponse\x12\'\n\x05meter\x18\x01 \x01(\x0b\x32\x11.billing.v1.MeterR\x05meter\x12\x1a\n\x08replayed\x18\x02 \x01(\x08R\x08replayed\"#\n\x0fGetMeterRequest\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\";\n\x10GetMeterResponse\x12\'\n\x05meter\x18\x01 \x01(\x0b\x32\x11.billing.v1.MeterR\x05meter\"O\n\x11ListMetersRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\"g\n\x12ListMetersResponse\x12)\n\x06meters\x18\x01 \x03(\x0b\x32\x11.billing.v1.MeterR\x06meters\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\\\n\x12\x43reatePriceRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\'\n\x05price\x18\x02 \x01(\x0b\x32\x11.billing.v1.PriceR\x05price\"Z\n\x13\x43reatePriceResponse\x12\'\n\x05price\x18\x01 \x01(\x0b\x32\x11.billing.v1.PriceR\x05price\x12\x1a\n\x08replayed\x18\x02 \x01(\x08R\x08replayed\"l\n\x11ListPricesRequest\x12\x1b\n\tmeter_key\x18\x01 \x01(\tR\x08meterKey\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"g\n\x12ListPricesResponse\x12)\n\x06prices\x18\x01 \x03(\x0b\x32\x11.billing.v1.PriceR\x06prices\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*k\n\x0b\x41ggregation\x12\x1b\n\x17\x41GGREGATION_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x41GGREGATION_SUM\x10\x01\x12\x15\n\x11\x41GGREGATION_COUNT\x10\x02\x12\x13\n\x0f\x41GGREGATION_MAX\x10\x03\x32\xa0\x03\n\x0e\x43\x61talogService\x12N\n\x0b\x43reateMeter\x12\x1e.billing.v1.CreateMeterRequest\x1a\x1f.billing.v1.CreateMeterResponse\x12J\n\x08GetMeter\x12\x1b.billing.v1.GetMeterRequest\x1a\x1c.billing.v1.GetMeterResponse\"\x03\x90\x02\x01\x12P\n\nListMeters\x12\x1d.billing.v1.ListMetersRequest\x1a\x1e.billing.v1.ListMetersResponse\"\x03\x90\x02\x01\x12N\n\x0b\x43reatePrice\x12\x1e.billing.v1.CreatePriceRequest\x1a\x1f.billing.v1.CreatePriceResponse\x12P\n\nListPrices\x12\x1d.billing.v1.ListPricesRequest\x1a\x1e.billing.v1.ListPricesResponse\"\x03\x90\x02\x01\x42/Z-example.com/tally/gen/go/billing/v1;billingv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n billing/v1/catalog_service.proto\x12\nbilling.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x02\n\x05Meter\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12!\n\x0c\x64isplay_name\x18\x02 \x01(\tR\x0b\x64isplayName\x12\x12\n\x04unit\x18\x03 \x01(\tR\x04unit\x12\x39\n\x0b\x61ggregation\x18\x04 \x01(\x0e\x32\x17.billing.v1.AggregationR\x0b\x61ggregation\x12\x1c\n\tprecision\x18\x05 \x01(\x05R\tprecision\x12;\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12\x1f\n\x0bwhole_units\x18\x07 \x01(\x08R\nwholeUnits\"b\n\tPriceTier\x12\x13\n\x05up_to\x18\x01 \x01(\tR\x04upTo\x12\x1f\n\x0bunit_amount\x18\x02 \x01(\tR\nunitAmount\x12\x1f\n\x0b\x66lat_amount\x18\x03 \x01(\tR\nflatAmount\"\xdb\x02\n\x05Price\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n\tmeter_key\x18\x02 \x01(\tR\x08meterKey\x12#\n\rcurrency_code\x18\x03 \x01(\tR\x0c\x63urrencyCode\x12+\n\x05tiers\x18\x04 \x03(\x0b\x32\x15.billing.v1.PriceTierR\x05tiers\x12)\n\x10\x65\x66\x66\x65\x63tive_period\x18\x05 \x01(\tR\x0f\x65\x66\x66\x65\x63tivePeriod\x12\x18\n\x07version\x18\x06 \x01(\x05R\x07version\x12;\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12.\n\x05model\x18\x08 \x01(\x0e\x32\x18.billing.v1.PricingModelR\x05model\x12!\n\x0cpackage_size\x18\t \x01(\tR\x0bpackageSize\"\\\n\x12\x43reateMeterRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\'\n\x05meter\x18\x02 \x01(\x0b\x32\x11.billing.v1.MeterR\x05meter\"Z\n\x13\x43reateMeterResponse\x12\'\n\x05meter\x18\x01 \x01(\x0b\x32\x11.billing.v1.MeterR\x05meter\x12\x1a\n\x08replayed\x18\x02 \x01(\x08R\x08replayed\"#\n\x0fGetMeterRequest\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\";\n\x10GetMeterResponse\x12\'\n\x05meter\x18\x01 \x01(\x0b\x32\x11.billing.v1.MeterR\x05meter\"O\n\x11ListMetersRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\"g\n\x12ListMetersResponse\x12)\n\x06meters\x18\x01 \x03(\x0b\x32\x11.billing.v1.MeterR\x06meters\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\\\n\x12\x43reatePriceRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\'\n\x05price\x18\x02 \x01(\x0b\x32\x11.billing.v1.PriceR\x05price\"Z\n\x13\x43reatePriceResponse\x12\'\n\x05price\x18\x01 \x01(\x0b\x32\x11.billing.v1.PriceR\x05price\x12\x1a\n\x08replayed\x18\x02 \x01(\x08R\x08replayed\"l\n\x11ListPricesRequest\x12\x1b\n\tmeter_key\x18\x01 \x01(\tR\x08meterKey\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"g\n\x12ListPricesResponse\x12)\n\x06prices\x18\x01 \x03(\x0b\x32\x11.billing.v1.PriceR\x06prices\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*k\n\x0b\x41ggregation\x12\x1b\n\x17\x41GGREGATION_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x41GGREGATION_SUM\x10\x01\x12\x15\n\x11\x41GGREGATION_COUNT\x10\x02\x12\x13\n\x0f\x41GGREGATION_MAX\x10\x03*\x7f\n\x0cPricingModel\x12\x1d\n\x19PRICING_MODEL_UNSPECIFIED\x10\x00\x12\x1b\n\x17PRICING_MODEL_GRADUATED\x10\x01\x12\x18\n\x14PRICING_MODEL_VOLUME\x10\x02\x12\x19\n\x15PRICING_MODEL_PACKAGE\x10\x03\x32\xa0\x03\n\x0e\x43\x61talogService\x12N\n\x0b\x43reateMeter\x12\x1e.billing.v1.CreateMeterRequest\x1a\x1f.billing.v1.CreateMeterResponse\x12J\n\x08GetMeter\x12\x1b.billing.v1.GetMeterRequest\x1a\x1c.billing.v1.GetMeterResponse\"\x03\x90\x02\x01\x12P\n\nListMeters\x12\x1d.billing.v1.ListMetersRequest\x1a\x1e.billing.v1.ListMetersResponse\"\x03\x90\x02\x01\x12N\n\x0b\x43reatePrice\x12\x1e.billing.v1.CreatePriceRequest\x1a\x1f.billing.v1.CreatePriceResponse\x12P\n\nListPrices\x12\x1d.billing.v1.ListPricesRequest\x1a\x1e.billing.v1.ListPricesResponse\"\x03\x90\x02\x01\x42/Z-example.com/tally/gen/go/billing/v1;billingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,34 +39,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CATALOGSERVICE'].methods_by_name['ListMeters']._serialized_options = b'\220\002\001'
   _globals['_CATALOGSERVICE'].methods_by_name['ListPrices']._loaded_options = None
   _globals['_CATALOGSERVICE'].methods_by_name['ListPrices']._serialized_options = b'\220\002\001'
-  _globals['_AGGREGATION']._serialized_start=1552
-  _globals['_AGGREGATION']._serialized_end=1659
+  _globals['_AGGREGATION']._serialized_start=1668
+  _globals['_AGGREGATION']._serialized_end=1775
+  _globals['_PRICINGMODEL']._serialized_start=1777
+  _globals['_PRICINGMODEL']._serialized_end=1904
   _globals['_METER']._serialized_start=82
   _globals['_METER']._serialized_end=345
   _globals['_PRICETIER']._serialized_start=347
-  _globals['_PRICETIER']._serialized_end=412
-  _globals['_PRICE']._serialized_start=415
-  _globals['_PRICE']._serialized_end=679
-  _globals['_CREATEMETERREQUEST']._serialized_start=681
-  _globals['_CREATEMETERREQUEST']._serialized_end=773
-  _globals['_CREATEMETERRESPONSE']._serialized_start=775
-  _globals['_CREATEMETERRESPONSE']._serialized_end=865
-  _globals['_GETMETERREQUEST']._serialized_start=867
-  _globals['_GETMETERREQUEST']._serialized_end=902
-  _globals['_GETMETERRESPONSE']._serialized_start=904
-  _globals['_GETMETERRESPONSE']._serialized_end=963
-  _globals['_LISTMETERSREQUEST']._serialized_start=965
-  _globals['_LISTMETERSREQUEST']._serialized_end=1044
-  _globals['_LISTMETERSRESPONSE']._serialized_start=1046
-  _globals['_LISTMETERSRESPONSE']._serialized_end=1149
-  _globals['_CREATEPRICEREQUEST']._serialized_start=1151
-  _globals['_CREATEPRICEREQUEST']._serialized_end=1243
-  _globals['_CREATEPRICERESPONSE']._serialized_start=1245
-  _globals['_CREATEPRICERESPONSE']._serialized_end=1335
-  _globals['_LISTPRICESREQUEST']._serialized_start=1337
-  _globals['_LISTPRICESREQUEST']._serialized_end=1445
-  _globals['_LISTPRICESRESPONSE']._serialized_start=1447
-  _globals['_LISTPRICESRESPONSE']._serialized_end=1550
-  _globals['_CATALOGSERVICE']._serialized_start=1662
-  _globals['_CATALOGSERVICE']._serialized_end=2078
+  _globals['_PRICETIER']._serialized_end=445
+  _globals['_PRICE']._serialized_start=448
+  _globals['_PRICE']._serialized_end=795
+  _globals['_CREATEMETERREQUEST']._serialized_start=797
+  _globals['_CREATEMETERREQUEST']._serialized_end=889
+  _globals['_CREATEMETERRESPONSE']._serialized_start=891
+  _globals['_CREATEMETERRESPONSE']._serialized_end=981
+  _globals['_GETMETERREQUEST']._serialized_start=983
+  _globals['_GETMETERREQUEST']._serialized_end=1018
+  _globals['_GETMETERRESPONSE']._serialized_start=1020
+  _globals['_GETMETERRESPONSE']._serialized_end=1079
+  _globals['_LISTMETERSREQUEST']._serialized_start=1081
+  _globals['_LISTMETERSREQUEST']._serialized_end=1160
+  _globals['_LISTMETERSRESPONSE']._serialized_start=1162
+  _globals['_LISTMETERSRESPONSE']._serialized_end=1265
+  _globals['_CREATEPRICEREQUEST']._serialized_start=1267
+  _globals['_CREATEPRICEREQUEST']._serialized_end=1359
+  _globals['_CREATEPRICERESPONSE']._serialized_start=1361
+  _globals['_CREATEPRICERESPONSE']._serialized_end=1451
+  _globals['_LISTPRICESREQUEST']._serialized_start=1453
+  _globals['_LISTPRICESREQUEST']._serialized_end=1561
+  _globals['_LISTPRICESRESPONSE']._serialized_start=1563
+  _globals['_LISTPRICESRESPONSE']._serialized_end=1666
+  _globals['_CATALOGSERVICE']._serialized_start=1907
+  _globals['_CATALOGSERVICE']._serialized_end=2323
 # @@protoc_insertion_point(module_scope)

@@ -16,10 +16,21 @@ class Aggregation(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AGGREGATION_SUM: _ClassVar[Aggregation]
     AGGREGATION_COUNT: _ClassVar[Aggregation]
     AGGREGATION_MAX: _ClassVar[Aggregation]
+
+class PricingModel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PRICING_MODEL_UNSPECIFIED: _ClassVar[PricingModel]
+    PRICING_MODEL_GRADUATED: _ClassVar[PricingModel]
+    PRICING_MODEL_VOLUME: _ClassVar[PricingModel]
+    PRICING_MODEL_PACKAGE: _ClassVar[PricingModel]
 AGGREGATION_UNSPECIFIED: Aggregation
 AGGREGATION_SUM: Aggregation
 AGGREGATION_COUNT: Aggregation
 AGGREGATION_MAX: Aggregation
+PRICING_MODEL_UNSPECIFIED: PricingModel
+PRICING_MODEL_GRADUATED: PricingModel
+PRICING_MODEL_VOLUME: PricingModel
+PRICING_MODEL_PACKAGE: PricingModel
 
 class Meter(_message.Message):
     __slots__ = ("key", "display_name", "unit", "aggregation", "precision", "create_time", "whole_units")
@@ -40,15 +51,17 @@ class Meter(_message.Message):
     def __init__(self, key: _Optional[str] = ..., display_name: _Optional[str] = ..., unit: _Optional[str] = ..., aggregation: _Optional[_Union[Aggregation, str]] = ..., precision: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., whole_units: _Optional[bool] = ...) -> None: ...
 
 class PriceTier(_message.Message):
-    __slots__ = ("up_to", "unit_amount")
+    __slots__ = ("up_to", "unit_amount", "flat_amount")
     UP_TO_FIELD_NUMBER: _ClassVar[int]
     UNIT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    FLAT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
     up_to: str
     unit_amount: str
-    def __init__(self, up_to: _Optional[str] = ..., unit_amount: _Optional[str] = ...) -> None: ...
+    flat_amount: str
+    def __init__(self, up_to: _Optional[str] = ..., unit_amount: _Optional[str] = ..., flat_amount: _Optional[str] = ...) -> None: ...
 
 class Price(_message.Message):
-    __slots__ = ("id", "meter_key", "currency_code", "tiers", "effective_period", "version", "create_time")
+    __slots__ = ("id", "meter_key", "currency_code", "tiers", "effective_period", "version", "create_time", "model", "package_size")
     ID_FIELD_NUMBER: _ClassVar[int]
     METER_KEY_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -56,6 +69,8 @@ class Price(_message.Message):
     EFFECTIVE_PERIOD_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PACKAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     id: str
     meter_key: str
     currency_code: str
@@ -63,7 +78,9 @@ class Price(_message.Message):
     effective_period: str
     version: int
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., meter_key: _Optional[str] = ..., currency_code: _Optional[str] = ..., tiers: _Optional[_Iterable[_Union[PriceTier, _Mapping]]] = ..., effective_period: _Optional[str] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    model: PricingModel
+    package_size: str
+    def __init__(self, id: _Optional[str] = ..., meter_key: _Optional[str] = ..., currency_code: _Optional[str] = ..., tiers: _Optional[_Iterable[_Union[PriceTier, _Mapping]]] = ..., effective_period: _Optional[str] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., model: _Optional[_Union[PricingModel, str]] = ..., package_size: _Optional[str] = ...) -> None: ...
 
 class CreateMeterRequest(_message.Message):
     __slots__ = ("request_id", "meter")
