@@ -249,7 +249,9 @@ function prepareRequest(method: string, request: Record<string, unknown>): Recor
     const price = request.price as { tiers?: PriceTierInput[]; packageSize?: DecimalInput };
     prepared.price = {
       ...price,
+      // Spread first, so a field added to PriceTier is carried as sent; only the decimals are rewritten.
       tiers: (price.tiers ?? []).map((tier, index) => ({
+        ...tier,
         upTo: tier.upTo === undefined ? "" : toDecimalString(tier.upTo, `price.tiers[${index}].up_to`),
         unitAmount: toDecimalString(tier.unitAmount, `price.tiers[${index}].unit_amount`),
         flatAmount: tier.flatAmount === undefined ? "" : toDecimalString(tier.flatAmount, `price.tiers[${index}].flat_amount`),
