@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { Command } from "commander";
 import {
@@ -20,6 +21,17 @@ describe("config", () => {
       { ...SERVE_DEFAULTS },
     );
     for (const option of serveOptions()) assert.match(option.envVar ?? "", /^TALLY_[A-Z_]+$/, `${option.flags} has a TALLY_* variable`);
+  });
+
+  it("every setting has its row in the README's configuration table (flag and variable)", () => {
+    const readme = readFileSync("README.md", "utf8");
+    const table = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("\n## ", readme.indexOf("## Configuration") + 1));
+    const rows = table.split("\n").filter((line) => line.startsWith("| `--"));
+    for (const option of serveOptions()) {
+      const row = rows.find((line) => line.split("|")[1]!.includes(`\`${option.long}\``));
+      assert.ok(row !== undefined, `${option.long} has a row`);
+      assert.ok(row.includes(`\`${option.envVar}`), `${option.long}'s row names ${option.envVar}`);
+    }
   });
 
   it("the time rules' default finalize grace is the setting's", () => {
