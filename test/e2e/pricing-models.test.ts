@@ -10,7 +10,7 @@ import { startTestTally, type TestTally } from "../support/test-tally.js";
 /**
  * The pricing models of DESIGN.md ("Prices") through the real server: each
  * model's bill lines at and around its tier boundaries, hand-computed, and the
- * refusals of terms that do not price every quantity one way. Over gRPC and
+ * refusals of terms that do not price every quantity one way. Over gRPC, gRPC-Web and
  * Connect JSON (where the model travels as its enum name).
  */
 
@@ -39,7 +39,7 @@ const CASES: [string, string, string, string][] = [
   ["2462.5", "173.12", "7.50", "198.38"],
 ];
 
-for (const protocol of ["grpc", "connect-json-h1"] as const satisfies readonly Protocol[]) {
+for (const protocol of ["grpc", "grpc-web-h1", "connect-json-h1"] as const satisfies readonly Protocol[]) {
   describe(`Pricing models over ${protocol}`, () => {
     let tally: TestTally;
     before(async () => {
