@@ -33,8 +33,19 @@ const USAGE: MethodPermissions<typeof UsageService> = {
   getDailyUsage: "read",
   // A void corrects the ledger: an operator's act, not a producer's.
   voidUsage: "admin",
+  setUsageLimit: "admin",
+  getUsageAllowance: "read",
+  watchUsage: "read",
 };
-const BILLING: MethodPermissions<typeof BillingService> = { getCurrentBill: "read", getBill: "read", listBills: "read" };
+const BILLING: MethodPermissions<typeof BillingService> = {
+  getCurrentBill: "read",
+  getBill: "read",
+  listBills: "read",
+  grantCredit: "admin",
+  listCreditGrants: "read",
+  createAlert: "admin",
+  watchAlerts: "read",
+};
 
 const PERMISSIONS = new Map<string, Permission>();
 function add<S extends DescService>(service: S, permissions: Record<string, Permission>): void {

@@ -4,6 +4,7 @@ import { isBillingPeriod } from "../domain/billing-period.js";
 import type { Billing } from "../domain/billing.js";
 import { FailureError, failure, valueOrThrow } from "../domain/failure.js";
 import { callerScope } from "./caller-scope.js";
+import { notYetImplemented } from "./not-yet-implemented.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { billMessage } from "./proto-mapping.js";
 import { getBillRequest, getCurrentBillRequest, listBillsRequest } from "./request-schemas.js";
@@ -35,5 +36,11 @@ export function createBillingHandler(billing: Billing): ServiceImpl<typeof Billi
       );
       return { bills: page.bills.map(billMessage), nextPageToken: encodePageToken("bills", page.nextBeforePeriod) };
     },
+
+    // Contract added for issue 19; the implementations land with it.
+    grantCredit: notYetImplemented,
+    listCreditGrants: notYetImplemented,
+    createAlert: notYetImplemented,
+    watchAlerts: notYetImplemented,
   };
 }

@@ -172,11 +172,15 @@ export function billMessage(bill: Bill): BillMessage {
       displayName: line.displayName,
       unit: line.unit,
       priceId: line.priceId,
+      dimensions: {},
     })),
     total: bill.total,
     asOfTime: timestampMessage(bill.asOfTime),
     startTime: timestampMessage(bill.startTime),
     endTime: timestampMessage(bill.endTime),
     finalizeTime: timestampMessage(bill.finalizeTime),
+    creditsApplied: "0",
+    amountDue: bill.total,
+    revision: bill.status === "finalized" ? 1 : 0,
   };
 }

@@ -4,6 +4,7 @@ import { type BatchRecordUsageResultSchema, type RecordUsageResponse, type Strea
 import { FailureError, isFailure, valueOrThrow, withFieldPrefix } from "../domain/failure.js";
 import type { RecordOutcome, UsageLedger, UsageRequest } from "../domain/usage-ledger.js";
 import { callerScope } from "./caller-scope.js";
+import { notYetImplemented } from "./not-yet-implemented.js";
 import { REASONS } from "./failure-status.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { basicUsageRecordMessage, usageRecordMessage } from "./proto-mapping.js";
@@ -181,5 +182,10 @@ export function createUsageHandler(ledger: UsageLedger): ServiceImpl<typeof Usag
       if (outcome.kind === "refused") throw new FailureError(outcome.failure);
       return { record: usageRecordMessage(outcome.record), replayed: outcome.kind === "replayed" };
     },
+
+    // Contract added for issue 19; the implementations land with it.
+    setUsageLimit: notYetImplemented,
+    getUsageAllowance: notYetImplemented,
+    watchUsage: notYetImplemented,
   };
 }

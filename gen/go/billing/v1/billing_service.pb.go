@@ -98,7 +98,14 @@ type Bill struct {
 	// The end of the period (exclusive).
 	EndTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
 	// When the bill finalizes (or finalized): end_time plus the grace time.
-	FinalizeTime  *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=finalize_time,json=finalizeTime,proto3" json:"finalize_time,omitempty"`
+	FinalizeTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=finalize_time,json=finalizeTime,proto3" json:"finalize_time,omitempty"`
+	// The credit the bill uses, as a decimal string in the bill's currency: on
+	// a draft what would apply now, on a finalized bill what it consumed.
+	CreditsApplied string `protobuf:"bytes,11,opt,name=credits_applied,json=creditsApplied,proto3" json:"credits_applied,omitempty"`
+	// What the customer pays: total - credits_applied, never below 0.
+	AmountDue string `protobuf:"bytes,12,opt,name=amount_due,json=amountDue,proto3" json:"amount_due,omitempty"`
+	// 0 for a draft; 1 as finalized; each accepted correction adds one.
+	Revision      int32 `protobuf:"varint,13,opt,name=revision,proto3" json:"revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -203,6 +210,27 @@ func (x *Bill) GetFinalizeTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Bill) GetCreditsApplied() string {
+	if x != nil {
+		return x.CreditsApplied
+	}
+	return ""
+}
+
+func (x *Bill) GetAmountDue() string {
+	if x != nil {
+		return x.AmountDue
+	}
+	return ""
+}
+
+func (x *Bill) GetRevision() int32 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
 // BillLine is what one meter's usage in the period costs.
 type BillLine struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -224,7 +252,10 @@ type BillLine struct {
 	// The meter's unit.
 	Unit string `protobuf:"bytes,7,opt,name=unit,proto3" json:"unit,omitempty"`
 	// The id of the price version that priced this line; empty when unpriced.
-	PriceId       string `protobuf:"bytes,8,opt,name=price_id,json=priceId,proto3" json:"price_id,omitempty"`
+	PriceId string `protobuf:"bytes,8,opt,name=price_id,json=priceId,proto3" json:"price_id,omitempty"`
+	// The meter's dimension values this line aggregates, e.g. {"region":
+	// "eu-west-1"}; empty for a meter without dimensions.
+	Dimensions    map[string]string `protobuf:"bytes,9,rep,name=dimensions,proto3" json:"dimensions,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -313,6 +344,13 @@ func (x *BillLine) GetPriceId() string {
 		return x.PriceId
 	}
 	return ""
+}
+
+func (x *BillLine) GetDimensions() map[string]string {
+	if x != nil {
+		return x.Dimensions
+	}
+	return nil
 }
 
 // BillLineTier is the part of a line's quantity that fell into one tier. A
@@ -511,7 +549,9 @@ type GetBillRequest struct {
 	// The customer's Tally id or external_id.
 	CustomerId string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
 	// The billing period, "YYYY-MM".
-	Period        string `protobuf:"bytes,2,opt,name=period,proto3" json:"period,omitempty"`
+	Period string `protobuf:"bytes,2,opt,name=period,proto3" json:"period,omitempty"`
+	// The revision of a finalized bill; 0 means the latest.
+	Revision      int32 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -558,6 +598,13 @@ func (x *GetBillRequest) GetPeriod() string {
 		return x.Period
 	}
 	return ""
+}
+
+func (x *GetBillRequest) GetRevision() int32 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
 }
 
 // GetBillResponse is the response of BillingService.GetBill.
@@ -725,12 +772,751 @@ func (x *ListBillsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// CreditGrant is an amount of credit given to a customer.
+type CreditGrant struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Tally's identifier of the grant (output only).
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The customer's Tally id (an external_id is accepted on input).
+	CustomerId string `protobuf:"bytes,2,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// The credit granted, as a decimal string greater than 0 in the currency.
+	Amount string `protobuf:"bytes,3,opt,name=amount,proto3" json:"amount,omitempty"`
+	// The grant's currency; must be the customer's.
+	CurrencyCode string `protobuf:"bytes,4,opt,name=currency_code,json=currencyCode,proto3" json:"currency_code,omitempty"`
+	// When the grant expires; unset for never. A grant applies to the bills of
+	// the periods from the one it was created in while its expire_time is after
+	// the period's start.
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// Why it was granted (at most 512 characters).
+	Reason string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	// What finalized bills have not consumed yet (output only).
+	RemainingAmount string `protobuf:"bytes,7,opt,name=remaining_amount,json=remainingAmount,proto3" json:"remaining_amount,omitempty"`
+	// When the grant was created (output only).
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreditGrant) Reset() {
+	*x = CreditGrant{}
+	mi := &file_billing_v1_billing_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreditGrant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreditGrant) ProtoMessage() {}
+
+func (x *CreditGrant) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreditGrant.ProtoReflect.Descriptor instead.
+func (*CreditGrant) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CreditGrant) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CreditGrant) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *CreditGrant) GetAmount() string {
+	if x != nil {
+		return x.Amount
+	}
+	return ""
+}
+
+func (x *CreditGrant) GetCurrencyCode() string {
+	if x != nil {
+		return x.CurrencyCode
+	}
+	return ""
+}
+
+func (x *CreditGrant) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *CreditGrant) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *CreditGrant) GetRemainingAmount() string {
+	if x != nil {
+		return x.RemainingAmount
+	}
+	return ""
+}
+
+func (x *CreditGrant) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+// GrantCreditRequest is the request of BillingService.GrantCredit.
+type GrantCreditRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller-chosen idempotency key of this call (required, at most 128
+	// characters).
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The grant to create; id, remaining_amount and create_time are assigned.
+	Grant         *CreditGrant `protobuf:"bytes,2,opt,name=grant,proto3" json:"grant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantCreditRequest) Reset() {
+	*x = GrantCreditRequest{}
+	mi := &file_billing_v1_billing_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantCreditRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantCreditRequest) ProtoMessage() {}
+
+func (x *GrantCreditRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantCreditRequest.ProtoReflect.Descriptor instead.
+func (*GrantCreditRequest) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GrantCreditRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *GrantCreditRequest) GetGrant() *CreditGrant {
+	if x != nil {
+		return x.Grant
+	}
+	return nil
+}
+
+// GrantCreditResponse is the response of BillingService.GrantCredit.
+type GrantCreditResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The grant as stored.
+	Grant *CreditGrant `protobuf:"bytes,1,opt,name=grant,proto3" json:"grant,omitempty"`
+	// True when this request_id had already created the grant.
+	Replayed      bool `protobuf:"varint,2,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantCreditResponse) Reset() {
+	*x = GrantCreditResponse{}
+	mi := &file_billing_v1_billing_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantCreditResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantCreditResponse) ProtoMessage() {}
+
+func (x *GrantCreditResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantCreditResponse.ProtoReflect.Descriptor instead.
+func (*GrantCreditResponse) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GrantCreditResponse) GetGrant() *CreditGrant {
+	if x != nil {
+		return x.Grant
+	}
+	return nil
+}
+
+func (x *GrantCreditResponse) GetReplayed() bool {
+	if x != nil {
+		return x.Replayed
+	}
+	return false
+}
+
+// ListCreditGrantsRequest is the request of BillingService.ListCreditGrants.
+type ListCreditGrantsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The customer's Tally id or external_id.
+	CustomerId string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// The most grants to return (default 50, at most 1000).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of a previous response.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCreditGrantsRequest) Reset() {
+	*x = ListCreditGrantsRequest{}
+	mi := &file_billing_v1_billing_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCreditGrantsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCreditGrantsRequest) ProtoMessage() {}
+
+func (x *ListCreditGrantsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCreditGrantsRequest.ProtoReflect.Descriptor instead.
+func (*ListCreditGrantsRequest) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListCreditGrantsRequest) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *ListCreditGrantsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListCreditGrantsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListCreditGrantsResponse is the response of BillingService.ListCreditGrants.
+type ListCreditGrantsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One page of grants, oldest first.
+	Grants []*CreditGrant `protobuf:"bytes,1,rep,name=grants,proto3" json:"grants,omitempty"`
+	// Pass as page_token to get the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCreditGrantsResponse) Reset() {
+	*x = ListCreditGrantsResponse{}
+	mi := &file_billing_v1_billing_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCreditGrantsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCreditGrantsResponse) ProtoMessage() {}
+
+func (x *ListCreditGrantsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCreditGrantsResponse.ProtoReflect.Descriptor instead.
+func (*ListCreditGrantsResponse) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ListCreditGrantsResponse) GetGrants() []*CreditGrant {
+	if x != nil {
+		return x.Grants
+	}
+	return nil
+}
+
+func (x *ListCreditGrantsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Alert is a threshold on a customer's usage of a meter, or on its bill total.
+type Alert struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Tally's identifier of the alert (output only).
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The customer's Tally id (an external_id is accepted on input).
+	CustomerId string `protobuf:"bytes,2,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// The meter whose aggregated quantity is watched; empty watches the bill
+	// total (money, in the customer's currency).
+	MeterKey string `protobuf:"bytes,3,opt,name=meter_key,json=meterKey,proto3" json:"meter_key,omitempty"`
+	// The value at or above which the alert fires, as a decimal string.
+	Threshold string `protobuf:"bytes,4,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	// When the alert was created (output only).
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Alert) Reset() {
+	*x = Alert{}
+	mi := &file_billing_v1_billing_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Alert) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Alert) ProtoMessage() {}
+
+func (x *Alert) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Alert.ProtoReflect.Descriptor instead.
+func (*Alert) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Alert) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Alert) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *Alert) GetMeterKey() string {
+	if x != nil {
+		return x.MeterKey
+	}
+	return ""
+}
+
+func (x *Alert) GetThreshold() string {
+	if x != nil {
+		return x.Threshold
+	}
+	return ""
+}
+
+func (x *Alert) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+// CreateAlertRequest is the request of BillingService.CreateAlert.
+type CreateAlertRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller-chosen idempotency key of this call (required, at most 128
+	// characters).
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The alert to create; id and create_time are assigned.
+	Alert         *Alert `protobuf:"bytes,2,opt,name=alert,proto3" json:"alert,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAlertRequest) Reset() {
+	*x = CreateAlertRequest{}
+	mi := &file_billing_v1_billing_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAlertRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAlertRequest) ProtoMessage() {}
+
+func (x *CreateAlertRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAlertRequest.ProtoReflect.Descriptor instead.
+func (*CreateAlertRequest) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CreateAlertRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *CreateAlertRequest) GetAlert() *Alert {
+	if x != nil {
+		return x.Alert
+	}
+	return nil
+}
+
+// CreateAlertResponse is the response of BillingService.CreateAlert.
+type CreateAlertResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The alert as stored.
+	Alert *Alert `protobuf:"bytes,1,opt,name=alert,proto3" json:"alert,omitempty"`
+	// True when this request_id had already created the alert.
+	Replayed      bool `protobuf:"varint,2,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAlertResponse) Reset() {
+	*x = CreateAlertResponse{}
+	mi := &file_billing_v1_billing_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAlertResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAlertResponse) ProtoMessage() {}
+
+func (x *CreateAlertResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAlertResponse.ProtoReflect.Descriptor instead.
+func (*CreateAlertResponse) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *CreateAlertResponse) GetAlert() *Alert {
+	if x != nil {
+		return x.Alert
+	}
+	return nil
+}
+
+func (x *CreateAlertResponse) GetReplayed() bool {
+	if x != nil {
+		return x.Replayed
+	}
+	return false
+}
+
+// WatchAlertsRequest is the request of BillingService.WatchAlerts.
+type WatchAlertsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The cursor of the last event already processed; empty means from the
+	// first event.
+	AfterCursor   string `protobuf:"bytes,1,opt,name=after_cursor,json=afterCursor,proto3" json:"after_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchAlertsRequest) Reset() {
+	*x = WatchAlertsRequest{}
+	mi := &file_billing_v1_billing_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchAlertsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchAlertsRequest) ProtoMessage() {}
+
+func (x *WatchAlertsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchAlertsRequest.ProtoReflect.Descriptor instead.
+func (*WatchAlertsRequest) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *WatchAlertsRequest) GetAfterCursor() string {
+	if x != nil {
+		return x.AfterCursor
+	}
+	return ""
+}
+
+// WatchAlertsResponse is one message of the WatchAlerts stream.
+type WatchAlertsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The events ready to send, in commit order (at least one, at most a
+	// bounded batch).
+	Events        []*AlertEvent `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchAlertsResponse) Reset() {
+	*x = WatchAlertsResponse{}
+	mi := &file_billing_v1_billing_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchAlertsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchAlertsResponse) ProtoMessage() {}
+
+func (x *WatchAlertsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchAlertsResponse.ProtoReflect.Descriptor instead.
+func (*WatchAlertsResponse) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *WatchAlertsResponse) GetEvents() []*AlertEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+// AlertEvent says that an alert's threshold was reached in a period.
+type AlertEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Where this event is in the stream: pass it as after_cursor to resume
+	// after it. Opaque.
+	Cursor string `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// The alert that fired.
+	AlertId string `protobuf:"bytes,2,opt,name=alert_id,json=alertId,proto3" json:"alert_id,omitempty"`
+	// The customer's Tally id.
+	CustomerId string `protobuf:"bytes,3,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// The billing period, "YYYY-MM".
+	Period string `protobuf:"bytes,4,opt,name=period,proto3" json:"period,omitempty"`
+	// The watched value when the usage that crossed the threshold committed.
+	Value string `protobuf:"bytes,5,opt,name=value,proto3" json:"value,omitempty"`
+	// When that usage committed.
+	CrossedTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=crossed_time,json=crossedTime,proto3" json:"crossed_time,omitempty"`
+	// The alert's meter key; empty for the bill total.
+	MeterKey string `protobuf:"bytes,7,opt,name=meter_key,json=meterKey,proto3" json:"meter_key,omitempty"`
+	// The alert's threshold.
+	Threshold     string `protobuf:"bytes,8,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertEvent) Reset() {
+	*x = AlertEvent{}
+	mi := &file_billing_v1_billing_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertEvent) ProtoMessage() {}
+
+func (x *AlertEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertEvent.ProtoReflect.Descriptor instead.
+func (*AlertEvent) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *AlertEvent) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *AlertEvent) GetAlertId() string {
+	if x != nil {
+		return x.AlertId
+	}
+	return ""
+}
+
+func (x *AlertEvent) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *AlertEvent) GetPeriod() string {
+	if x != nil {
+		return x.Period
+	}
+	return ""
+}
+
+func (x *AlertEvent) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *AlertEvent) GetCrossedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CrossedTime
+	}
+	return nil
+}
+
+func (x *AlertEvent) GetMeterKey() string {
+	if x != nil {
+		return x.MeterKey
+	}
+	return ""
+}
+
+func (x *AlertEvent) GetThreshold() string {
+	if x != nil {
+		return x.Threshold
+	}
+	return ""
+}
+
 var File_billing_v1_billing_service_proto protoreflect.FileDescriptor
 
 const file_billing_v1_billing_service_proto_rawDesc = "" +
 	"\n" +
 	" billing/v1/billing_service.proto\x12\n" +
-	"billing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x03\n" +
+	"billing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\x04\n" +
 	"\x04Bill\x12\x1f\n" +
 	"\vcustomer_id\x18\x01 \x01(\tR\n" +
 	"customerId\x12\x16\n" +
@@ -745,7 +1531,11 @@ const file_billing_v1_billing_service_proto_rawDesc = "" +
 	"start_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
 	"\bend_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12?\n" +
 	"\rfinalize_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\ffinalizeTime\"\x82\x02\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\ffinalizeTime\x12'\n" +
+	"\x0fcredits_applied\x18\v \x01(\tR\x0ecreditsApplied\x12\x1d\n" +
+	"\n" +
+	"amount_due\x18\f \x01(\tR\tamountDue\x12\x1a\n" +
+	"\brevision\x18\r \x01(\x05R\brevision\"\x87\x03\n" +
 	"\bBillLine\x12\x1b\n" +
 	"\tmeter_key\x18\x01 \x01(\tR\bmeterKey\x12\x1a\n" +
 	"\bquantity\x18\x02 \x01(\tR\bquantity\x12\x16\n" +
@@ -754,7 +1544,13 @@ const file_billing_v1_billing_service_proto_rawDesc = "" +
 	"\x05tiers\x18\x05 \x03(\v2\x18.billing.v1.BillLineTierR\x05tiers\x12!\n" +
 	"\fdisplay_name\x18\x06 \x01(\tR\vdisplayName\x12\x12\n" +
 	"\x04unit\x18\a \x01(\tR\x04unit\x12\x19\n" +
-	"\bprice_id\x18\b \x01(\tR\apriceId\"\xb5\x01\n" +
+	"\bprice_id\x18\b \x01(\tR\apriceId\x12D\n" +
+	"\n" +
+	"dimensions\x18\t \x03(\v2$.billing.v1.BillLine.DimensionsEntryR\n" +
+	"dimensions\x1a=\n" +
+	"\x0fDimensionsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb5\x01\n" +
 	"\fBillLineTier\x12\x13\n" +
 	"\x05up_to\x18\x01 \x01(\tR\x04upTo\x12\x1a\n" +
 	"\bquantity\x18\x02 \x01(\tR\bquantity\x12\x1f\n" +
@@ -768,11 +1564,12 @@ const file_billing_v1_billing_service_proto_rawDesc = "" +
 	"\vcustomer_id\x18\x01 \x01(\tR\n" +
 	"customerId\">\n" +
 	"\x16GetCurrentBillResponse\x12$\n" +
-	"\x04bill\x18\x01 \x01(\v2\x10.billing.v1.BillR\x04bill\"I\n" +
+	"\x04bill\x18\x01 \x01(\v2\x10.billing.v1.BillR\x04bill\"e\n" +
 	"\x0eGetBillRequest\x12\x1f\n" +
 	"\vcustomer_id\x18\x01 \x01(\tR\n" +
 	"customerId\x12\x16\n" +
-	"\x06period\x18\x02 \x01(\tR\x06period\"7\n" +
+	"\x06period\x18\x02 \x01(\tR\x06period\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\x05R\brevision\"7\n" +
 	"\x0fGetBillResponse\x12$\n" +
 	"\x04bill\x18\x01 \x01(\v2\x10.billing.v1.BillR\x04bill\"o\n" +
 	"\x10ListBillsRequest\x12\x1f\n" +
@@ -783,16 +1580,78 @@ const file_billing_v1_billing_service_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"c\n" +
 	"\x11ListBillsResponse\x12&\n" +
 	"\x05bills\x18\x01 \x03(\v2\x10.billing.v1.BillR\x05bills\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*[\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb8\x02\n" +
+	"\vCreditGrant\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
+	"\vcustomer_id\x18\x02 \x01(\tR\n" +
+	"customerId\x12\x16\n" +
+	"\x06amount\x18\x03 \x01(\tR\x06amount\x12#\n" +
+	"\rcurrency_code\x18\x04 \x01(\tR\fcurrencyCode\x12;\n" +
+	"\vexpire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12)\n" +
+	"\x10remaining_amount\x18\a \x01(\tR\x0fremainingAmount\x12;\n" +
+	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"b\n" +
+	"\x12GrantCreditRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12-\n" +
+	"\x05grant\x18\x02 \x01(\v2\x17.billing.v1.CreditGrantR\x05grant\"`\n" +
+	"\x13GrantCreditResponse\x12-\n" +
+	"\x05grant\x18\x01 \x01(\v2\x17.billing.v1.CreditGrantR\x05grant\x12\x1a\n" +
+	"\breplayed\x18\x02 \x01(\bR\breplayed\"v\n" +
+	"\x17ListCreditGrantsRequest\x12\x1f\n" +
+	"\vcustomer_id\x18\x01 \x01(\tR\n" +
+	"customerId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"s\n" +
+	"\x18ListCreditGrantsResponse\x12/\n" +
+	"\x06grants\x18\x01 \x03(\v2\x17.billing.v1.CreditGrantR\x06grants\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb0\x01\n" +
+	"\x05Alert\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
+	"\vcustomer_id\x18\x02 \x01(\tR\n" +
+	"customerId\x12\x1b\n" +
+	"\tmeter_key\x18\x03 \x01(\tR\bmeterKey\x12\x1c\n" +
+	"\tthreshold\x18\x04 \x01(\tR\tthreshold\x12;\n" +
+	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"\\\n" +
+	"\x12CreateAlertRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12'\n" +
+	"\x05alert\x18\x02 \x01(\v2\x11.billing.v1.AlertR\x05alert\"Z\n" +
+	"\x13CreateAlertResponse\x12'\n" +
+	"\x05alert\x18\x01 \x01(\v2\x11.billing.v1.AlertR\x05alert\x12\x1a\n" +
+	"\breplayed\x18\x02 \x01(\bR\breplayed\"7\n" +
+	"\x12WatchAlertsRequest\x12!\n" +
+	"\fafter_cursor\x18\x01 \x01(\tR\vafterCursor\"E\n" +
+	"\x13WatchAlertsResponse\x12.\n" +
+	"\x06events\x18\x01 \x03(\v2\x16.billing.v1.AlertEventR\x06events\"\x88\x02\n" +
+	"\n" +
+	"AlertEvent\x12\x16\n" +
+	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12\x19\n" +
+	"\balert_id\x18\x02 \x01(\tR\aalertId\x12\x1f\n" +
+	"\vcustomer_id\x18\x03 \x01(\tR\n" +
+	"customerId\x12\x16\n" +
+	"\x06period\x18\x04 \x01(\tR\x06period\x12\x14\n" +
+	"\x05value\x18\x05 \x01(\tR\x05value\x12=\n" +
+	"\fcrossed_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vcrossedTime\x12\x1b\n" +
+	"\tmeter_key\x18\a \x01(\tR\bmeterKey\x12\x1c\n" +
+	"\tthreshold\x18\b \x01(\tR\tthreshold*[\n" +
 	"\n" +
 	"BillStatus\x12\x1b\n" +
 	"\x17BILL_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11BILL_STATUS_DRAFT\x10\x01\x12\x19\n" +
-	"\x15BILL_STATUS_FINALIZED\x10\x022\x86\x02\n" +
+	"\x15BILL_STATUS_FINALIZED\x10\x022\xe1\x04\n" +
 	"\x0eBillingService\x12\\\n" +
 	"\x0eGetCurrentBill\x12!.billing.v1.GetCurrentBillRequest\x1a\".billing.v1.GetCurrentBillResponse\"\x03\x90\x02\x01\x12G\n" +
 	"\aGetBill\x12\x1a.billing.v1.GetBillRequest\x1a\x1b.billing.v1.GetBillResponse\"\x03\x90\x02\x01\x12M\n" +
-	"\tListBills\x12\x1c.billing.v1.ListBillsRequest\x1a\x1d.billing.v1.ListBillsResponse\"\x03\x90\x02\x01B/Z-example.com/tally/gen/go/billing/v1;billingv1b\x06proto3"
+	"\tListBills\x12\x1c.billing.v1.ListBillsRequest\x1a\x1d.billing.v1.ListBillsResponse\"\x03\x90\x02\x01\x12N\n" +
+	"\vGrantCredit\x12\x1e.billing.v1.GrantCreditRequest\x1a\x1f.billing.v1.GrantCreditResponse\x12b\n" +
+	"\x10ListCreditGrants\x12#.billing.v1.ListCreditGrantsRequest\x1a$.billing.v1.ListCreditGrantsResponse\"\x03\x90\x02\x01\x12N\n" +
+	"\vCreateAlert\x12\x1e.billing.v1.CreateAlertRequest\x1a\x1f.billing.v1.CreateAlertResponse\x12U\n" +
+	"\vWatchAlerts\x12\x1e.billing.v1.WatchAlertsRequest\x1a\x1f.billing.v1.WatchAlertsResponse\"\x03\x90\x02\x010\x01B/Z-example.com/tally/gen/go/billing/v1;billingv1b\x06proto3"
 
 var (
 	file_billing_v1_billing_service_proto_rawDescOnce sync.Once
@@ -807,42 +1666,73 @@ func file_billing_v1_billing_service_proto_rawDescGZIP() []byte {
 }
 
 var file_billing_v1_billing_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_billing_v1_billing_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_billing_v1_billing_service_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_billing_v1_billing_service_proto_goTypes = []any{
-	(BillStatus)(0),                // 0: billing.v1.BillStatus
-	(*Bill)(nil),                   // 1: billing.v1.Bill
-	(*BillLine)(nil),               // 2: billing.v1.BillLine
-	(*BillLineTier)(nil),           // 3: billing.v1.BillLineTier
-	(*GetCurrentBillRequest)(nil),  // 4: billing.v1.GetCurrentBillRequest
-	(*GetCurrentBillResponse)(nil), // 5: billing.v1.GetCurrentBillResponse
-	(*GetBillRequest)(nil),         // 6: billing.v1.GetBillRequest
-	(*GetBillResponse)(nil),        // 7: billing.v1.GetBillResponse
-	(*ListBillsRequest)(nil),       // 8: billing.v1.ListBillsRequest
-	(*ListBillsResponse)(nil),      // 9: billing.v1.ListBillsResponse
-	(*timestamppb.Timestamp)(nil),  // 10: google.protobuf.Timestamp
+	(BillStatus)(0),                  // 0: billing.v1.BillStatus
+	(*Bill)(nil),                     // 1: billing.v1.Bill
+	(*BillLine)(nil),                 // 2: billing.v1.BillLine
+	(*BillLineTier)(nil),             // 3: billing.v1.BillLineTier
+	(*GetCurrentBillRequest)(nil),    // 4: billing.v1.GetCurrentBillRequest
+	(*GetCurrentBillResponse)(nil),   // 5: billing.v1.GetCurrentBillResponse
+	(*GetBillRequest)(nil),           // 6: billing.v1.GetBillRequest
+	(*GetBillResponse)(nil),          // 7: billing.v1.GetBillResponse
+	(*ListBillsRequest)(nil),         // 8: billing.v1.ListBillsRequest
+	(*ListBillsResponse)(nil),        // 9: billing.v1.ListBillsResponse
+	(*CreditGrant)(nil),              // 10: billing.v1.CreditGrant
+	(*GrantCreditRequest)(nil),       // 11: billing.v1.GrantCreditRequest
+	(*GrantCreditResponse)(nil),      // 12: billing.v1.GrantCreditResponse
+	(*ListCreditGrantsRequest)(nil),  // 13: billing.v1.ListCreditGrantsRequest
+	(*ListCreditGrantsResponse)(nil), // 14: billing.v1.ListCreditGrantsResponse
+	(*Alert)(nil),                    // 15: billing.v1.Alert
+	(*CreateAlertRequest)(nil),       // 16: billing.v1.CreateAlertRequest
+	(*CreateAlertResponse)(nil),      // 17: billing.v1.CreateAlertResponse
+	(*WatchAlertsRequest)(nil),       // 18: billing.v1.WatchAlertsRequest
+	(*WatchAlertsResponse)(nil),      // 19: billing.v1.WatchAlertsResponse
+	(*AlertEvent)(nil),               // 20: billing.v1.AlertEvent
+	nil,                              // 21: billing.v1.BillLine.DimensionsEntry
+	(*timestamppb.Timestamp)(nil),    // 22: google.protobuf.Timestamp
 }
 var file_billing_v1_billing_service_proto_depIdxs = []int32{
 	0,  // 0: billing.v1.Bill.status:type_name -> billing.v1.BillStatus
 	2,  // 1: billing.v1.Bill.lines:type_name -> billing.v1.BillLine
-	10, // 2: billing.v1.Bill.as_of_time:type_name -> google.protobuf.Timestamp
-	10, // 3: billing.v1.Bill.start_time:type_name -> google.protobuf.Timestamp
-	10, // 4: billing.v1.Bill.end_time:type_name -> google.protobuf.Timestamp
-	10, // 5: billing.v1.Bill.finalize_time:type_name -> google.protobuf.Timestamp
+	22, // 2: billing.v1.Bill.as_of_time:type_name -> google.protobuf.Timestamp
+	22, // 3: billing.v1.Bill.start_time:type_name -> google.protobuf.Timestamp
+	22, // 4: billing.v1.Bill.end_time:type_name -> google.protobuf.Timestamp
+	22, // 5: billing.v1.Bill.finalize_time:type_name -> google.protobuf.Timestamp
 	3,  // 6: billing.v1.BillLine.tiers:type_name -> billing.v1.BillLineTier
-	1,  // 7: billing.v1.GetCurrentBillResponse.bill:type_name -> billing.v1.Bill
-	1,  // 8: billing.v1.GetBillResponse.bill:type_name -> billing.v1.Bill
-	1,  // 9: billing.v1.ListBillsResponse.bills:type_name -> billing.v1.Bill
-	4,  // 10: billing.v1.BillingService.GetCurrentBill:input_type -> billing.v1.GetCurrentBillRequest
-	6,  // 11: billing.v1.BillingService.GetBill:input_type -> billing.v1.GetBillRequest
-	8,  // 12: billing.v1.BillingService.ListBills:input_type -> billing.v1.ListBillsRequest
-	5,  // 13: billing.v1.BillingService.GetCurrentBill:output_type -> billing.v1.GetCurrentBillResponse
-	7,  // 14: billing.v1.BillingService.GetBill:output_type -> billing.v1.GetBillResponse
-	9,  // 15: billing.v1.BillingService.ListBills:output_type -> billing.v1.ListBillsResponse
-	13, // [13:16] is the sub-list for method output_type
-	10, // [10:13] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	21, // 7: billing.v1.BillLine.dimensions:type_name -> billing.v1.BillLine.DimensionsEntry
+	1,  // 8: billing.v1.GetCurrentBillResponse.bill:type_name -> billing.v1.Bill
+	1,  // 9: billing.v1.GetBillResponse.bill:type_name -> billing.v1.Bill
+	1,  // 10: billing.v1.ListBillsResponse.bills:type_name -> billing.v1.Bill
+	22, // 11: billing.v1.CreditGrant.expire_time:type_name -> google.protobuf.Timestamp
+	22, // 12: billing.v1.CreditGrant.create_time:type_name -> google.protobuf.Timestamp
+	10, // 13: billing.v1.GrantCreditRequest.grant:type_name -> billing.v1.CreditGrant
+	10, // 14: billing.v1.GrantCreditResponse.grant:type_name -> billing.v1.CreditGrant
+	10, // 15: billing.v1.ListCreditGrantsResponse.grants:type_name -> billing.v1.CreditGrant
+	22, // 16: billing.v1.Alert.create_time:type_name -> google.protobuf.Timestamp
+	15, // 17: billing.v1.CreateAlertRequest.alert:type_name -> billing.v1.Alert
+	15, // 18: billing.v1.CreateAlertResponse.alert:type_name -> billing.v1.Alert
+	20, // 19: billing.v1.WatchAlertsResponse.events:type_name -> billing.v1.AlertEvent
+	22, // 20: billing.v1.AlertEvent.crossed_time:type_name -> google.protobuf.Timestamp
+	4,  // 21: billing.v1.BillingService.GetCurrentBill:input_type -> billing.v1.GetCurrentBillRequest
+	6,  // 22: billing.v1.BillingService.GetBill:input_type -> billing.v1.GetBillRequest
+	8,  // 23: billing.v1.BillingService.ListBills:input_type -> billing.v1.ListBillsRequest
+	11, // 24: billing.v1.BillingService.GrantCredit:input_type -> billing.v1.GrantCreditRequest
+	13, // 25: billing.v1.BillingService.ListCreditGrants:input_type -> billing.v1.ListCreditGrantsRequest
+	16, // 26: billing.v1.BillingService.CreateAlert:input_type -> billing.v1.CreateAlertRequest
+	18, // 27: billing.v1.BillingService.WatchAlerts:input_type -> billing.v1.WatchAlertsRequest
+	5,  // 28: billing.v1.BillingService.GetCurrentBill:output_type -> billing.v1.GetCurrentBillResponse
+	7,  // 29: billing.v1.BillingService.GetBill:output_type -> billing.v1.GetBillResponse
+	9,  // 30: billing.v1.BillingService.ListBills:output_type -> billing.v1.ListBillsResponse
+	12, // 31: billing.v1.BillingService.GrantCredit:output_type -> billing.v1.GrantCreditResponse
+	14, // 32: billing.v1.BillingService.ListCreditGrants:output_type -> billing.v1.ListCreditGrantsResponse
+	17, // 33: billing.v1.BillingService.CreateAlert:output_type -> billing.v1.CreateAlertResponse
+	19, // 34: billing.v1.BillingService.WatchAlerts:output_type -> billing.v1.WatchAlertsResponse
+	28, // [28:35] is the sub-list for method output_type
+	21, // [21:28] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_billing_v1_billing_service_proto_init() }
@@ -856,7 +1746,7 @@ func file_billing_v1_billing_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_billing_v1_billing_service_proto_rawDesc), len(file_billing_v1_billing_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,9 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	BillingService_GetCurrentBill_FullMethodName = "/billing.v1.BillingService/GetCurrentBill"
-	BillingService_GetBill_FullMethodName        = "/billing.v1.BillingService/GetBill"
-	BillingService_ListBills_FullMethodName      = "/billing.v1.BillingService/ListBills"
+	BillingService_GetCurrentBill_FullMethodName   = "/billing.v1.BillingService/GetCurrentBill"
+	BillingService_GetBill_FullMethodName          = "/billing.v1.BillingService/GetBill"
+	BillingService_ListBills_FullMethodName        = "/billing.v1.BillingService/ListBills"
+	BillingService_GrantCredit_FullMethodName      = "/billing.v1.BillingService/GrantCredit"
+	BillingService_ListCreditGrants_FullMethodName = "/billing.v1.BillingService/ListCreditGrants"
+	BillingService_CreateAlert_FullMethodName      = "/billing.v1.BillingService/CreateAlert"
+	BillingService_WatchAlerts_FullMethodName      = "/billing.v1.BillingService/WatchAlerts"
 )
 
 // BillingServiceClient is the client API for BillingService service.
@@ -38,6 +42,18 @@ type BillingServiceClient interface {
 	// ListBills pages through the customer's bills, newest period first: the
 	// current period and every period with usage.
 	ListBills(ctx context.Context, in *ListBillsRequest, opts ...grpc.CallOption) (*ListBillsResponse, error)
+	// GrantCredit gives a customer an amount of credit that its bills consume,
+	// grants expiring first used first. Idempotent on request_id.
+	GrantCredit(ctx context.Context, in *GrantCreditRequest, opts ...grpc.CallOption) (*GrantCreditResponse, error)
+	// ListCreditGrants pages through a customer's credit grants, oldest first.
+	ListCreditGrants(ctx context.Context, in *ListCreditGrantsRequest, opts ...grpc.CallOption) (*ListCreditGrantsResponse, error)
+	// CreateAlert asks to be told, once per billing period, when a customer's
+	// usage of a meter (or its bill total) reaches a threshold. Idempotent on
+	// request_id.
+	CreateAlert(ctx context.Context, in *CreateAlertRequest, opts ...grpc.CallOption) (*CreateAlertResponse, error)
+	// WatchAlerts streams every alert event after after_cursor in commit
+	// order, then follows live.
+	WatchAlerts(ctx context.Context, in *WatchAlertsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchAlertsResponse], error)
 }
 
 type billingServiceClient struct {
@@ -78,6 +94,55 @@ func (c *billingServiceClient) ListBills(ctx context.Context, in *ListBillsReque
 	return out, nil
 }
 
+func (c *billingServiceClient) GrantCredit(ctx context.Context, in *GrantCreditRequest, opts ...grpc.CallOption) (*GrantCreditResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GrantCreditResponse)
+	err := c.cc.Invoke(ctx, BillingService_GrantCredit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *billingServiceClient) ListCreditGrants(ctx context.Context, in *ListCreditGrantsRequest, opts ...grpc.CallOption) (*ListCreditGrantsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCreditGrantsResponse)
+	err := c.cc.Invoke(ctx, BillingService_ListCreditGrants_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *billingServiceClient) CreateAlert(ctx context.Context, in *CreateAlertRequest, opts ...grpc.CallOption) (*CreateAlertResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateAlertResponse)
+	err := c.cc.Invoke(ctx, BillingService_CreateAlert_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *billingServiceClient) WatchAlerts(ctx context.Context, in *WatchAlertsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchAlertsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &BillingService_ServiceDesc.Streams[0], BillingService_WatchAlerts_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchAlertsRequest, WatchAlertsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BillingService_WatchAlertsClient = grpc.ServerStreamingClient[WatchAlertsResponse]
+
 // BillingServiceServer is the server API for BillingService service.
 // All implementations must embed UnimplementedBillingServiceServer
 // for forward compatibility.
@@ -92,6 +157,18 @@ type BillingServiceServer interface {
 	// ListBills pages through the customer's bills, newest period first: the
 	// current period and every period with usage.
 	ListBills(context.Context, *ListBillsRequest) (*ListBillsResponse, error)
+	// GrantCredit gives a customer an amount of credit that its bills consume,
+	// grants expiring first used first. Idempotent on request_id.
+	GrantCredit(context.Context, *GrantCreditRequest) (*GrantCreditResponse, error)
+	// ListCreditGrants pages through a customer's credit grants, oldest first.
+	ListCreditGrants(context.Context, *ListCreditGrantsRequest) (*ListCreditGrantsResponse, error)
+	// CreateAlert asks to be told, once per billing period, when a customer's
+	// usage of a meter (or its bill total) reaches a threshold. Idempotent on
+	// request_id.
+	CreateAlert(context.Context, *CreateAlertRequest) (*CreateAlertResponse, error)
+	// WatchAlerts streams every alert event after after_cursor in commit
+	// order, then follows live.
+	WatchAlerts(*WatchAlertsRequest, grpc.ServerStreamingServer[WatchAlertsResponse]) error
 	mustEmbedUnimplementedBillingServiceServer()
 }
 
@@ -110,6 +187,18 @@ func (UnimplementedBillingServiceServer) GetBill(context.Context, *GetBillReques
 }
 func (UnimplementedBillingServiceServer) ListBills(context.Context, *ListBillsRequest) (*ListBillsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListBills not implemented")
+}
+func (UnimplementedBillingServiceServer) GrantCredit(context.Context, *GrantCreditRequest) (*GrantCreditResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GrantCredit not implemented")
+}
+func (UnimplementedBillingServiceServer) ListCreditGrants(context.Context, *ListCreditGrantsRequest) (*ListCreditGrantsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCreditGrants not implemented")
+}
+func (UnimplementedBillingServiceServer) CreateAlert(context.Context, *CreateAlertRequest) (*CreateAlertResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateAlert not implemented")
+}
+func (UnimplementedBillingServiceServer) WatchAlerts(*WatchAlertsRequest, grpc.ServerStreamingServer[WatchAlertsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchAlerts not implemented")
 }
 func (UnimplementedBillingServiceServer) mustEmbedUnimplementedBillingServiceServer() {}
 func (UnimplementedBillingServiceServer) testEmbeddedByValue()                        {}
@@ -186,6 +275,71 @@ func _BillingService_ListBills_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BillingService_GrantCredit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GrantCreditRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BillingServiceServer).GrantCredit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BillingService_GrantCredit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BillingServiceServer).GrantCredit(ctx, req.(*GrantCreditRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BillingService_ListCreditGrants_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCreditGrantsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BillingServiceServer).ListCreditGrants(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BillingService_ListCreditGrants_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BillingServiceServer).ListCreditGrants(ctx, req.(*ListCreditGrantsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BillingService_CreateAlert_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateAlertRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BillingServiceServer).CreateAlert(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BillingService_CreateAlert_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BillingServiceServer).CreateAlert(ctx, req.(*CreateAlertRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BillingService_WatchAlerts_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchAlertsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(BillingServiceServer).WatchAlerts(m, &grpc.GenericServerStream[WatchAlertsRequest, WatchAlertsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BillingService_WatchAlertsServer = grpc.ServerStreamingServer[WatchAlertsResponse]
+
 // BillingService_ServiceDesc is the grpc.ServiceDesc for BillingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -205,7 +359,25 @@ var BillingService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "ListBills",
 			Handler:    _BillingService_ListBills_Handler,
 		},
+		{
+			MethodName: "GrantCredit",
+			Handler:    _BillingService_GrantCredit_Handler,
+		},
+		{
+			MethodName: "ListCreditGrants",
+			Handler:    _BillingService_ListCreditGrants_Handler,
+		},
+		{
+			MethodName: "CreateAlert",
+			Handler:    _BillingService_CreateAlert_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchAlerts",
+			Handler:       _BillingService_WatchAlerts_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "billing/v1/billing_service.proto",
 }

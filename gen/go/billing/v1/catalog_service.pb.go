@@ -34,6 +34,14 @@ const (
 	Aggregation_AGGREGATION_COUNT Aggregation = 2
 	// The largest quantity of any one event (e.g. peak seats).
 	Aggregation_AGGREGATION_MAX Aggregation = 3
+	// The number of distinct values of attributes[unique_attribute] among the
+	// period's non-voided events (e.g. active users); event quantities are not
+	// used (send "1").
+	Aggregation_AGGREGATION_UNIQUE_COUNT Aggregation = 4
+	// The quantity of the non-voided event with the greatest event_time (ties:
+	// the one recorded last), e.g. seats or stored bytes; voiding it falls back
+	// to the event before.
+	Aggregation_AGGREGATION_LATEST Aggregation = 5
 )
 
 // Enum value maps for Aggregation.
@@ -43,12 +51,16 @@ var (
 		1: "AGGREGATION_SUM",
 		2: "AGGREGATION_COUNT",
 		3: "AGGREGATION_MAX",
+		4: "AGGREGATION_UNIQUE_COUNT",
+		5: "AGGREGATION_LATEST",
 	}
 	Aggregation_value = map[string]int32{
-		"AGGREGATION_UNSPECIFIED": 0,
-		"AGGREGATION_SUM":         1,
-		"AGGREGATION_COUNT":       2,
-		"AGGREGATION_MAX":         3,
+		"AGGREGATION_UNSPECIFIED":  0,
+		"AGGREGATION_SUM":          1,
+		"AGGREGATION_COUNT":        2,
+		"AGGREGATION_MAX":          3,
+		"AGGREGATION_UNIQUE_COUNT": 4,
+		"AGGREGATION_LATEST":       5,
 	}
 )
 
@@ -166,7 +178,16 @@ type Meter struct {
 	// with INVALID_ARGUMENT naming meter.precision). Meters created with
 	// precision 0 before whole_units existed allow whole units only and report
 	// whole_units true.
-	WholeUnits    bool `protobuf:"varint,7,opt,name=whole_units,json=wholeUnits,proto3" json:"whole_units,omitempty"`
+	WholeUnits bool `protobuf:"varint,7,opt,name=whole_units,json=wholeUnits,proto3" json:"whole_units,omitempty"`
+	// AGGREGATION_UNIQUE_COUNT only (required there, refused otherwise): the
+	// attribute whose distinct values are counted, e.g. "user_id". An event
+	// without it is refused with INVALID_ARGUMENT, reason DIMENSION_REQUIRED.
+	UniqueAttribute string `protobuf:"bytes,8,opt,name=unique_attribute,json=uniqueAttribute,proto3" json:"unique_attribute,omitempty"`
+	// Up to 4 attribute keys, e.g. ["region", "instance_type"]: usage is
+	// aggregated separately per combination of their values, and the bill has
+	// one line per combination. An event missing one of them is refused with
+	// INVALID_ARGUMENT, reason DIMENSION_REQUIRED, field attributes.
+	Dimensions    []string `protobuf:"bytes,9,rep,name=dimensions,proto3" json:"dimensions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -248,6 +269,20 @@ func (x *Meter) GetWholeUnits() bool {
 		return x.WholeUnits
 	}
 	return false
+}
+
+func (x *Meter) GetUniqueAttribute() string {
+	if x != nil {
+		return x.UniqueAttribute
+	}
+	return ""
+}
+
+func (x *Meter) GetDimensions() []string {
+	if x != nil {
+		return x.Dimensions
+	}
+	return nil
 }
 
 // PriceTier is one band of a price.
@@ -349,7 +384,18 @@ type Price struct {
 	// units one package holds, as a decimal string greater than 0, e.g. "1000".
 	// The quantity is billed as ceil(quantity / package_size) packages at
 	// tiers[0].unit_amount each.
-	PackageSize   string `protobuf:"bytes,9,opt,name=package_size,json=packageSize,proto3" json:"package_size,omitempty"`
+	PackageSize string `protobuf:"bytes,9,opt,name=package_size,json=packageSize,proto3" json:"package_size,omitempty"`
+	// Dimension values this price targets, e.g. {"region": "eu-west-1"}; each
+	// key must be one of the meter's dimensions. The price applies to the
+	// meter's usage whose dimension values include all of these; the most
+	// specific matching price wins; a price without them covers the rest.
+	DimensionValues map[string]string `protobuf:"bytes,10,rep,name=dimension_values,json=dimensionValues,proto3" json:"dimension_values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The Tally id or external_id of the one customer this price applies to
+	// (stored as the Tally id); empty for the catalog price. A customer's price
+	// wins over the catalog price with the same meter, currency and
+	// dimension_values. Versions count per (meter_key, currency_code,
+	// dimension_values, customer_id).
+	CustomerId    string `protobuf:"bytes,11,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -443,6 +489,20 @@ func (x *Price) GetModel() PricingModel {
 func (x *Price) GetPackageSize() string {
 	if x != nil {
 		return x.PackageSize
+	}
+	return ""
+}
+
+func (x *Price) GetDimensionValues() map[string]string {
+	if x != nil {
+		return x.DimensionValues
+	}
+	return nil
+}
+
+func (x *Price) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
 	}
 	return ""
 }
@@ -995,7 +1055,7 @@ var File_billing_v1_catalog_service_proto protoreflect.FileDescriptor
 const file_billing_v1_catalog_service_proto_rawDesc = "" +
 	"\n" +
 	" billing/v1/catalog_service.proto\x12\n" +
-	"billing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x02\n" +
+	"billing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd2\x02\n" +
 	"\x05Meter\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x12\n" +
@@ -1005,13 +1065,17 @@ const file_billing_v1_catalog_service_proto_rawDesc = "" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x1f\n" +
 	"\vwhole_units\x18\a \x01(\bR\n" +
-	"wholeUnits\"b\n" +
+	"wholeUnits\x12)\n" +
+	"\x10unique_attribute\x18\b \x01(\tR\x0funiqueAttribute\x12\x1e\n" +
+	"\n" +
+	"dimensions\x18\t \x03(\tR\n" +
+	"dimensions\"b\n" +
 	"\tPriceTier\x12\x13\n" +
 	"\x05up_to\x18\x01 \x01(\tR\x04upTo\x12\x1f\n" +
 	"\vunit_amount\x18\x02 \x01(\tR\n" +
 	"unitAmount\x12\x1f\n" +
 	"\vflat_amount\x18\x03 \x01(\tR\n" +
-	"flatAmount\"\xdb\x02\n" +
+	"flatAmount\"\x93\x04\n" +
 	"\x05Price\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tmeter_key\x18\x02 \x01(\tR\bmeterKey\x12#\n" +
@@ -1022,7 +1086,14 @@ const file_billing_v1_catalog_service_proto_rawDesc = "" +
 	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12.\n" +
 	"\x05model\x18\b \x01(\x0e2\x18.billing.v1.PricingModelR\x05model\x12!\n" +
-	"\fpackage_size\x18\t \x01(\tR\vpackageSize\"\\\n" +
+	"\fpackage_size\x18\t \x01(\tR\vpackageSize\x12Q\n" +
+	"\x10dimension_values\x18\n" +
+	" \x03(\v2&.billing.v1.Price.DimensionValuesEntryR\x0fdimensionValues\x12\x1f\n" +
+	"\vcustomer_id\x18\v \x01(\tR\n" +
+	"customerId\x1aB\n" +
+	"\x14DimensionValuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\\\n" +
 	"\x12CreateMeterRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12'\n" +
@@ -1055,12 +1126,14 @@ const file_billing_v1_catalog_service_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"g\n" +
 	"\x12ListPricesResponse\x12)\n" +
 	"\x06prices\x18\x01 \x03(\v2\x11.billing.v1.PriceR\x06prices\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*k\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xa1\x01\n" +
 	"\vAggregation\x12\x1b\n" +
 	"\x17AGGREGATION_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fAGGREGATION_SUM\x10\x01\x12\x15\n" +
 	"\x11AGGREGATION_COUNT\x10\x02\x12\x13\n" +
-	"\x0fAGGREGATION_MAX\x10\x03*\x7f\n" +
+	"\x0fAGGREGATION_MAX\x10\x03\x12\x1c\n" +
+	"\x18AGGREGATION_UNIQUE_COUNT\x10\x04\x12\x16\n" +
+	"\x12AGGREGATION_LATEST\x10\x05*\x7f\n" +
 	"\fPricingModel\x12\x1d\n" +
 	"\x19PRICING_MODEL_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17PRICING_MODEL_GRADUATED\x10\x01\x12\x18\n" +
@@ -1088,7 +1161,7 @@ func file_billing_v1_catalog_service_proto_rawDescGZIP() []byte {
 }
 
 var file_billing_v1_catalog_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_billing_v1_catalog_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_billing_v1_catalog_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_billing_v1_catalog_service_proto_goTypes = []any{
 	(Aggregation)(0),              // 0: billing.v1.Aggregation
 	(PricingModel)(0),             // 1: billing.v1.PricingModel
@@ -1105,36 +1178,38 @@ var file_billing_v1_catalog_service_proto_goTypes = []any{
 	(*CreatePriceResponse)(nil),   // 12: billing.v1.CreatePriceResponse
 	(*ListPricesRequest)(nil),     // 13: billing.v1.ListPricesRequest
 	(*ListPricesResponse)(nil),    // 14: billing.v1.ListPricesResponse
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	nil,                           // 15: billing.v1.Price.DimensionValuesEntry
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
 }
 var file_billing_v1_catalog_service_proto_depIdxs = []int32{
 	0,  // 0: billing.v1.Meter.aggregation:type_name -> billing.v1.Aggregation
-	15, // 1: billing.v1.Meter.create_time:type_name -> google.protobuf.Timestamp
+	16, // 1: billing.v1.Meter.create_time:type_name -> google.protobuf.Timestamp
 	3,  // 2: billing.v1.Price.tiers:type_name -> billing.v1.PriceTier
-	15, // 3: billing.v1.Price.create_time:type_name -> google.protobuf.Timestamp
+	16, // 3: billing.v1.Price.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 4: billing.v1.Price.model:type_name -> billing.v1.PricingModel
-	2,  // 5: billing.v1.CreateMeterRequest.meter:type_name -> billing.v1.Meter
-	2,  // 6: billing.v1.CreateMeterResponse.meter:type_name -> billing.v1.Meter
-	2,  // 7: billing.v1.GetMeterResponse.meter:type_name -> billing.v1.Meter
-	2,  // 8: billing.v1.ListMetersResponse.meters:type_name -> billing.v1.Meter
-	4,  // 9: billing.v1.CreatePriceRequest.price:type_name -> billing.v1.Price
-	4,  // 10: billing.v1.CreatePriceResponse.price:type_name -> billing.v1.Price
-	4,  // 11: billing.v1.ListPricesResponse.prices:type_name -> billing.v1.Price
-	5,  // 12: billing.v1.CatalogService.CreateMeter:input_type -> billing.v1.CreateMeterRequest
-	7,  // 13: billing.v1.CatalogService.GetMeter:input_type -> billing.v1.GetMeterRequest
-	9,  // 14: billing.v1.CatalogService.ListMeters:input_type -> billing.v1.ListMetersRequest
-	11, // 15: billing.v1.CatalogService.CreatePrice:input_type -> billing.v1.CreatePriceRequest
-	13, // 16: billing.v1.CatalogService.ListPrices:input_type -> billing.v1.ListPricesRequest
-	6,  // 17: billing.v1.CatalogService.CreateMeter:output_type -> billing.v1.CreateMeterResponse
-	8,  // 18: billing.v1.CatalogService.GetMeter:output_type -> billing.v1.GetMeterResponse
-	10, // 19: billing.v1.CatalogService.ListMeters:output_type -> billing.v1.ListMetersResponse
-	12, // 20: billing.v1.CatalogService.CreatePrice:output_type -> billing.v1.CreatePriceResponse
-	14, // 21: billing.v1.CatalogService.ListPrices:output_type -> billing.v1.ListPricesResponse
-	17, // [17:22] is the sub-list for method output_type
-	12, // [12:17] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	15, // 5: billing.v1.Price.dimension_values:type_name -> billing.v1.Price.DimensionValuesEntry
+	2,  // 6: billing.v1.CreateMeterRequest.meter:type_name -> billing.v1.Meter
+	2,  // 7: billing.v1.CreateMeterResponse.meter:type_name -> billing.v1.Meter
+	2,  // 8: billing.v1.GetMeterResponse.meter:type_name -> billing.v1.Meter
+	2,  // 9: billing.v1.ListMetersResponse.meters:type_name -> billing.v1.Meter
+	4,  // 10: billing.v1.CreatePriceRequest.price:type_name -> billing.v1.Price
+	4,  // 11: billing.v1.CreatePriceResponse.price:type_name -> billing.v1.Price
+	4,  // 12: billing.v1.ListPricesResponse.prices:type_name -> billing.v1.Price
+	5,  // 13: billing.v1.CatalogService.CreateMeter:input_type -> billing.v1.CreateMeterRequest
+	7,  // 14: billing.v1.CatalogService.GetMeter:input_type -> billing.v1.GetMeterRequest
+	9,  // 15: billing.v1.CatalogService.ListMeters:input_type -> billing.v1.ListMetersRequest
+	11, // 16: billing.v1.CatalogService.CreatePrice:input_type -> billing.v1.CreatePriceRequest
+	13, // 17: billing.v1.CatalogService.ListPrices:input_type -> billing.v1.ListPricesRequest
+	6,  // 18: billing.v1.CatalogService.CreateMeter:output_type -> billing.v1.CreateMeterResponse
+	8,  // 19: billing.v1.CatalogService.GetMeter:output_type -> billing.v1.GetMeterResponse
+	10, // 20: billing.v1.CatalogService.ListMeters:output_type -> billing.v1.ListMetersResponse
+	12, // 21: billing.v1.CatalogService.CreatePrice:output_type -> billing.v1.CreatePriceResponse
+	14, // 22: billing.v1.CatalogService.ListPrices:output_type -> billing.v1.ListPricesResponse
+	18, // [18:23] is the sub-list for method output_type
+	13, // [13:18] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_billing_v1_catalog_service_proto_init() }
@@ -1148,7 +1223,7 @@ func file_billing_v1_catalog_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_billing_v1_catalog_service_proto_rawDesc), len(file_billing_v1_catalog_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

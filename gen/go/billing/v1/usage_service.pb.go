@@ -76,6 +76,59 @@ func (UsageRecordView) EnumDescriptor() ([]byte, []int) {
 	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{0}
 }
 
+// UsageChangeKind says what a change did to the ledger.
+type UsageChangeKind int32
+
+const (
+	// Not set.
+	UsageChangeKind_USAGE_CHANGE_KIND_UNSPECIFIED UsageChangeKind = 0
+	// A usage record was recorded.
+	UsageChangeKind_USAGE_CHANGE_KIND_RECORDED UsageChangeKind = 1
+	// A usage record was voided.
+	UsageChangeKind_USAGE_CHANGE_KIND_VOIDED UsageChangeKind = 2
+)
+
+// Enum value maps for UsageChangeKind.
+var (
+	UsageChangeKind_name = map[int32]string{
+		0: "USAGE_CHANGE_KIND_UNSPECIFIED",
+		1: "USAGE_CHANGE_KIND_RECORDED",
+		2: "USAGE_CHANGE_KIND_VOIDED",
+	}
+	UsageChangeKind_value = map[string]int32{
+		"USAGE_CHANGE_KIND_UNSPECIFIED": 0,
+		"USAGE_CHANGE_KIND_RECORDED":    1,
+		"USAGE_CHANGE_KIND_VOIDED":      2,
+	}
+)
+
+func (x UsageChangeKind) Enum() *UsageChangeKind {
+	p := new(UsageChangeKind)
+	*p = x
+	return p
+}
+
+func (x UsageChangeKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (UsageChangeKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_billing_v1_usage_service_proto_enumTypes[1].Descriptor()
+}
+
+func (UsageChangeKind) Type() protoreflect.EnumType {
+	return &file_billing_v1_usage_service_proto_enumTypes[1]
+}
+
+func (x UsageChangeKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use UsageChangeKind.Descriptor instead.
+func (UsageChangeKind) EnumDescriptor() ([]byte, []int) {
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{1}
+}
+
 // UsageRecord is one recorded usage event.
 type UsageRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -239,7 +292,12 @@ type RecordUsageRequest struct {
 	EventTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=event_time,json=eventTime,proto3" json:"event_time,omitempty"`
 	// Free-form labels kept with the record (at most 32 entries; keys at most
 	// 64 characters, values at most 256).
-	Attributes    map[string]string `protobuf:"bytes,6,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Attributes map[string]string `protobuf:"bytes,6,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// A correction of a finalized period (admin role only): the event is
+	// recorded into its finalized period and the period's bill gets a new
+	// revision; earlier revisions never change. Without it, an event in a
+	// finalized period is refused with reason BILL_FINALIZED.
+	Correction    bool `protobuf:"varint,7,opt,name=correction,proto3" json:"correction,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -314,6 +372,13 @@ func (x *RecordUsageRequest) GetAttributes() map[string]string {
 		return x.Attributes
 	}
 	return nil
+}
+
+func (x *RecordUsageRequest) GetCorrection() bool {
+	if x != nil {
+		return x.Correction
+	}
+	return false
 }
 
 // RecordUsageResponse is the response of UsageService.RecordUsage.
@@ -929,7 +994,9 @@ type ListUsageRecordsRequest struct {
 	// The most records to return (default 50, at most 1000).
 	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The next_page_token of a previous response.
-	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only records whose attributes include all of these.
+	Attributes    map[string]string `protobuf:"bytes,7,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1006,6 +1073,13 @@ func (x *ListUsageRecordsRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *ListUsageRecordsRequest) GetAttributes() map[string]string {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
 // ListUsageRecordsResponse is the response of UsageService.ListUsageRecords.
 type ListUsageRecordsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1067,7 +1141,9 @@ type GetDailyUsageRequest struct {
 	// The customer's Tally id or external_id.
 	CustomerId string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
 	// The billing period, "YYYY-MM"; empty means the current period.
-	Period        string `protobuf:"bytes,2,opt,name=period,proto3" json:"period,omitempty"`
+	Period string `protobuf:"bytes,2,opt,name=period,proto3" json:"period,omitempty"`
+	// Only usage whose attributes include all of these.
+	Attributes    map[string]string `protobuf:"bytes,3,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1114,6 +1190,13 @@ func (x *GetDailyUsageRequest) GetPeriod() string {
 		return x.Period
 	}
 	return ""
+}
+
+func (x *GetDailyUsageRequest) GetAttributes() map[string]string {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
 }
 
 // GetDailyUsageResponse is the response of UsageService.GetDailyUsage.
@@ -1261,7 +1344,10 @@ type VoidUsageRequest struct {
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Why the record is voided (required, at most 512 characters); kept in the
 	// ledger.
-	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// A correction of a finalized period (admin role only): the void goes into
+	// the record's finalized period and the period's bill gets a new revision.
+	Correction    bool `protobuf:"varint,3,opt,name=correction,proto3" json:"correction,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1308,6 +1394,13 @@ func (x *VoidUsageRequest) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *VoidUsageRequest) GetCorrection() bool {
+	if x != nil {
+		return x.Correction
+	}
+	return false
 }
 
 // VoidUsageResponse is the response of UsageService.VoidUsage.
@@ -1365,6 +1458,488 @@ func (x *VoidUsageResponse) GetReplayed() bool {
 	return false
 }
 
+// UsageLimit is the most a customer may use of a meter per billing period.
+type UsageLimit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The customer's Tally id (an external_id is accepted on input).
+	CustomerId string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// The meter's key.
+	MeterKey string `protobuf:"bytes,2,opt,name=meter_key,json=meterKey,proto3" json:"meter_key,omitempty"`
+	// The limit on the period's aggregated quantity, as a decimal string; empty
+	// in SetUsageLimit removes the limit.
+	Limit string `protobuf:"bytes,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	// When the limit was last set (output only).
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UsageLimit) Reset() {
+	*x = UsageLimit{}
+	mi := &file_billing_v1_usage_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UsageLimit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UsageLimit) ProtoMessage() {}
+
+func (x *UsageLimit) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_usage_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UsageLimit.ProtoReflect.Descriptor instead.
+func (*UsageLimit) Descriptor() ([]byte, []int) {
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *UsageLimit) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *UsageLimit) GetMeterKey() string {
+	if x != nil {
+		return x.MeterKey
+	}
+	return ""
+}
+
+func (x *UsageLimit) GetLimit() string {
+	if x != nil {
+		return x.Limit
+	}
+	return ""
+}
+
+func (x *UsageLimit) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// SetUsageLimitRequest is the request of UsageService.SetUsageLimit.
+type SetUsageLimitRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller-chosen idempotency key of this call (required, at most 128
+	// characters).
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The limit to set.
+	Limit         *UsageLimit `protobuf:"bytes,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetUsageLimitRequest) Reset() {
+	*x = SetUsageLimitRequest{}
+	mi := &file_billing_v1_usage_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetUsageLimitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetUsageLimitRequest) ProtoMessage() {}
+
+func (x *SetUsageLimitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_usage_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetUsageLimitRequest.ProtoReflect.Descriptor instead.
+func (*SetUsageLimitRequest) Descriptor() ([]byte, []int) {
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SetUsageLimitRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *SetUsageLimitRequest) GetLimit() *UsageLimit {
+	if x != nil {
+		return x.Limit
+	}
+	return nil
+}
+
+// SetUsageLimitResponse is the response of UsageService.SetUsageLimit.
+type SetUsageLimitResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The limit as stored.
+	Limit *UsageLimit `protobuf:"bytes,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	// True when this request_id had already set the limit.
+	Replayed      bool `protobuf:"varint,2,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetUsageLimitResponse) Reset() {
+	*x = SetUsageLimitResponse{}
+	mi := &file_billing_v1_usage_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetUsageLimitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetUsageLimitResponse) ProtoMessage() {}
+
+func (x *SetUsageLimitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_usage_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetUsageLimitResponse.ProtoReflect.Descriptor instead.
+func (*SetUsageLimitResponse) Descriptor() ([]byte, []int) {
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *SetUsageLimitResponse) GetLimit() *UsageLimit {
+	if x != nil {
+		return x.Limit
+	}
+	return nil
+}
+
+func (x *SetUsageLimitResponse) GetReplayed() bool {
+	if x != nil {
+		return x.Replayed
+	}
+	return false
+}
+
+// GetUsageAllowanceRequest is the request of UsageService.GetUsageAllowance.
+type GetUsageAllowanceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The customer's Tally id or external_id.
+	CustomerId string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// The meter's key.
+	MeterKey      string `protobuf:"bytes,2,opt,name=meter_key,json=meterKey,proto3" json:"meter_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUsageAllowanceRequest) Reset() {
+	*x = GetUsageAllowanceRequest{}
+	mi := &file_billing_v1_usage_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUsageAllowanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUsageAllowanceRequest) ProtoMessage() {}
+
+func (x *GetUsageAllowanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_usage_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUsageAllowanceRequest.ProtoReflect.Descriptor instead.
+func (*GetUsageAllowanceRequest) Descriptor() ([]byte, []int) {
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *GetUsageAllowanceRequest) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *GetUsageAllowanceRequest) GetMeterKey() string {
+	if x != nil {
+		return x.MeterKey
+	}
+	return ""
+}
+
+// GetUsageAllowanceResponse is the response of UsageService.GetUsageAllowance.
+type GetUsageAllowanceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The limit, as a decimal string; empty when the meter has none.
+	Limit string `protobuf:"bytes,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	// The current period's aggregated quantity of the meter.
+	Used string `protobuf:"bytes,2,opt,name=used,proto3" json:"used,omitempty"`
+	// limit - used (never below 0); empty when there is no limit.
+	Remaining string `protobuf:"bytes,3,opt,name=remaining,proto3" json:"remaining,omitempty"`
+	// The billing period ("YYYY-MM") the figures describe.
+	Period        string `protobuf:"bytes,4,opt,name=period,proto3" json:"period,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUsageAllowanceResponse) Reset() {
+	*x = GetUsageAllowanceResponse{}
+	mi := &file_billing_v1_usage_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUsageAllowanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUsageAllowanceResponse) ProtoMessage() {}
+
+func (x *GetUsageAllowanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_usage_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUsageAllowanceResponse.ProtoReflect.Descriptor instead.
+func (*GetUsageAllowanceResponse) Descriptor() ([]byte, []int) {
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *GetUsageAllowanceResponse) GetLimit() string {
+	if x != nil {
+		return x.Limit
+	}
+	return ""
+}
+
+func (x *GetUsageAllowanceResponse) GetUsed() string {
+	if x != nil {
+		return x.Used
+	}
+	return ""
+}
+
+func (x *GetUsageAllowanceResponse) GetRemaining() string {
+	if x != nil {
+		return x.Remaining
+	}
+	return ""
+}
+
+func (x *GetUsageAllowanceResponse) GetPeriod() string {
+	if x != nil {
+		return x.Period
+	}
+	return ""
+}
+
+// WatchUsageRequest is the request of UsageService.WatchUsage.
+type WatchUsageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The cursor of the last change already processed; empty means from the
+	// beginning of the ledger.
+	AfterCursor string `protobuf:"bytes,1,opt,name=after_cursor,json=afterCursor,proto3" json:"after_cursor,omitempty"`
+	// Only changes of this customer (Tally id or external_id); empty means
+	// every customer of the tenant.
+	CustomerId    string `protobuf:"bytes,2,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchUsageRequest) Reset() {
+	*x = WatchUsageRequest{}
+	mi := &file_billing_v1_usage_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchUsageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchUsageRequest) ProtoMessage() {}
+
+func (x *WatchUsageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_usage_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchUsageRequest.ProtoReflect.Descriptor instead.
+func (*WatchUsageRequest) Descriptor() ([]byte, []int) {
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *WatchUsageRequest) GetAfterCursor() string {
+	if x != nil {
+		return x.AfterCursor
+	}
+	return ""
+}
+
+func (x *WatchUsageRequest) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+// WatchUsageResponse is one message of the WatchUsage stream.
+type WatchUsageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The changes ready to send, in commit order (at least one, at most a
+	// bounded batch).
+	Changes       []*UsageChange `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchUsageResponse) Reset() {
+	*x = WatchUsageResponse{}
+	mi := &file_billing_v1_usage_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchUsageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchUsageResponse) ProtoMessage() {}
+
+func (x *WatchUsageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_usage_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchUsageResponse.ProtoReflect.Descriptor instead.
+func (*WatchUsageResponse) Descriptor() ([]byte, []int) {
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *WatchUsageResponse) GetChanges() []*UsageChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+// UsageChange is one change to the usage ledger.
+type UsageChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Where this change is in the feed: pass it as after_cursor to resume after
+	// it. Opaque.
+	Cursor string `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// The record as the change left it (voided for USAGE_CHANGE_KIND_VOIDED).
+	Record *UsageRecord `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	// What the change did.
+	Kind          UsageChangeKind `protobuf:"varint,3,opt,name=kind,proto3,enum=billing.v1.UsageChangeKind" json:"kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UsageChange) Reset() {
+	*x = UsageChange{}
+	mi := &file_billing_v1_usage_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UsageChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UsageChange) ProtoMessage() {}
+
+func (x *UsageChange) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_usage_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UsageChange.ProtoReflect.Descriptor instead.
+func (*UsageChange) Descriptor() ([]byte, []int) {
+	return file_billing_v1_usage_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *UsageChange) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *UsageChange) GetRecord() *UsageRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *UsageChange) GetKind() UsageChangeKind {
+	if x != nil {
+		return x.Kind
+	}
+	return UsageChangeKind_USAGE_CHANGE_KIND_UNSPECIFIED
+}
+
 var File_billing_v1_usage_service_proto protoreflect.FileDescriptor
 
 const file_billing_v1_usage_service_proto_rawDesc = "" +
@@ -1394,7 +1969,7 @@ const file_billing_v1_usage_service_proto_rawDesc = "" +
 	"\tvoid_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\bvoidTime\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd7\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf7\x02\n" +
 	"\x12RecordUsageRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1f\n" +
@@ -1406,7 +1981,10 @@ const file_billing_v1_usage_service_proto_rawDesc = "" +
 	"event_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\teventTime\x12N\n" +
 	"\n" +
 	"attributes\x18\x06 \x03(\v2..billing.v1.RecordUsageRequest.AttributesEntryR\n" +
-	"attributes\x1a=\n" +
+	"attributes\x12\x1e\n" +
+	"\n" +
+	"correction\x18\a \x01(\bR\n" +
+	"correction\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"b\n" +
@@ -1442,7 +2020,7 @@ const file_billing_v1_usage_service_proto_rawDesc = "" +
 	"\x15GetUsageRecordRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"I\n" +
 	"\x16GetUsageRecordResponse\x12/\n" +
-	"\x06record\x18\x01 \x01(\v2\x17.billing.v1.UsageRecordR\x06record\"\x85\x02\n" +
+	"\x06record\x18\x01 \x01(\v2\x17.billing.v1.UsageRecordR\x06record\"\x99\x03\n" +
 	"\x17ListUsageRecordsRequest\x12\x1f\n" +
 	"\vcustomer_id\x18\x01 \x01(\tR\n" +
 	"customerId\x12\x1b\n" +
@@ -1452,14 +2030,26 @@ const file_billing_v1_usage_service_proto_rawDesc = "" +
 	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x1b\n" +
 	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x06 \x01(\tR\tpageToken\"u\n" +
+	"page_token\x18\x06 \x01(\tR\tpageToken\x12S\n" +
+	"\n" +
+	"attributes\x18\a \x03(\v23.billing.v1.ListUsageRecordsRequest.AttributesEntryR\n" +
+	"attributes\x1a=\n" +
+	"\x0fAttributesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"u\n" +
 	"\x18ListUsageRecordsResponse\x121\n" +
 	"\arecords\x18\x01 \x03(\v2\x17.billing.v1.UsageRecordR\arecords\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"O\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe0\x01\n" +
 	"\x14GetDailyUsageRequest\x12\x1f\n" +
 	"\vcustomer_id\x18\x01 \x01(\tR\n" +
 	"customerId\x12\x16\n" +
-	"\x06period\x18\x02 \x01(\tR\x06period\"|\n" +
+	"\x06period\x18\x02 \x01(\tR\x06period\x12P\n" +
+	"\n" +
+	"attributes\x18\x03 \x03(\v20.billing.v1.GetDailyUsageRequest.AttributesEntryR\n" +
+	"attributes\x1a=\n" +
+	"\x0fAttributesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"|\n" +
 	"\x15GetDailyUsageResponse\x12\x1f\n" +
 	"\vcustomer_id\x18\x01 \x01(\tR\n" +
 	"customerId\x12\x16\n" +
@@ -1471,18 +2061,59 @@ const file_billing_v1_usage_service_proto_rawDesc = "" +
 	"\tmeter_key\x18\x02 \x01(\tR\bmeterKey\x12\x1a\n" +
 	"\bquantity\x18\x03 \x01(\tR\bquantity\x12\x1f\n" +
 	"\vevent_count\x18\x04 \x01(\x03R\n" +
-	"eventCount\"I\n" +
+	"eventCount\"i\n" +
 	"\x10VoidUsageRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"`\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1e\n" +
+	"\n" +
+	"correction\x18\x03 \x01(\bR\n" +
+	"correction\"`\n" +
 	"\x11VoidUsageResponse\x12/\n" +
 	"\x06record\x18\x01 \x01(\v2\x17.billing.v1.UsageRecordR\x06record\x12\x1a\n" +
-	"\breplayed\x18\x02 \x01(\bR\breplayed*m\n" +
+	"\breplayed\x18\x02 \x01(\bR\breplayed\"\x9d\x01\n" +
+	"\n" +
+	"UsageLimit\x12\x1f\n" +
+	"\vcustomer_id\x18\x01 \x01(\tR\n" +
+	"customerId\x12\x1b\n" +
+	"\tmeter_key\x18\x02 \x01(\tR\bmeterKey\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\tR\x05limit\x12;\n" +
+	"\vupdate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"c\n" +
+	"\x14SetUsageLimitRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12,\n" +
+	"\x05limit\x18\x02 \x01(\v2\x16.billing.v1.UsageLimitR\x05limit\"a\n" +
+	"\x15SetUsageLimitResponse\x12,\n" +
+	"\x05limit\x18\x01 \x01(\v2\x16.billing.v1.UsageLimitR\x05limit\x12\x1a\n" +
+	"\breplayed\x18\x02 \x01(\bR\breplayed\"X\n" +
+	"\x18GetUsageAllowanceRequest\x12\x1f\n" +
+	"\vcustomer_id\x18\x01 \x01(\tR\n" +
+	"customerId\x12\x1b\n" +
+	"\tmeter_key\x18\x02 \x01(\tR\bmeterKey\"{\n" +
+	"\x19GetUsageAllowanceResponse\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\tR\x05limit\x12\x12\n" +
+	"\x04used\x18\x02 \x01(\tR\x04used\x12\x1c\n" +
+	"\tremaining\x18\x03 \x01(\tR\tremaining\x12\x16\n" +
+	"\x06period\x18\x04 \x01(\tR\x06period\"W\n" +
+	"\x11WatchUsageRequest\x12!\n" +
+	"\fafter_cursor\x18\x01 \x01(\tR\vafterCursor\x12\x1f\n" +
+	"\vcustomer_id\x18\x02 \x01(\tR\n" +
+	"customerId\"G\n" +
+	"\x12WatchUsageResponse\x121\n" +
+	"\achanges\x18\x01 \x03(\v2\x17.billing.v1.UsageChangeR\achanges\"\x87\x01\n" +
+	"\vUsageChange\x12\x16\n" +
+	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12/\n" +
+	"\x06record\x18\x02 \x01(\v2\x17.billing.v1.UsageRecordR\x06record\x12/\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x1b.billing.v1.UsageChangeKindR\x04kind*m\n" +
 	"\x0fUsageRecordView\x12!\n" +
 	"\x1dUSAGE_RECORD_VIEW_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17USAGE_RECORD_VIEW_BASIC\x10\x01\x12\x1a\n" +
-	"\x16USAGE_RECORD_VIEW_FULL\x10\x022\xf8\x04\n" +
+	"\x16USAGE_RECORD_VIEW_FULL\x10\x02*r\n" +
+	"\x0fUsageChangeKind\x12!\n" +
+	"\x1dUSAGE_CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aUSAGE_CHANGE_KIND_RECORDED\x10\x01\x12\x1c\n" +
+	"\x18USAGE_CHANGE_KIND_VOIDED\x10\x022\x89\a\n" +
 	"\fUsageService\x12N\n" +
 	"\vRecordUsage\x12\x1e.billing.v1.RecordUsageRequest\x1a\x1f.billing.v1.RecordUsageResponse\x12]\n" +
 	"\x10BatchRecordUsage\x12#.billing.v1.BatchRecordUsageRequest\x1a$.billing.v1.BatchRecordUsageResponse\x12R\n" +
@@ -1490,7 +2121,11 @@ const file_billing_v1_usage_service_proto_rawDesc = "" +
 	"\x0eGetUsageRecord\x12!.billing.v1.GetUsageRecordRequest\x1a\".billing.v1.GetUsageRecordResponse\"\x03\x90\x02\x01\x12b\n" +
 	"\x10ListUsageRecords\x12#.billing.v1.ListUsageRecordsRequest\x1a$.billing.v1.ListUsageRecordsResponse\"\x03\x90\x02\x01\x12Y\n" +
 	"\rGetDailyUsage\x12 .billing.v1.GetDailyUsageRequest\x1a!.billing.v1.GetDailyUsageResponse\"\x03\x90\x02\x01\x12H\n" +
-	"\tVoidUsage\x12\x1c.billing.v1.VoidUsageRequest\x1a\x1d.billing.v1.VoidUsageResponseB/Z-example.com/tally/gen/go/billing/v1;billingv1b\x06proto3"
+	"\tVoidUsage\x12\x1c.billing.v1.VoidUsageRequest\x1a\x1d.billing.v1.VoidUsageResponse\x12T\n" +
+	"\rSetUsageLimit\x12 .billing.v1.SetUsageLimitRequest\x1a!.billing.v1.SetUsageLimitResponse\x12e\n" +
+	"\x11GetUsageAllowance\x12$.billing.v1.GetUsageAllowanceRequest\x1a%.billing.v1.GetUsageAllowanceResponse\"\x03\x90\x02\x01\x12R\n" +
+	"\n" +
+	"WatchUsage\x12\x1d.billing.v1.WatchUsageRequest\x1a\x1e.billing.v1.WatchUsageResponse\"\x03\x90\x02\x010\x01B/Z-example.com/tally/gen/go/billing/v1;billingv1b\x06proto3"
 
 var (
 	file_billing_v1_usage_service_proto_rawDescOnce sync.Once
@@ -1504,75 +2139,100 @@ func file_billing_v1_usage_service_proto_rawDescGZIP() []byte {
 	return file_billing_v1_usage_service_proto_rawDescData
 }
 
-var file_billing_v1_usage_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_billing_v1_usage_service_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_billing_v1_usage_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_billing_v1_usage_service_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_billing_v1_usage_service_proto_goTypes = []any{
-	(UsageRecordView)(0),             // 0: billing.v1.UsageRecordView
-	(*UsageRecord)(nil),              // 1: billing.v1.UsageRecord
-	(*RecordUsageRequest)(nil),       // 2: billing.v1.RecordUsageRequest
-	(*RecordUsageResponse)(nil),      // 3: billing.v1.RecordUsageResponse
-	(*BatchRecordUsageRequest)(nil),  // 4: billing.v1.BatchRecordUsageRequest
-	(*BatchRecordUsageResponse)(nil), // 5: billing.v1.BatchRecordUsageResponse
-	(*BatchRecordUsageResult)(nil),   // 6: billing.v1.BatchRecordUsageResult
-	(*StreamUsageRequest)(nil),       // 7: billing.v1.StreamUsageRequest
-	(*StreamUsageResponse)(nil),      // 8: billing.v1.StreamUsageResponse
-	(*UsageError)(nil),               // 9: billing.v1.UsageError
-	(*FieldViolation)(nil),           // 10: billing.v1.FieldViolation
-	(*GetUsageRecordRequest)(nil),    // 11: billing.v1.GetUsageRecordRequest
-	(*GetUsageRecordResponse)(nil),   // 12: billing.v1.GetUsageRecordResponse
-	(*ListUsageRecordsRequest)(nil),  // 13: billing.v1.ListUsageRecordsRequest
-	(*ListUsageRecordsResponse)(nil), // 14: billing.v1.ListUsageRecordsResponse
-	(*GetDailyUsageRequest)(nil),     // 15: billing.v1.GetDailyUsageRequest
-	(*GetDailyUsageResponse)(nil),    // 16: billing.v1.GetDailyUsageResponse
-	(*DailyUsage)(nil),               // 17: billing.v1.DailyUsage
-	(*VoidUsageRequest)(nil),         // 18: billing.v1.VoidUsageRequest
-	(*VoidUsageResponse)(nil),        // 19: billing.v1.VoidUsageResponse
-	nil,                              // 20: billing.v1.UsageRecord.AttributesEntry
-	nil,                              // 21: billing.v1.RecordUsageRequest.AttributesEntry
-	(*timestamppb.Timestamp)(nil),    // 22: google.protobuf.Timestamp
+	(UsageRecordView)(0),              // 0: billing.v1.UsageRecordView
+	(UsageChangeKind)(0),              // 1: billing.v1.UsageChangeKind
+	(*UsageRecord)(nil),               // 2: billing.v1.UsageRecord
+	(*RecordUsageRequest)(nil),        // 3: billing.v1.RecordUsageRequest
+	(*RecordUsageResponse)(nil),       // 4: billing.v1.RecordUsageResponse
+	(*BatchRecordUsageRequest)(nil),   // 5: billing.v1.BatchRecordUsageRequest
+	(*BatchRecordUsageResponse)(nil),  // 6: billing.v1.BatchRecordUsageResponse
+	(*BatchRecordUsageResult)(nil),    // 7: billing.v1.BatchRecordUsageResult
+	(*StreamUsageRequest)(nil),        // 8: billing.v1.StreamUsageRequest
+	(*StreamUsageResponse)(nil),       // 9: billing.v1.StreamUsageResponse
+	(*UsageError)(nil),                // 10: billing.v1.UsageError
+	(*FieldViolation)(nil),            // 11: billing.v1.FieldViolation
+	(*GetUsageRecordRequest)(nil),     // 12: billing.v1.GetUsageRecordRequest
+	(*GetUsageRecordResponse)(nil),    // 13: billing.v1.GetUsageRecordResponse
+	(*ListUsageRecordsRequest)(nil),   // 14: billing.v1.ListUsageRecordsRequest
+	(*ListUsageRecordsResponse)(nil),  // 15: billing.v1.ListUsageRecordsResponse
+	(*GetDailyUsageRequest)(nil),      // 16: billing.v1.GetDailyUsageRequest
+	(*GetDailyUsageResponse)(nil),     // 17: billing.v1.GetDailyUsageResponse
+	(*DailyUsage)(nil),                // 18: billing.v1.DailyUsage
+	(*VoidUsageRequest)(nil),          // 19: billing.v1.VoidUsageRequest
+	(*VoidUsageResponse)(nil),         // 20: billing.v1.VoidUsageResponse
+	(*UsageLimit)(nil),                // 21: billing.v1.UsageLimit
+	(*SetUsageLimitRequest)(nil),      // 22: billing.v1.SetUsageLimitRequest
+	(*SetUsageLimitResponse)(nil),     // 23: billing.v1.SetUsageLimitResponse
+	(*GetUsageAllowanceRequest)(nil),  // 24: billing.v1.GetUsageAllowanceRequest
+	(*GetUsageAllowanceResponse)(nil), // 25: billing.v1.GetUsageAllowanceResponse
+	(*WatchUsageRequest)(nil),         // 26: billing.v1.WatchUsageRequest
+	(*WatchUsageResponse)(nil),        // 27: billing.v1.WatchUsageResponse
+	(*UsageChange)(nil),               // 28: billing.v1.UsageChange
+	nil,                               // 29: billing.v1.UsageRecord.AttributesEntry
+	nil,                               // 30: billing.v1.RecordUsageRequest.AttributesEntry
+	nil,                               // 31: billing.v1.ListUsageRecordsRequest.AttributesEntry
+	nil,                               // 32: billing.v1.GetDailyUsageRequest.AttributesEntry
+	(*timestamppb.Timestamp)(nil),     // 33: google.protobuf.Timestamp
 }
 var file_billing_v1_usage_service_proto_depIdxs = []int32{
-	22, // 0: billing.v1.UsageRecord.event_time:type_name -> google.protobuf.Timestamp
-	22, // 1: billing.v1.UsageRecord.create_time:type_name -> google.protobuf.Timestamp
-	20, // 2: billing.v1.UsageRecord.attributes:type_name -> billing.v1.UsageRecord.AttributesEntry
-	22, // 3: billing.v1.UsageRecord.void_time:type_name -> google.protobuf.Timestamp
-	22, // 4: billing.v1.RecordUsageRequest.event_time:type_name -> google.protobuf.Timestamp
-	21, // 5: billing.v1.RecordUsageRequest.attributes:type_name -> billing.v1.RecordUsageRequest.AttributesEntry
-	1,  // 6: billing.v1.RecordUsageResponse.record:type_name -> billing.v1.UsageRecord
-	2,  // 7: billing.v1.BatchRecordUsageRequest.requests:type_name -> billing.v1.RecordUsageRequest
+	33, // 0: billing.v1.UsageRecord.event_time:type_name -> google.protobuf.Timestamp
+	33, // 1: billing.v1.UsageRecord.create_time:type_name -> google.protobuf.Timestamp
+	29, // 2: billing.v1.UsageRecord.attributes:type_name -> billing.v1.UsageRecord.AttributesEntry
+	33, // 3: billing.v1.UsageRecord.void_time:type_name -> google.protobuf.Timestamp
+	33, // 4: billing.v1.RecordUsageRequest.event_time:type_name -> google.protobuf.Timestamp
+	30, // 5: billing.v1.RecordUsageRequest.attributes:type_name -> billing.v1.RecordUsageRequest.AttributesEntry
+	2,  // 6: billing.v1.RecordUsageResponse.record:type_name -> billing.v1.UsageRecord
+	3,  // 7: billing.v1.BatchRecordUsageRequest.requests:type_name -> billing.v1.RecordUsageRequest
 	0,  // 8: billing.v1.BatchRecordUsageRequest.view:type_name -> billing.v1.UsageRecordView
-	6,  // 9: billing.v1.BatchRecordUsageResponse.results:type_name -> billing.v1.BatchRecordUsageResult
-	3,  // 10: billing.v1.BatchRecordUsageResult.response:type_name -> billing.v1.RecordUsageResponse
-	9,  // 11: billing.v1.BatchRecordUsageResult.error:type_name -> billing.v1.UsageError
-	2,  // 12: billing.v1.StreamUsageRequest.requests:type_name -> billing.v1.RecordUsageRequest
+	7,  // 9: billing.v1.BatchRecordUsageResponse.results:type_name -> billing.v1.BatchRecordUsageResult
+	4,  // 10: billing.v1.BatchRecordUsageResult.response:type_name -> billing.v1.RecordUsageResponse
+	10, // 11: billing.v1.BatchRecordUsageResult.error:type_name -> billing.v1.UsageError
+	3,  // 12: billing.v1.StreamUsageRequest.requests:type_name -> billing.v1.RecordUsageRequest
 	0,  // 13: billing.v1.StreamUsageRequest.view:type_name -> billing.v1.UsageRecordView
-	6,  // 14: billing.v1.StreamUsageResponse.results:type_name -> billing.v1.BatchRecordUsageResult
-	10, // 15: billing.v1.UsageError.field_violations:type_name -> billing.v1.FieldViolation
-	1,  // 16: billing.v1.GetUsageRecordResponse.record:type_name -> billing.v1.UsageRecord
-	22, // 17: billing.v1.ListUsageRecordsRequest.start_time:type_name -> google.protobuf.Timestamp
-	22, // 18: billing.v1.ListUsageRecordsRequest.end_time:type_name -> google.protobuf.Timestamp
-	1,  // 19: billing.v1.ListUsageRecordsResponse.records:type_name -> billing.v1.UsageRecord
-	17, // 20: billing.v1.GetDailyUsageResponse.days:type_name -> billing.v1.DailyUsage
-	1,  // 21: billing.v1.VoidUsageResponse.record:type_name -> billing.v1.UsageRecord
-	2,  // 22: billing.v1.UsageService.RecordUsage:input_type -> billing.v1.RecordUsageRequest
-	4,  // 23: billing.v1.UsageService.BatchRecordUsage:input_type -> billing.v1.BatchRecordUsageRequest
-	7,  // 24: billing.v1.UsageService.StreamUsage:input_type -> billing.v1.StreamUsageRequest
-	11, // 25: billing.v1.UsageService.GetUsageRecord:input_type -> billing.v1.GetUsageRecordRequest
-	13, // 26: billing.v1.UsageService.ListUsageRecords:input_type -> billing.v1.ListUsageRecordsRequest
-	15, // 27: billing.v1.UsageService.GetDailyUsage:input_type -> billing.v1.GetDailyUsageRequest
-	18, // 28: billing.v1.UsageService.VoidUsage:input_type -> billing.v1.VoidUsageRequest
-	3,  // 29: billing.v1.UsageService.RecordUsage:output_type -> billing.v1.RecordUsageResponse
-	5,  // 30: billing.v1.UsageService.BatchRecordUsage:output_type -> billing.v1.BatchRecordUsageResponse
-	8,  // 31: billing.v1.UsageService.StreamUsage:output_type -> billing.v1.StreamUsageResponse
-	12, // 32: billing.v1.UsageService.GetUsageRecord:output_type -> billing.v1.GetUsageRecordResponse
-	14, // 33: billing.v1.UsageService.ListUsageRecords:output_type -> billing.v1.ListUsageRecordsResponse
-	16, // 34: billing.v1.UsageService.GetDailyUsage:output_type -> billing.v1.GetDailyUsageResponse
-	19, // 35: billing.v1.UsageService.VoidUsage:output_type -> billing.v1.VoidUsageResponse
-	29, // [29:36] is the sub-list for method output_type
-	22, // [22:29] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	7,  // 14: billing.v1.StreamUsageResponse.results:type_name -> billing.v1.BatchRecordUsageResult
+	11, // 15: billing.v1.UsageError.field_violations:type_name -> billing.v1.FieldViolation
+	2,  // 16: billing.v1.GetUsageRecordResponse.record:type_name -> billing.v1.UsageRecord
+	33, // 17: billing.v1.ListUsageRecordsRequest.start_time:type_name -> google.protobuf.Timestamp
+	33, // 18: billing.v1.ListUsageRecordsRequest.end_time:type_name -> google.protobuf.Timestamp
+	31, // 19: billing.v1.ListUsageRecordsRequest.attributes:type_name -> billing.v1.ListUsageRecordsRequest.AttributesEntry
+	2,  // 20: billing.v1.ListUsageRecordsResponse.records:type_name -> billing.v1.UsageRecord
+	32, // 21: billing.v1.GetDailyUsageRequest.attributes:type_name -> billing.v1.GetDailyUsageRequest.AttributesEntry
+	18, // 22: billing.v1.GetDailyUsageResponse.days:type_name -> billing.v1.DailyUsage
+	2,  // 23: billing.v1.VoidUsageResponse.record:type_name -> billing.v1.UsageRecord
+	33, // 24: billing.v1.UsageLimit.update_time:type_name -> google.protobuf.Timestamp
+	21, // 25: billing.v1.SetUsageLimitRequest.limit:type_name -> billing.v1.UsageLimit
+	21, // 26: billing.v1.SetUsageLimitResponse.limit:type_name -> billing.v1.UsageLimit
+	28, // 27: billing.v1.WatchUsageResponse.changes:type_name -> billing.v1.UsageChange
+	2,  // 28: billing.v1.UsageChange.record:type_name -> billing.v1.UsageRecord
+	1,  // 29: billing.v1.UsageChange.kind:type_name -> billing.v1.UsageChangeKind
+	3,  // 30: billing.v1.UsageService.RecordUsage:input_type -> billing.v1.RecordUsageRequest
+	5,  // 31: billing.v1.UsageService.BatchRecordUsage:input_type -> billing.v1.BatchRecordUsageRequest
+	8,  // 32: billing.v1.UsageService.StreamUsage:input_type -> billing.v1.StreamUsageRequest
+	12, // 33: billing.v1.UsageService.GetUsageRecord:input_type -> billing.v1.GetUsageRecordRequest
+	14, // 34: billing.v1.UsageService.ListUsageRecords:input_type -> billing.v1.ListUsageRecordsRequest
+	16, // 35: billing.v1.UsageService.GetDailyUsage:input_type -> billing.v1.GetDailyUsageRequest
+	19, // 36: billing.v1.UsageService.VoidUsage:input_type -> billing.v1.VoidUsageRequest
+	22, // 37: billing.v1.UsageService.SetUsageLimit:input_type -> billing.v1.SetUsageLimitRequest
+	24, // 38: billing.v1.UsageService.GetUsageAllowance:input_type -> billing.v1.GetUsageAllowanceRequest
+	26, // 39: billing.v1.UsageService.WatchUsage:input_type -> billing.v1.WatchUsageRequest
+	4,  // 40: billing.v1.UsageService.RecordUsage:output_type -> billing.v1.RecordUsageResponse
+	6,  // 41: billing.v1.UsageService.BatchRecordUsage:output_type -> billing.v1.BatchRecordUsageResponse
+	9,  // 42: billing.v1.UsageService.StreamUsage:output_type -> billing.v1.StreamUsageResponse
+	13, // 43: billing.v1.UsageService.GetUsageRecord:output_type -> billing.v1.GetUsageRecordResponse
+	15, // 44: billing.v1.UsageService.ListUsageRecords:output_type -> billing.v1.ListUsageRecordsResponse
+	17, // 45: billing.v1.UsageService.GetDailyUsage:output_type -> billing.v1.GetDailyUsageResponse
+	20, // 46: billing.v1.UsageService.VoidUsage:output_type -> billing.v1.VoidUsageResponse
+	23, // 47: billing.v1.UsageService.SetUsageLimit:output_type -> billing.v1.SetUsageLimitResponse
+	25, // 48: billing.v1.UsageService.GetUsageAllowance:output_type -> billing.v1.GetUsageAllowanceResponse
+	27, // 49: billing.v1.UsageService.WatchUsage:output_type -> billing.v1.WatchUsageResponse
+	40, // [40:50] is the sub-list for method output_type
+	30, // [30:40] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_billing_v1_usage_service_proto_init() }
@@ -1589,8 +2249,8 @@ func file_billing_v1_usage_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_billing_v1_usage_service_proto_rawDesc), len(file_billing_v1_usage_service_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   21,
+			NumEnums:      2,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

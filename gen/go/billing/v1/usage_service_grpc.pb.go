@@ -19,13 +19,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	UsageService_RecordUsage_FullMethodName      = "/billing.v1.UsageService/RecordUsage"
-	UsageService_BatchRecordUsage_FullMethodName = "/billing.v1.UsageService/BatchRecordUsage"
-	UsageService_StreamUsage_FullMethodName      = "/billing.v1.UsageService/StreamUsage"
-	UsageService_GetUsageRecord_FullMethodName   = "/billing.v1.UsageService/GetUsageRecord"
-	UsageService_ListUsageRecords_FullMethodName = "/billing.v1.UsageService/ListUsageRecords"
-	UsageService_GetDailyUsage_FullMethodName    = "/billing.v1.UsageService/GetDailyUsage"
-	UsageService_VoidUsage_FullMethodName        = "/billing.v1.UsageService/VoidUsage"
+	UsageService_RecordUsage_FullMethodName       = "/billing.v1.UsageService/RecordUsage"
+	UsageService_BatchRecordUsage_FullMethodName  = "/billing.v1.UsageService/BatchRecordUsage"
+	UsageService_StreamUsage_FullMethodName       = "/billing.v1.UsageService/StreamUsage"
+	UsageService_GetUsageRecord_FullMethodName    = "/billing.v1.UsageService/GetUsageRecord"
+	UsageService_ListUsageRecords_FullMethodName  = "/billing.v1.UsageService/ListUsageRecords"
+	UsageService_GetDailyUsage_FullMethodName     = "/billing.v1.UsageService/GetDailyUsage"
+	UsageService_VoidUsage_FullMethodName         = "/billing.v1.UsageService/VoidUsage"
+	UsageService_SetUsageLimit_FullMethodName     = "/billing.v1.UsageService/SetUsageLimit"
+	UsageService_GetUsageAllowance_FullMethodName = "/billing.v1.UsageService/GetUsageAllowance"
+	UsageService_WatchUsage_FullMethodName        = "/billing.v1.UsageService/WatchUsage"
 )
 
 // UsageServiceClient is the client API for UsageService service.
@@ -62,6 +65,20 @@ type UsageServiceClient interface {
 	// voided with the reason, and stops counting towards its bill. Idempotent:
 	// voiding a voided record again with the same reason is replayed.
 	VoidUsage(ctx context.Context, in *VoidUsageRequest, opts ...grpc.CallOption) (*VoidUsageResponse, error)
+	// SetUsageLimit sets (or, with an empty limit, removes) the most a customer
+	// may use of a meter per billing period. From then on an event that would
+	// take the period's aggregated quantity past the limit is refused with
+	// FAILED_PRECONDITION, reason USAGE_LIMIT_EXCEEDED, and stores nothing; the
+	// check and the write are one transaction. Idempotent on request_id.
+	SetUsageLimit(ctx context.Context, in *SetUsageLimitRequest, opts ...grpc.CallOption) (*SetUsageLimitResponse, error)
+	// GetUsageAllowance returns a customer's limit on a meter, what the current
+	// period has used of it and what remains.
+	GetUsageAllowance(ctx context.Context, in *GetUsageAllowanceRequest, opts ...grpc.CallOption) (*GetUsageAllowanceResponse, error)
+	// WatchUsage streams every usage record and void in commit order after
+	// after_cursor, then follows live. A consumer that stores the cursor of the
+	// last change it processed and reconnects with it sees every change once,
+	// across server restarts.
+	WatchUsage(ctx context.Context, in *WatchUsageRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchUsageResponse], error)
 }
 
 type usageServiceClient struct {
@@ -145,6 +162,45 @@ func (c *usageServiceClient) VoidUsage(ctx context.Context, in *VoidUsageRequest
 	return out, nil
 }
 
+func (c *usageServiceClient) SetUsageLimit(ctx context.Context, in *SetUsageLimitRequest, opts ...grpc.CallOption) (*SetUsageLimitResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetUsageLimitResponse)
+	err := c.cc.Invoke(ctx, UsageService_SetUsageLimit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *usageServiceClient) GetUsageAllowance(ctx context.Context, in *GetUsageAllowanceRequest, opts ...grpc.CallOption) (*GetUsageAllowanceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetUsageAllowanceResponse)
+	err := c.cc.Invoke(ctx, UsageService_GetUsageAllowance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *usageServiceClient) WatchUsage(ctx context.Context, in *WatchUsageRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchUsageResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &UsageService_ServiceDesc.Streams[1], UsageService_WatchUsage_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchUsageRequest, WatchUsageResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type UsageService_WatchUsageClient = grpc.ServerStreamingClient[WatchUsageResponse]
+
 // UsageServiceServer is the server API for UsageService service.
 // All implementations must embed UnimplementedUsageServiceServer
 // for forward compatibility.
@@ -179,6 +235,20 @@ type UsageServiceServer interface {
 	// voided with the reason, and stops counting towards its bill. Idempotent:
 	// voiding a voided record again with the same reason is replayed.
 	VoidUsage(context.Context, *VoidUsageRequest) (*VoidUsageResponse, error)
+	// SetUsageLimit sets (or, with an empty limit, removes) the most a customer
+	// may use of a meter per billing period. From then on an event that would
+	// take the period's aggregated quantity past the limit is refused with
+	// FAILED_PRECONDITION, reason USAGE_LIMIT_EXCEEDED, and stores nothing; the
+	// check and the write are one transaction. Idempotent on request_id.
+	SetUsageLimit(context.Context, *SetUsageLimitRequest) (*SetUsageLimitResponse, error)
+	// GetUsageAllowance returns a customer's limit on a meter, what the current
+	// period has used of it and what remains.
+	GetUsageAllowance(context.Context, *GetUsageAllowanceRequest) (*GetUsageAllowanceResponse, error)
+	// WatchUsage streams every usage record and void in commit order after
+	// after_cursor, then follows live. A consumer that stores the cursor of the
+	// last change it processed and reconnects with it sees every change once,
+	// across server restarts.
+	WatchUsage(*WatchUsageRequest, grpc.ServerStreamingServer[WatchUsageResponse]) error
 	mustEmbedUnimplementedUsageServiceServer()
 }
 
@@ -209,6 +279,15 @@ func (UnimplementedUsageServiceServer) GetDailyUsage(context.Context, *GetDailyU
 }
 func (UnimplementedUsageServiceServer) VoidUsage(context.Context, *VoidUsageRequest) (*VoidUsageResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method VoidUsage not implemented")
+}
+func (UnimplementedUsageServiceServer) SetUsageLimit(context.Context, *SetUsageLimitRequest) (*SetUsageLimitResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetUsageLimit not implemented")
+}
+func (UnimplementedUsageServiceServer) GetUsageAllowance(context.Context, *GetUsageAllowanceRequest) (*GetUsageAllowanceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetUsageAllowance not implemented")
+}
+func (UnimplementedUsageServiceServer) WatchUsage(*WatchUsageRequest, grpc.ServerStreamingServer[WatchUsageResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchUsage not implemented")
 }
 func (UnimplementedUsageServiceServer) mustEmbedUnimplementedUsageServiceServer() {}
 func (UnimplementedUsageServiceServer) testEmbeddedByValue()                      {}
@@ -346,6 +425,53 @@ func _UsageService_VoidUsage_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _UsageService_SetUsageLimit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetUsageLimitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UsageServiceServer).SetUsageLimit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UsageService_SetUsageLimit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UsageServiceServer).SetUsageLimit(ctx, req.(*SetUsageLimitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UsageService_GetUsageAllowance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetUsageAllowanceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UsageServiceServer).GetUsageAllowance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UsageService_GetUsageAllowance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UsageServiceServer).GetUsageAllowance(ctx, req.(*GetUsageAllowanceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UsageService_WatchUsage_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchUsageRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(UsageServiceServer).WatchUsage(m, &grpc.GenericServerStream[WatchUsageRequest, WatchUsageResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type UsageService_WatchUsageServer = grpc.ServerStreamingServer[WatchUsageResponse]
+
 // UsageService_ServiceDesc is the grpc.ServiceDesc for UsageService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -377,6 +503,14 @@ var UsageService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "VoidUsage",
 			Handler:    _UsageService_VoidUsage_Handler,
 		},
+		{
+			MethodName: "SetUsageLimit",
+			Handler:    _UsageService_SetUsageLimit_Handler,
+		},
+		{
+			MethodName: "GetUsageAllowance",
+			Handler:    _UsageService_GetUsageAllowance_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -384,6 +518,11 @@ var UsageService_ServiceDesc = grpc.ServiceDesc{
 			Handler:       _UsageService_StreamUsage_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "WatchUsage",
+			Handler:       _UsageService_WatchUsage_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "billing/v1/usage_service.proto",

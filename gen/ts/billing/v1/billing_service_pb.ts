@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file billing/v1/billing_service.proto.
  */
 export const file_billing_v1_billing_service: GenFile = /*@__PURE__*/
-  fileDesc("CiBiaWxsaW5nL3YxL2JpbGxpbmdfc2VydmljZS5wcm90bxIKYmlsbGluZy52MSLfAgoEQmlsbBITCgtjdXN0b21lcl9pZBgBIAEoCRIOCgZwZXJpb2QYAiABKAkSJgoGc3RhdHVzGAMgASgOMhYuYmlsbGluZy52MS5CaWxsU3RhdHVzEhUKDWN1cnJlbmN5X2NvZGUYBCABKAkSIwoFbGluZXMYBSADKAsyFC5iaWxsaW5nLnYxLkJpbGxMaW5lEg0KBXRvdGFsGAYgASgJEi4KCmFzX29mX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0X3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1maW5hbGl6ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK1AQoIQmlsbExpbmUSEQoJbWV0ZXJfa2V5GAEgASgJEhAKCHF1YW50aXR5GAIgASgJEg4KBmFtb3VudBgDIAEoCRIVCg1wcmljZV92ZXJzaW9uGAQgASgFEicKBXRpZXJzGAUgAygLMhguYmlsbGluZy52MS5CaWxsTGluZVRpZXISFAoMZGlzcGxheV9uYW1lGAYgASgJEgwKBHVuaXQYByABKAkSEAoIcHJpY2VfaWQYCCABKAkiewoMQmlsbExpbmVUaWVyEg0KBXVwX3RvGAEgASgJEhAKCHF1YW50aXR5GAIgASgJEhMKC3VuaXRfYW1vdW50GAMgASgJEg4KBmFtb3VudBgEIAEoCRITCgtmbGF0X2Ftb3VudBgFIAEoCRIQCghwYWNrYWdlcxgGIAEoCSIsChVHZXRDdXJyZW50QmlsbFJlcXVlc3QSEwoLY3VzdG9tZXJfaWQYASABKAkiOAoWR2V0Q3VycmVudEJpbGxSZXNwb25zZRIeCgRiaWxsGAEgASgLMhAuYmlsbGluZy52MS5CaWxsIjUKDkdldEJpbGxSZXF1ZXN0EhMKC2N1c3RvbWVyX2lkGAEgASgJEg4KBnBlcmlvZBgCIAEoCSIxCg9HZXRCaWxsUmVzcG9uc2USHgoEYmlsbBgBIAEoCzIQLmJpbGxpbmcudjEuQmlsbCJOChBMaXN0QmlsbHNSZXF1ZXN0EhMKC2N1c3RvbWVyX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIk0KEUxpc3RCaWxsc1Jlc3BvbnNlEh8KBWJpbGxzGAEgAygLMhAuYmlsbGluZy52MS5CaWxsEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSpbCgpCaWxsU3RhdHVzEhsKF0JJTExfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFQoRQklMTF9TVEFUVVNfRFJBRlQQARIZChVCSUxMX1NUQVRVU19GSU5BTElaRUQQAjKGAgoOQmlsbGluZ1NlcnZpY2USXAoOR2V0Q3VycmVudEJpbGwSIS5iaWxsaW5nLnYxLkdldEN1cnJlbnRCaWxsUmVxdWVzdBoiLmJpbGxpbmcudjEuR2V0Q3VycmVudEJpbGxSZXNwb25zZSIDkAIBEkcKB0dldEJpbGwSGi5iaWxsaW5nLnYxLkdldEJpbGxSZXF1ZXN0GhsuYmlsbGluZy52MS5HZXRCaWxsUmVzcG9uc2UiA5ACARJNCglMaXN0QmlsbHMSHC5iaWxsaW5nLnYxLkxpc3RCaWxsc1JlcXVlc3QaHS5iaWxsaW5nLnYxLkxpc3RCaWxsc1Jlc3BvbnNlIgOQAgFCL1otZXhhbXBsZS5jb20vdGFsbHkvZ2VuL2dvL2JpbGxpbmcvdjE7YmlsbGluZ3YxYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("CiBiaWxsaW5nL3YxL2JpbGxpbmdfc2VydmljZS5wcm90bxIKYmlsbGluZy52MSKeAwoEQmlsbBITCgtjdXN0b21lcl9pZBgBIAEoCRIOCgZwZXJpb2QYAiABKAkSJgoGc3RhdHVzGAMgASgOMhYuYmlsbGluZy52MS5CaWxsU3RhdHVzEhUKDWN1cnJlbmN5X2NvZGUYBCABKAkSIwoFbGluZXMYBSADKAsyFC5iaWxsaW5nLnYxLkJpbGxMaW5lEg0KBXRvdGFsGAYgASgJEi4KCmFzX29mX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0X3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1maW5hbGl6ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9jcmVkaXRzX2FwcGxpZWQYCyABKAkSEgoKYW1vdW50X2R1ZRgMIAEoCRIQCghyZXZpc2lvbhgNIAEoBSKiAgoIQmlsbExpbmUSEQoJbWV0ZXJfa2V5GAEgASgJEhAKCHF1YW50aXR5GAIgASgJEg4KBmFtb3VudBgDIAEoCRIVCg1wcmljZV92ZXJzaW9uGAQgASgFEicKBXRpZXJzGAUgAygLMhguYmlsbGluZy52MS5CaWxsTGluZVRpZXISFAoMZGlzcGxheV9uYW1lGAYgASgJEgwKBHVuaXQYByABKAkSEAoIcHJpY2VfaWQYCCABKAkSOAoKZGltZW5zaW9ucxgJIAMoCzIkLmJpbGxpbmcudjEuQmlsbExpbmUuRGltZW5zaW9uc0VudHJ5GjEKD0RpbWVuc2lvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBInsKDEJpbGxMaW5lVGllchINCgV1cF90bxgBIAEoCRIQCghxdWFudGl0eRgCIAEoCRITCgt1bml0X2Ftb3VudBgDIAEoCRIOCgZhbW91bnQYBCABKAkSEwoLZmxhdF9hbW91bnQYBSABKAkSEAoIcGFja2FnZXMYBiABKAkiLAoVR2V0Q3VycmVudEJpbGxSZXF1ZXN0EhMKC2N1c3RvbWVyX2lkGAEgASgJIjgKFkdldEN1cnJlbnRCaWxsUmVzcG9uc2USHgoEYmlsbBgBIAEoCzIQLmJpbGxpbmcudjEuQmlsbCJHCg5HZXRCaWxsUmVxdWVzdBITCgtjdXN0b21lcl9pZBgBIAEoCRIOCgZwZXJpb2QYAiABKAkSEAoIcmV2aXNpb24YAyABKAUiMQoPR2V0QmlsbFJlc3BvbnNlEh4KBGJpbGwYASABKAsyEC5iaWxsaW5nLnYxLkJpbGwiTgoQTGlzdEJpbGxzUmVxdWVzdBITCgtjdXN0b21lcl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJNChFMaXN0QmlsbHNSZXNwb25zZRIfCgViaWxscxgBIAMoCzIQLmJpbGxpbmcudjEuQmlsbBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki4QEKC0NyZWRpdEdyYW50EgoKAmlkGAEgASgJEhMKC2N1c3RvbWVyX2lkGAIgASgJEg4KBmFtb3VudBgDIAEoCRIVCg1jdXJyZW5jeV9jb2RlGAQgASgJEi8KC2V4cGlyZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YBiABKAkSGAoQcmVtYWluaW5nX2Ftb3VudBgHIAEoCRIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiUAoSR3JhbnRDcmVkaXRSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSJgoFZ3JhbnQYAiABKAsyFy5iaWxsaW5nLnYxLkNyZWRpdEdyYW50Ik8KE0dyYW50Q3JlZGl0UmVzcG9uc2USJgoFZ3JhbnQYASABKAsyFy5iaWxsaW5nLnYxLkNyZWRpdEdyYW50EhAKCHJlcGxheWVkGAIgASgIIlUKF0xpc3RDcmVkaXRHcmFudHNSZXF1ZXN0EhMKC2N1c3RvbWVyX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlwKGExpc3RDcmVkaXRHcmFudHNSZXNwb25zZRInCgZncmFudHMYASADKAsyFy5iaWxsaW5nLnYxLkNyZWRpdEdyYW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJ/CgVBbGVydBIKCgJpZBgBIAEoCRITCgtjdXN0b21lcl9pZBgCIAEoCRIRCgltZXRlcl9rZXkYAyABKAkSEQoJdGhyZXNob2xkGAQgASgJEi8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJKChJDcmVhdGVBbGVydFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIgCgVhbGVydBgCIAEoCzIRLmJpbGxpbmcudjEuQWxlcnQiSQoTQ3JlYXRlQWxlcnRSZXNwb25zZRIgCgVhbGVydBgBIAEoCzIRLmJpbGxpbmcudjEuQWxlcnQSEAoIcmVwbGF5ZWQYAiABKAgiKgoSV2F0Y2hBbGVydHNSZXF1ZXN0EhQKDGFmdGVyX2N1cnNvchgBIAEoCSI9ChNXYXRjaEFsZXJ0c1Jlc3BvbnNlEiYKBmV2ZW50cxgBIAMoCzIWLmJpbGxpbmcudjEuQWxlcnRFdmVudCK6AQoKQWxlcnRFdmVudBIOCgZjdXJzb3IYASABKAkSEAoIYWxlcnRfaWQYAiABKAkSEwoLY3VzdG9tZXJfaWQYAyABKAkSDgoGcGVyaW9kGAQgASgJEg0KBXZhbHVlGAUgASgJEjAKDGNyb3NzZWRfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJbWV0ZXJfa2V5GAcgASgJEhEKCXRocmVzaG9sZBgIIAEoCSpbCgpCaWxsU3RhdHVzEhsKF0JJTExfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFQoRQklMTF9TVEFUVVNfRFJBRlQQARIZChVCSUxMX1NUQVRVU19GSU5BTElaRUQQAjLhBAoOQmlsbGluZ1NlcnZpY2USXAoOR2V0Q3VycmVudEJpbGwSIS5iaWxsaW5nLnYxLkdldEN1cnJlbnRCaWxsUmVxdWVzdBoiLmJpbGxpbmcudjEuR2V0Q3VycmVudEJpbGxSZXNwb25zZSIDkAIBEkcKB0dldEJpbGwSGi5iaWxsaW5nLnYxLkdldEJpbGxSZXF1ZXN0GhsuYmlsbGluZy52MS5HZXRCaWxsUmVzcG9uc2UiA5ACARJNCglMaXN0QmlsbHMSHC5iaWxsaW5nLnYxLkxpc3RCaWxsc1JlcXVlc3QaHS5iaWxsaW5nLnYxLkxpc3RCaWxsc1Jlc3BvbnNlIgOQAgESTgoLR3JhbnRDcmVkaXQSHi5iaWxsaW5nLnYxLkdyYW50Q3JlZGl0UmVxdWVzdBofLmJpbGxpbmcudjEuR3JhbnRDcmVkaXRSZXNwb25zZRJiChBMaXN0Q3JlZGl0R3JhbnRzEiMuYmlsbGluZy52MS5MaXN0Q3JlZGl0R3JhbnRzUmVxdWVzdBokLmJpbGxpbmcudjEuTGlzdENyZWRpdEdyYW50c1Jlc3BvbnNlIgOQAgESTgoLQ3JlYXRlQWxlcnQSHi5iaWxsaW5nLnYxLkNyZWF0ZUFsZXJ0UmVxdWVzdBofLmJpbGxpbmcudjEuQ3JlYXRlQWxlcnRSZXNwb25zZRJVCgtXYXRjaEFsZXJ0cxIeLmJpbGxpbmcudjEuV2F0Y2hBbGVydHNSZXF1ZXN0Gh8uYmlsbGluZy52MS5XYXRjaEFsZXJ0c1Jlc3BvbnNlIgOQAgEwAUIvWi1leGFtcGxlLmNvbS90YWxseS9nZW4vZ28vYmlsbGluZy92MTtiaWxsaW5ndjFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * Bill is what a customer owes for one billing period.
@@ -90,6 +90,28 @@ export type Bill = Message<"billing.v1.Bill"> & {
    * @generated from field: google.protobuf.Timestamp finalize_time = 10;
    */
   finalizeTime?: Timestamp | undefined;
+
+  /**
+   * The credit the bill uses, as a decimal string in the bill's currency: on
+   * a draft what would apply now, on a finalized bill what it consumed.
+   *
+   * @generated from field: string credits_applied = 11;
+   */
+  creditsApplied: string;
+
+  /**
+   * What the customer pays: total - credits_applied, never below 0.
+   *
+   * @generated from field: string amount_due = 12;
+   */
+  amountDue: string;
+
+  /**
+   * 0 for a draft; 1 as finalized; each accepted correction adds one.
+   *
+   * @generated from field: int32 revision = 13;
+   */
+  revision: number;
 };
 
 /**
@@ -163,6 +185,14 @@ export type BillLine = Message<"billing.v1.BillLine"> & {
    * @generated from field: string price_id = 8;
    */
   priceId: string;
+
+  /**
+   * The meter's dimension values this line aggregates, e.g. {"region":
+   * "eu-west-1"}; empty for a meter without dimensions.
+   *
+   * @generated from field: map<string, string> dimensions = 9;
+   */
+  dimensions: { [key: string]: string };
 };
 
 /**
@@ -296,6 +326,13 @@ export type GetBillRequest = Message<"billing.v1.GetBillRequest"> & {
    * @generated from field: string period = 2;
    */
   period: string;
+
+  /**
+   * The revision of a finalized bill; 0 means the latest.
+   *
+   * @generated from field: int32 revision = 3;
+   */
+  revision: number;
 };
 
 /**
@@ -390,6 +427,420 @@ export const ListBillsResponseSchema: GenMessage<ListBillsResponse> = /*@__PURE_
   messageDesc(file_billing_v1_billing_service, 8);
 
 /**
+ * CreditGrant is an amount of credit given to a customer.
+ *
+ * @generated from message billing.v1.CreditGrant
+ */
+export type CreditGrant = Message<"billing.v1.CreditGrant"> & {
+  /**
+   * Tally's identifier of the grant (output only).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The customer's Tally id (an external_id is accepted on input).
+   *
+   * @generated from field: string customer_id = 2;
+   */
+  customerId: string;
+
+  /**
+   * The credit granted, as a decimal string greater than 0 in the currency.
+   *
+   * @generated from field: string amount = 3;
+   */
+  amount: string;
+
+  /**
+   * The grant's currency; must be the customer's.
+   *
+   * @generated from field: string currency_code = 4;
+   */
+  currencyCode: string;
+
+  /**
+   * When the grant expires; unset for never. A grant applies to the bills of
+   * the periods from the one it was created in while its expire_time is after
+   * the period's start.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 5;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * Why it was granted (at most 512 characters).
+   *
+   * @generated from field: string reason = 6;
+   */
+  reason: string;
+
+  /**
+   * What finalized bills have not consumed yet (output only).
+   *
+   * @generated from field: string remaining_amount = 7;
+   */
+  remainingAmount: string;
+
+  /**
+   * When the grant was created (output only).
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 8;
+   */
+  createTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message billing.v1.CreditGrant.
+ * Use `create(CreditGrantSchema)` to create a new message.
+ */
+export const CreditGrantSchema: GenMessage<CreditGrant> = /*@__PURE__*/
+  messageDesc(file_billing_v1_billing_service, 9);
+
+/**
+ * GrantCreditRequest is the request of BillingService.GrantCredit.
+ *
+ * @generated from message billing.v1.GrantCreditRequest
+ */
+export type GrantCreditRequest = Message<"billing.v1.GrantCreditRequest"> & {
+  /**
+   * The caller-chosen idempotency key of this call (required, at most 128
+   * characters).
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * The grant to create; id, remaining_amount and create_time are assigned.
+   *
+   * @generated from field: billing.v1.CreditGrant grant = 2;
+   */
+  grant?: CreditGrant | undefined;
+};
+
+/**
+ * Describes the message billing.v1.GrantCreditRequest.
+ * Use `create(GrantCreditRequestSchema)` to create a new message.
+ */
+export const GrantCreditRequestSchema: GenMessage<GrantCreditRequest> = /*@__PURE__*/
+  messageDesc(file_billing_v1_billing_service, 10);
+
+/**
+ * GrantCreditResponse is the response of BillingService.GrantCredit.
+ *
+ * @generated from message billing.v1.GrantCreditResponse
+ */
+export type GrantCreditResponse = Message<"billing.v1.GrantCreditResponse"> & {
+  /**
+   * The grant as stored.
+   *
+   * @generated from field: billing.v1.CreditGrant grant = 1;
+   */
+  grant?: CreditGrant | undefined;
+
+  /**
+   * True when this request_id had already created the grant.
+   *
+   * @generated from field: bool replayed = 2;
+   */
+  replayed: boolean;
+};
+
+/**
+ * Describes the message billing.v1.GrantCreditResponse.
+ * Use `create(GrantCreditResponseSchema)` to create a new message.
+ */
+export const GrantCreditResponseSchema: GenMessage<GrantCreditResponse> = /*@__PURE__*/
+  messageDesc(file_billing_v1_billing_service, 11);
+
+/**
+ * ListCreditGrantsRequest is the request of BillingService.ListCreditGrants.
+ *
+ * @generated from message billing.v1.ListCreditGrantsRequest
+ */
+export type ListCreditGrantsRequest = Message<"billing.v1.ListCreditGrantsRequest"> & {
+  /**
+   * The customer's Tally id or external_id.
+   *
+   * @generated from field: string customer_id = 1;
+   */
+  customerId: string;
+
+  /**
+   * The most grants to return (default 50, at most 1000).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of a previous response.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message billing.v1.ListCreditGrantsRequest.
+ * Use `create(ListCreditGrantsRequestSchema)` to create a new message.
+ */
+export const ListCreditGrantsRequestSchema: GenMessage<ListCreditGrantsRequest> = /*@__PURE__*/
+  messageDesc(file_billing_v1_billing_service, 12);
+
+/**
+ * ListCreditGrantsResponse is the response of BillingService.ListCreditGrants.
+ *
+ * @generated from message billing.v1.ListCreditGrantsResponse
+ */
+export type ListCreditGrantsResponse = Message<"billing.v1.ListCreditGrantsResponse"> & {
+  /**
+   * One page of grants, oldest first.
+   *
+   * @generated from field: repeated billing.v1.CreditGrant grants = 1;
+   */
+  grants: CreditGrant[];
+
+  /**
+   * Pass as page_token to get the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message billing.v1.ListCreditGrantsResponse.
+ * Use `create(ListCreditGrantsResponseSchema)` to create a new message.
+ */
+export const ListCreditGrantsResponseSchema: GenMessage<ListCreditGrantsResponse> = /*@__PURE__*/
+  messageDesc(file_billing_v1_billing_service, 13);
+
+/**
+ * Alert is a threshold on a customer's usage of a meter, or on its bill total.
+ *
+ * @generated from message billing.v1.Alert
+ */
+export type Alert = Message<"billing.v1.Alert"> & {
+  /**
+   * Tally's identifier of the alert (output only).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The customer's Tally id (an external_id is accepted on input).
+   *
+   * @generated from field: string customer_id = 2;
+   */
+  customerId: string;
+
+  /**
+   * The meter whose aggregated quantity is watched; empty watches the bill
+   * total (money, in the customer's currency).
+   *
+   * @generated from field: string meter_key = 3;
+   */
+  meterKey: string;
+
+  /**
+   * The value at or above which the alert fires, as a decimal string.
+   *
+   * @generated from field: string threshold = 4;
+   */
+  threshold: string;
+
+  /**
+   * When the alert was created (output only).
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 5;
+   */
+  createTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message billing.v1.Alert.
+ * Use `create(AlertSchema)` to create a new message.
+ */
+export const AlertSchema: GenMessage<Alert> = /*@__PURE__*/
+  messageDesc(file_billing_v1_billing_service, 14);
+
+/**
+ * CreateAlertRequest is the request of BillingService.CreateAlert.
+ *
+ * @generated from message billing.v1.CreateAlertRequest
+ */
+export type CreateAlertRequest = Message<"billing.v1.CreateAlertRequest"> & {
+  /**
+   * The caller-chosen idempotency key of this call (required, at most 128
+   * characters).
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * The alert to create; id and create_time are assigned.
+   *
+   * @generated from field: billing.v1.Alert alert = 2;
+   */
+  alert?: Alert | undefined;
+};
+
+/**
+ * Describes the message billing.v1.CreateAlertRequest.
+ * Use `create(CreateAlertRequestSchema)` to create a new message.
+ */
+export const CreateAlertRequestSchema: GenMessage<CreateAlertRequest> = /*@__PURE__*/
+  messageDesc(file_billing_v1_billing_service, 15);
+
+/**
+ * CreateAlertResponse is the response of BillingService.CreateAlert.
+ *
+ * @generated from message billing.v1.CreateAlertResponse
+ */
+export type CreateAlertResponse = Message<"billing.v1.CreateAlertResponse"> & {
+  /**
+   * The alert as stored.
+   *
+   * @generated from field: billing.v1.Alert alert = 1;
+   */
+  alert?: Alert | undefined;
+
+  /**
+   * True when this request_id had already created the alert.
+   *
+   * @generated from field: bool replayed = 2;
+   */
+  replayed: boolean;
+};
+
+/**
+ * Describes the message billing.v1.CreateAlertResponse.
+ * Use `create(CreateAlertResponseSchema)` to create a new message.
+ */
+export const CreateAlertResponseSchema: GenMessage<CreateAlertResponse> = /*@__PURE__*/
+  messageDesc(file_billing_v1_billing_service, 16);
+
+/**
+ * WatchAlertsRequest is the request of BillingService.WatchAlerts.
+ *
+ * @generated from message billing.v1.WatchAlertsRequest
+ */
+export type WatchAlertsRequest = Message<"billing.v1.WatchAlertsRequest"> & {
+  /**
+   * The cursor of the last event already processed; empty means from the
+   * first event.
+   *
+   * @generated from field: string after_cursor = 1;
+   */
+  afterCursor: string;
+};
+
+/**
+ * Describes the message billing.v1.WatchAlertsRequest.
+ * Use `create(WatchAlertsRequestSchema)` to create a new message.
+ */
+export const WatchAlertsRequestSchema: GenMessage<WatchAlertsRequest> = /*@__PURE__*/
+  messageDesc(file_billing_v1_billing_service, 17);
+
+/**
+ * WatchAlertsResponse is one message of the WatchAlerts stream.
+ *
+ * @generated from message billing.v1.WatchAlertsResponse
+ */
+export type WatchAlertsResponse = Message<"billing.v1.WatchAlertsResponse"> & {
+  /**
+   * The events ready to send, in commit order (at least one, at most a
+   * bounded batch).
+   *
+   * @generated from field: repeated billing.v1.AlertEvent events = 1;
+   */
+  events: AlertEvent[];
+};
+
+/**
+ * Describes the message billing.v1.WatchAlertsResponse.
+ * Use `create(WatchAlertsResponseSchema)` to create a new message.
+ */
+export const WatchAlertsResponseSchema: GenMessage<WatchAlertsResponse> = /*@__PURE__*/
+  messageDesc(file_billing_v1_billing_service, 18);
+
+/**
+ * AlertEvent says that an alert's threshold was reached in a period.
+ *
+ * @generated from message billing.v1.AlertEvent
+ */
+export type AlertEvent = Message<"billing.v1.AlertEvent"> & {
+  /**
+   * Where this event is in the stream: pass it as after_cursor to resume
+   * after it. Opaque.
+   *
+   * @generated from field: string cursor = 1;
+   */
+  cursor: string;
+
+  /**
+   * The alert that fired.
+   *
+   * @generated from field: string alert_id = 2;
+   */
+  alertId: string;
+
+  /**
+   * The customer's Tally id.
+   *
+   * @generated from field: string customer_id = 3;
+   */
+  customerId: string;
+
+  /**
+   * The billing period, "YYYY-MM".
+   *
+   * @generated from field: string period = 4;
+   */
+  period: string;
+
+  /**
+   * The watched value when the usage that crossed the threshold committed.
+   *
+   * @generated from field: string value = 5;
+   */
+  value: string;
+
+  /**
+   * When that usage committed.
+   *
+   * @generated from field: google.protobuf.Timestamp crossed_time = 6;
+   */
+  crossedTime?: Timestamp | undefined;
+
+  /**
+   * The alert's meter key; empty for the bill total.
+   *
+   * @generated from field: string meter_key = 7;
+   */
+  meterKey: string;
+
+  /**
+   * The alert's threshold.
+   *
+   * @generated from field: string threshold = 8;
+   */
+  threshold: string;
+};
+
+/**
+ * Describes the message billing.v1.AlertEvent.
+ * Use `create(AlertEventSchema)` to create a new message.
+ */
+export const AlertEventSchema: GenMessage<AlertEvent> = /*@__PURE__*/
+  messageDesc(file_billing_v1_billing_service, 19);
+
+/**
  * BillStatus says whether a bill can still change.
  *
  * @generated from enum billing.v1.BillStatus
@@ -460,6 +911,50 @@ export const BillingService: GenService<{
     methodKind: "unary";
     input: typeof ListBillsRequestSchema;
     output: typeof ListBillsResponseSchema;
+  },
+  /**
+   * GrantCredit gives a customer an amount of credit that its bills consume,
+   * grants expiring first used first. Idempotent on request_id.
+   *
+   * @generated from rpc billing.v1.BillingService.GrantCredit
+   */
+  grantCredit: {
+    methodKind: "unary";
+    input: typeof GrantCreditRequestSchema;
+    output: typeof GrantCreditResponseSchema;
+  },
+  /**
+   * ListCreditGrants pages through a customer's credit grants, oldest first.
+   *
+   * @generated from rpc billing.v1.BillingService.ListCreditGrants
+   */
+  listCreditGrants: {
+    methodKind: "unary";
+    input: typeof ListCreditGrantsRequestSchema;
+    output: typeof ListCreditGrantsResponseSchema;
+  },
+  /**
+   * CreateAlert asks to be told, once per billing period, when a customer's
+   * usage of a meter (or its bill total) reaches a threshold. Idempotent on
+   * request_id.
+   *
+   * @generated from rpc billing.v1.BillingService.CreateAlert
+   */
+  createAlert: {
+    methodKind: "unary";
+    input: typeof CreateAlertRequestSchema;
+    output: typeof CreateAlertResponseSchema;
+  },
+  /**
+   * WatchAlerts streams every alert event after after_cursor in commit
+   * order, then follows live.
+   *
+   * @generated from rpc billing.v1.BillingService.WatchAlerts
+   */
+  watchAlerts: {
+    methodKind: "server_streaming";
+    input: typeof WatchAlertsRequestSchema;
+    output: typeof WatchAlertsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_billing_v1_billing_service, 0);

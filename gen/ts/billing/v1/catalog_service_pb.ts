@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file billing/v1/catalog_service.proto.
  */
 export const file_billing_v1_catalog_service: GenFile = /*@__PURE__*/
-  fileDesc("CiBiaWxsaW5nL3YxL2NhdGFsb2dfc2VydmljZS5wcm90bxIKYmlsbGluZy52MSK/AQoFTWV0ZXISCwoDa2V5GAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRIMCgR1bml0GAMgASgJEiwKC2FnZ3JlZ2F0aW9uGAQgASgOMhcuYmlsbGluZy52MS5BZ2dyZWdhdGlvbhIRCglwcmVjaXNpb24YBSABKAUSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3dob2xlX3VuaXRzGAcgASgIIkQKCVByaWNlVGllchINCgV1cF90bxgBIAEoCRITCgt1bml0X2Ftb3VudBgCIAEoCRITCgtmbGF0X2Ftb3VudBgDIAEoCSL+AQoFUHJpY2USCgoCaWQYASABKAkSEQoJbWV0ZXJfa2V5GAIgASgJEhUKDWN1cnJlbmN5X2NvZGUYAyABKAkSJAoFdGllcnMYBCADKAsyFS5iaWxsaW5nLnYxLlByaWNlVGllchIYChBlZmZlY3RpdmVfcGVyaW9kGAUgASgJEg8KB3ZlcnNpb24YBiABKAUSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEicKBW1vZGVsGAggASgOMhguYmlsbGluZy52MS5QcmljaW5nTW9kZWwSFAoMcGFja2FnZV9zaXplGAkgASgJIkoKEkNyZWF0ZU1ldGVyUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEiAKBW1ldGVyGAIgASgLMhEuYmlsbGluZy52MS5NZXRlciJJChNDcmVhdGVNZXRlclJlc3BvbnNlEiAKBW1ldGVyGAEgASgLMhEuYmlsbGluZy52MS5NZXRlchIQCghyZXBsYXllZBgCIAEoCCIeCg9HZXRNZXRlclJlcXVlc3QSCwoDa2V5GAEgASgJIjQKEEdldE1ldGVyUmVzcG9uc2USIAoFbWV0ZXIYASABKAsyES5iaWxsaW5nLnYxLk1ldGVyIjoKEUxpc3RNZXRlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlAKEkxpc3RNZXRlcnNSZXNwb25zZRIhCgZtZXRlcnMYASADKAsyES5iaWxsaW5nLnYxLk1ldGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJKChJDcmVhdGVQcmljZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIgCgVwcmljZRgCIAEoCzIRLmJpbGxpbmcudjEuUHJpY2UiSQoTQ3JlYXRlUHJpY2VSZXNwb25zZRIgCgVwcmljZRgBIAEoCzIRLmJpbGxpbmcudjEuUHJpY2USEAoIcmVwbGF5ZWQYAiABKAgiTQoRTGlzdFByaWNlc1JlcXVlc3QSEQoJbWV0ZXJfa2V5GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlAKEkxpc3RQcmljZXNSZXNwb25zZRIhCgZwcmljZXMYASADKAsyES5iaWxsaW5nLnYxLlByaWNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSprCgtBZ2dyZWdhdGlvbhIbChdBR0dSRUdBVElPTl9VTlNQRUNJRklFRBAAEhMKD0FHR1JFR0FUSU9OX1NVTRABEhUKEUFHR1JFR0FUSU9OX0NPVU5UEAISEwoPQUdHUkVHQVRJT05fTUFYEAMqfwoMUHJpY2luZ01vZGVsEh0KGVBSSUNJTkdfTU9ERUxfVU5TUEVDSUZJRUQQABIbChdQUklDSU5HX01PREVMX0dSQURVQVRFRBABEhgKFFBSSUNJTkdfTU9ERUxfVk9MVU1FEAISGQoVUFJJQ0lOR19NT0RFTF9QQUNLQUdFEAMyoAMKDkNhdGFsb2dTZXJ2aWNlEk4KC0NyZWF0ZU1ldGVyEh4uYmlsbGluZy52MS5DcmVhdGVNZXRlclJlcXVlc3QaHy5iaWxsaW5nLnYxLkNyZWF0ZU1ldGVyUmVzcG9uc2USSgoIR2V0TWV0ZXISGy5iaWxsaW5nLnYxLkdldE1ldGVyUmVxdWVzdBocLmJpbGxpbmcudjEuR2V0TWV0ZXJSZXNwb25zZSIDkAIBElAKCkxpc3RNZXRlcnMSHS5iaWxsaW5nLnYxLkxpc3RNZXRlcnNSZXF1ZXN0Gh4uYmlsbGluZy52MS5MaXN0TWV0ZXJzUmVzcG9uc2UiA5ACARJOCgtDcmVhdGVQcmljZRIeLmJpbGxpbmcudjEuQ3JlYXRlUHJpY2VSZXF1ZXN0Gh8uYmlsbGluZy52MS5DcmVhdGVQcmljZVJlc3BvbnNlElAKCkxpc3RQcmljZXMSHS5iaWxsaW5nLnYxLkxpc3RQcmljZXNSZXF1ZXN0Gh4uYmlsbGluZy52MS5MaXN0UHJpY2VzUmVzcG9uc2UiA5ACAUIvWi1leGFtcGxlLmNvbS90YWxseS9nZW4vZ28vYmlsbGluZy92MTtiaWxsaW5ndjFiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("CiBiaWxsaW5nL3YxL2NhdGFsb2dfc2VydmljZS5wcm90bxIKYmlsbGluZy52MSLtAQoFTWV0ZXISCwoDa2V5GAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRIMCgR1bml0GAMgASgJEiwKC2FnZ3JlZ2F0aW9uGAQgASgOMhcuYmlsbGluZy52MS5BZ2dyZWdhdGlvbhIRCglwcmVjaXNpb24YBSABKAUSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3dob2xlX3VuaXRzGAcgASgIEhgKEHVuaXF1ZV9hdHRyaWJ1dGUYCCABKAkSEgoKZGltZW5zaW9ucxgJIAMoCSJECglQcmljZVRpZXISDQoFdXBfdG8YASABKAkSEwoLdW5pdF9hbW91bnQYAiABKAkSEwoLZmxhdF9hbW91bnQYAyABKAkijQMKBVByaWNlEgoKAmlkGAEgASgJEhEKCW1ldGVyX2tleRgCIAEoCRIVCg1jdXJyZW5jeV9jb2RlGAMgASgJEiQKBXRpZXJzGAQgAygLMhUuYmlsbGluZy52MS5QcmljZVRpZXISGAoQZWZmZWN0aXZlX3BlcmlvZBgFIAEoCRIPCgd2ZXJzaW9uGAYgASgFEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBInCgVtb2RlbBgIIAEoDjIYLmJpbGxpbmcudjEuUHJpY2luZ01vZGVsEhQKDHBhY2thZ2Vfc2l6ZRgJIAEoCRJAChBkaW1lbnNpb25fdmFsdWVzGAogAygLMiYuYmlsbGluZy52MS5QcmljZS5EaW1lbnNpb25WYWx1ZXNFbnRyeRITCgtjdXN0b21lcl9pZBgLIAEoCRo2ChREaW1lbnNpb25WYWx1ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkoKEkNyZWF0ZU1ldGVyUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEiAKBW1ldGVyGAIgASgLMhEuYmlsbGluZy52MS5NZXRlciJJChNDcmVhdGVNZXRlclJlc3BvbnNlEiAKBW1ldGVyGAEgASgLMhEuYmlsbGluZy52MS5NZXRlchIQCghyZXBsYXllZBgCIAEoCCIeCg9HZXRNZXRlclJlcXVlc3QSCwoDa2V5GAEgASgJIjQKEEdldE1ldGVyUmVzcG9uc2USIAoFbWV0ZXIYASABKAsyES5iaWxsaW5nLnYxLk1ldGVyIjoKEUxpc3RNZXRlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlAKEkxpc3RNZXRlcnNSZXNwb25zZRIhCgZtZXRlcnMYASADKAsyES5iaWxsaW5nLnYxLk1ldGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJKChJDcmVhdGVQcmljZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIgCgVwcmljZRgCIAEoCzIRLmJpbGxpbmcudjEuUHJpY2UiSQoTQ3JlYXRlUHJpY2VSZXNwb25zZRIgCgVwcmljZRgBIAEoCzIRLmJpbGxpbmcudjEuUHJpY2USEAoIcmVwbGF5ZWQYAiABKAgiTQoRTGlzdFByaWNlc1JlcXVlc3QSEQoJbWV0ZXJfa2V5GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlAKEkxpc3RQcmljZXNSZXNwb25zZRIhCgZwcmljZXMYASADKAsyES5iaWxsaW5nLnYxLlByaWNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSqhAQoLQWdncmVnYXRpb24SGwoXQUdHUkVHQVRJT05fVU5TUEVDSUZJRUQQABITCg9BR0dSRUdBVElPTl9TVU0QARIVChFBR0dSRUdBVElPTl9DT1VOVBACEhMKD0FHR1JFR0FUSU9OX01BWBADEhwKGEFHR1JFR0FUSU9OX1VOSVFVRV9DT1VOVBAEEhYKEkFHR1JFR0FUSU9OX0xBVEVTVBAFKn8KDFByaWNpbmdNb2RlbBIdChlQUklDSU5HX01PREVMX1VOU1BFQ0lGSUVEEAASGwoXUFJJQ0lOR19NT0RFTF9HUkFEVUFURUQQARIYChRQUklDSU5HX01PREVMX1ZPTFVNRRACEhkKFVBSSUNJTkdfTU9ERUxfUEFDS0FHRRADMqADCg5DYXRhbG9nU2VydmljZRJOCgtDcmVhdGVNZXRlchIeLmJpbGxpbmcudjEuQ3JlYXRlTWV0ZXJSZXF1ZXN0Gh8uYmlsbGluZy52MS5DcmVhdGVNZXRlclJlc3BvbnNlEkoKCEdldE1ldGVyEhsuYmlsbGluZy52MS5HZXRNZXRlclJlcXVlc3QaHC5iaWxsaW5nLnYxLkdldE1ldGVyUmVzcG9uc2UiA5ACARJQCgpMaXN0TWV0ZXJzEh0uYmlsbGluZy52MS5MaXN0TWV0ZXJzUmVxdWVzdBoeLmJpbGxpbmcudjEuTGlzdE1ldGVyc1Jlc3BvbnNlIgOQAgESTgoLQ3JlYXRlUHJpY2USHi5iaWxsaW5nLnYxLkNyZWF0ZVByaWNlUmVxdWVzdBofLmJpbGxpbmcudjEuQ3JlYXRlUHJpY2VSZXNwb25zZRJQCgpMaXN0UHJpY2VzEh0uYmlsbGluZy52MS5MaXN0UHJpY2VzUmVxdWVzdBoeLmJpbGxpbmcudjEuTGlzdFByaWNlc1Jlc3BvbnNlIgOQAgFCL1otZXhhbXBsZS5jb20vdGFsbHkvZ2VuL2dvL2JpbGxpbmcvdjE7YmlsbGluZ3YxYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Meter is something measurable that customers use.
@@ -77,6 +77,25 @@ export type Meter = Message<"billing.v1.Meter"> & {
    * @generated from field: bool whole_units = 7;
    */
   wholeUnits: boolean;
+
+  /**
+   * AGGREGATION_UNIQUE_COUNT only (required there, refused otherwise): the
+   * attribute whose distinct values are counted, e.g. "user_id". An event
+   * without it is refused with INVALID_ARGUMENT, reason DIMENSION_REQUIRED.
+   *
+   * @generated from field: string unique_attribute = 8;
+   */
+  uniqueAttribute: string;
+
+  /**
+   * Up to 4 attribute keys, e.g. ["region", "instance_type"]: usage is
+   * aggregated separately per combination of their values, and the bill has
+   * one line per combination. An event missing one of them is refused with
+   * INVALID_ARGUMENT, reason DIMENSION_REQUIRED, field attributes.
+   *
+   * @generated from field: repeated string dimensions = 9;
+   */
+  dimensions: string[];
 };
 
 /**
@@ -204,6 +223,27 @@ export type Price = Message<"billing.v1.Price"> & {
    * @generated from field: string package_size = 9;
    */
   packageSize: string;
+
+  /**
+   * Dimension values this price targets, e.g. {"region": "eu-west-1"}; each
+   * key must be one of the meter's dimensions. The price applies to the
+   * meter's usage whose dimension values include all of these; the most
+   * specific matching price wins; a price without them covers the rest.
+   *
+   * @generated from field: map<string, string> dimension_values = 10;
+   */
+  dimensionValues: { [key: string]: string };
+
+  /**
+   * The Tally id or external_id of the one customer this price applies to
+   * (stored as the Tally id); empty for the catalog price. A customer's price
+   * wins over the catalog price with the same meter, currency and
+   * dimension_values. Versions count per (meter_key, currency_code,
+   * dimension_values, customer_id).
+   *
+   * @generated from field: string customer_id = 11;
+   */
+  customerId: string;
 };
 
 /**
@@ -521,6 +561,24 @@ export enum Aggregation {
    * @generated from enum value: AGGREGATION_MAX = 3;
    */
   MAX = 3,
+
+  /**
+   * The number of distinct values of attributes[unique_attribute] among the
+   * period's non-voided events (e.g. active users); event quantities are not
+   * used (send "1").
+   *
+   * @generated from enum value: AGGREGATION_UNIQUE_COUNT = 4;
+   */
+  UNIQUE_COUNT = 4,
+
+  /**
+   * The quantity of the non-voided event with the greatest event_time (ties:
+   * the one recorded last), e.g. seats or stored bytes; voiding it falls back
+   * to the event before.
+   *
+   * @generated from enum value: AGGREGATION_LATEST = 5;
+   */
+  LATEST = 5,
 }
 
 /**

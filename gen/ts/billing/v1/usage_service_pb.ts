@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file billing/v1/usage_service.proto.
  */
 export const file_billing_v1_usage_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5iaWxsaW5nL3YxL3VzYWdlX3NlcnZpY2UucHJvdG8SCmJpbGxpbmcudjEinAMKC1VzYWdlUmVjb3JkEgoKAmlkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSEwoLY3VzdG9tZXJfaWQYAyABKAkSEQoJbWV0ZXJfa2V5GAQgASgJEhAKCHF1YW50aXR5GAUgASgJEi4KCmV2ZW50X3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZwZXJpb2QYCCABKAkSDgoGdm9pZGVkGAkgASgIEjsKCmF0dHJpYnV0ZXMYCiADKAsyJy5iaWxsaW5nLnYxLlVzYWdlUmVjb3JkLkF0dHJpYnV0ZXNFbnRyeRITCgt2b2lkX3JlYXNvbhgLIAEoCRItCgl2b2lkX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGjEKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIokCChJSZWNvcmRVc2FnZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRITCgtjdXN0b21lcl9pZBgCIAEoCRIRCgltZXRlcl9rZXkYAyABKAkSEAoIcXVhbnRpdHkYBCABKAkSLgoKZXZlbnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASQgoKYXR0cmlidXRlcxgGIAMoCzIuLmJpbGxpbmcudjEuUmVjb3JkVXNhZ2VSZXF1ZXN0LkF0dHJpYnV0ZXNFbnRyeRoxCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJQChNSZWNvcmRVc2FnZVJlc3BvbnNlEicKBnJlY29yZBgBIAEoCzIXLmJpbGxpbmcudjEuVXNhZ2VSZWNvcmQSEAoIcmVwbGF5ZWQYAiABKAgihgEKF0JhdGNoUmVjb3JkVXNhZ2VSZXF1ZXN0EjAKCHJlcXVlc3RzGAEgAygLMh4uYmlsbGluZy52MS5SZWNvcmRVc2FnZVJlcXVlc3QSDgoGYXRvbWljGAIgASgIEikKBHZpZXcYAyABKA4yGy5iaWxsaW5nLnYxLlVzYWdlUmVjb3JkVmlldyJPChhCYXRjaFJlY29yZFVzYWdlUmVzcG9uc2USMwoHcmVzdWx0cxgBIAMoCzIiLmJpbGxpbmcudjEuQmF0Y2hSZWNvcmRVc2FnZVJlc3VsdCKAAQoWQmF0Y2hSZWNvcmRVc2FnZVJlc3VsdBIzCghyZXNwb25zZRgBIAEoCzIfLmJpbGxpbmcudjEuUmVjb3JkVXNhZ2VSZXNwb25zZUgAEicKBWVycm9yGAIgASgLMhYuYmlsbGluZy52MS5Vc2FnZUVycm9ySABCCAoGcmVzdWx0IoMBChJTdHJlYW1Vc2FnZVJlcXVlc3QSMAoIcmVxdWVzdHMYASADKAsyHi5iaWxsaW5nLnYxLlJlY29yZFVzYWdlUmVxdWVzdBIQCghzZXF1ZW5jZRgCIAEoAxIpCgR2aWV3GAMgASgOMhsuYmlsbGluZy52MS5Vc2FnZVJlY29yZFZpZXciXAoTU3RyZWFtVXNhZ2VSZXNwb25zZRIQCghzZXF1ZW5jZRgBIAEoAxIzCgdyZXN1bHRzGAIgAygLMiIuYmlsbGluZy52MS5CYXRjaFJlY29yZFVzYWdlUmVzdWx0InEKClVzYWdlRXJyb3ISDAoEY29kZRgBIAEoBRIPCgdtZXNzYWdlGAIgASgJEg4KBnJlYXNvbhgDIAEoCRI0ChBmaWVsZF92aW9sYXRpb25zGAQgAygLMhouYmlsbGluZy52MS5GaWVsZFZpb2xhdGlvbiI0Cg5GaWVsZFZpb2xhdGlvbhINCgVmaWVsZBgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCSIjChVHZXRVc2FnZVJlY29yZFJlcXVlc3QSCgoCaWQYASABKAkiQQoWR2V0VXNhZ2VSZWNvcmRSZXNwb25zZRInCgZyZWNvcmQYASABKAsyFy5iaWxsaW5nLnYxLlVzYWdlUmVjb3JkIsYBChdMaXN0VXNhZ2VSZWNvcmRzUmVxdWVzdBITCgtjdXN0b21lcl9pZBgBIAEoCRIRCgltZXRlcl9rZXkYAiABKAkSLgoKc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXBhZ2Vfc2l6ZRgFIAEoBRISCgpwYWdlX3Rva2VuGAYgASgJIl0KGExpc3RVc2FnZVJlY29yZHNSZXNwb25zZRIoCgdyZWNvcmRzGAEgAygLMhcuYmlsbGluZy52MS5Vc2FnZVJlY29yZBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiOwoUR2V0RGFpbHlVc2FnZVJlcXVlc3QSEwoLY3VzdG9tZXJfaWQYASABKAkSDgoGcGVyaW9kGAIgASgJImIKFUdldERhaWx5VXNhZ2VSZXNwb25zZRITCgtjdXN0b21lcl9pZBgBIAEoCRIOCgZwZXJpb2QYAiABKAkSJAoEZGF5cxgDIAMoCzIWLmJpbGxpbmcudjEuRGFpbHlVc2FnZSJUCgpEYWlseVVzYWdlEgwKBGRhdGUYASABKAkSEQoJbWV0ZXJfa2V5GAIgASgJEhAKCHF1YW50aXR5GAMgASgJEhMKC2V2ZW50X2NvdW50GAQgASgDIjYKEFZvaWRVc2FnZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiTgoRVm9pZFVzYWdlUmVzcG9uc2USJwoGcmVjb3JkGAEgASgLMhcuYmlsbGluZy52MS5Vc2FnZVJlY29yZBIQCghyZXBsYXllZBgCIAEoCCptCg9Vc2FnZVJlY29yZFZpZXcSIQodVVNBR0VfUkVDT1JEX1ZJRVdfVU5TUEVDSUZJRUQQABIbChdVU0FHRV9SRUNPUkRfVklFV19CQVNJQxABEhoKFlVTQUdFX1JFQ09SRF9WSUVXX0ZVTEwQAjL4BAoMVXNhZ2VTZXJ2aWNlEk4KC1JlY29yZFVzYWdlEh4uYmlsbGluZy52MS5SZWNvcmRVc2FnZVJlcXVlc3QaHy5iaWxsaW5nLnYxLlJlY29yZFVzYWdlUmVzcG9uc2USXQoQQmF0Y2hSZWNvcmRVc2FnZRIjLmJpbGxpbmcudjEuQmF0Y2hSZWNvcmRVc2FnZVJlcXVlc3QaJC5iaWxsaW5nLnYxLkJhdGNoUmVjb3JkVXNhZ2VSZXNwb25zZRJSCgtTdHJlYW1Vc2FnZRIeLmJpbGxpbmcudjEuU3RyZWFtVXNhZ2VSZXF1ZXN0Gh8uYmlsbGluZy52MS5TdHJlYW1Vc2FnZVJlc3BvbnNlKAEwARJcCg5HZXRVc2FnZVJlY29yZBIhLmJpbGxpbmcudjEuR2V0VXNhZ2VSZWNvcmRSZXF1ZXN0GiIuYmlsbGluZy52MS5HZXRVc2FnZVJlY29yZFJlc3BvbnNlIgOQAgESYgoQTGlzdFVzYWdlUmVjb3JkcxIjLmJpbGxpbmcudjEuTGlzdFVzYWdlUmVjb3Jkc1JlcXVlc3QaJC5iaWxsaW5nLnYxLkxpc3RVc2FnZVJlY29yZHNSZXNwb25zZSIDkAIBElkKDUdldERhaWx5VXNhZ2USIC5iaWxsaW5nLnYxLkdldERhaWx5VXNhZ2VSZXF1ZXN0GiEuYmlsbGluZy52MS5HZXREYWlseVVzYWdlUmVzcG9uc2UiA5ACARJICglWb2lkVXNhZ2USHC5iaWxsaW5nLnYxLlZvaWRVc2FnZVJlcXVlc3QaHS5iaWxsaW5nLnYxLlZvaWRVc2FnZVJlc3BvbnNlQi9aLWV4YW1wbGUuY29tL3RhbGx5L2dlbi9nby9iaWxsaW5nL3YxO2JpbGxpbmd2MWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Ch5iaWxsaW5nL3YxL3VzYWdlX3NlcnZpY2UucHJvdG8SCmJpbGxpbmcudjEinAMKC1VzYWdlUmVjb3JkEgoKAmlkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSEwoLY3VzdG9tZXJfaWQYAyABKAkSEQoJbWV0ZXJfa2V5GAQgASgJEhAKCHF1YW50aXR5GAUgASgJEi4KCmV2ZW50X3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZwZXJpb2QYCCABKAkSDgoGdm9pZGVkGAkgASgIEjsKCmF0dHJpYnV0ZXMYCiADKAsyJy5iaWxsaW5nLnYxLlVzYWdlUmVjb3JkLkF0dHJpYnV0ZXNFbnRyeRITCgt2b2lkX3JlYXNvbhgLIAEoCRItCgl2b2lkX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGjEKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIp0CChJSZWNvcmRVc2FnZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRITCgtjdXN0b21lcl9pZBgCIAEoCRIRCgltZXRlcl9rZXkYAyABKAkSEAoIcXVhbnRpdHkYBCABKAkSLgoKZXZlbnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASQgoKYXR0cmlidXRlcxgGIAMoCzIuLmJpbGxpbmcudjEuUmVjb3JkVXNhZ2VSZXF1ZXN0LkF0dHJpYnV0ZXNFbnRyeRISCgpjb3JyZWN0aW9uGAcgASgIGjEKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlAKE1JlY29yZFVzYWdlUmVzcG9uc2USJwoGcmVjb3JkGAEgASgLMhcuYmlsbGluZy52MS5Vc2FnZVJlY29yZBIQCghyZXBsYXllZBgCIAEoCCKGAQoXQmF0Y2hSZWNvcmRVc2FnZVJlcXVlc3QSMAoIcmVxdWVzdHMYASADKAsyHi5iaWxsaW5nLnYxLlJlY29yZFVzYWdlUmVxdWVzdBIOCgZhdG9taWMYAiABKAgSKQoEdmlldxgDIAEoDjIbLmJpbGxpbmcudjEuVXNhZ2VSZWNvcmRWaWV3Ik8KGEJhdGNoUmVjb3JkVXNhZ2VSZXNwb25zZRIzCgdyZXN1bHRzGAEgAygLMiIuYmlsbGluZy52MS5CYXRjaFJlY29yZFVzYWdlUmVzdWx0IoABChZCYXRjaFJlY29yZFVzYWdlUmVzdWx0EjMKCHJlc3BvbnNlGAEgASgLMh8uYmlsbGluZy52MS5SZWNvcmRVc2FnZVJlc3BvbnNlSAASJwoFZXJyb3IYAiABKAsyFi5iaWxsaW5nLnYxLlVzYWdlRXJyb3JIAEIICgZyZXN1bHQigwEKElN0cmVhbVVzYWdlUmVxdWVzdBIwCghyZXF1ZXN0cxgBIAMoCzIeLmJpbGxpbmcudjEuUmVjb3JkVXNhZ2VSZXF1ZXN0EhAKCHNlcXVlbmNlGAIgASgDEikKBHZpZXcYAyABKA4yGy5iaWxsaW5nLnYxLlVzYWdlUmVjb3JkVmlldyJcChNTdHJlYW1Vc2FnZVJlc3BvbnNlEhAKCHNlcXVlbmNlGAEgASgDEjMKB3Jlc3VsdHMYAiADKAsyIi5iaWxsaW5nLnYxLkJhdGNoUmVjb3JkVXNhZ2VSZXN1bHQicQoKVXNhZ2VFcnJvchIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkSDgoGcmVhc29uGAMgASgJEjQKEGZpZWxkX3Zpb2xhdGlvbnMYBCADKAsyGi5iaWxsaW5nLnYxLkZpZWxkVmlvbGF0aW9uIjQKDkZpZWxkVmlvbGF0aW9uEg0KBWZpZWxkGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJIiMKFUdldFVzYWdlUmVjb3JkUmVxdWVzdBIKCgJpZBgBIAEoCSJBChZHZXRVc2FnZVJlY29yZFJlc3BvbnNlEicKBnJlY29yZBgBIAEoCzIXLmJpbGxpbmcudjEuVXNhZ2VSZWNvcmQiwgIKF0xpc3RVc2FnZVJlY29yZHNSZXF1ZXN0EhMKC2N1c3RvbWVyX2lkGAEgASgJEhEKCW1ldGVyX2tleRgCIAEoCRIuCgpzdGFydF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAUgASgFEhIKCnBhZ2VfdG9rZW4YBiABKAkSRwoKYXR0cmlidXRlcxgHIAMoCzIzLmJpbGxpbmcudjEuTGlzdFVzYWdlUmVjb3Jkc1JlcXVlc3QuQXR0cmlidXRlc0VudHJ5GjEKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIl0KGExpc3RVc2FnZVJlY29yZHNSZXNwb25zZRIoCgdyZWNvcmRzGAEgAygLMhcuYmlsbGluZy52MS5Vc2FnZVJlY29yZBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkitAEKFEdldERhaWx5VXNhZ2VSZXF1ZXN0EhMKC2N1c3RvbWVyX2lkGAEgASgJEg4KBnBlcmlvZBgCIAEoCRJECgphdHRyaWJ1dGVzGAMgAygLMjAuYmlsbGluZy52MS5HZXREYWlseVVzYWdlUmVxdWVzdC5BdHRyaWJ1dGVzRW50cnkaMQoPQXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiYgoVR2V0RGFpbHlVc2FnZVJlc3BvbnNlEhMKC2N1c3RvbWVyX2lkGAEgASgJEg4KBnBlcmlvZBgCIAEoCRIkCgRkYXlzGAMgAygLMhYuYmlsbGluZy52MS5EYWlseVVzYWdlIlQKCkRhaWx5VXNhZ2USDAoEZGF0ZRgBIAEoCRIRCgltZXRlcl9rZXkYAiABKAkSEAoIcXVhbnRpdHkYAyABKAkSEwoLZXZlbnRfY291bnQYBCABKAMiSgoQVm9pZFVzYWdlUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCRISCgpjb3JyZWN0aW9uGAMgASgIIk4KEVZvaWRVc2FnZVJlc3BvbnNlEicKBnJlY29yZBgBIAEoCzIXLmJpbGxpbmcudjEuVXNhZ2VSZWNvcmQSEAoIcmVwbGF5ZWQYAiABKAgidAoKVXNhZ2VMaW1pdBITCgtjdXN0b21lcl9pZBgBIAEoCRIRCgltZXRlcl9rZXkYAiABKAkSDQoFbGltaXQYAyABKAkSLwoLdXBkYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlEKFFNldFVzYWdlTGltaXRSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSJQoFbGltaXQYAiABKAsyFi5iaWxsaW5nLnYxLlVzYWdlTGltaXQiUAoVU2V0VXNhZ2VMaW1pdFJlc3BvbnNlEiUKBWxpbWl0GAEgASgLMhYuYmlsbGluZy52MS5Vc2FnZUxpbWl0EhAKCHJlcGxheWVkGAIgASgIIkIKGEdldFVzYWdlQWxsb3dhbmNlUmVxdWVzdBITCgtjdXN0b21lcl9pZBgBIAEoCRIRCgltZXRlcl9rZXkYAiABKAkiWwoZR2V0VXNhZ2VBbGxvd2FuY2VSZXNwb25zZRINCgVsaW1pdBgBIAEoCRIMCgR1c2VkGAIgASgJEhEKCXJlbWFpbmluZxgDIAEoCRIOCgZwZXJpb2QYBCABKAkiPgoRV2F0Y2hVc2FnZVJlcXVlc3QSFAoMYWZ0ZXJfY3Vyc29yGAEgASgJEhMKC2N1c3RvbWVyX2lkGAIgASgJIj4KEldhdGNoVXNhZ2VSZXNwb25zZRIoCgdjaGFuZ2VzGAEgAygLMhcuYmlsbGluZy52MS5Vc2FnZUNoYW5nZSJxCgtVc2FnZUNoYW5nZRIOCgZjdXJzb3IYASABKAkSJwoGcmVjb3JkGAIgASgLMhcuYmlsbGluZy52MS5Vc2FnZVJlY29yZBIpCgRraW5kGAMgASgOMhsuYmlsbGluZy52MS5Vc2FnZUNoYW5nZUtpbmQqbQoPVXNhZ2VSZWNvcmRWaWV3EiEKHVVTQUdFX1JFQ09SRF9WSUVXX1VOU1BFQ0lGSUVEEAASGwoXVVNBR0VfUkVDT1JEX1ZJRVdfQkFTSUMQARIaChZVU0FHRV9SRUNPUkRfVklFV19GVUxMEAIqcgoPVXNhZ2VDaGFuZ2VLaW5kEiEKHVVTQUdFX0NIQU5HRV9LSU5EX1VOU1BFQ0lGSUVEEAASHgoaVVNBR0VfQ0hBTkdFX0tJTkRfUkVDT1JERUQQARIcChhVU0FHRV9DSEFOR0VfS0lORF9WT0lERUQQAjKJBwoMVXNhZ2VTZXJ2aWNlEk4KC1JlY29yZFVzYWdlEh4uYmlsbGluZy52MS5SZWNvcmRVc2FnZVJlcXVlc3QaHy5iaWxsaW5nLnYxLlJlY29yZFVzYWdlUmVzcG9uc2USXQoQQmF0Y2hSZWNvcmRVc2FnZRIjLmJpbGxpbmcudjEuQmF0Y2hSZWNvcmRVc2FnZVJlcXVlc3QaJC5iaWxsaW5nLnYxLkJhdGNoUmVjb3JkVXNhZ2VSZXNwb25zZRJSCgtTdHJlYW1Vc2FnZRIeLmJpbGxpbmcudjEuU3RyZWFtVXNhZ2VSZXF1ZXN0Gh8uYmlsbGluZy52MS5TdHJlYW1Vc2FnZVJlc3BvbnNlKAEwARJcCg5HZXRVc2FnZVJlY29yZBIhLmJpbGxpbmcudjEuR2V0VXNhZ2VSZWNvcmRSZXF1ZXN0GiIuYmlsbGluZy52MS5HZXRVc2FnZVJlY29yZFJlc3BvbnNlIgOQAgESYgoQTGlzdFVzYWdlUmVjb3JkcxIjLmJpbGxpbmcudjEuTGlzdFVzYWdlUmVjb3Jkc1JlcXVlc3QaJC5iaWxsaW5nLnYxLkxpc3RVc2FnZVJlY29yZHNSZXNwb25zZSIDkAIBElkKDUdldERhaWx5VXNhZ2USIC5iaWxsaW5nLnYxLkdldERhaWx5VXNhZ2VSZXF1ZXN0GiEuYmlsbGluZy52MS5HZXREYWlseVVzYWdlUmVzcG9uc2UiA5ACARJICglWb2lkVXNhZ2USHC5iaWxsaW5nLnYxLlZvaWRVc2FnZVJlcXVlc3QaHS5iaWxsaW5nLnYxLlZvaWRVc2FnZVJlc3BvbnNlElQKDVNldFVzYWdlTGltaXQSIC5iaWxsaW5nLnYxLlNldFVzYWdlTGltaXRSZXF1ZXN0GiEuYmlsbGluZy52MS5TZXRVc2FnZUxpbWl0UmVzcG9uc2USZQoRR2V0VXNhZ2VBbGxvd2FuY2USJC5iaWxsaW5nLnYxLkdldFVzYWdlQWxsb3dhbmNlUmVxdWVzdBolLmJpbGxpbmcudjEuR2V0VXNhZ2VBbGxvd2FuY2VSZXNwb25zZSIDkAIBElIKCldhdGNoVXNhZ2USHS5iaWxsaW5nLnYxLldhdGNoVXNhZ2VSZXF1ZXN0Gh4uYmlsbGluZy52MS5XYXRjaFVzYWdlUmVzcG9uc2UiA5ACATABQi9aLWV4YW1wbGUuY29tL3RhbGx5L2dlbi9nby9iaWxsaW5nL3YxO2JpbGxpbmd2MWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * UsageRecord is one recorded usage event.
@@ -163,6 +163,16 @@ export type RecordUsageRequest = Message<"billing.v1.RecordUsageRequest"> & {
    * @generated from field: map<string, string> attributes = 6;
    */
   attributes: { [key: string]: string };
+
+  /**
+   * A correction of a finalized period (admin role only): the event is
+   * recorded into its finalized period and the period's bill gets a new
+   * revision; earlier revisions never change. Without it, an event in a
+   * finalized period is refused with reason BILL_FINALIZED.
+   *
+   * @generated from field: bool correction = 7;
+   */
+  correction: boolean;
 };
 
 /**
@@ -523,6 +533,13 @@ export type ListUsageRecordsRequest = Message<"billing.v1.ListUsageRecordsReques
    * @generated from field: string page_token = 6;
    */
   pageToken: string;
+
+  /**
+   * Only records whose attributes include all of these.
+   *
+   * @generated from field: map<string, string> attributes = 7;
+   */
+  attributes: { [key: string]: string };
 };
 
 /**
@@ -579,6 +596,13 @@ export type GetDailyUsageRequest = Message<"billing.v1.GetDailyUsageRequest"> & 
    * @generated from field: string period = 2;
    */
   period: string;
+
+  /**
+   * Only usage whose attributes include all of these.
+   *
+   * @generated from field: map<string, string> attributes = 3;
+   */
+  attributes: { [key: string]: string };
 };
 
 /**
@@ -686,6 +710,14 @@ export type VoidUsageRequest = Message<"billing.v1.VoidUsageRequest"> & {
    * @generated from field: string reason = 2;
    */
   reason: string;
+
+  /**
+   * A correction of a finalized period (admin role only): the void goes into
+   * the record's finalized period and the period's bill gets a new revision.
+   *
+   * @generated from field: bool correction = 3;
+   */
+  correction: boolean;
 };
 
 /**
@@ -724,6 +756,264 @@ export const VoidUsageResponseSchema: GenMessage<VoidUsageResponse> = /*@__PURE_
   messageDesc(file_billing_v1_usage_service, 18);
 
 /**
+ * UsageLimit is the most a customer may use of a meter per billing period.
+ *
+ * @generated from message billing.v1.UsageLimit
+ */
+export type UsageLimit = Message<"billing.v1.UsageLimit"> & {
+  /**
+   * The customer's Tally id (an external_id is accepted on input).
+   *
+   * @generated from field: string customer_id = 1;
+   */
+  customerId: string;
+
+  /**
+   * The meter's key.
+   *
+   * @generated from field: string meter_key = 2;
+   */
+  meterKey: string;
+
+  /**
+   * The limit on the period's aggregated quantity, as a decimal string; empty
+   * in SetUsageLimit removes the limit.
+   *
+   * @generated from field: string limit = 3;
+   */
+  limit: string;
+
+  /**
+   * When the limit was last set (output only).
+   *
+   * @generated from field: google.protobuf.Timestamp update_time = 4;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message billing.v1.UsageLimit.
+ * Use `create(UsageLimitSchema)` to create a new message.
+ */
+export const UsageLimitSchema: GenMessage<UsageLimit> = /*@__PURE__*/
+  messageDesc(file_billing_v1_usage_service, 19);
+
+/**
+ * SetUsageLimitRequest is the request of UsageService.SetUsageLimit.
+ *
+ * @generated from message billing.v1.SetUsageLimitRequest
+ */
+export type SetUsageLimitRequest = Message<"billing.v1.SetUsageLimitRequest"> & {
+  /**
+   * The caller-chosen idempotency key of this call (required, at most 128
+   * characters).
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * The limit to set.
+   *
+   * @generated from field: billing.v1.UsageLimit limit = 2;
+   */
+  limit?: UsageLimit | undefined;
+};
+
+/**
+ * Describes the message billing.v1.SetUsageLimitRequest.
+ * Use `create(SetUsageLimitRequestSchema)` to create a new message.
+ */
+export const SetUsageLimitRequestSchema: GenMessage<SetUsageLimitRequest> = /*@__PURE__*/
+  messageDesc(file_billing_v1_usage_service, 20);
+
+/**
+ * SetUsageLimitResponse is the response of UsageService.SetUsageLimit.
+ *
+ * @generated from message billing.v1.SetUsageLimitResponse
+ */
+export type SetUsageLimitResponse = Message<"billing.v1.SetUsageLimitResponse"> & {
+  /**
+   * The limit as stored.
+   *
+   * @generated from field: billing.v1.UsageLimit limit = 1;
+   */
+  limit?: UsageLimit | undefined;
+
+  /**
+   * True when this request_id had already set the limit.
+   *
+   * @generated from field: bool replayed = 2;
+   */
+  replayed: boolean;
+};
+
+/**
+ * Describes the message billing.v1.SetUsageLimitResponse.
+ * Use `create(SetUsageLimitResponseSchema)` to create a new message.
+ */
+export const SetUsageLimitResponseSchema: GenMessage<SetUsageLimitResponse> = /*@__PURE__*/
+  messageDesc(file_billing_v1_usage_service, 21);
+
+/**
+ * GetUsageAllowanceRequest is the request of UsageService.GetUsageAllowance.
+ *
+ * @generated from message billing.v1.GetUsageAllowanceRequest
+ */
+export type GetUsageAllowanceRequest = Message<"billing.v1.GetUsageAllowanceRequest"> & {
+  /**
+   * The customer's Tally id or external_id.
+   *
+   * @generated from field: string customer_id = 1;
+   */
+  customerId: string;
+
+  /**
+   * The meter's key.
+   *
+   * @generated from field: string meter_key = 2;
+   */
+  meterKey: string;
+};
+
+/**
+ * Describes the message billing.v1.GetUsageAllowanceRequest.
+ * Use `create(GetUsageAllowanceRequestSchema)` to create a new message.
+ */
+export const GetUsageAllowanceRequestSchema: GenMessage<GetUsageAllowanceRequest> = /*@__PURE__*/
+  messageDesc(file_billing_v1_usage_service, 22);
+
+/**
+ * GetUsageAllowanceResponse is the response of UsageService.GetUsageAllowance.
+ *
+ * @generated from message billing.v1.GetUsageAllowanceResponse
+ */
+export type GetUsageAllowanceResponse = Message<"billing.v1.GetUsageAllowanceResponse"> & {
+  /**
+   * The limit, as a decimal string; empty when the meter has none.
+   *
+   * @generated from field: string limit = 1;
+   */
+  limit: string;
+
+  /**
+   * The current period's aggregated quantity of the meter.
+   *
+   * @generated from field: string used = 2;
+   */
+  used: string;
+
+  /**
+   * limit - used (never below 0); empty when there is no limit.
+   *
+   * @generated from field: string remaining = 3;
+   */
+  remaining: string;
+
+  /**
+   * The billing period ("YYYY-MM") the figures describe.
+   *
+   * @generated from field: string period = 4;
+   */
+  period: string;
+};
+
+/**
+ * Describes the message billing.v1.GetUsageAllowanceResponse.
+ * Use `create(GetUsageAllowanceResponseSchema)` to create a new message.
+ */
+export const GetUsageAllowanceResponseSchema: GenMessage<GetUsageAllowanceResponse> = /*@__PURE__*/
+  messageDesc(file_billing_v1_usage_service, 23);
+
+/**
+ * WatchUsageRequest is the request of UsageService.WatchUsage.
+ *
+ * @generated from message billing.v1.WatchUsageRequest
+ */
+export type WatchUsageRequest = Message<"billing.v1.WatchUsageRequest"> & {
+  /**
+   * The cursor of the last change already processed; empty means from the
+   * beginning of the ledger.
+   *
+   * @generated from field: string after_cursor = 1;
+   */
+  afterCursor: string;
+
+  /**
+   * Only changes of this customer (Tally id or external_id); empty means
+   * every customer of the tenant.
+   *
+   * @generated from field: string customer_id = 2;
+   */
+  customerId: string;
+};
+
+/**
+ * Describes the message billing.v1.WatchUsageRequest.
+ * Use `create(WatchUsageRequestSchema)` to create a new message.
+ */
+export const WatchUsageRequestSchema: GenMessage<WatchUsageRequest> = /*@__PURE__*/
+  messageDesc(file_billing_v1_usage_service, 24);
+
+/**
+ * WatchUsageResponse is one message of the WatchUsage stream.
+ *
+ * @generated from message billing.v1.WatchUsageResponse
+ */
+export type WatchUsageResponse = Message<"billing.v1.WatchUsageResponse"> & {
+  /**
+   * The changes ready to send, in commit order (at least one, at most a
+   * bounded batch).
+   *
+   * @generated from field: repeated billing.v1.UsageChange changes = 1;
+   */
+  changes: UsageChange[];
+};
+
+/**
+ * Describes the message billing.v1.WatchUsageResponse.
+ * Use `create(WatchUsageResponseSchema)` to create a new message.
+ */
+export const WatchUsageResponseSchema: GenMessage<WatchUsageResponse> = /*@__PURE__*/
+  messageDesc(file_billing_v1_usage_service, 25);
+
+/**
+ * UsageChange is one change to the usage ledger.
+ *
+ * @generated from message billing.v1.UsageChange
+ */
+export type UsageChange = Message<"billing.v1.UsageChange"> & {
+  /**
+   * Where this change is in the feed: pass it as after_cursor to resume after
+   * it. Opaque.
+   *
+   * @generated from field: string cursor = 1;
+   */
+  cursor: string;
+
+  /**
+   * The record as the change left it (voided for USAGE_CHANGE_KIND_VOIDED).
+   *
+   * @generated from field: billing.v1.UsageRecord record = 2;
+   */
+  record?: UsageRecord | undefined;
+
+  /**
+   * What the change did.
+   *
+   * @generated from field: billing.v1.UsageChangeKind kind = 3;
+   */
+  kind: UsageChangeKind;
+};
+
+/**
+ * Describes the message billing.v1.UsageChange.
+ * Use `create(UsageChangeSchema)` to create a new message.
+ */
+export const UsageChangeSchema: GenMessage<UsageChange> = /*@__PURE__*/
+  messageDesc(file_billing_v1_usage_service, 26);
+
+/**
  * UsageRecordView says how much of each record a batch answer carries, so a
  * high-volume producer can skip echoing back what it sent (AIP-157).
  *
@@ -757,6 +1047,40 @@ export enum UsageRecordView {
  */
 export const UsageRecordViewSchema: GenEnum<UsageRecordView> = /*@__PURE__*/
   enumDesc(file_billing_v1_usage_service, 0);
+
+/**
+ * UsageChangeKind says what a change did to the ledger.
+ *
+ * @generated from enum billing.v1.UsageChangeKind
+ */
+export enum UsageChangeKind {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: USAGE_CHANGE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A usage record was recorded.
+   *
+   * @generated from enum value: USAGE_CHANGE_KIND_RECORDED = 1;
+   */
+  RECORDED = 1,
+
+  /**
+   * A usage record was voided.
+   *
+   * @generated from enum value: USAGE_CHANGE_KIND_VOIDED = 2;
+   */
+  VOIDED = 2,
+}
+
+/**
+ * Describes the enum billing.v1.UsageChangeKind.
+ */
+export const UsageChangeKindSchema: GenEnum<UsageChangeKind> = /*@__PURE__*/
+  enumDesc(file_billing_v1_usage_service, 1);
 
 /**
  * UsageService is the usage ledger: it records what customers used, exactly
@@ -847,6 +1171,44 @@ export const UsageService: GenService<{
     methodKind: "unary";
     input: typeof VoidUsageRequestSchema;
     output: typeof VoidUsageResponseSchema;
+  },
+  /**
+   * SetUsageLimit sets (or, with an empty limit, removes) the most a customer
+   * may use of a meter per billing period. From then on an event that would
+   * take the period's aggregated quantity past the limit is refused with
+   * FAILED_PRECONDITION, reason USAGE_LIMIT_EXCEEDED, and stores nothing; the
+   * check and the write are one transaction. Idempotent on request_id.
+   *
+   * @generated from rpc billing.v1.UsageService.SetUsageLimit
+   */
+  setUsageLimit: {
+    methodKind: "unary";
+    input: typeof SetUsageLimitRequestSchema;
+    output: typeof SetUsageLimitResponseSchema;
+  },
+  /**
+   * GetUsageAllowance returns a customer's limit on a meter, what the current
+   * period has used of it and what remains.
+   *
+   * @generated from rpc billing.v1.UsageService.GetUsageAllowance
+   */
+  getUsageAllowance: {
+    methodKind: "unary";
+    input: typeof GetUsageAllowanceRequestSchema;
+    output: typeof GetUsageAllowanceResponseSchema;
+  },
+  /**
+   * WatchUsage streams every usage record and void in commit order after
+   * after_cursor, then follows live. A consumer that stores the cursor of the
+   * last change it processed and reconnects with it sees every change once,
+   * across server restarts.
+   *
+   * @generated from rpc billing.v1.UsageService.WatchUsage
+   */
+  watchUsage: {
+    methodKind: "server_streaming";
+    input: typeof WatchUsageRequestSchema;
+    output: typeof WatchUsageResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_billing_v1_usage_service, 0);

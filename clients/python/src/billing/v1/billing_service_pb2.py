@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n billing/v1/billing_service.proto\x12\nbilling.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x03\n\x04\x42ill\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\x12\x16\n\x06period\x18\x02 \x01(\tR\x06period\x12.\n\x06status\x18\x03 \x01(\x0e\x32\x16.billing.v1.BillStatusR\x06status\x12#\n\rcurrency_code\x18\x04 \x01(\tR\x0c\x63urrencyCode\x12*\n\x05lines\x18\x05 \x03(\x0b\x32\x14.billing.v1.BillLineR\x05lines\x12\x14\n\x05total\x18\x06 \x01(\tR\x05total\x12\x38\n\nas_of_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08\x61sOfTime\x12\x39\n\nstart_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12?\n\rfinalize_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0c\x66inalizeTime\"\x82\x02\n\x08\x42illLine\x12\x1b\n\tmeter_key\x18\x01 \x01(\tR\x08meterKey\x12\x1a\n\x08quantity\x18\x02 \x01(\tR\x08quantity\x12\x16\n\x06\x61mount\x18\x03 \x01(\tR\x06\x61mount\x12#\n\rprice_version\x18\x04 \x01(\x05R\x0cpriceVersion\x12.\n\x05tiers\x18\x05 \x03(\x0b\x32\x18.billing.v1.BillLineTierR\x05tiers\x12!\n\x0c\x64isplay_name\x18\x06 \x01(\tR\x0b\x64isplayName\x12\x12\n\x04unit\x18\x07 \x01(\tR\x04unit\x12\x19\n\x08price_id\x18\x08 \x01(\tR\x07priceId\"\xb5\x01\n\x0c\x42illLineTier\x12\x13\n\x05up_to\x18\x01 \x01(\tR\x04upTo\x12\x1a\n\x08quantity\x18\x02 \x01(\tR\x08quantity\x12\x1f\n\x0bunit_amount\x18\x03 \x01(\tR\nunitAmount\x12\x16\n\x06\x61mount\x18\x04 \x01(\tR\x06\x61mount\x12\x1f\n\x0b\x66lat_amount\x18\x05 \x01(\tR\nflatAmount\x12\x1a\n\x08packages\x18\x06 \x01(\tR\x08packages\"8\n\x15GetCurrentBillRequest\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\">\n\x16GetCurrentBillResponse\x12$\n\x04\x62ill\x18\x01 \x01(\x0b\x32\x10.billing.v1.BillR\x04\x62ill\"I\n\x0eGetBillRequest\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\x12\x16\n\x06period\x18\x02 \x01(\tR\x06period\"7\n\x0fGetBillResponse\x12$\n\x04\x62ill\x18\x01 \x01(\x0b\x32\x10.billing.v1.BillR\x04\x62ill\"o\n\x10ListBillsRequest\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"c\n\x11ListBillsResponse\x12&\n\x05\x62ills\x18\x01 \x03(\x0b\x32\x10.billing.v1.BillR\x05\x62ills\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*[\n\nBillStatus\x12\x1b\n\x17\x42ILL_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11\x42ILL_STATUS_DRAFT\x10\x01\x12\x19\n\x15\x42ILL_STATUS_FINALIZED\x10\x02\x32\x86\x02\n\x0e\x42illingService\x12\\\n\x0eGetCurrentBill\x12!.billing.v1.GetCurrentBillRequest\x1a\".billing.v1.GetCurrentBillResponse\"\x03\x90\x02\x01\x12G\n\x07GetBill\x12\x1a.billing.v1.GetBillRequest\x1a\x1b.billing.v1.GetBillResponse\"\x03\x90\x02\x01\x12M\n\tListBills\x12\x1c.billing.v1.ListBillsRequest\x1a\x1d.billing.v1.ListBillsResponse\"\x03\x90\x02\x01\x42/Z-example.com/tally/gen/go/billing/v1;billingv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n billing/v1/billing_service.proto\x12\nbilling.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\x04\n\x04\x42ill\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\x12\x16\n\x06period\x18\x02 \x01(\tR\x06period\x12.\n\x06status\x18\x03 \x01(\x0e\x32\x16.billing.v1.BillStatusR\x06status\x12#\n\rcurrency_code\x18\x04 \x01(\tR\x0c\x63urrencyCode\x12*\n\x05lines\x18\x05 \x03(\x0b\x32\x14.billing.v1.BillLineR\x05lines\x12\x14\n\x05total\x18\x06 \x01(\tR\x05total\x12\x38\n\nas_of_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08\x61sOfTime\x12\x39\n\nstart_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12?\n\rfinalize_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0c\x66inalizeTime\x12\'\n\x0f\x63redits_applied\x18\x0b \x01(\tR\x0e\x63reditsApplied\x12\x1d\n\namount_due\x18\x0c \x01(\tR\tamountDue\x12\x1a\n\x08revision\x18\r \x01(\x05R\x08revision\"\x87\x03\n\x08\x42illLine\x12\x1b\n\tmeter_key\x18\x01 \x01(\tR\x08meterKey\x12\x1a\n\x08quantity\x18\x02 \x01(\tR\x08quantity\x12\x16\n\x06\x61mount\x18\x03 \x01(\tR\x06\x61mount\x12#\n\rprice_version\x18\x04 \x01(\x05R\x0cpriceVersion\x12.\n\x05tiers\x18\x05 \x03(\x0b\x32\x18.billing.v1.BillLineTierR\x05tiers\x12!\n\x0c\x64isplay_name\x18\x06 \x01(\tR\x0b\x64isplayName\x12\x12\n\x04unit\x18\x07 \x01(\tR\x04unit\x12\x19\n\x08price_id\x18\x08 \x01(\tR\x07priceId\x12\x44\n\ndimensions\x18\t \x03(\x0b\x32$.billing.v1.BillLine.DimensionsEntryR\ndimensions\x1a=\n\x0f\x44imensionsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xb5\x01\n\x0c\x42illLineTier\x12\x13\n\x05up_to\x18\x01 \x01(\tR\x04upTo\x12\x1a\n\x08quantity\x18\x02 \x01(\tR\x08quantity\x12\x1f\n\x0bunit_amount\x18\x03 \x01(\tR\nunitAmount\x12\x16\n\x06\x61mount\x18\x04 \x01(\tR\x06\x61mount\x12\x1f\n\x0b\x66lat_amount\x18\x05 \x01(\tR\nflatAmount\x12\x1a\n\x08packages\x18\x06 \x01(\tR\x08packages\"8\n\x15GetCurrentBillRequest\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\">\n\x16GetCurrentBillResponse\x12$\n\x04\x62ill\x18\x01 \x01(\x0b\x32\x10.billing.v1.BillR\x04\x62ill\"e\n\x0eGetBillRequest\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\x12\x16\n\x06period\x18\x02 \x01(\tR\x06period\x12\x1a\n\x08revision\x18\x03 \x01(\x05R\x08revision\"7\n\x0fGetBillResponse\x12$\n\x04\x62ill\x18\x01 \x01(\x0b\x32\x10.billing.v1.BillR\x04\x62ill\"o\n\x10ListBillsRequest\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"c\n\x11ListBillsResponse\x12&\n\x05\x62ills\x18\x01 \x03(\x0b\x32\x10.billing.v1.BillR\x05\x62ills\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb8\x02\n\x0b\x43reditGrant\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n\x0b\x63ustomer_id\x18\x02 \x01(\tR\ncustomerId\x12\x16\n\x06\x61mount\x18\x03 \x01(\tR\x06\x61mount\x12#\n\rcurrency_code\x18\x04 \x01(\tR\x0c\x63urrencyCode\x12;\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\x12\x16\n\x06reason\x18\x06 \x01(\tR\x06reason\x12)\n\x10remaining_amount\x18\x07 \x01(\tR\x0fremainingAmount\x12;\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\"b\n\x12GrantCreditRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12-\n\x05grant\x18\x02 \x01(\x0b\x32\x17.billing.v1.CreditGrantR\x05grant\"`\n\x13GrantCreditResponse\x12-\n\x05grant\x18\x01 \x01(\x0b\x32\x17.billing.v1.CreditGrantR\x05grant\x12\x1a\n\x08replayed\x18\x02 \x01(\x08R\x08replayed\"v\n\x17ListCreditGrantsRequest\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"s\n\x18ListCreditGrantsResponse\x12/\n\x06grants\x18\x01 \x03(\x0b\x32\x17.billing.v1.CreditGrantR\x06grants\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb0\x01\n\x05\x41lert\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n\x0b\x63ustomer_id\x18\x02 \x01(\tR\ncustomerId\x12\x1b\n\tmeter_key\x18\x03 \x01(\tR\x08meterKey\x12\x1c\n\tthreshold\x18\x04 \x01(\tR\tthreshold\x12;\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\"\\\n\x12\x43reateAlertRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\'\n\x05\x61lert\x18\x02 \x01(\x0b\x32\x11.billing.v1.AlertR\x05\x61lert\"Z\n\x13\x43reateAlertResponse\x12\'\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x11.billing.v1.AlertR\x05\x61lert\x12\x1a\n\x08replayed\x18\x02 \x01(\x08R\x08replayed\"7\n\x12WatchAlertsRequest\x12!\n\x0c\x61\x66ter_cursor\x18\x01 \x01(\tR\x0b\x61\x66terCursor\"E\n\x13WatchAlertsResponse\x12.\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.billing.v1.AlertEventR\x06\x65vents\"\x88\x02\n\nAlertEvent\x12\x16\n\x06\x63ursor\x18\x01 \x01(\tR\x06\x63ursor\x12\x19\n\x08\x61lert_id\x18\x02 \x01(\tR\x07\x61lertId\x12\x1f\n\x0b\x63ustomer_id\x18\x03 \x01(\tR\ncustomerId\x12\x16\n\x06period\x18\x04 \x01(\tR\x06period\x12\x14\n\x05value\x18\x05 \x01(\tR\x05value\x12=\n\x0c\x63rossed_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x63rossedTime\x12\x1b\n\tmeter_key\x18\x07 \x01(\tR\x08meterKey\x12\x1c\n\tthreshold\x18\x08 \x01(\tR\tthreshold*[\n\nBillStatus\x12\x1b\n\x17\x42ILL_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11\x42ILL_STATUS_DRAFT\x10\x01\x12\x19\n\x15\x42ILL_STATUS_FINALIZED\x10\x02\x32\xe1\x04\n\x0e\x42illingService\x12\\\n\x0eGetCurrentBill\x12!.billing.v1.GetCurrentBillRequest\x1a\".billing.v1.GetCurrentBillResponse\"\x03\x90\x02\x01\x12G\n\x07GetBill\x12\x1a.billing.v1.GetBillRequest\x1a\x1b.billing.v1.GetBillResponse\"\x03\x90\x02\x01\x12M\n\tListBills\x12\x1c.billing.v1.ListBillsRequest\x1a\x1d.billing.v1.ListBillsResponse\"\x03\x90\x02\x01\x12N\n\x0bGrantCredit\x12\x1e.billing.v1.GrantCreditRequest\x1a\x1f.billing.v1.GrantCreditResponse\x12\x62\n\x10ListCreditGrants\x12#.billing.v1.ListCreditGrantsRequest\x1a$.billing.v1.ListCreditGrantsResponse\"\x03\x90\x02\x01\x12N\n\x0b\x43reateAlert\x12\x1e.billing.v1.CreateAlertRequest\x1a\x1f.billing.v1.CreateAlertResponse\x12U\n\x0bWatchAlerts\x12\x1e.billing.v1.WatchAlertsRequest\x1a\x1f.billing.v1.WatchAlertsResponse\"\x03\x90\x02\x01\x30\x01\x42/Z-example.com/tally/gen/go/billing/v1;billingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,32 +33,62 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'billing.v1.billing_service_
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z-example.com/tally/gen/go/billing/v1;billingv1'
+  _globals['_BILLLINE_DIMENSIONSENTRY']._loaded_options = None
+  _globals['_BILLLINE_DIMENSIONSENTRY']._serialized_options = b'8\001'
   _globals['_BILLINGSERVICE'].methods_by_name['GetCurrentBill']._loaded_options = None
   _globals['_BILLINGSERVICE'].methods_by_name['GetCurrentBill']._serialized_options = b'\220\002\001'
   _globals['_BILLINGSERVICE'].methods_by_name['GetBill']._loaded_options = None
   _globals['_BILLINGSERVICE'].methods_by_name['GetBill']._serialized_options = b'\220\002\001'
   _globals['_BILLINGSERVICE'].methods_by_name['ListBills']._loaded_options = None
   _globals['_BILLINGSERVICE'].methods_by_name['ListBills']._serialized_options = b'\220\002\001'
-  _globals['_BILLSTATUS']._serialized_start=1448
-  _globals['_BILLSTATUS']._serialized_end=1539
+  _globals['_BILLINGSERVICE'].methods_by_name['ListCreditGrants']._loaded_options = None
+  _globals['_BILLINGSERVICE'].methods_by_name['ListCreditGrants']._serialized_options = b'\220\002\001'
+  _globals['_BILLINGSERVICE'].methods_by_name['WatchAlerts']._loaded_options = None
+  _globals['_BILLINGSERVICE'].methods_by_name['WatchAlerts']._serialized_options = b'\220\002\001'
+  _globals['_BILLSTATUS']._serialized_start=3219
+  _globals['_BILLSTATUS']._serialized_end=3310
   _globals['_BILL']._serialized_start=82
-  _globals['_BILL']._serialized_end=533
-  _globals['_BILLLINE']._serialized_start=536
-  _globals['_BILLLINE']._serialized_end=794
-  _globals['_BILLLINETIER']._serialized_start=797
-  _globals['_BILLLINETIER']._serialized_end=978
-  _globals['_GETCURRENTBILLREQUEST']._serialized_start=980
-  _globals['_GETCURRENTBILLREQUEST']._serialized_end=1036
-  _globals['_GETCURRENTBILLRESPONSE']._serialized_start=1038
-  _globals['_GETCURRENTBILLRESPONSE']._serialized_end=1100
-  _globals['_GETBILLREQUEST']._serialized_start=1102
-  _globals['_GETBILLREQUEST']._serialized_end=1175
-  _globals['_GETBILLRESPONSE']._serialized_start=1177
-  _globals['_GETBILLRESPONSE']._serialized_end=1232
-  _globals['_LISTBILLSREQUEST']._serialized_start=1234
-  _globals['_LISTBILLSREQUEST']._serialized_end=1345
-  _globals['_LISTBILLSRESPONSE']._serialized_start=1347
-  _globals['_LISTBILLSRESPONSE']._serialized_end=1446
-  _globals['_BILLINGSERVICE']._serialized_start=1542
-  _globals['_BILLINGSERVICE']._serialized_end=1804
+  _globals['_BILL']._serialized_end=633
+  _globals['_BILLLINE']._serialized_start=636
+  _globals['_BILLLINE']._serialized_end=1027
+  _globals['_BILLLINE_DIMENSIONSENTRY']._serialized_start=966
+  _globals['_BILLLINE_DIMENSIONSENTRY']._serialized_end=1027
+  _globals['_BILLLINETIER']._serialized_start=1030
+  _globals['_BILLLINETIER']._serialized_end=1211
+  _globals['_GETCURRENTBILLREQUEST']._serialized_start=1213
+  _globals['_GETCURRENTBILLREQUEST']._serialized_end=1269
+  _globals['_GETCURRENTBILLRESPONSE']._serialized_start=1271
+  _globals['_GETCURRENTBILLRESPONSE']._serialized_end=1333
+  _globals['_GETBILLREQUEST']._serialized_start=1335
+  _globals['_GETBILLREQUEST']._serialized_end=1436
+  _globals['_GETBILLRESPONSE']._serialized_start=1438
+  _globals['_GETBILLRESPONSE']._serialized_end=1493
+  _globals['_LISTBILLSREQUEST']._serialized_start=1495
+  _globals['_LISTBILLSREQUEST']._serialized_end=1606
+  _globals['_LISTBILLSRESPONSE']._serialized_start=1608
+  _globals['_LISTBILLSRESPONSE']._serialized_end=1707
+  _globals['_CREDITGRANT']._serialized_start=1710
+  _globals['_CREDITGRANT']._serialized_end=2022
+  _globals['_GRANTCREDITREQUEST']._serialized_start=2024
+  _globals['_GRANTCREDITREQUEST']._serialized_end=2122
+  _globals['_GRANTCREDITRESPONSE']._serialized_start=2124
+  _globals['_GRANTCREDITRESPONSE']._serialized_end=2220
+  _globals['_LISTCREDITGRANTSREQUEST']._serialized_start=2222
+  _globals['_LISTCREDITGRANTSREQUEST']._serialized_end=2340
+  _globals['_LISTCREDITGRANTSRESPONSE']._serialized_start=2342
+  _globals['_LISTCREDITGRANTSRESPONSE']._serialized_end=2457
+  _globals['_ALERT']._serialized_start=2460
+  _globals['_ALERT']._serialized_end=2636
+  _globals['_CREATEALERTREQUEST']._serialized_start=2638
+  _globals['_CREATEALERTREQUEST']._serialized_end=2730
+  _globals['_CREATEALERTRESPONSE']._serialized_start=2732
+  _globals['_CREATEALERTRESPONSE']._serialized_end=2822
+  _globals['_WATCHALERTSREQUEST']._serialized_start=2824
+  _globals['_WATCHALERTSREQUEST']._serialized_end=2879
+  _globals['_WATCHALERTSRESPONSE']._serialized_start=2881
+  _globals['_WATCHALERTSRESPONSE']._serialized_end=2950
+  _globals['_ALERTEVENT']._serialized_start=2953
+  _globals['_ALERTEVENT']._serialized_end=3217
+  _globals['_BILLINGSERVICE']._serialized_start=3313
+  _globals['_BILLINGSERVICE']._serialized_end=3922
 # @@protoc_insertion_point(module_scope)

@@ -50,6 +50,26 @@ class BillingServiceStub:
                 request_serializer=billing_dot_v1_dot_billing__service__pb2.ListBillsRequest.SerializeToString,
                 response_deserializer=billing_dot_v1_dot_billing__service__pb2.ListBillsResponse.FromString,
                 _registered_method=True)
+        self.GrantCredit = channel.unary_unary(
+                '/billing.v1.BillingService/GrantCredit',
+                request_serializer=billing_dot_v1_dot_billing__service__pb2.GrantCreditRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_billing__service__pb2.GrantCreditResponse.FromString,
+                _registered_method=True)
+        self.ListCreditGrants = channel.unary_unary(
+                '/billing.v1.BillingService/ListCreditGrants',
+                request_serializer=billing_dot_v1_dot_billing__service__pb2.ListCreditGrantsRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_billing__service__pb2.ListCreditGrantsResponse.FromString,
+                _registered_method=True)
+        self.CreateAlert = channel.unary_unary(
+                '/billing.v1.BillingService/CreateAlert',
+                request_serializer=billing_dot_v1_dot_billing__service__pb2.CreateAlertRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_billing__service__pb2.CreateAlertResponse.FromString,
+                _registered_method=True)
+        self.WatchAlerts = channel.unary_stream(
+                '/billing.v1.BillingService/WatchAlerts',
+                request_serializer=billing_dot_v1_dot_billing__service__pb2.WatchAlertsRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_billing__service__pb2.WatchAlertsResponse.FromString,
+                _registered_method=True)
 
 
 class BillingServiceServicer:
@@ -79,6 +99,38 @@ class BillingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GrantCredit(self, request, context):
+        """GrantCredit gives a customer an amount of credit that its bills consume,
+        grants expiring first used first. Idempotent on request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCreditGrants(self, request, context):
+        """ListCreditGrants pages through a customer's credit grants, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateAlert(self, request, context):
+        """CreateAlert asks to be told, once per billing period, when a customer's
+        usage of a meter (or its bill total) reaches a threshold. Idempotent on
+        request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchAlerts(self, request, context):
+        """WatchAlerts streams every alert event after after_cursor in commit
+        order, then follows live.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BillingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -96,6 +148,26 @@ def add_BillingServiceServicer_to_server(servicer, server):
                     servicer.ListBills,
                     request_deserializer=billing_dot_v1_dot_billing__service__pb2.ListBillsRequest.FromString,
                     response_serializer=billing_dot_v1_dot_billing__service__pb2.ListBillsResponse.SerializeToString,
+            ),
+            'GrantCredit': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrantCredit,
+                    request_deserializer=billing_dot_v1_dot_billing__service__pb2.GrantCreditRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_billing__service__pb2.GrantCreditResponse.SerializeToString,
+            ),
+            'ListCreditGrants': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCreditGrants,
+                    request_deserializer=billing_dot_v1_dot_billing__service__pb2.ListCreditGrantsRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_billing__service__pb2.ListCreditGrantsResponse.SerializeToString,
+            ),
+            'CreateAlert': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateAlert,
+                    request_deserializer=billing_dot_v1_dot_billing__service__pb2.CreateAlertRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_billing__service__pb2.CreateAlertResponse.SerializeToString,
+            ),
+            'WatchAlerts': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchAlerts,
+                    request_deserializer=billing_dot_v1_dot_billing__service__pb2.WatchAlertsRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_billing__service__pb2.WatchAlertsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -180,6 +252,114 @@ class BillingService:
             '/billing.v1.BillingService/ListBills',
             billing_dot_v1_dot_billing__service__pb2.ListBillsRequest.SerializeToString,
             billing_dot_v1_dot_billing__service__pb2.ListBillsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GrantCredit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.BillingService/GrantCredit',
+            billing_dot_v1_dot_billing__service__pb2.GrantCreditRequest.SerializeToString,
+            billing_dot_v1_dot_billing__service__pb2.GrantCreditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCreditGrants(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.BillingService/ListCreditGrants',
+            billing_dot_v1_dot_billing__service__pb2.ListCreditGrantsRequest.SerializeToString,
+            billing_dot_v1_dot_billing__service__pb2.ListCreditGrantsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateAlert(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.BillingService/CreateAlert',
+            billing_dot_v1_dot_billing__service__pb2.CreateAlertRequest.SerializeToString,
+            billing_dot_v1_dot_billing__service__pb2.CreateAlertResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/billing.v1.BillingService/WatchAlerts',
+            billing_dot_v1_dot_billing__service__pb2.WatchAlertsRequest.SerializeToString,
+            billing_dot_v1_dot_billing__service__pb2.WatchAlertsResponse.FromString,
             options,
             channel_credentials,
             insecure,

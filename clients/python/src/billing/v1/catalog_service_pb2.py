@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n billing/v1/catalog_service.proto\x12\nbilling.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x02\n\x05Meter\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12!\n\x0c\x64isplay_name\x18\x02 \x01(\tR\x0b\x64isplayName\x12\x12\n\x04unit\x18\x03 \x01(\tR\x04unit\x12\x39\n\x0b\x61ggregation\x18\x04 \x01(\x0e\x32\x17.billing.v1.AggregationR\x0b\x61ggregation\x12\x1c\n\tprecision\x18\x05 \x01(\x05R\tprecision\x12;\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12\x1f\n\x0bwhole_units\x18\x07 \x01(\x08R\nwholeUnits\"b\n\tPriceTier\x12\x13\n\x05up_to\x18\x01 \x01(\tR\x04upTo\x12\x1f\n\x0bunit_amount\x18\x02 \x01(\tR\nunitAmount\x12\x1f\n\x0b\x66lat_amount\x18\x03 \x01(\tR\nflatAmount\"\xdb\x02\n\x05Price\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n\tmeter_key\x18\x02 \x01(\tR\x08meterKey\x12#\n\rcurrency_code\x18\x03 \x01(\tR\x0c\x63urrencyCode\x12+\n\x05tiers\x18\x04 \x03(\x0b\x32\x15.billing.v1.PriceTierR\x05tiers\x12)\n\x10\x65\x66\x66\x65\x63tive_period\x18\x05 \x01(\tR\x0f\x65\x66\x66\x65\x63tivePeriod\x12\x18\n\x07version\x18\x06 \x01(\x05R\x07version\x12;\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12.\n\x05model\x18\x08 \x01(\x0e\x32\x18.billing.v1.PricingModelR\x05model\x12!\n\x0cpackage_size\x18\t \x01(\tR\x0bpackageSize\"\\\n\x12\x43reateMeterRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\'\n\x05meter\x18\x02 \x01(\x0b\x32\x11.billing.v1.MeterR\x05meter\"Z\n\x13\x43reateMeterResponse\x12\'\n\x05meter\x18\x01 \x01(\x0b\x32\x11.billing.v1.MeterR\x05meter\x12\x1a\n\x08replayed\x18\x02 \x01(\x08R\x08replayed\"#\n\x0fGetMeterRequest\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\";\n\x10GetMeterResponse\x12\'\n\x05meter\x18\x01 \x01(\x0b\x32\x11.billing.v1.MeterR\x05meter\"O\n\x11ListMetersRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\"g\n\x12ListMetersResponse\x12)\n\x06meters\x18\x01 \x03(\x0b\x32\x11.billing.v1.MeterR\x06meters\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\\\n\x12\x43reatePriceRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\'\n\x05price\x18\x02 \x01(\x0b\x32\x11.billing.v1.PriceR\x05price\"Z\n\x13\x43reatePriceResponse\x12\'\n\x05price\x18\x01 \x01(\x0b\x32\x11.billing.v1.PriceR\x05price\x12\x1a\n\x08replayed\x18\x02 \x01(\x08R\x08replayed\"l\n\x11ListPricesRequest\x12\x1b\n\tmeter_key\x18\x01 \x01(\tR\x08meterKey\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"g\n\x12ListPricesResponse\x12)\n\x06prices\x18\x01 \x03(\x0b\x32\x11.billing.v1.PriceR\x06prices\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*k\n\x0b\x41ggregation\x12\x1b\n\x17\x41GGREGATION_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x41GGREGATION_SUM\x10\x01\x12\x15\n\x11\x41GGREGATION_COUNT\x10\x02\x12\x13\n\x0f\x41GGREGATION_MAX\x10\x03*\x7f\n\x0cPricingModel\x12\x1d\n\x19PRICING_MODEL_UNSPECIFIED\x10\x00\x12\x1b\n\x17PRICING_MODEL_GRADUATED\x10\x01\x12\x18\n\x14PRICING_MODEL_VOLUME\x10\x02\x12\x19\n\x15PRICING_MODEL_PACKAGE\x10\x03\x32\xa0\x03\n\x0e\x43\x61talogService\x12N\n\x0b\x43reateMeter\x12\x1e.billing.v1.CreateMeterRequest\x1a\x1f.billing.v1.CreateMeterResponse\x12J\n\x08GetMeter\x12\x1b.billing.v1.GetMeterRequest\x1a\x1c.billing.v1.GetMeterResponse\"\x03\x90\x02\x01\x12P\n\nListMeters\x12\x1d.billing.v1.ListMetersRequest\x1a\x1e.billing.v1.ListMetersResponse\"\x03\x90\x02\x01\x12N\n\x0b\x43reatePrice\x12\x1e.billing.v1.CreatePriceRequest\x1a\x1f.billing.v1.CreatePriceResponse\x12P\n\nListPrices\x12\x1d.billing.v1.ListPricesRequest\x1a\x1e.billing.v1.ListPricesResponse\"\x03\x90\x02\x01\x42/Z-example.com/tally/gen/go/billing/v1;billingv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n billing/v1/catalog_service.proto\x12\nbilling.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd2\x02\n\x05Meter\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12!\n\x0c\x64isplay_name\x18\x02 \x01(\tR\x0b\x64isplayName\x12\x12\n\x04unit\x18\x03 \x01(\tR\x04unit\x12\x39\n\x0b\x61ggregation\x18\x04 \x01(\x0e\x32\x17.billing.v1.AggregationR\x0b\x61ggregation\x12\x1c\n\tprecision\x18\x05 \x01(\x05R\tprecision\x12;\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12\x1f\n\x0bwhole_units\x18\x07 \x01(\x08R\nwholeUnits\x12)\n\x10unique_attribute\x18\x08 \x01(\tR\x0funiqueAttribute\x12\x1e\n\ndimensions\x18\t \x03(\tR\ndimensions\"b\n\tPriceTier\x12\x13\n\x05up_to\x18\x01 \x01(\tR\x04upTo\x12\x1f\n\x0bunit_amount\x18\x02 \x01(\tR\nunitAmount\x12\x1f\n\x0b\x66lat_amount\x18\x03 \x01(\tR\nflatAmount\"\x93\x04\n\x05Price\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n\tmeter_key\x18\x02 \x01(\tR\x08meterKey\x12#\n\rcurrency_code\x18\x03 \x01(\tR\x0c\x63urrencyCode\x12+\n\x05tiers\x18\x04 \x03(\x0b\x32\x15.billing.v1.PriceTierR\x05tiers\x12)\n\x10\x65\x66\x66\x65\x63tive_period\x18\x05 \x01(\tR\x0f\x65\x66\x66\x65\x63tivePeriod\x12\x18\n\x07version\x18\x06 \x01(\x05R\x07version\x12;\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12.\n\x05model\x18\x08 \x01(\x0e\x32\x18.billing.v1.PricingModelR\x05model\x12!\n\x0cpackage_size\x18\t \x01(\tR\x0bpackageSize\x12Q\n\x10\x64imension_values\x18\n \x03(\x0b\x32&.billing.v1.Price.DimensionValuesEntryR\x0f\x64imensionValues\x12\x1f\n\x0b\x63ustomer_id\x18\x0b \x01(\tR\ncustomerId\x1a\x42\n\x14\x44imensionValuesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\\\n\x12\x43reateMeterRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\'\n\x05meter\x18\x02 \x01(\x0b\x32\x11.billing.v1.MeterR\x05meter\"Z\n\x13\x43reateMeterResponse\x12\'\n\x05meter\x18\x01 \x01(\x0b\x32\x11.billing.v1.MeterR\x05meter\x12\x1a\n\x08replayed\x18\x02 \x01(\x08R\x08replayed\"#\n\x0fGetMeterRequest\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\";\n\x10GetMeterResponse\x12\'\n\x05meter\x18\x01 \x01(\x0b\x32\x11.billing.v1.MeterR\x05meter\"O\n\x11ListMetersRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\"g\n\x12ListMetersResponse\x12)\n\x06meters\x18\x01 \x03(\x0b\x32\x11.billing.v1.MeterR\x06meters\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\\\n\x12\x43reatePriceRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\'\n\x05price\x18\x02 \x01(\x0b\x32\x11.billing.v1.PriceR\x05price\"Z\n\x13\x43reatePriceResponse\x12\'\n\x05price\x18\x01 \x01(\x0b\x32\x11.billing.v1.PriceR\x05price\x12\x1a\n\x08replayed\x18\x02 \x01(\x08R\x08replayed\"l\n\x11ListPricesRequest\x12\x1b\n\tmeter_key\x18\x01 \x01(\tR\x08meterKey\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"g\n\x12ListPricesResponse\x12)\n\x06prices\x18\x01 \x03(\x0b\x32\x11.billing.v1.PriceR\x06prices\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xa1\x01\n\x0b\x41ggregation\x12\x1b\n\x17\x41GGREGATION_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x41GGREGATION_SUM\x10\x01\x12\x15\n\x11\x41GGREGATION_COUNT\x10\x02\x12\x13\n\x0f\x41GGREGATION_MAX\x10\x03\x12\x1c\n\x18\x41GGREGATION_UNIQUE_COUNT\x10\x04\x12\x16\n\x12\x41GGREGATION_LATEST\x10\x05*\x7f\n\x0cPricingModel\x12\x1d\n\x19PRICING_MODEL_UNSPECIFIED\x10\x00\x12\x1b\n\x17PRICING_MODEL_GRADUATED\x10\x01\x12\x18\n\x14PRICING_MODEL_VOLUME\x10\x02\x12\x19\n\x15PRICING_MODEL_PACKAGE\x10\x03\x32\xa0\x03\n\x0e\x43\x61talogService\x12N\n\x0b\x43reateMeter\x12\x1e.billing.v1.CreateMeterRequest\x1a\x1f.billing.v1.CreateMeterResponse\x12J\n\x08GetMeter\x12\x1b.billing.v1.GetMeterRequest\x1a\x1c.billing.v1.GetMeterResponse\"\x03\x90\x02\x01\x12P\n\nListMeters\x12\x1d.billing.v1.ListMetersRequest\x1a\x1e.billing.v1.ListMetersResponse\"\x03\x90\x02\x01\x12N\n\x0b\x43reatePrice\x12\x1e.billing.v1.CreatePriceRequest\x1a\x1f.billing.v1.CreatePriceResponse\x12P\n\nListPrices\x12\x1d.billing.v1.ListPricesRequest\x1a\x1e.billing.v1.ListPricesResponse\"\x03\x90\x02\x01\x42/Z-example.com/tally/gen/go/billing/v1;billingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,42 +33,46 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'billing.v1.catalog_service_
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z-example.com/tally/gen/go/billing/v1;billingv1'
+  _globals['_PRICE_DIMENSIONVALUESENTRY']._loaded_options = None
+  _globals['_PRICE_DIMENSIONVALUESENTRY']._serialized_options = b'8\001'
   _globals['_CATALOGSERVICE'].methods_by_name['GetMeter']._loaded_options = None
   _globals['_CATALOGSERVICE'].methods_by_name['GetMeter']._serialized_options = b'\220\002\001'
   _globals['_CATALOGSERVICE'].methods_by_name['ListMeters']._loaded_options = None
   _globals['_CATALOGSERVICE'].methods_by_name['ListMeters']._serialized_options = b'\220\002\001'
   _globals['_CATALOGSERVICE'].methods_by_name['ListPrices']._loaded_options = None
   _globals['_CATALOGSERVICE'].methods_by_name['ListPrices']._serialized_options = b'\220\002\001'
-  _globals['_AGGREGATION']._serialized_start=1668
-  _globals['_AGGREGATION']._serialized_end=1775
-  _globals['_PRICINGMODEL']._serialized_start=1777
-  _globals['_PRICINGMODEL']._serialized_end=1904
+  _globals['_AGGREGATION']._serialized_start=1928
+  _globals['_AGGREGATION']._serialized_end=2089
+  _globals['_PRICINGMODEL']._serialized_start=2091
+  _globals['_PRICINGMODEL']._serialized_end=2218
   _globals['_METER']._serialized_start=82
-  _globals['_METER']._serialized_end=345
-  _globals['_PRICETIER']._serialized_start=347
-  _globals['_PRICETIER']._serialized_end=445
-  _globals['_PRICE']._serialized_start=448
-  _globals['_PRICE']._serialized_end=795
-  _globals['_CREATEMETERREQUEST']._serialized_start=797
-  _globals['_CREATEMETERREQUEST']._serialized_end=889
-  _globals['_CREATEMETERRESPONSE']._serialized_start=891
-  _globals['_CREATEMETERRESPONSE']._serialized_end=981
-  _globals['_GETMETERREQUEST']._serialized_start=983
-  _globals['_GETMETERREQUEST']._serialized_end=1018
-  _globals['_GETMETERRESPONSE']._serialized_start=1020
-  _globals['_GETMETERRESPONSE']._serialized_end=1079
-  _globals['_LISTMETERSREQUEST']._serialized_start=1081
-  _globals['_LISTMETERSREQUEST']._serialized_end=1160
-  _globals['_LISTMETERSRESPONSE']._serialized_start=1162
-  _globals['_LISTMETERSRESPONSE']._serialized_end=1265
-  _globals['_CREATEPRICEREQUEST']._serialized_start=1267
-  _globals['_CREATEPRICEREQUEST']._serialized_end=1359
-  _globals['_CREATEPRICERESPONSE']._serialized_start=1361
-  _globals['_CREATEPRICERESPONSE']._serialized_end=1451
-  _globals['_LISTPRICESREQUEST']._serialized_start=1453
-  _globals['_LISTPRICESREQUEST']._serialized_end=1561
-  _globals['_LISTPRICESRESPONSE']._serialized_start=1563
-  _globals['_LISTPRICESRESPONSE']._serialized_end=1666
-  _globals['_CATALOGSERVICE']._serialized_start=1907
-  _globals['_CATALOGSERVICE']._serialized_end=2323
+  _globals['_METER']._serialized_end=420
+  _globals['_PRICETIER']._serialized_start=422
+  _globals['_PRICETIER']._serialized_end=520
+  _globals['_PRICE']._serialized_start=523
+  _globals['_PRICE']._serialized_end=1054
+  _globals['_PRICE_DIMENSIONVALUESENTRY']._serialized_start=988
+  _globals['_PRICE_DIMENSIONVALUESENTRY']._serialized_end=1054
+  _globals['_CREATEMETERREQUEST']._serialized_start=1056
+  _globals['_CREATEMETERREQUEST']._serialized_end=1148
+  _globals['_CREATEMETERRESPONSE']._serialized_start=1150
+  _globals['_CREATEMETERRESPONSE']._serialized_end=1240
+  _globals['_GETMETERREQUEST']._serialized_start=1242
+  _globals['_GETMETERREQUEST']._serialized_end=1277
+  _globals['_GETMETERRESPONSE']._serialized_start=1279
+  _globals['_GETMETERRESPONSE']._serialized_end=1338
+  _globals['_LISTMETERSREQUEST']._serialized_start=1340
+  _globals['_LISTMETERSREQUEST']._serialized_end=1419
+  _globals['_LISTMETERSRESPONSE']._serialized_start=1421
+  _globals['_LISTMETERSRESPONSE']._serialized_end=1524
+  _globals['_CREATEPRICEREQUEST']._serialized_start=1526
+  _globals['_CREATEPRICEREQUEST']._serialized_end=1618
+  _globals['_CREATEPRICERESPONSE']._serialized_start=1620
+  _globals['_CREATEPRICERESPONSE']._serialized_end=1710
+  _globals['_LISTPRICESREQUEST']._serialized_start=1712
+  _globals['_LISTPRICESREQUEST']._serialized_end=1820
+  _globals['_LISTPRICESRESPONSE']._serialized_start=1822
+  _globals['_LISTPRICESRESPONSE']._serialized_end=1925
+  _globals['_CATALOGSERVICE']._serialized_start=2221
+  _globals['_CATALOGSERVICE']._serialized_end=2637
 # @@protoc_insertion_point(module_scope)

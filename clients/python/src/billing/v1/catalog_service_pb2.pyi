@@ -16,6 +16,8 @@ class Aggregation(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AGGREGATION_SUM: _ClassVar[Aggregation]
     AGGREGATION_COUNT: _ClassVar[Aggregation]
     AGGREGATION_MAX: _ClassVar[Aggregation]
+    AGGREGATION_UNIQUE_COUNT: _ClassVar[Aggregation]
+    AGGREGATION_LATEST: _ClassVar[Aggregation]
 
 class PricingModel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -27,13 +29,15 @@ AGGREGATION_UNSPECIFIED: Aggregation
 AGGREGATION_SUM: Aggregation
 AGGREGATION_COUNT: Aggregation
 AGGREGATION_MAX: Aggregation
+AGGREGATION_UNIQUE_COUNT: Aggregation
+AGGREGATION_LATEST: Aggregation
 PRICING_MODEL_UNSPECIFIED: PricingModel
 PRICING_MODEL_GRADUATED: PricingModel
 PRICING_MODEL_VOLUME: PricingModel
 PRICING_MODEL_PACKAGE: PricingModel
 
 class Meter(_message.Message):
-    __slots__ = ("key", "display_name", "unit", "aggregation", "precision", "create_time", "whole_units")
+    __slots__ = ("key", "display_name", "unit", "aggregation", "precision", "create_time", "whole_units", "unique_attribute", "dimensions")
     KEY_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     UNIT_FIELD_NUMBER: _ClassVar[int]
@@ -41,6 +45,8 @@ class Meter(_message.Message):
     PRECISION_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     WHOLE_UNITS_FIELD_NUMBER: _ClassVar[int]
+    UNIQUE_ATTRIBUTE_FIELD_NUMBER: _ClassVar[int]
+    DIMENSIONS_FIELD_NUMBER: _ClassVar[int]
     key: str
     display_name: str
     unit: str
@@ -48,7 +54,9 @@ class Meter(_message.Message):
     precision: int
     create_time: _timestamp_pb2.Timestamp
     whole_units: bool
-    def __init__(self, key: _Optional[str] = ..., display_name: _Optional[str] = ..., unit: _Optional[str] = ..., aggregation: _Optional[_Union[Aggregation, str]] = ..., precision: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., whole_units: _Optional[bool] = ...) -> None: ...
+    unique_attribute: str
+    dimensions: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, key: _Optional[str] = ..., display_name: _Optional[str] = ..., unit: _Optional[str] = ..., aggregation: _Optional[_Union[Aggregation, str]] = ..., precision: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., whole_units: _Optional[bool] = ..., unique_attribute: _Optional[str] = ..., dimensions: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PriceTier(_message.Message):
     __slots__ = ("up_to", "unit_amount", "flat_amount")
@@ -61,7 +69,14 @@ class PriceTier(_message.Message):
     def __init__(self, up_to: _Optional[str] = ..., unit_amount: _Optional[str] = ..., flat_amount: _Optional[str] = ...) -> None: ...
 
 class Price(_message.Message):
-    __slots__ = ("id", "meter_key", "currency_code", "tiers", "effective_period", "version", "create_time", "model", "package_size")
+    __slots__ = ("id", "meter_key", "currency_code", "tiers", "effective_period", "version", "create_time", "model", "package_size", "dimension_values", "customer_id")
+    class DimensionValuesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     METER_KEY_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -71,6 +86,8 @@ class Price(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PACKAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_VALUES_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     meter_key: str
     currency_code: str
@@ -80,7 +97,9 @@ class Price(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     model: PricingModel
     package_size: str
-    def __init__(self, id: _Optional[str] = ..., meter_key: _Optional[str] = ..., currency_code: _Optional[str] = ..., tiers: _Optional[_Iterable[_Union[PriceTier, _Mapping]]] = ..., effective_period: _Optional[str] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., model: _Optional[_Union[PricingModel, str]] = ..., package_size: _Optional[str] = ...) -> None: ...
+    dimension_values: _containers.ScalarMap[str, str]
+    customer_id: str
+    def __init__(self, id: _Optional[str] = ..., meter_key: _Optional[str] = ..., currency_code: _Optional[str] = ..., tiers: _Optional[_Iterable[_Union[PriceTier, _Mapping]]] = ..., effective_period: _Optional[str] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., model: _Optional[_Union[PricingModel, str]] = ..., package_size: _Optional[str] = ..., dimension_values: _Optional[_Mapping[str, str]] = ..., customer_id: _Optional[str] = ...) -> None: ...
 
 class CreateMeterRequest(_message.Message):
     __slots__ = ("request_id", "meter")

@@ -15,9 +15,18 @@ class UsageRecordView(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     USAGE_RECORD_VIEW_UNSPECIFIED: _ClassVar[UsageRecordView]
     USAGE_RECORD_VIEW_BASIC: _ClassVar[UsageRecordView]
     USAGE_RECORD_VIEW_FULL: _ClassVar[UsageRecordView]
+
+class UsageChangeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    USAGE_CHANGE_KIND_UNSPECIFIED: _ClassVar[UsageChangeKind]
+    USAGE_CHANGE_KIND_RECORDED: _ClassVar[UsageChangeKind]
+    USAGE_CHANGE_KIND_VOIDED: _ClassVar[UsageChangeKind]
 USAGE_RECORD_VIEW_UNSPECIFIED: UsageRecordView
 USAGE_RECORD_VIEW_BASIC: UsageRecordView
 USAGE_RECORD_VIEW_FULL: UsageRecordView
+USAGE_CHANGE_KIND_UNSPECIFIED: UsageChangeKind
+USAGE_CHANGE_KIND_RECORDED: UsageChangeKind
+USAGE_CHANGE_KIND_VOIDED: UsageChangeKind
 
 class UsageRecord(_message.Message):
     __slots__ = ("id", "request_id", "customer_id", "meter_key", "quantity", "event_time", "create_time", "period", "voided", "attributes", "void_reason", "void_time")
@@ -55,7 +64,7 @@ class UsageRecord(_message.Message):
     def __init__(self, id: _Optional[str] = ..., request_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., meter_key: _Optional[str] = ..., quantity: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period: _Optional[str] = ..., voided: _Optional[bool] = ..., attributes: _Optional[_Mapping[str, str]] = ..., void_reason: _Optional[str] = ..., void_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RecordUsageRequest(_message.Message):
-    __slots__ = ("request_id", "customer_id", "meter_key", "quantity", "event_time", "attributes")
+    __slots__ = ("request_id", "customer_id", "meter_key", "quantity", "event_time", "attributes", "correction")
     class AttributesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -69,13 +78,15 @@ class RecordUsageRequest(_message.Message):
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
     EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    CORRECTION_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     customer_id: str
     meter_key: str
     quantity: str
     event_time: _timestamp_pb2.Timestamp
     attributes: _containers.ScalarMap[str, str]
-    def __init__(self, request_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., meter_key: _Optional[str] = ..., quantity: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    correction: bool
+    def __init__(self, request_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., meter_key: _Optional[str] = ..., quantity: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attributes: _Optional[_Mapping[str, str]] = ..., correction: _Optional[bool] = ...) -> None: ...
 
 class RecordUsageResponse(_message.Message):
     __slots__ = ("record", "replayed")
@@ -160,20 +171,29 @@ class GetUsageRecordResponse(_message.Message):
     def __init__(self, record: _Optional[_Union[UsageRecord, _Mapping]] = ...) -> None: ...
 
 class ListUsageRecordsRequest(_message.Message):
-    __slots__ = ("customer_id", "meter_key", "start_time", "end_time", "page_size", "page_token")
+    __slots__ = ("customer_id", "meter_key", "start_time", "end_time", "page_size", "page_token", "attributes")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     METER_KEY_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     meter_key: str
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
     page_size: int
     page_token: str
-    def __init__(self, customer_id: _Optional[str] = ..., meter_key: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    attributes: _containers.ScalarMap[str, str]
+    def __init__(self, customer_id: _Optional[str] = ..., meter_key: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ListUsageRecordsResponse(_message.Message):
     __slots__ = ("records", "next_page_token")
@@ -184,12 +204,21 @@ class ListUsageRecordsResponse(_message.Message):
     def __init__(self, records: _Optional[_Iterable[_Union[UsageRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class GetDailyUsageRequest(_message.Message):
-    __slots__ = ("customer_id", "period")
+    __slots__ = ("customer_id", "period", "attributes")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     PERIOD_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     period: str
-    def __init__(self, customer_id: _Optional[str] = ..., period: _Optional[str] = ...) -> None: ...
+    attributes: _containers.ScalarMap[str, str]
+    def __init__(self, customer_id: _Optional[str] = ..., period: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class GetDailyUsageResponse(_message.Message):
     __slots__ = ("customer_id", "period", "days")
@@ -214,12 +243,14 @@ class DailyUsage(_message.Message):
     def __init__(self, date: _Optional[str] = ..., meter_key: _Optional[str] = ..., quantity: _Optional[str] = ..., event_count: _Optional[int] = ...) -> None: ...
 
 class VoidUsageRequest(_message.Message):
-    __slots__ = ("request_id", "reason")
+    __slots__ = ("request_id", "reason", "correction")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    CORRECTION_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     reason: str
-    def __init__(self, request_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+    correction: bool
+    def __init__(self, request_id: _Optional[str] = ..., reason: _Optional[str] = ..., correction: _Optional[bool] = ...) -> None: ...
 
 class VoidUsageResponse(_message.Message):
     __slots__ = ("record", "replayed")
@@ -228,3 +259,75 @@ class VoidUsageResponse(_message.Message):
     record: UsageRecord
     replayed: bool
     def __init__(self, record: _Optional[_Union[UsageRecord, _Mapping]] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
+class UsageLimit(_message.Message):
+    __slots__ = ("customer_id", "meter_key", "limit", "update_time")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    METER_KEY_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    meter_key: str
+    limit: str
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, customer_id: _Optional[str] = ..., meter_key: _Optional[str] = ..., limit: _Optional[str] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SetUsageLimitRequest(_message.Message):
+    __slots__ = ("request_id", "limit")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    limit: UsageLimit
+    def __init__(self, request_id: _Optional[str] = ..., limit: _Optional[_Union[UsageLimit, _Mapping]] = ...) -> None: ...
+
+class SetUsageLimitResponse(_message.Message):
+    __slots__ = ("limit", "replayed")
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    limit: UsageLimit
+    replayed: bool
+    def __init__(self, limit: _Optional[_Union[UsageLimit, _Mapping]] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
+class GetUsageAllowanceRequest(_message.Message):
+    __slots__ = ("customer_id", "meter_key")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    METER_KEY_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    meter_key: str
+    def __init__(self, customer_id: _Optional[str] = ..., meter_key: _Optional[str] = ...) -> None: ...
+
+class GetUsageAllowanceResponse(_message.Message):
+    __slots__ = ("limit", "used", "remaining", "period")
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    USED_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    limit: str
+    used: str
+    remaining: str
+    period: str
+    def __init__(self, limit: _Optional[str] = ..., used: _Optional[str] = ..., remaining: _Optional[str] = ..., period: _Optional[str] = ...) -> None: ...
+
+class WatchUsageRequest(_message.Message):
+    __slots__ = ("after_cursor", "customer_id")
+    AFTER_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    after_cursor: str
+    customer_id: str
+    def __init__(self, after_cursor: _Optional[str] = ..., customer_id: _Optional[str] = ...) -> None: ...
+
+class WatchUsageResponse(_message.Message):
+    __slots__ = ("changes",)
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    changes: _containers.RepeatedCompositeFieldContainer[UsageChange]
+    def __init__(self, changes: _Optional[_Iterable[_Union[UsageChange, _Mapping]]] = ...) -> None: ...
+
+class UsageChange(_message.Message):
+    __slots__ = ("cursor", "record", "kind")
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    cursor: str
+    record: UsageRecord
+    kind: UsageChangeKind
+    def __init__(self, cursor: _Optional[str] = ..., record: _Optional[_Union[UsageRecord, _Mapping]] = ..., kind: _Optional[_Union[UsageChangeKind, str]] = ...) -> None: ...

@@ -71,6 +71,21 @@ class UsageServiceStub:
                 request_serializer=billing_dot_v1_dot_usage__service__pb2.VoidUsageRequest.SerializeToString,
                 response_deserializer=billing_dot_v1_dot_usage__service__pb2.VoidUsageResponse.FromString,
                 _registered_method=True)
+        self.SetUsageLimit = channel.unary_unary(
+                '/billing.v1.UsageService/SetUsageLimit',
+                request_serializer=billing_dot_v1_dot_usage__service__pb2.SetUsageLimitRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_usage__service__pb2.SetUsageLimitResponse.FromString,
+                _registered_method=True)
+        self.GetUsageAllowance = channel.unary_unary(
+                '/billing.v1.UsageService/GetUsageAllowance',
+                request_serializer=billing_dot_v1_dot_usage__service__pb2.GetUsageAllowanceRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_usage__service__pb2.GetUsageAllowanceResponse.FromString,
+                _registered_method=True)
+        self.WatchUsage = channel.unary_stream(
+                '/billing.v1.UsageService/WatchUsage',
+                request_serializer=billing_dot_v1_dot_usage__service__pb2.WatchUsageRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_usage__service__pb2.WatchUsageResponse.FromString,
+                _registered_method=True)
 
 
 class UsageServiceServicer:
@@ -140,6 +155,35 @@ class UsageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetUsageLimit(self, request, context):
+        """SetUsageLimit sets (or, with an empty limit, removes) the most a customer
+        may use of a meter per billing period. From then on an event that would
+        take the period's aggregated quantity past the limit is refused with
+        FAILED_PRECONDITION, reason USAGE_LIMIT_EXCEEDED, and stores nothing; the
+        check and the write are one transaction. Idempotent on request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUsageAllowance(self, request, context):
+        """GetUsageAllowance returns a customer's limit on a meter, what the current
+        period has used of it and what remains.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchUsage(self, request, context):
+        """WatchUsage streams every usage record and void in commit order after
+        after_cursor, then follows live. A consumer that stores the cursor of the
+        last change it processed and reconnects with it sees every change once,
+        across server restarts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_UsageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -177,6 +221,21 @@ def add_UsageServiceServicer_to_server(servicer, server):
                     servicer.VoidUsage,
                     request_deserializer=billing_dot_v1_dot_usage__service__pb2.VoidUsageRequest.FromString,
                     response_serializer=billing_dot_v1_dot_usage__service__pb2.VoidUsageResponse.SerializeToString,
+            ),
+            'SetUsageLimit': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetUsageLimit,
+                    request_deserializer=billing_dot_v1_dot_usage__service__pb2.SetUsageLimitRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_usage__service__pb2.SetUsageLimitResponse.SerializeToString,
+            ),
+            'GetUsageAllowance': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsageAllowance,
+                    request_deserializer=billing_dot_v1_dot_usage__service__pb2.GetUsageAllowanceRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_usage__service__pb2.GetUsageAllowanceResponse.SerializeToString,
+            ),
+            'WatchUsage': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchUsage,
+                    request_deserializer=billing_dot_v1_dot_usage__service__pb2.WatchUsageRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_usage__service__pb2.WatchUsageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -370,6 +429,87 @@ class UsageService:
             '/billing.v1.UsageService/VoidUsage',
             billing_dot_v1_dot_usage__service__pb2.VoidUsageRequest.SerializeToString,
             billing_dot_v1_dot_usage__service__pb2.VoidUsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetUsageLimit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.UsageService/SetUsageLimit',
+            billing_dot_v1_dot_usage__service__pb2.SetUsageLimitRequest.SerializeToString,
+            billing_dot_v1_dot_usage__service__pb2.SetUsageLimitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsageAllowance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.UsageService/GetUsageAllowance',
+            billing_dot_v1_dot_usage__service__pb2.GetUsageAllowanceRequest.SerializeToString,
+            billing_dot_v1_dot_usage__service__pb2.GetUsageAllowanceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/billing.v1.UsageService/WatchUsage',
+            billing_dot_v1_dot_usage__service__pb2.WatchUsageRequest.SerializeToString,
+            billing_dot_v1_dot_usage__service__pb2.WatchUsageResponse.FromString,
             options,
             channel_credentials,
             insecure,
