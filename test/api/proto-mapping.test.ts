@@ -134,6 +134,9 @@ describe("bill messages", () => {
       startTime: timestampFromMs(source.startTime),
       endTime: timestampFromMs(source.endTime),
       finalizeTime: timestampFromMs(source.finalizeTime),
+      creditsApplied: "0",
+      amountDue: source.total,
+      revision: source.status === "finalized" ? 1 : 0,
     });
   }
 

@@ -46,6 +46,10 @@ async function codeOf(client: Record<string, (input: unknown) => unknown>, metho
         yield { sequence: 1n, requests: [] };
       }
       for await (const _ of client[method.localName]!(one()) as AsyncIterable<unknown>) break;
+    } else if (method.methodKind === "server_streaming") {
+      // A watch that was let in follows live and may send nothing: the client ends it (Canceled).
+      const watch = (client[method.localName] as (input: unknown, options: unknown) => AsyncIterable<unknown>)({}, { signal: AbortSignal.timeout(300) });
+      for await (const _ of watch) break;
     } else {
       await client[method.localName]!({});
     }
@@ -72,9 +76,16 @@ const ALLOWED: Record<string, Role[]> = {
   "UsageService/ListUsageRecords": ["read", "admin"],
   "UsageService/GetDailyUsage": ["read", "admin"],
   "UsageService/VoidUsage": ["admin"],
+  "UsageService/SetUsageLimit": ["admin"],
+  "UsageService/GetUsageAllowance": ["read", "admin"],
+  "UsageService/WatchUsage": ["read", "admin"],
   "BillingService/GetCurrentBill": ["read", "admin"],
   "BillingService/GetBill": ["read", "admin"],
   "BillingService/ListBills": ["read", "admin"],
+  "BillingService/GrantCredit": ["admin"],
+  "BillingService/ListCreditGrants": ["read", "admin"],
+  "BillingService/CreateAlert": ["admin"],
+  "BillingService/WatchAlerts": ["read", "admin"],
   "AccessService/GetCaller": ["ingest", "read", "admin"],
 };
 
