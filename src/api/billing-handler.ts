@@ -15,13 +15,13 @@ export function createBillingHandler(billing: Billing): ServiceImpl<typeof Billi
   return {
     async getCurrentBill(request, context) {
       const { customerId } = validate(getCurrentBillRequest, request);
-      const bill = billMessage(valueOrThrow(await billing.getCurrentBill(context.values.get(callerScope), customerId)));
+      const bill = await billMessage(valueOrThrow(await billing.getCurrentBill(context.values.get(callerScope), customerId)));
       return { $typeName: "billing.v1.GetCurrentBillResponse", bill };
     },
 
     async getBill(request, context) {
       const { customerId, period } = validate(getBillRequest, request);
-      const bill = billMessage(valueOrThrow(await billing.getBill(context.values.get(callerScope), customerId, period)));
+      const bill = await billMessage(valueOrThrow(await billing.getBill(context.values.get(callerScope), customerId, period)));
       return { $typeName: "billing.v1.GetBillResponse", bill };
     },
 
@@ -34,7 +34,9 @@ export function createBillingHandler(billing: Billing): ServiceImpl<typeof Billi
       const page = valueOrThrow(
         await billing.listBills(context.values.get(callerScope), customerId, { limit: pageSize, beforePeriod }),
       );
-      return { bills: page.bills.map(billMessage), nextPageToken: encodePageToken("bills", page.nextBeforePeriod) };
+      const bills = [];
+      for (const bill of page.bills) bills.push(await billMessage(bill));
+      return { bills, nextPageToken: encodePageToken("bills", page.nextBeforePeriod) };
     },
 
     // Contract added for issue 19; the implementations land with it.

@@ -146,8 +146,8 @@ describe("bill messages", () => {
     ["a bill without lines", bill({ lines: [], total: "0.00" })],
   ];
   for (const [name, source] of cases) {
-    it(`equal create()'s message, field for field and byte for byte: ${name}`, () => {
-      const literal = billMessage(source);
+    it(`equal create()'s message, field for field and byte for byte: ${name}`, async () => {
+      const literal = await billMessage(source);
       assert.ok(equals(BillSchema, literal, created(source)));
       assert.deepEqual(toBinary(BillSchema, literal), toBinary(BillSchema, created(source)));
     });

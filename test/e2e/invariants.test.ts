@@ -291,7 +291,7 @@ describe("Invariant 4: bills are reproducible", () => {
         const meterMap = new Map();
         for (const key of meters) meterMap.set(key, await store.findMeter("default", key));
         const prices = await store.effectivePrices("default", "USD", "2026-11", meters);
-        const fromRaw = computeBill({
+        const fromRaw = await computeBill({
           customer,
           period: "2026-11",
           totals: recomputed,

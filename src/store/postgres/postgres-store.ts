@@ -3,6 +3,7 @@ import type { ApiKey, StoredApiKey } from "../../domain/api-key.js";
 import type { BillingPeriod } from "../../domain/billing-period.js";
 import type { Customer } from "../../domain/customer.js";
 import { Decimal } from "../../domain/decimal.js";
+import { mapInSlices } from "../../domain/event-loop-slices.js";
 import { FailureError, failure } from "../../domain/failure.js";
 import type { Meter } from "../../domain/meter.js";
 import type { Price } from "../../domain/price.js";
@@ -376,7 +377,7 @@ class PostgresStore implements Store {
          ORDER BY version DESC LIMIT 1) p`,
       [scope, currencyCode, period, meterKeys],
     );
-    return rows.map(toPrice);
+    return mapInSlices(rows, toPrice);
   }
 
   async findUsageByRequestId(scope: Scope, requestId: string): Promise<UsageRecord | undefined> {
