@@ -112,3 +112,28 @@ export function toApiKey(row: Row): ApiKey {
     revokeTime: row.revoke_time === null ? null : Number(row.revoke_time),
   };
 }
+
+/** The most parsed prices a PriceCache keeps. */
+const PRICE_CACHE_ENTRIES = 20_000;
+
+/**
+ * Parsed prices by id. A price version never changes once written, and a
+ * bill of a thousand 32-tier prices would otherwise parse 64,000 decimals
+ * (and make as much garbage) on every read. Bounded: past its size it starts afresh.
+ */
+export function createPriceCache() {
+  const prices = new Map<string, Price>();
+  return {
+    /** The row as a Price, parsed once per id. */
+    price(row: Row): Price {
+      const id = String(row.id);
+      let price = prices.get(id);
+      if (price === undefined) {
+        if (prices.size >= PRICE_CACHE_ENTRIES) prices.clear();
+        price = toPrice(row);
+        prices.set(id, price);
+      }
+      return price;
+    },
+  };
+}

@@ -57,3 +57,9 @@ export async function healthz(baseUrl: string): Promise<number> {
     return 0;
   }
 }
+
+/** The server's worst event-loop delay, in ms, since the previous call (it resets the figure on every /metrics scrape). */
+export async function worstEventLoopDelayMs(baseUrl: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  return Math.round(Number(/^tally_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text)![1]) * 1000);
+}

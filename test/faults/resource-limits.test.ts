@@ -10,7 +10,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { ListUsageRecordsRequestSchema, ListUsageRecordsResponseSchema } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import { createCatalogFixture } from "../support/catalog-fixture.js";
 import { scratchDirectory, type TallyProcess } from "../support/tally-process.js";
-import { AUTHORIZATION, healthz, keyedClients, killIfRunning, startFaultServer } from "./fault-harness.js";
+import { AUTHORIZATION, healthz, keyedClients, killIfRunning, startFaultServer, worstEventLoopDelayMs } from "./fault-harness.js";
 import { bodyOf, envelope, sendRaw, WIRE_PROTOCOLS } from "./raw-wire.js";
 
 // Attacks on the server's resources rather than its input: connections by
@@ -42,12 +42,6 @@ const MAX_WATCH_STREAMS = 400;
 function rssOf(tally: TallyProcess): number {
   const status = readFileSync(`/proc/${tally.child.pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
-}
-
-/** The worst event-loop delay, in ms, since the previous call (the server resets it on every /metrics scrape). */
-async function worstEventLoopDelayMs(baseUrl: string): Promise<number> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  return Math.round(Number(/^tally_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text)![1]) * 1000);
 }
 
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;

@@ -18,7 +18,7 @@ import { clientsFor, transportFor } from "../support/clients.js";
 import { assertRefused } from "../support/errors.js";
 import { scratchDirectory, type TallyProcess } from "../support/tally-process.js";
 import { createStoredKey } from "../support/test-tally.js";
-import { AUTHORIZATION, healthz, keyedClients, killIfRunning, startFaultServer } from "./fault-harness.js";
+import { AUTHORIZATION, healthz, keyedClients, killIfRunning, startFaultServer, worstEventLoopDelayMs } from "./fault-harness.js";
 import { envelope } from "./raw-wire.js";
 
 // What one tenant can do to the server and to the other tenants, over real
@@ -206,11 +206,13 @@ describe("tenant limits and strict input", () => {
     await quiet.usage.recordUsage({ requestId: "quiet-1", customerId, meterKey: "hosting", quantity: "1.5" });
 
     const bigBill: number[] = [];
+    await worstEventLoopDelayMs(tally.url);
     const { bill } = await timed(() => noisy.billing.getCurrentBill({ customerId: "cus_noisy0" }), bigBill);
     assert.equal(bill?.lines.length, NOISY_METERS);
     assert.equal(bill?.lines[0]?.priceVersion, NOISY_PRICES / NOISY_METERS);
     for (let i = 0; i < 9; i++) await timed(() => noisy.billing.getCurrentBill({ customerId: "cus_noisy0" }), bigBill);
     t.diagnostic(`GetCurrentBill of 1,000 meters x 32 tiers (10,000 price versions in the tenant): ${figures(bigBill)}`);
+    t.diagnostic(`the server's worst event-loop delay over those 10 bills: ${await worstEventLoopDelayMs(tally.url)} ms`);
 
     const searches: Record<string, number[]> = { "rare (zzz)": [], "common (oisy cust)": [], "short (q)": [] };
     const search = async (label: string, query: string) => {
@@ -231,6 +233,7 @@ describe("tenant limits and strict input", () => {
     for (let i = 0; i < 100; i++) await timed(() => quiet.billing.getCurrentBill({ customerId }), alone);
     const beside: number[] = [];
     const health: number[] = [];
+    await worstEventLoopDelayMs(tally.url);
     let noising = true;
     const noise = Array.from({ length: 3 }, async (_, worker) => {
       for (let round = 0; noising; round++) {
@@ -245,6 +248,7 @@ describe("tenant limits and strict input", () => {
     }
     noising = false;
     await Promise.all(noise);
+    t.diagnostic(`the server's worst event-loop delay while the noisy tenant billed and searched: ${await worstEventLoopDelayMs(tally.url)} ms`);
     t.diagnostic(`another tenant's GetCurrentBill alone: ${figures(alone)}`);
     t.diagnostic(`the same beside the noisy tenant's bills and searches: ${figures(beside)}`);
     t.diagnostic(`GET /healthz meanwhile: ${figures(health)}`);

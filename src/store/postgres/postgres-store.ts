@@ -24,7 +24,7 @@ import { SEARCH_SCAN_ROWS } from "../../domain/store.js";
 import { removeFromTotals, type UsageRecord, type UsageTotals } from "../../domain/usage-record.js";
 import { MIGRATIONS } from "./migrations.js";
 import { isConnectionFailure, isNulCharacter, isRetryableConflict, LostRace, nulCharacterRefused, storeUnavailable } from "./postgres-errors.js";
-import { type Row, tiersToJson, toApiKey, toCustomer, toMeter, toPrice, toTotals, toUsageRecord, USAGE_COLUMNS, USAGE_FROM } from "../store-rows.js";
+import { createPriceCache, type Row, tiersToJson, toApiKey, toCustomer, toMeter, toPrice, toTotals, toUsageRecord, USAGE_COLUMNS, USAGE_FROM } from "../store-rows.js";
 import { writeTotals } from "./postgres-rows.js";
 import { createUsageBatcher } from "./usage-batcher.js";
 
@@ -208,6 +208,7 @@ async function read(pool: pg.Pool, sql: string, values: unknown[]): Promise<Row[
 
 class PostgresStore implements Store {
   private readonly usage: ReturnType<typeof createUsageBatcher>;
+  private readonly priceCache = createPriceCache();
   private closed = false;
 
   private readonly quotas: TenantQuotas;
@@ -377,7 +378,7 @@ class PostgresStore implements Store {
          ORDER BY version DESC LIMIT 1) p`,
       [scope, currencyCode, period, meterKeys],
     );
-    return mapInSlices(rows, toPrice);
+    return mapInSlices(rows, (row) => this.priceCache.price(row));
   }
 
   async findUsageByRequestId(scope: Scope, requestId: string): Promise<UsageRecord | undefined> {

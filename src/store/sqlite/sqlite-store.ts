@@ -25,6 +25,7 @@ import { SEARCH_SCAN_ROWS } from "../../domain/store.js";
 import { recordedUsage, type UsageRecord, type UsageTotals } from "../../domain/usage-record.js";
 import { MIGRATIONS } from "./migrations.js";
 import {
+  createPriceCache,
   type Row,
   tiersToJson,
   toApiKey,
@@ -97,6 +98,7 @@ function migrate(db: Database.Database): void {
 
 class SqliteStore implements Store {
   private readonly statements;
+  private readonly priceCache = createPriceCache();
 
   constructor(
     private readonly db: Database.Database,
@@ -242,7 +244,7 @@ class SqliteStore implements Store {
     // Reading and parsing a thousand 32-tier prices holds the event loop for tens of ms: in slices.
     const prices = await mapInSlices(meterKeys, (meterKey) => {
       const row = this.statements.effectivePrice.get(scope, meterKey, currencyCode, period) as Row | undefined;
-      return row === undefined ? undefined : toPrice(row);
+      return row === undefined ? undefined : this.priceCache.price(row);
     });
     return prices.filter((price) => price !== undefined);
   }
