@@ -10,10 +10,10 @@ import type { UsageLedger, UsageRequest } from "./domain/usage-ledger.js";
 
 // precision 0: whole units only (a domain MeterDraft's precision is the digits it allows).
 const METERS: MeterDraft[] = [
-  { key: "database-hosting", displayName: "Database hosting", unit: "GB-hour", aggregation: "sum", precision: 3 },
-  { key: "api-requests", displayName: "API requests", unit: "request", aggregation: "count", precision: 0 },
-  { key: "egress", displayName: "Network egress", unit: "GB", aggregation: "sum", precision: 3 },
-  { key: "seats", displayName: "Peak seats", unit: "seat", aggregation: "max", precision: 0 },
+  { key: "database-hosting", displayName: "Database hosting", unit: "GB-hour", aggregation: "sum", precision: 3, uniqueAttribute: "", dimensions: [] },
+  { key: "api-requests", displayName: "API requests", unit: "request", aggregation: "count", precision: 0, uniqueAttribute: "", dimensions: [] },
+  { key: "egress", displayName: "Network egress", unit: "GB", aggregation: "sum", precision: 3, uniqueAttribute: "", dimensions: [] },
+  { key: "seats", displayName: "Peak seats", unit: "seat", aggregation: "max", precision: 0, uniqueAttribute: "", dimensions: [] },
 ];
 
 /** [meter, currency, [up_to, unit_amount][]]: "egress" and "api-requests" have graduated tiers. */
@@ -58,6 +58,8 @@ export async function seedDemo(
       await catalog.createPrice(scope, `demo-price-${meterKey}-${currencyCode}`, {
         meterKey,
         currencyCode,
+        dimensionValues: {},
+        customerId: "",
         effectivePeriod: "",
         model: "graduated",
         tiers: tiers.map(([upTo, unitAmount]) => ({

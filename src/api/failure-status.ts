@@ -65,6 +65,10 @@ export const REASONS: Record<ApiReason, { code: Code; meaning: string }> = {
     meaning:
       "The tenant already has its most customers, meters, price versions or API keys (--max-customers-per-tenant and the like); nothing was created. Retrying does not help.",
   },
+  DIMENSION_REQUIRED: {
+    code: Code.InvalidArgument,
+    meaning: "The usage event lacks an attribute its meter aggregates by: one of the meter's dimensions, or a UNIQUE_COUNT meter's unique_attribute. Nothing was recorded.",
+  },
   API_KEY_MISSING: { code: Code.Unauthenticated, meaning: "The call carries no `authorization: Bearer <key>` header." },
   API_KEY_INVALID: { code: Code.Unauthenticated, meaning: "The API key is unknown or revoked." },
   ROLE_NOT_PERMITTED: { code: Code.PermissionDenied, meaning: "The key's role does not allow this method (see the roles table)." },

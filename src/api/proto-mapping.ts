@@ -35,6 +35,8 @@ const AGGREGATIONS: Record<Aggregation, AggregationEnum> = {
   sum: AggregationEnum.SUM,
   count: AggregationEnum.COUNT,
   max: AggregationEnum.MAX,
+  unique_count: AggregationEnum.UNIQUE_COUNT,
+  latest: AggregationEnum.LATEST,
 };
 
 /** The domain aggregation of a proto enum value; undefined for UNSPECIFIED or unknown numbers. */
@@ -51,6 +53,8 @@ export function meterMessage(meter: Meter): MeterMessage {
     precision: meter.precision,
     wholeUnits: meter.precision === 0,
     createTime: timestampFromMs(meter.createTime),
+    uniqueAttribute: meter.uniqueAttribute,
+    dimensions: meter.dimensions,
   });
 }
 
@@ -95,6 +99,8 @@ export function priceMessage(price: Price): PriceMessage {
     createTime: timestampFromMs(price.createTime),
     model: PRICING_MODELS[price.model],
     packageSize: price.packageSize?.toString() ?? "",
+    dimensionValues: price.dimensionValues,
+    customerId: price.customerId,
   });
 }
 
@@ -188,6 +194,6 @@ function billLineMessage(line: BillLine): BillLineMessage {
     displayName: line.displayName,
     unit: line.unit,
     priceId: line.priceId,
-    dimensions: {},
+    dimensions: line.dimensions,
   };
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { UsageRecordView } from "../../gen/ts/billing/v1/usage_service_pb.js";
+import { ATTRIBUTE_KEY_PATTERN, MAX_METER_DIMENSIONS } from "../domain/meter.js";
 import { aggregationOf, pricingModelOf, storedPrecision } from "./proto-mapping.js";
 import {
   attributes,
@@ -51,6 +52,11 @@ export const listCustomersRequest = z.object({
 
 // billing.v1.CatalogService
 
+/** An attribute key a meter names (a dimension, its unique attribute) or a price's dimension_values key. */
+const attributeKey = z
+  .string()
+  .regex(ATTRIBUTE_KEY_PATTERN, "must be an attribute key: a letter, then at most 63 letters, digits, '_', '-' or '.'");
+
 export const createMeterRequest = z.object({
   requestId,
   meter: z.object(
@@ -61,19 +67,33 @@ export const createMeterRequest = z.object({
       aggregation: z.number().transform((value, context) => {
         const aggregation = aggregationOf(value);
         if (aggregation === undefined) {
-          context.addIssue({ code: "custom", message: "must be AGGREGATION_SUM, AGGREGATION_COUNT or AGGREGATION_MAX" });
+          context.addIssue({
+            code: "custom",
+            message: "must be AGGREGATION_SUM, AGGREGATION_COUNT, AGGREGATION_MAX, AGGREGATION_UNIQUE_COUNT or AGGREGATION_LATEST",
+          });
           return z.NEVER;
         }
         return aggregation;
       }),
       precision,
       wholeUnits: z.boolean(),
+      uniqueAttribute: z.union([z.literal(""), attributeKey]),
+      dimensions: z
+        .array(attributeKey)
+        .max(MAX_METER_DIMENSIONS, `at most ${MAX_METER_DIMENSIONS} dimensions`)
+        .refine((keys) => new Set(keys).size === keys.length, "names a dimension twice"),
     },
     { error: "is required" },
   )
     .superRefine((meter, context) => {
       if (meter.wholeUnits && meter.precision > 0) {
         context.addIssue({ code: "custom", path: ["precision"], message: "must be 0 or unset when whole_units is true: whole units allow no digits after the point" });
+      }
+      if (meter.aggregation === "unique_count" && meter.uniqueAttribute === "") {
+        context.addIssue({ code: "custom", path: ["uniqueAttribute"], message: "is required with AGGREGATION_UNIQUE_COUNT: the attribute whose distinct values are counted" });
+      }
+      if (meter.aggregation !== "unique_count" && meter.uniqueAttribute !== "") {
+        context.addIssue({ code: "custom", path: ["uniqueAttribute"], message: "is only for AGGREGATION_UNIQUE_COUNT" });
       }
     })
     .transform(({ precision, wholeUnits, ...meter }) => ({ ...meter, precision: storedPrecision(precision, wholeUnits) })),
@@ -102,6 +122,10 @@ export const createPriceRequest = z.object({
       tiers: z.array(priceTier),
       packageSize: optionalPriceDecimal("package_size"),
       effectivePeriod: z.union([z.literal(""), billingPeriod]),
+      dimensionValues: z
+        .record(attributeKey, z.string().max(256, "dimension values are at most 256 characters"))
+        .refine((map) => Object.keys(map).length <= MAX_METER_DIMENSIONS, `at most ${MAX_METER_DIMENSIONS} dimension values`),
+      customerId: z.union([z.literal(""), customerReference]),
     },
     { error: "is required" },
   ),
@@ -150,7 +174,7 @@ export const streamUsageRequest = z.object({
 
 export const getUsageRecordRequest = z.object({ id: z.string().min(1, "is required").max(128, "at most 128 characters") });
 
-export const getDailyUsageRequest = z.object({ customerId: customerReference, period: z.union([z.literal(""), billingPeriod]) });
+export const getDailyUsageRequest = z.object({ customerId: customerReference, period: z.union([z.literal(""), billingPeriod]), attributes });
 
 export const listUsageRecordsRequest = z.object({
   customerId: customerReference,
@@ -159,6 +183,7 @@ export const listUsageRecordsRequest = z.object({
   endTime: timestamp.optional(),
   pageSize: pageSize(50, 1000),
   pageToken: z.string(),
+  attributes,
 });
 
 export const voidUsageRequest = z.object({

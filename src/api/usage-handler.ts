@@ -154,6 +154,7 @@ export function createUsageHandler(ledger: UsageLedger): ServiceImpl<typeof Usag
             meterKey: query.meterKey,
             startTime: query.startTime ?? null,
             endTime: query.endTime ?? null,
+            attributes: query.attributes,
           },
           { limit: query.pageSize, after: decodePageToken("usage records", query.pageToken) },
         ),
@@ -162,8 +163,8 @@ export function createUsageHandler(ledger: UsageLedger): ServiceImpl<typeof Usag
     },
 
     async getDailyUsage(request, context) {
-      const { customerId, period } = validate(getDailyUsageRequest, request);
-      const usage = valueOrThrow(await ledger.dailyUsage(context.values.get(callerScope), customerId, period === "" ? null : period));
+      const { customerId, period, attributes } = validate(getDailyUsageRequest, request);
+      const usage = valueOrThrow(await ledger.dailyUsage(context.values.get(callerScope), customerId, period === "" ? null : period, attributes));
       return {
         customerId: usage.customerId,
         period: usage.period,

@@ -5,11 +5,14 @@ import type { Meter } from "./meter.js";
 import { mapInSlices } from "./event-loop-slices.js";
 import { roundToMinorUnit } from "./money.js";
 import { chargePrice, exactAmount, type Price, type TierCharge } from "./price.js";
-import type { UsageTotals } from "./usage-record.js";
+import { compareDimensionValues, dimensionKeyOf, dimensionsOf } from "./dimensions.js";
+import { aggregatedQuantity, type UsageTotals } from "./usage-record.js";
 
-/** What one meter's usage in the period costs. */
+/** What one meter's usage in the period costs (one combination of its dimension values, for a meter with dimensions). */
 export interface BillLine {
   meterKey: string;
+  /** The combination's values by dimension, e.g. {"region": "eu-west-1"}; {} for a meter without dimensions. */
+  dimensions: Record<string, string>;
   displayName: string;
   unit: string;
   /** The meter's aggregation of the period's non-voided events. */
@@ -29,7 +32,7 @@ export interface Bill {
   period: BillingPeriod;
   status: "draft" | "finalized";
   currencyCode: string;
-  /** One per meter with usage, ordered by meter key. */
+  /** One per meter with usage (per combination, for a meter with dimensions), ordered by meter key, then combination. */
   lines: BillLine[];
   /** The sum of the lines' (rounded) amounts. */
   total: string;
@@ -43,10 +46,11 @@ export interface Bill {
 export interface BillInputs {
   customer: Customer;
   period: BillingPeriod;
+  /** Each line's totals: a meter's own, or for a meter with dimensions each combination's. */
   totals: UsageTotals[];
   meters: Map<string, Meter>;
-  /** The effective price of each meter in the customer's currency, by meter key. */
-  prices: Map<string, Price>;
+  /** The price of each line in the customer's currency, by lineKey (the meter key, for a meter without dimensions). */
+  prices: ReadonlyMap<string, Price>;
   now: number;
   finalizeGraceMs: number;
 }
@@ -57,16 +61,19 @@ export interface BillInputs {
  * the lines always add up to it.
  */
 export async function computeBill({ customer, period, totals, meters, prices, now, finalizeGraceMs }: BillInputs): Promise<Bill> {
-  const sorted = [...totals].sort((a, b) => (a.meterKey < b.meterKey ? -1 : a.meterKey > b.meterKey ? 1 : 0));
+  const sorted = [...totals].sort((a, b) =>
+    a.meterKey < b.meterKey ? -1 : a.meterKey > b.meterKey ? 1 : compareDimensionValues(a.dimensionValues, b.dimensionValues),
+  );
   // A bill of a thousand 32-tier lines takes tens of ms: it is priced in slices, letting other calls run between them.
-  const lines = await mapInSlices(sorted, (meterTotals): BillLine => {
-    const meter = meters.get(meterTotals.meterKey);
-    if (meter === undefined) throw new Error(`totals name an unknown meter "${meterTotals.meterKey}"`);
-    const quantity = billableQuantity(meter, meterTotals);
-    const price = prices.get(meter.key);
+  const lines = await mapInSlices(sorted, (lineTotals): BillLine => {
+    const meter = meters.get(lineTotals.meterKey);
+    if (meter === undefined) throw new Error(`totals name an unknown meter "${lineTotals.meterKey}"`);
+    const quantity = aggregatedQuantity(meter.aggregation, lineTotals);
+    const price = prices.get(lineKey(meter.key, lineTotals.dimensionValues));
     const tiers = price === undefined ? [] : chargePrice(quantity, price);
     return {
       meterKey: meter.key,
+      dimensions: dimensionsOf(meter, lineTotals.dimensionValues),
       displayName: meter.displayName,
       unit: meter.unit,
       quantity,
@@ -93,14 +100,7 @@ export async function computeBill({ customer, period, totals, meters, prices, no
   };
 }
 
-/** The meter's aggregation of the totals: the sum, the count or the largest event. */
-export function billableQuantity(meter: Meter, totals: UsageTotals): Decimal {
-  switch (meter.aggregation) {
-    case "sum":
-      return totals.sum;
-    case "count":
-      return Decimal.fromInteger(totals.count);
-    case "max":
-      return totals.max;
-  }
+/** Which line of a bill a price is chosen for: the meter key, and the combination's values when it has any. */
+export function lineKey(meterKey: string, dimensionValues: readonly string[]): string {
+  return dimensionValues.length === 0 ? meterKey : `${meterKey}\u0000${dimensionKeyOf(dimensionValues)}`;
 }

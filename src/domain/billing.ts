@@ -6,6 +6,7 @@ import type { Failure } from "./failure.js";
 import type { Customer } from "./customer.js";
 import { createImmutableCache } from "./immutable-cache.js";
 import type { Meter } from "./meter.js";
+import { candidateSeries, choosePrices } from "./price-selection.js";
 import type { Scope, Store } from "./store.js";
 import type { TimeRules } from "./time-rules.js";
 
@@ -21,7 +22,7 @@ export type Billing = ReturnType<typeof createBilling>;
 
 /**
  * Answers "what does this customer owe" for any period, at any moment, from
- * the running totals: O(meters with usage), however many events there are.
+ * the running totals: O(lines), however many events there are.
  */
 export function createBilling({ store, clock, timeRules }: BillingOptions) {
   // Customers and meters never change once created, so lookups are kept.
@@ -35,19 +36,29 @@ export function createBilling({ store, clock, timeRules }: BillingOptions) {
     if (customer === undefined) return customerNotFound(customerRef, "customer_id");
     const now = clock.now();
     const billPeriod = period ?? periodOf(now);
-    const totals = await store.usageTotals(scope, customer.id, billPeriod);
-    const prices = await store.effectivePrices(scope, customer.currencyCode, billPeriod, totals.map((meterTotals) => meterTotals.meterKey));
+    const meterTotals = await store.usageTotals(scope, customer.id, billPeriod);
     const meters = new Map<string, Meter>();
-    for (const { meterKey } of totals) {
+    for (const { meterKey } of meterTotals) {
       const meter = await meterCache.get(scope, meterKey, () => store.findMeter(scope, meterKey));
       if (meter !== undefined) meters.set(meterKey, meter);
     }
+    // A meter with dimensions is billed per combination, from its combinations' totals.
+    const dimensioned = (meterKey: string) => (meters.get(meterKey)?.dimensions.length ?? 0) > 0;
+    const totals = meterTotals.filter((lineTotals) => !dimensioned(lineTotals.meterKey));
+    if (totals.length < meterTotals.length) {
+      totals.push(...(await store.combinationTotals(scope, customer.id, billPeriod)).filter((lineTotals) => dimensioned(lineTotals.meterKey)));
+    }
+    const lines = totals.flatMap((lineTotals) => {
+      const meter = meters.get(lineTotals.meterKey);
+      return meter === undefined ? [] : [{ meter, dimensionValues: lineTotals.dimensionValues }];
+    });
+    const effective = await store.effectivePrices(scope, customer.currencyCode, billPeriod, candidateSeries(lines, customer.id));
     return computeBill({
       customer,
       period: billPeriod,
       totals,
       meters,
-      prices: new Map(prices.map((price) => [price.meterKey, price])),
+      prices: choosePrices(lines, customer.id, effective),
       now,
       finalizeGraceMs: timeRules.finalizeGraceMs,
     });

@@ -1,6 +1,7 @@
 import { periodOf } from "./billing-period.js";
 import type { Clock } from "./clock.js";
 import { type CreateResult, settleCreate } from "./create-result.js";
+import { customerNotFound } from "./customer-directory.js";
 import { type Failure, failure } from "./failure.js";
 import { newId } from "./ids.js";
 import { type Meter, type MeterDraft, meterDifferences, meterNotFound } from "./meter.js";
@@ -42,22 +43,35 @@ export function createCatalog({ store, clock, timeRules }: CatalogOptions) {
     /**
      * Adds a price version. It applies from the start of its effective period
      * (default: the current one); a finalized period cannot be repriced, so
-     * finalized bills stay reproducible.
+     * finalized bills stay reproducible. Its dimension_values must name the
+     * meter's dimensions; a customer price names the customer by Tally id or
+     * external_id and is stored with the Tally id.
      */
     async createPrice(scope: Scope, requestId: string, draft: PriceDraft): Promise<CreateResult<Price>> {
       const termsFailure = checkPricingTerms(draft);
       if (termsFailure !== undefined) return termsFailure;
-      if ((await store.findMeter(scope, draft.meterKey)) === undefined) {
-        return meterNotFound(draft.meterKey, "price.meter_key");
+      const meter = await store.findMeter(scope, draft.meterKey);
+      if (meter === undefined) return meterNotFound(draft.meterKey, "price.meter_key");
+      for (const dimension of Object.keys(draft.dimensionValues)) {
+        if (!meter.dimensions.includes(dimension)) {
+          const named = meter.dimensions.length === 0 ? "has no dimensions" : `has the dimensions ${meter.dimensions.map((key) => `"${key}"`).join(", ")}`;
+          return failure("INVALID_FIELD", `dimension_values names "${dimension}", but meter "${meter.key}" ${named}`, "price.dimension_values");
+        }
+      }
+      let customerId = "";
+      if (draft.customerId !== "") {
+        const customer = await store.findCustomer(scope, draft.customerId);
+        if (customer === undefined) return customerNotFound(draft.customerId, "price.customer_id");
+        customerId = customer.id;
       }
       const now = clock.now();
       const effectivePeriod = draft.effectivePeriod === "" ? periodOf(now) : draft.effectivePeriod;
       const closed = checkPeriodOpen(effectivePeriod, now, timeRules, "price.effective_period");
       if (closed !== undefined) return closed;
       return settleCreate(
-        await store.createPrice(scope, requestId, { ...draft, id: newId("price"), effectivePeriod, createTime: now }),
+        await store.createPrice(scope, requestId, { ...draft, customerId, id: newId("price"), effectivePeriod, createTime: now }),
         requestId,
-        (stored) => priceDifferences(stored, draft),
+        (stored) => priceDifferences(stored, { ...draft, customerId }),
         () => {
           throw new Error("prices have no unique field but their request_id");
         },

@@ -1,7 +1,6 @@
-import { billableQuantity } from "./bill.js";
 import type { Decimal } from "./decimal.js";
 import type { Meter } from "./meter.js";
-import { totalsOf, type UsageRecord } from "./usage-record.js";
+import { aggregatedQuantity, totalsOf, type UsageRecord } from "./usage-record.js";
 
 /** One meter's usage on one UTC day. */
 export interface DailyUsage {
@@ -15,7 +14,9 @@ export interface DailyUsage {
 
 /**
  * Groups a period's non-voided records by UTC day and meter, each group
- * aggregated the way its meter bills (so a MAX meter shows each day's peak).
+ * aggregated the way its meter bills (so a MAX meter shows each day's peak,
+ * a UNIQUE_COUNT meter each day's distinct values). `records` are in
+ * recording order (a LATEST meter's ties go to the one recorded last).
  * Ordered by day, then meter key.
  */
 export function dailyUsage(records: readonly UsageRecord[], meters: ReadonlyMap<string, Meter>): DailyUsage[] {
@@ -32,8 +33,8 @@ export function dailyUsage(records: readonly UsageRecord[], meters: ReadonlyMap<
     const meter = meters.get(meterKey);
     if (meter === undefined) throw new Error(`usage names an unknown meter "${meterKey}"`);
     // A day's records form one totals group: same customer, meter and period.
-    const [totals] = totalsOf(group);
-    days.push({ date, meterKey, quantity: billableQuantity(meter, totals!), eventCount: group.length });
+    const [totals] = totalsOf(group, () => meter);
+    days.push({ date, meterKey, quantity: aggregatedQuantity(meter.aggregation, totals!), eventCount: group.length });
   }
   return days.sort((a, b) => (a.date === b.date ? (a.meterKey < b.meterKey ? -1 : 1) : a.date < b.date ? -1 : 1));
 }

@@ -36,7 +36,9 @@ export type FailureReason =
   /** A JSON request names a field its message does not have. */
   | "UNKNOWN_FIELD"
   /** The tenant already holds as many of the resource as its quota allows. */
-  | "QUOTA_EXCEEDED";
+  | "QUOTA_EXCEEDED"
+  /** A usage event lacks an attribute its meter aggregates by (a dimension, or the unique attribute). */
+  | "DIMENSION_REQUIRED";
 
 /** One field at fault, with its path in the request (e.g. "requests[3].quantity"). */
 export interface FieldViolation {

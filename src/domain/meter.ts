@@ -1,8 +1,12 @@
 import { Decimal } from "./decimal.js";
 import { type Failure, failure } from "./failure.js";
 
-/** How a period's events become one billable quantity. */
-export type Aggregation = "sum" | "count" | "max";
+/**
+ * How a period's events become one billable quantity: their sum, their count,
+ * the largest, the number of distinct values of the meter's unique attribute,
+ * or the quantity of the latest by event time (ties: the one recorded last).
+ */
+export type Aggregation = "sum" | "count" | "max" | "unique_count" | "latest";
 
 /** A meter as stored. */
 export interface Meter {
@@ -12,6 +16,10 @@ export interface Meter {
   aggregation: Aggregation;
   /** Digits allowed after the point in a usage quantity (0 to 9); 0 = whole units only (the API's whole_units). */
   precision: number;
+  /** unique_count: the attribute whose distinct values are counted; "" for every other aggregation. */
+  uniqueAttribute: string;
+  /** Attribute keys (at most MAX_METER_DIMENSIONS) whose values split the usage into combinations; [] for none. */
+  dimensions: string[];
   createTime: number;
 }
 
@@ -23,6 +31,12 @@ export const MAX_METER_PRECISION = 9;
 
 /** The most digits before the point of one usage quantity. */
 export const MAX_QUANTITY_INTEGER_DIGITS = 18;
+
+/** The most dimensions a meter may name. */
+export const MAX_METER_DIMENSIONS = 4;
+
+/** Attribute keys a meter may name (dimensions, unique_attribute): a letter, then letters, digits, '_', '-' or '.'. */
+export const ATTRIBUTE_KEY_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
 /** Meter keys: lower-case words joined by '-', like "database-hosting". */
 export const METER_KEY_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
@@ -63,5 +77,9 @@ export function meterDifferences(stored: Meter, draft: MeterDraft): string[] {
   if (stored.unit !== draft.unit) differences.push("meter.unit");
   if (stored.aggregation !== draft.aggregation) differences.push("meter.aggregation");
   if (stored.precision !== draft.precision) differences.push("meter.precision");
+  if (stored.uniqueAttribute !== draft.uniqueAttribute) differences.push("meter.unique_attribute");
+  if (stored.dimensions.join("\u0000") !== draft.dimensions.join("\u0000") || stored.dimensions.length !== draft.dimensions.length) {
+    differences.push("meter.dimensions");
+  }
   return differences;
 }

@@ -1,5 +1,6 @@
 import type { BillingPeriod } from "./billing-period.js";
 import { Decimal } from "./decimal.js";
+import { priceDimensionKeyOf } from "./dimensions.js";
 import { type Failure, failure } from "./failure.js";
 
 /**
@@ -32,15 +33,25 @@ export interface Price {
   tiers: PriceTier[];
   /** Units in one package: set under the package model, null under the others. */
   packageSize: Decimal | null;
+  /**
+   * The dimension values of the usage it prices (each key one of the meter's
+   * dimensions); {} prices the usage no more specific price covers.
+   */
+  dimensionValues: Record<string, string>;
+  /** The one customer (Tally id) this price is for, winning over the catalog's; "" for the catalog price. */
+  customerId: string;
   /** The period from whose start this version applies. */
   effectivePeriod: BillingPeriod;
-  /** 1, 2, ... within (meterKey, currencyCode). */
+  /** 1, 2, ... within (meterKey, currencyCode, dimensionValues, customerId). */
   version: number;
   createTime: number;
 }
 
-/** What a caller asks for when creating a price; "" effectivePeriod means the current period. */
-export type PriceDraft = Pick<Price, "meterKey" | "currencyCode" | "model" | "tiers" | "packageSize" | "effectivePeriod">;
+/**
+ * What a caller asks for when creating a price; "" effectivePeriod means the
+ * current period, and customerId may be the customer's Tally id or external_id.
+ */
+export type PriceDraft = Pick<Price, "meterKey" | "currencyCode" | "model" | "tiers" | "packageSize" | "effectivePeriod" | "dimensionValues" | "customerId">;
 
 /** What a price charges by: all a bill line needs of it. */
 export type PricingTerms = Pick<Price, "model" | "tiers" | "packageSize">;
@@ -189,6 +200,8 @@ export function priceDifferences(stored: Price, draft: PriceDraft): string[] {
   if (stored.model !== draft.model) differences.push("price.model");
   if (!sameTiers(stored.tiers, draft.tiers)) differences.push("price.tiers");
   if (!sameOptional(stored.packageSize, draft.packageSize)) differences.push("price.package_size");
+  if (priceDimensionKeyOf(stored.dimensionValues) !== priceDimensionKeyOf(draft.dimensionValues)) differences.push("price.dimension_values");
+  if (stored.customerId !== draft.customerId) differences.push("price.customer_id");
   if (draft.effectivePeriod !== "" && stored.effectivePeriod !== draft.effectivePeriod) {
     differences.push("price.effective_period");
   }

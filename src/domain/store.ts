@@ -4,6 +4,7 @@ import type { Customer } from "./customer.js";
 import type { Failure } from "./failure.js";
 import type { Meter } from "./meter.js";
 import type { Price } from "./price.js";
+import type { PriceSeries } from "./price-selection.js";
 import type { NewUsageRecord, UsageRecord, UsageTotals } from "./usage-record.js";
 
 /**
@@ -86,6 +87,13 @@ export interface UsageFilter {
   startTime: number | null;
   /** Events before this time (epoch ms); null for no bound. */
   endTime: number | null;
+  /**
+   * Only records whose attributes include all of these; absent or {} for no
+   * filter. Such a listing examines at most SEARCH_SCAN_ROWS records (after
+   * the other filters) per page, so its page may hold fewer items than asked
+   * (even none) with a cursor to go on from.
+   */
+  attributes?: Record<string, string>;
 }
 
 /**
@@ -113,16 +121,19 @@ export interface Store {
   findMeter(scope: Scope, key: string): Promise<Meter | undefined>;
   listMeters(scope: Scope, page: PageQuery): Promise<Page<Meter>>;
 
-  /** Creates a price version, numbering it after the meter's latest version in that currency. */
+  /**
+   * Creates a price version, numbering it after the latest version of its
+   * series: (meter, currency, dimension_values, customer).
+   */
   createPrice(scope: Scope, requestId: string, price: Omit<Price, "version">): Promise<CreateOutcome<Price>>;
   /** Price versions in creation order; meterKey "" for every meter. */
   listPrices(scope: Scope, meterKey: string, page: PageQuery): Promise<Page<Price>>;
   /**
-   * For each of `meterKeys` priced in the currency, the highest version
-   * effective in `period`: one indexed lookup per meter, however many versions
-   * the tenant's catalog holds.
+   * For each of `series` priced in the currency, the highest version
+   * effective in `period` (none for a series without one): one indexed lookup
+   * per series, however many versions the tenant's catalog holds.
    */
-  effectivePrices(scope: Scope, currencyCode: string, period: BillingPeriod, meterKeys: readonly string[]): Promise<Price[]>;
+  effectivePrices(scope: Scope, currencyCode: string, period: BillingPeriod, series: readonly PriceSeries[]): Promise<Price[]>;
 
   findUsageByRequestId(scope: Scope, requestId: string): Promise<UsageRecord | undefined>;
   /**
@@ -138,9 +149,14 @@ export interface Store {
   /** Adds a void to the ledger for the record and takes it out of the totals. */
   voidUsage(scope: Scope, recordId: string, reason: string, voidTime: number): Promise<VoidOutcome>;
 
-  /** The running totals of a customer's meters in a period. */
+  /**
+   * The running totals of a customer's meters in a period, each meter's over
+   * all its usage (dimensionValues []), for meters with live usage.
+   */
   usageTotals(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageTotals[]>;
-  /** The customer's non-voided records of a period, in no particular order (totals from scratch, daily usage). */
+  /** The running totals per combination of dimension values of a customer's meters with dimensions in a period, with live usage. */
+  combinationTotals(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageTotals[]>;
+  /** The customer's non-voided records of a period, in recording order (totals from scratch, daily usage). */
   liveUsageRecords(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageRecord[]>;
   /** Every period in which the customer has usage records, newest first. */
   periodsWithUsage(scope: Scope, customerId: string): Promise<BillingPeriod[]>;

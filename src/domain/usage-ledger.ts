@@ -4,6 +4,7 @@ import { customerNotFound } from "./customer-directory.js";
 import { createImmutableCache } from "./immutable-cache.js";
 import { type DailyUsage, dailyUsage } from "./daily-usage.js";
 import { Decimal } from "./decimal.js";
+import { aggregationKeysOf, attributesInclude } from "./dimensions.js";
 import { type Failure, failure, requestIdReused, withFieldPrefix } from "./failure.js";
 import { newId } from "./ids.js";
 import { type Meter, meterNotFound, parseQuantity } from "./meter.js";
@@ -80,6 +81,11 @@ export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOption
     }
     const quantity = parseQuantity(request.quantity, meter);
     if (!(quantity instanceof Decimal)) return refused(quantity);
+    // A meter with dimensions or a unique attribute needs them on every event (meters never change, so neither does the verdict).
+    if (meter.dimensions.length > 0 || meter.aggregation === "unique_count") {
+      const keys = aggregationKeysOf(meter, request.attributes);
+      if ("reason" in keys) return refused(keys);
+    }
     const eventTime = request.eventTime ?? now;
     const record: NewUsageRecord = {
       id: newId("rec"),
@@ -170,16 +176,21 @@ export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOption
       return store.listUsageRecords(scope, { ...rest, customerId: customer.id }, page);
     },
 
-    /** A customer's usage in a period (default: the current one) per UTC day and meter. */
+    /**
+     * A customer's usage in a period (default: the current one) per UTC day
+     * and meter; with `attributes`, only the records whose attributes include
+     * all of them.
+     */
     async dailyUsage(
       scope: Scope,
       customerRef: string,
       period: BillingPeriod | null,
+      attributes: Record<string, string> = {},
     ): Promise<{ customerId: string; period: BillingPeriod; days: DailyUsage[] } | Failure> {
       const customer = await store.findCustomer(scope, customerRef);
       if (customer === undefined) return customerNotFound(customerRef, "customer_id");
       const usagePeriod = period ?? periodOf(clock.now());
-      const records = await store.liveUsageRecords(scope, customer.id, usagePeriod);
+      const records = (await store.liveUsageRecords(scope, customer.id, usagePeriod)).filter((record) => attributesInclude(record.attributes, attributes));
       const meters = new Map<string, Meter>();
       for (const meterKey of new Set(records.map((record) => record.meterKey))) {
         const meter = await store.findMeter(scope, meterKey);

@@ -1,6 +1,8 @@
 import type { BillingPeriod } from "./billing-period.js";
 import { Decimal } from "./decimal.js";
+import { type AggregationKeys, aggregationKeysOf, dimensionKeyOf } from "./dimensions.js";
 import { type Failure, failure } from "./failure.js";
+import type { Aggregation, Meter } from "./meter.js";
 
 /** One usage event in the ledger. Times are epoch milliseconds. */
 export interface UsageRecord {
@@ -43,37 +45,60 @@ export function recordedUsage(record: NewUsageRecord): UsageRecord {
   };
 }
 
+/** The live event a LATEST meter bills: the greatest event_time, ties to the one recorded last. */
+export interface LatestEvent {
+  recordId: string;
+  eventTime: number;
+  quantity: Decimal;
+}
+
 /**
  * The running totals of one (customer, meter, period) over its non-voided
  * events, kept in the same transaction as every record so a bill costs
- * O(meters) to read.
+ * O(lines) to read. A meter with dimensions also has totals per combination
+ * of their values (`dimensionValues`), beside its own over all of them.
  */
 export interface UsageTotals {
   customerId: string;
   meterKey: string;
   period: BillingPeriod;
+  /** The combination's values in the meter's dimension order; [] for the meter's totals over all its usage. */
+  dimensionValues: string[];
   sum: Decimal;
   count: number;
   max: Decimal;
+  /** unique_count meters: distinct values of the unique attribute among the live events; 0 otherwise. */
+  distinct: number;
+  /** latest meters: the live event with the greatest event_time (ties: recorded last); null otherwise or when none. */
+  latest: LatestEvent | null;
+}
+
+/** What one event changes in a totals row, beyond its quantity. */
+export interface TotalsChange {
+  /** The row's combination; [] (the default) for the meter's own totals. */
+  dimensionValues?: string[];
+  /** unique_count: the event's value was not live in this row before it (adding), or is live no more (removing). */
+  distinctChanged?: boolean;
+  /** latest meters: the row tracks the latest event. */
+  tracksLatest?: boolean;
 }
 
 /** The most digits before the point a running total may reach. */
 export const MAX_TOTAL_INTEGER_DIGITS = 20;
 
+/** Totals with no event yet. */
+export function emptyTotals(customerId: string, meterKey: string, period: BillingPeriod, dimensionValues: string[] = []): UsageTotals {
+  return { customerId, meterKey, period, dimensionValues, sum: Decimal.ZERO, count: 0, max: Decimal.ZERO, distinct: 0, latest: null };
+}
+
 /**
  * Adds one event to its totals (undefined: the first event of the period).
  * A sum that outgrows MAX_TOTAL_INTEGER_DIGITS is refused, never wrapped or
- * truncated.
+ * truncated. Events come in the order they are recorded, so an event as late
+ * as the latest one takes its place.
  */
-export function addToTotals(totals: UsageTotals | undefined, record: NewUsageRecord): UsageTotals | Failure {
-  const current = totals ?? {
-    customerId: record.customerId,
-    meterKey: record.meterKey,
-    period: record.period,
-    sum: Decimal.ZERO,
-    count: 0,
-    max: Decimal.ZERO,
-  };
+export function addToTotals(totals: UsageTotals | undefined, record: NewUsageRecord, change: TotalsChange = {}): UsageTotals | Failure {
+  const current = totals ?? emptyTotals(record.customerId, record.meterKey, record.period, change.dimensionValues ?? []);
   const sum = current.sum.add(record.quantity);
   if (sum.integerDigits > MAX_TOTAL_INTEGER_DIGITS) {
     return failure(
@@ -82,27 +107,135 @@ export function addToTotals(totals: UsageTotals | undefined, record: NewUsageRec
       "quantity",
     );
   }
-  return { ...current, sum, count: current.count + 1, max: current.max.max(record.quantity) };
+  const latest =
+    change.tracksLatest === true && (current.latest === null || record.eventTime >= current.latest.eventTime)
+      ? { recordId: record.id, eventTime: record.eventTime, quantity: record.quantity }
+      : current.latest;
+  return {
+    ...current,
+    sum,
+    count: current.count + 1,
+    max: current.max.max(record.quantity),
+    distinct: change.distinctChanged === true ? current.distinct + 1 : current.distinct,
+    latest,
+  };
+}
+
+/** What a void leaves behind that the totals alone cannot tell: the caller works it out from the remaining live events. */
+export interface Remaining {
+  /** The largest remaining quantity (Decimal.ZERO when none). */
+  max: Decimal;
+  /** The remaining latest event (null when none, or not tracked). */
+  latest: LatestEvent | null;
+  /** unique_count: the voided event's value is live no more in this row. */
+  distinctChanged: boolean;
 }
 
 /**
- * Takes a voided event out of its totals. The new maximum cannot be derived
- * from the totals alone, so the caller supplies it from the remaining events.
+ * Takes a voided event out of its totals. The new maximum and latest event
+ * cannot be derived from the totals alone, so the caller supplies them from
+ * the remaining events (it need look only when the voided event was the
+ * largest or the latest: see needsRemaining).
  */
-export function removeFromTotals(totals: UsageTotals, quantity: Decimal, remainingMax: Decimal): UsageTotals {
-  return { ...totals, sum: totals.sum.sub(quantity), count: totals.count - 1, max: remainingMax };
+export function removeFromTotals(totals: UsageTotals, quantity: Decimal, remaining: Remaining): UsageTotals {
+  return {
+    ...totals,
+    sum: totals.sum.sub(quantity),
+    count: totals.count - 1,
+    max: remaining.max,
+    distinct: remaining.distinctChanged ? totals.distinct - 1 : totals.distinct,
+    latest: remaining.latest,
+  };
 }
 
-/** The totals of a set of events, computed from scratch (what the running totals must equal). */
-export function totalsOf(records: readonly NewUsageRecord[]): UsageTotals[] {
-  const byKey = new Map<string, UsageTotals>();
+/** Whether voiding `record` moves the totals' maximum or latest event, which only the remaining events can tell. */
+export function needsRemaining(totals: UsageTotals, record: Pick<UsageRecord, "id" | "quantity">): boolean {
+  return record.quantity.equals(totals.max) || totals.latest?.recordId === record.id;
+}
+
+/**
+ * The maximum and latest event of the live events of one totals row, which
+ * `records` holds in recording order (voided ones and the one being voided
+ * left out).
+ */
+export function remainingOf(records: readonly Pick<UsageRecord, "id" | "quantity" | "eventTime">[], tracksLatest: boolean, distinctChanged: boolean): Remaining {
+  let max = Decimal.ZERO;
+  let latest: LatestEvent | null = null;
   for (const record of records) {
-    const key = `${record.customerId}\u0000${record.meterKey}\u0000${record.period}`;
-    const next = addToTotals(byKey.get(key), record);
-    if ("reason" in next) throw new RangeError(next.message);
-    byKey.set(key, next);
+    max = max.max(record.quantity);
+    if (tracksLatest && (latest === null || record.eventTime >= latest.eventTime)) {
+      latest = { recordId: record.id, eventTime: record.eventTime, quantity: record.quantity };
+    }
   }
-  return [...byKey.values()];
+  return { max, latest, distinctChanged };
+}
+
+/**
+ * The aggregated quantity of a totals row under `aggregation`: the period's
+ * quantity of a meter (from its own totals, over all its combinations) or of
+ * one combination, in O(1). What a bill line prices, and what a usage limit
+ * or an alert on a meter compares: the stores keep these totals up to date in
+ * every write transaction, so inside one it is the quantity as of that write.
+ */
+export function aggregatedQuantity(aggregation: Aggregation, totals: UsageTotals): Decimal {
+  switch (aggregation) {
+    case "sum":
+      return totals.sum;
+    case "count":
+      return Decimal.fromInteger(totals.count);
+    case "max":
+      return totals.max;
+    case "unique_count":
+      return Decimal.fromInteger(totals.distinct);
+    case "latest":
+      return totals.latest?.quantity ?? Decimal.ZERO;
+  }
+}
+
+/** How a meter aggregates, as totalsOf needs it: undefined for a plain sum-like meter without dimensions. */
+type MeterOf = (meterKey: string) => Meter | undefined;
+
+/**
+ * The totals of a set of events, computed from scratch (what the running
+ * totals must equal): the meters' own totals, and (`combinations`) the totals
+ * per combination of the dimensioned meters. `records` must be in recording
+ * order (the latest event's ties go to the one recorded last); `meterOf`
+ * gives each meter's aggregation and dimensions (without it, every meter
+ * counts as one without dimensions, unique attribute or latest event).
+ */
+export function recomputeTotals(records: readonly NewUsageRecord[], meterOf: MeterOf = () => undefined): { meters: UsageTotals[]; combinations: UsageTotals[] } {
+  const meterTotals = new Map<string, UsageTotals>();
+  const combinationTotals = new Map<string, UsageTotals>();
+  const liveValues = new Map<string, number>();
+  const add = (rows: Map<string, UsageTotals>, rowKey: string, record: NewUsageRecord, dimensionValues: string[], keys: AggregationKeys | null) => {
+    let distinctChanged = false;
+    if (keys?.uniqueValue != null) {
+      const valueKey = `${rowKey}\u0000${keys.uniqueValue}`;
+      const live = liveValues.get(valueKey) ?? 0;
+      liveValues.set(valueKey, live + 1);
+      distinctChanged = live === 0;
+    }
+    const next = addToTotals(rows.get(rowKey), record, { dimensionValues, distinctChanged, tracksLatest: keys?.tracksLatest ?? false });
+    if ("reason" in next) throw new RangeError(next.message);
+    rows.set(rowKey, next);
+  };
+  for (const record of records) {
+    const meter = meterOf(record.meterKey);
+    const found = meter === undefined ? null : aggregationKeysOf(meter, record.attributes);
+    if (found !== null && "reason" in found) throw new RangeError(found.message);
+    const keys = found;
+    const key = `${record.customerId}\u0000${record.meterKey}\u0000${record.period}`;
+    add(meterTotals, key, record, [], keys);
+    if (keys !== null && keys.dimensionValues.length > 0) {
+      add(combinationTotals, `${key}\u0000${dimensionKeyOf(keys.dimensionValues)}`, record, keys.dimensionValues, keys);
+    }
+  }
+  return { meters: [...meterTotals.values()], combinations: [...combinationTotals.values()] };
+}
+
+/** The meters' own totals of a set of events, from scratch (see recomputeTotals). */
+export function totalsOf(records: readonly NewUsageRecord[], meterOf?: MeterOf): UsageTotals[] {
+  return recomputeTotals(records, meterOf).meters;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Customer } from "../domain/customer.js";
 import { Decimal } from "../domain/decimal.js";
 import type { Aggregation, Meter } from "../domain/meter.js";
 import type { Price, PriceTier, PricingModel } from "../domain/price.js";
+import { dimensionValuesOf, priceDimensionValuesOf } from "../domain/dimensions.js";
 import type { UsageRecord, UsageTotals } from "../domain/usage-record.js";
 
 /**
@@ -40,6 +41,8 @@ export function toMeter(row: Row): Meter {
     unit: String(row.unit),
     aggregation: String(row.aggregation) as Aggregation,
     precision: Number(row.precision),
+    uniqueAttribute: String(row.unique_attribute ?? ""),
+    dimensions: JSON.parse(String(row.dimensions ?? "[]")) as string[],
     createTime: Number(row.create_time),
   };
 }
@@ -67,6 +70,8 @@ export function toPrice(row: Row): Price {
     model: String(row.model) as PricingModel,
     tiers,
     packageSize: row.package_size === null ? null : Decimal.parse(String(row.package_size))!,
+    dimensionValues: priceDimensionValuesOf(String(row.dimension_key ?? "")),
+    customerId: String(row.customer_id ?? ""),
     effectivePeriod: String(row.effective_period),
     version: Number(row.version),
     createTime: Number(row.create_time),
@@ -91,15 +96,38 @@ export function toUsageRecord(row: Row): UsageRecord {
   };
 }
 
+/** A row of usage_totals (a meter's own) or of usage_dimension_totals (one combination's, by its dimension_key). */
 export function toTotals(row: Row): UsageTotals {
   return {
     customerId: String(row.customer_id),
     meterKey: String(row.meter_key),
     period: String(row.period),
+    dimensionValues: dimensionValuesOf(String(row.dimension_key ?? "")),
     sum: Decimal.parse(String(row.quantity_sum))!,
     count: Number(row.event_count),
     max: Decimal.parse(String(row.quantity_max))!,
+    distinct: Number(row.distinct_count ?? 0),
+    latest:
+      row.latest_record_id === null || row.latest_record_id === undefined
+        ? null
+        : { recordId: String(row.latest_record_id), eventTime: Number(row.latest_time), quantity: Decimal.parse(String(row.latest_quantity))! },
   };
+}
+
+/** The columns a totals row stores besides its key, in the order totalsColumns gives them. */
+export const TOTALS_VALUE_COLUMNS = ["quantity_sum", "event_count", "quantity_max", "distinct_count", "latest_record_id", "latest_time", "latest_quantity"] as const;
+
+/** A totals row's values for TOTALS_VALUE_COLUMNS. */
+export function totalsColumns(totals: UsageTotals): [string, number, string, number, string | null, number | null, string | null] {
+  return [
+    totals.sum.toString(),
+    totals.count,
+    totals.max.toString(),
+    totals.distinct,
+    totals.latest?.recordId ?? null,
+    totals.latest?.eventTime ?? null,
+    totals.latest?.quantity.toString() ?? null,
+  ];
 }
 
 export function toApiKey(row: Row): ApiKey {

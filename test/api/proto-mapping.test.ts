@@ -80,6 +80,7 @@ describe("bill messages", () => {
     lines: [
       {
         meterKey: "api-calls",
+        dimensions: { region: "eu-west-1" },
         displayName: "API calls",
         unit: "call",
         quantity: decimal("1500.5"),
@@ -91,7 +92,7 @@ describe("bill messages", () => {
           { upTo: null, quantity: decimal("500.5"), unitAmount: decimal("0.00001"), flatAmount: null, packages: decimal("3"), amount: decimal("0.005005") },
         ],
       },
-      { meterKey: "storage", displayName: "Storage", unit: "GB", quantity: decimal("0"), amount: "0.00", priceVersion: 1, priceId: "price_2", tiers: [] },
+      { meterKey: "storage", dimensions: {}, displayName: "Storage", unit: "GB", quantity: decimal("0"), amount: "0.00", priceVersion: 1, priceId: "price_2", tiers: [] },
     ],
     total: "0.01",
     asOfTime: Date.UTC(2026, 10, 21, 23, 59, 59, 999),
@@ -117,6 +118,7 @@ describe("bill messages", () => {
           amount: line.amount,
           priceVersion: line.priceVersion,
           priceId: line.priceId,
+          dimensions: line.dimensions,
           tiers: line.tiers.map((tier) =>
             create(BillLineTierSchema, {
               upTo: tier.upTo?.toString() ?? "",

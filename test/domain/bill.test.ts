@@ -15,20 +15,27 @@ const meter = (key: string, aggregation: Meter["aggregation"]): Meter => ({
   unit: "unit",
   aggregation,
   precision: 3,
+  uniqueAttribute: "",
+  dimensions: [],
   createTime: 0,
 });
 const totals = (meterKey: string, sum: string, count: number, max: string): UsageTotals => ({
   customerId: "cus_1",
   meterKey,
   period: "2026-11",
+  dimensionValues: [],
   sum: d(sum),
   count,
   max: d(max),
+  distinct: 0,
+  latest: null,
 });
 const flat = (meterKey: string, unitAmount: string, version = 1): Price => ({
   id: `price_${meterKey}`,
   meterKey,
   currencyCode: "USD",
+  dimensionValues: {},
+  customerId: "",
   model: "graduated",
   tiers: [{ upTo: null, unitAmount: d(unitAmount), flatAmount: null }],
   packageSize: null,

@@ -162,6 +162,8 @@ describe("pricing terms", () => {
       id: "price_1",
       meterKey: "calls",
       currencyCode: "USD",
+      dimensionValues: {},
+      customerId: "",
       ...terms("volume", tiers(["10", "1", "2"], ["", "0.5"])),
       effectivePeriod: "2026-11",
       version: 1,

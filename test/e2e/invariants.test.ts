@@ -290,7 +290,12 @@ describe("Invariant 4: bills are reproducible", () => {
         const customer = (await store.findCustomer("default", customerId))!;
         const meterMap = new Map();
         for (const key of meters) meterMap.set(key, await store.findMeter("default", key));
-        const prices = await store.effectivePrices("default", "USD", "2026-11", meters);
+        const prices = await store.effectivePrices(
+          "default",
+          "USD",
+          "2026-11",
+          meters.map((meterKey) => ({ meterKey, dimensionKey: "", customerId: "" })),
+        );
         const fromRaw = await computeBill({
           customer,
           period: "2026-11",

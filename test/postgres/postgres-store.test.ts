@@ -74,7 +74,7 @@ describe("PostgreSQL store", () => {
       assert.equal(await store.findCustomer("default", "cus\u00001"), undefined);
       assert.equal(await store.findUsageByRequestId("default", "r\u0000"), undefined);
       assert.equal((await store.createCustomer("default", "c1", { id: "cus_1", externalId: "", displayName: "AB", currencyCode: "USD", createTime: 1 })).kind, "created");
-      await store.createMeter("default", "m1", { key: "hosting", displayName: "Hosting", unit: "GB", aggregation: "sum", precision: 0, createTime: 1 });
+      await store.createMeter("default", "m1", { key: "hosting", displayName: "Hosting", unit: "GB", aggregation: "sum", precision: 0, uniqueAttribute: "", dimensions: [], createTime: 1 });
       // Only the event with such a request_id is refused, not the others written beside it.
       const event = (requestId: string) => ({
         record: { id: `rec_${requestId.length}`, requestId, customerId: "cus_1", meterKey: "hosting", quantity: Decimal.parse("1")!, eventTime: 1, requestedEventTime: null, createTime: 1, period: "1970-01", attributes: {} },

@@ -25,7 +25,7 @@ const newPath = () => join(directory, `${++databases}.db`);
 async function seeded(path: string): Promise<Store> {
   const store = openSqliteStore({ path });
   await store.createCustomer("default", "c1", { id: "cus_1", externalId: "acme", displayName: "Acme", currencyCode: "USD", createTime: 1 });
-  await store.createMeter("default", "m1", { key: "hosting", displayName: "Hosting", unit: "GB", aggregation: "sum", precision: 3, createTime: 1 });
+  await store.createMeter("default", "m1", { key: "hosting", displayName: "Hosting", unit: "GB", aggregation: "sum", precision: 3, uniqueAttribute: "", dimensions: [], createTime: 1 });
   return store;
 }
 
@@ -130,7 +130,7 @@ describe("SQLite writer thread", () => {
     const script = `
       const { openSqliteStore } = await import(${JSON.stringify(new URL("../../src/store/sqlite/sqlite-store.ts", import.meta.url).href)});
       const store = openSqliteStore({ path: ${JSON.stringify(path)} });
-      const created = await store.createMeter("default", "m1", { key: "idle", displayName: "Idle", unit: "x", aggregation: "sum", precision: 0, createTime: 1 });
+      const created = await store.createMeter("default", "m1", { key: "idle", displayName: "Idle", unit: "x", aggregation: "sum", precision: 0, uniqueAttribute: "", dimensions: [], createTime: 1 });
       console.log(created.kind);
     `;
     // Never closed: the process must still end once nothing is owed.

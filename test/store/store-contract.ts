@@ -35,7 +35,7 @@ const NOV_5 = Date.UTC(2026, 10, 5);
 
 async function seed(store: Store): Promise<void> {
   await store.createCustomer("default", "c1", { id: "cus_1", externalId: "acme", displayName: "Acme", currencyCode: "USD", createTime: 1 });
-  await store.createMeter("default", "m1", { key: "hosting", displayName: "Hosting", unit: "GB", aggregation: "sum", precision: 3, createTime: 1 });
+  await store.createMeter("default", "m1", { key: "hosting", displayName: "Hosting", unit: "GB", aggregation: "sum", precision: 3, uniqueAttribute: "", dimensions: [], createTime: 1 });
 }
 
 const record = (requestId: string, quantity: string, overrides: Partial<NewUsageRecord> = {}): NewUsageRecord => ({
@@ -54,6 +54,8 @@ const record = (requestId: string, quantity: string, overrides: Partial<NewUsage
 const usage = (requestId: string, quantity: string, overrides: Partial<NewUsageRecord> = {}): UsageWrite => ({
   record: record(requestId, quantity, overrides),
 });
+/** The catalog price series (no dimension_values, no customer) of these meters. */
+const catalogSeries = (...meterKeys: string[]) => meterKeys.map((meterKey) => ({ meterKey, dimensionKey: "", customerId: "" }));
 const kinds = (outcomes: UsageWriteOutcome[]) => outcomes.map((outcome) => outcome.kind);
 const totalsText = (store: Store, scope = "default") =>
   store.usageTotals(scope, "cus_1", "2026-11").then((all) => all.map((t) => `${t.meterKey} sum=${t.sum} count=${t.count} max=${t.max}`));
@@ -166,7 +168,7 @@ export function storeContract(name: string, harness: StoreHarness): void {
     it("exactly once: a request_id reused concurrently with another payload from two stores is recorded once and refused once", async () => {
       const { open, store } = await seeded();
       const second = await open();
-      await store.createMeter("default", "m2", { key: "storage", displayName: "Storage", unit: "GB", aggregation: "sum", precision: 0, createTime: 1 });
+      await store.createMeter("default", "m2", { key: "storage", displayName: "Storage", unit: "GB", aggregation: "sum", precision: 0, uniqueAttribute: "", dimensions: [], createTime: 1 });
       const results = await Promise.all(
         Array.from({ length: 10 }, (_, index) => [
           store.recordUsage("default", [usage(`clash-${index}`, "1")], false),
@@ -209,9 +211,9 @@ export function storeContract(name: string, harness: StoreHarness): void {
       assert.equal(again.kind === "exists" && again.value.id, "cus_1");
       const taken = await store.createCustomer("default", "c2", { id: "cus_3", externalId: "acme", displayName: "Y", currencyCode: "USD", createTime: 2 });
       assert.equal(taken.kind, "taken");
-      assert.equal((await store.createMeter("default", "m9", { key: "hosting", displayName: "H", unit: "GB", aggregation: "sum", precision: 0, createTime: 2 })).kind, "taken");
+      assert.equal((await store.createMeter("default", "m9", { key: "hosting", displayName: "H", unit: "GB", aggregation: "sum", precision: 0, uniqueAttribute: "", dimensions: [], createTime: 2 })).kind, "taken");
       // "c1" is a customer's request id; meters, prices and usage have their own namespaces.
-      assert.equal((await store.createMeter("default", "c1", { key: "cpu", displayName: "CPU", unit: "s", aggregation: "max", precision: 2, createTime: 2 })).kind, "created");
+      assert.equal((await store.createMeter("default", "c1", { key: "cpu", displayName: "CPU", unit: "s", aggregation: "max", precision: 2, uniqueAttribute: "", dimensions: [], createTime: 2 })).kind, "created");
       assert.equal((await store.recordUsage("default", [usage("c1", "1")], false))[0]?.kind, "recorded");
       const tier = [{ upTo: null, unitAmount: Decimal.parse("0.015")!, flatAmount: null }];
       const draft = (id: string, currencyCode = "USD"): Omit<Price, "version"> => ({
@@ -221,6 +223,8 @@ export function storeContract(name: string, harness: StoreHarness): void {
         model: "graduated",
         tiers: tier,
         packageSize: null,
+        dimensionValues: {},
+        customerId: "",
         effectivePeriod: "2026-10",
         createTime: 3,
       });
@@ -231,24 +235,24 @@ export function storeContract(name: string, harness: StoreHarness): void {
       const retried = await store.createPrice("default", "p2", draft("pri_again"));
       assert.equal(retried.kind === "exists" && retried.value.id, "pri_p2");
       assert.equal(retried.kind === "exists" && retried.value.tiers[0]?.unitAmount.toString(), "0.015");
-      const effective = await store.effectivePrices("default", "USD", "2026-11", ["hosting", "cpu"]);
+      const effective = await store.effectivePrices("default", "USD", "2026-11", catalogSeries("hosting", "cpu"));
       assert.deepEqual(effective.map((price) => [price.meterKey, price.version]), [["hosting", 3]]);
-      assert.deepEqual(await store.effectivePrices("default", "USD", "2026-09", ["hosting", "cpu"]), []);
+      assert.deepEqual(await store.effectivePrices("default", "USD", "2026-09", catalogSeries("hosting", "cpu")), []);
       await store.close();
     });
 
     it("keeps each price's model, flat amounts and package size through a create, a replay, the listing, the effective price and a reopen", async () => {
       const { open, store } = await seeded();
-      await store.createMeter("default", "m2", { key: "seats", displayName: "Seats", unit: "seat", aggregation: "max", precision: 0, createTime: 1 });
+      await store.createMeter("default", "m2", { key: "seats", displayName: "Seats", unit: "seat", aggregation: "max", precision: 0, uniqueAttribute: "", dimensions: [], createTime: 1 });
       const tier = (upTo: string | null, unitAmount: string, flatAmount: string | null) => ({
         upTo: upTo === null ? null : Decimal.parse(upTo)!,
         unitAmount: Decimal.parse(unitAmount)!,
         flatAmount: flatAmount === null ? null : Decimal.parse(flatAmount)!,
       });
       const drafts: Omit<Price, "version">[] = [
-        { id: "pri_volume", meterKey: "seats", currencyCode: "USD", model: "volume", tiers: [tier("100", "0.10", null), tier(null, "0.08", "20.5")], packageSize: null, effectivePeriod: "2026-11", createTime: 2 },
-        { id: "pri_package", meterKey: "hosting", currencyCode: "USD", model: "package", tiers: [tier(null, "2.50", null)], packageSize: Decimal.parse("0.000000000001")!, effectivePeriod: "2026-11", createTime: 2 },
-        { id: "pri_graduated", meterKey: "hosting", currencyCode: "EUR", model: "graduated", tiers: [tier("10", "0", "5"), tier(null, "1", "0")], packageSize: null, effectivePeriod: "2026-11", createTime: 2 },
+        { id: "pri_volume", meterKey: "seats", currencyCode: "USD", model: "volume", tiers: [tier("100", "0.10", null), tier(null, "0.08", "20.5")], packageSize: null, effectivePeriod: "2026-11", dimensionValues: {}, customerId: "", createTime: 2 },
+        { id: "pri_package", meterKey: "hosting", currencyCode: "USD", model: "package", tiers: [tier(null, "2.50", null)], packageSize: Decimal.parse("0.000000000001")!, effectivePeriod: "2026-11", dimensionValues: {}, customerId: "", createTime: 2 },
+        { id: "pri_graduated", meterKey: "hosting", currencyCode: "EUR", model: "graduated", tiers: [tier("10", "0", "5"), tier(null, "1", "0")], packageSize: null, effectivePeriod: "2026-11", dimensionValues: {}, customerId: "", createTime: 2 },
       ];
       const terms = (price: Price) =>
         JSON.stringify([price.id, price.model, price.packageSize?.toString() ?? null, price.tiers.map((t) => [t.upTo?.toString() ?? null, t.unitAmount.toString(), t.flatAmount?.toString() ?? null])]);
@@ -263,7 +267,7 @@ export function storeContract(name: string, harness: StoreHarness): void {
       await store.close();
       const reopened = await open();
       assert.deepEqual((await reopened.listPrices("default", "", { limit: 10, after: null })).items.map(terms), expected);
-      const effective = await reopened.effectivePrices("default", "USD", "2026-11", ["hosting", "seats"]);
+      const effective = await reopened.effectivePrices("default", "USD", "2026-11", catalogSeries("hosting", "seats"));
       assert.deepEqual(effective.map(terms).sort(), [expected[1], expected[0]].sort());
       await reopened.close();
     });
@@ -274,7 +278,7 @@ export function storeContract(name: string, harness: StoreHarness): void {
       assert.equal((await store.findCustomer("other", "acme"))?.id, "cus_9");
       assert.equal((await store.findCustomer("default", "acme"))?.id, "cus_1");
       assert.equal(await store.findCustomer("other", "cus_1"), undefined);
-      await store.createMeter("other", "m1", { key: "hosting", displayName: "Hosting", unit: "GB", aggregation: "sum", precision: 3, createTime: 1 });
+      await store.createMeter("other", "m1", { key: "hosting", displayName: "Hosting", unit: "GB", aggregation: "sum", precision: 3, uniqueAttribute: "", dimensions: [], createTime: 1 });
       await store.recordUsage("default", [usage("same-id", "1")], false);
       const [other] = await store.recordUsage("other", [usage("same-id", "7", { id: "rec_other" })], false);
       assert.equal(other?.kind, "recorded");
@@ -287,7 +291,7 @@ export function storeContract(name: string, harness: StoreHarness): void {
 
     it("lists usage newest recorded first, in pages that resume where they stopped, filtered by meter and time", async () => {
       const { store } = await seeded();
-      await store.createMeter("default", "m2", { key: "storage", displayName: "Storage", unit: "GB", aggregation: "sum", precision: 0, createTime: 1 });
+      await store.createMeter("default", "m2", { key: "storage", displayName: "Storage", unit: "GB", aggregation: "sum", precision: 0, uniqueAttribute: "", dimensions: [], createTime: 1 });
       for (let index = 0; index < 7; index++) {
         await store.recordUsage("default", [usage(`l${index}`, "1", { eventTime: NOV_5 + index, meterKey: index % 2 === 0 ? "hosting" : "storage" })], false);
       }
@@ -319,10 +323,10 @@ export function storeContract(name: string, harness: StoreHarness): void {
       const created = outcomes.findIndex((outcome) => outcome.kind === "created");
       assert.equal((await store.createCustomer("default", `q${created}`, customer(created))).kind, "exists");
       assert.equal((await store.createCustomer("other", "q0", customer(0))).kind, "created");
-      const meter = (key: string): Meter => ({ key, displayName: key, unit: "u", aggregation: "sum", precision: 0, createTime: 1 });
+      const meter = (key: string): Meter => ({ key, displayName: key, unit: "u", aggregation: "sum", precision: 0, uniqueAttribute: "", dimensions: [], createTime: 1 });
       assert.equal((await store.createMeter("default", "m1", meter("one"))).kind, "created");
       assert.deepEqual(await store.createMeter("default", "m2", meter("two")), { kind: "over-quota", limit: 1 });
-      const price = (id: string): Omit<Price, "version"> => ({ id, meterKey: "one", currencyCode: "USD", model: "graduated", tiers: [{ upTo: null, unitAmount: Decimal.parse("1")!, flatAmount: null }], packageSize: null, effectivePeriod: "2026-11", createTime: 1 });
+      const price = (id: string): Omit<Price, "version"> => ({ id, meterKey: "one", currencyCode: "USD", model: "graduated", tiers: [{ upTo: null, unitAmount: Decimal.parse("1")!, flatAmount: null }], packageSize: null, effectivePeriod: "2026-11", dimensionValues: {}, customerId: "", createTime: 1 });
       const prices = await Promise.all(["p1", "p2", "p3"].map((requestId) => store.createPrice("default", requestId, price(`pri_${requestId}`))));
       assert.deepEqual(prices.map((outcome) => outcome.kind).sort(), ["created", "created", "over-quota"]);
       const key = (id: string, tenant: string) => ({ id, tenant, role: "read" as const, name: "", createTime: 1, revokeTime: null, secretHash: new Uint8Array(32) });

@@ -133,4 +133,52 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE prices ADD COLUMN model TEXT NOT NULL DEFAULT 'graduated' CHECK (model IN ('graduated', 'volume', 'package'));
   ALTER TABLE prices ADD COLUMN package_size TEXT;
   `,
+  `
+  -- Issue 18: UNIQUE_COUNT and LATEST aggregations, dimensions, dimension and customer prices.
+  -- Existing meters get no dimensions; existing prices are catalog prices without dimension_values,
+  -- so every version keeps its number in its series (meter, currency, dimension_values, customer).
+  ALTER TABLE meters DROP CONSTRAINT meters_aggregation_check;
+  ALTER TABLE meters ADD CONSTRAINT meters_aggregation_check CHECK (aggregation IN ('sum', 'count', 'max', 'unique_count', 'latest'));
+  ALTER TABLE meters ADD COLUMN unique_attribute TEXT NOT NULL DEFAULT '', ADD COLUMN dimensions TEXT NOT NULL DEFAULT '[]';
+
+  -- dimension_values as JSON of their entries sorted by key ('' for none); customer_id '' for the catalog.
+  ALTER TABLE prices ADD COLUMN dimension_key TEXT NOT NULL DEFAULT '', ADD COLUMN customer_id TEXT NOT NULL DEFAULT '';
+  ALTER TABLE prices DROP CONSTRAINT prices_tenant_id_meter_key_currency_code_version_key;
+  ALTER TABLE prices ADD CONSTRAINT prices_series_version UNIQUE (tenant_id, meter_key, currency_code, dimension_key, customer_id, version);
+
+  -- A meter's own totals gain the distinct count (UNIQUE_COUNT) and the latest event (LATEST).
+  ALTER TABLE usage_totals ADD COLUMN distinct_count BIGINT NOT NULL DEFAULT 0, ADD COLUMN latest_record_id TEXT,
+    ADD COLUMN latest_time BIGINT, ADD COLUMN latest_quantity TEXT;
+
+  -- The totals of each combination of a dimensioned meter's values (dimension_key: the values as a JSON array).
+  -- Written only by a transaction holding the lock of the meter's usage_totals row.
+  CREATE TABLE usage_dimension_totals (
+    tenant_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    period TEXT NOT NULL,
+    meter_key TEXT NOT NULL,
+    dimension_key TEXT NOT NULL,
+    quantity_sum TEXT NOT NULL,
+    event_count BIGINT NOT NULL,
+    quantity_max TEXT NOT NULL,
+    distinct_count BIGINT NOT NULL,
+    latest_record_id TEXT,
+    latest_time BIGINT,
+    latest_quantity TEXT,
+    PRIMARY KEY (tenant_id, customer_id, period, meter_key, dimension_key)
+  );
+
+  -- UNIQUE_COUNT: how many live events hold each value, in the meter's totals (dimension_key '')
+  -- and in its combination's; a value's count going 0 -> 1 or 1 -> 0 moves distinct_count.
+  CREATE TABLE usage_distinct_values (
+    tenant_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    period TEXT NOT NULL,
+    meter_key TEXT NOT NULL,
+    dimension_key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    live_count BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, customer_id, period, meter_key, dimension_key, value)
+  );
+  `,
 ];

@@ -1,26 +1,135 @@
 import type pg from "pg";
 import type { Scope } from "../../domain/store.js";
 import type { UsageTotals } from "../../domain/usage-record.js";
+import type { RunningStateChanges, TotalsKey, ValueKey } from "../running-state.js";
+import type { Meter } from "../../domain/meter.js";
+import { type Row, toMeter, toTotals, totalsColumns } from "../store-rows.js";
 
 /** A query runner: the pool, or one client inside a transaction. */
 export type Queryable = Pick<pg.PoolClient, "query">;
+
+/** The columns of totalsColumns as unnest arrays, with their SQL types. */
+const VALUE_ARRAYS = `$6::text[], $7::bigint[], $8::text[], $9::bigint[], $10::text[], $11::bigint[], $12::text[]`;
+const VALUE_NAMES = `quantity_sum, event_count, quantity_max, distinct_count, latest_record_id, latest_time, latest_quantity`;
+
+function valueArrays(all: UsageTotals[]): unknown[][] {
+  const columns: unknown[][] = [[], [], [], [], [], [], []];
+  for (const totals of all) totalsColumns(totals).forEach((value, index) => columns[index]!.push(value));
+  return columns;
+}
 
 /** Writes running totals computed in the transaction back to their (locked) rows, in one statement. */
 export async function writeTotals(client: Queryable, changes: { scope: Scope; totals: UsageTotals }[]): Promise<void> {
   if (changes.length === 0) return;
   await client.query(
-    `UPDATE usage_totals t SET quantity_sum = u.quantity_sum, event_count = u.event_count, quantity_max = u.quantity_max
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[])
-       AS u(tenant_id, customer_id, period, meter_key, quantity_sum, event_count, quantity_max)
+    `UPDATE usage_totals t SET quantity_sum = u.quantity_sum, event_count = u.event_count, quantity_max = u.quantity_max,
+       distinct_count = u.distinct_count, latest_record_id = u.latest_record_id, latest_time = u.latest_time, latest_quantity = u.latest_quantity
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], ${VALUE_ARRAYS})
+       AS u(tenant_id, customer_id, period, meter_key, dimension_key, ${VALUE_NAMES})
      WHERE t.tenant_id = u.tenant_id AND t.customer_id = u.customer_id AND t.period = u.period AND t.meter_key = u.meter_key`,
     [
       changes.map((change) => change.scope),
       changes.map((change) => change.totals.customerId),
       changes.map((change) => change.totals.period),
       changes.map((change) => change.totals.meterKey),
-      changes.map((change) => change.totals.sum.toString()),
-      changes.map((change) => change.totals.count),
-      changes.map((change) => change.totals.max.toString()),
+      changes.map(() => ""),
+      ...valueArrays(changes.map((change) => change.totals)),
     ],
   );
 }
+
+/**
+ * Writes the rest of the running state a transaction changed: combinations'
+ * totals and distinct values' live counts, each in one statement. Callers hold
+ * the lock of each one's meter totals row (usage_totals), which every writer
+ * of them takes first, so these rows need no lock of their own.
+ */
+export async function writeRunningState(client: Queryable, changes: RunningStateChanges): Promise<void> {
+  const combinations = changes.totals.filter(([key]) => key[4] !== "");
+  if (combinations.length > 0) {
+    await client.query(
+      `INSERT INTO usage_dimension_totals (tenant_id, customer_id, period, meter_key, dimension_key, ${VALUE_NAMES})
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], ${VALUE_ARRAYS})
+       ON CONFLICT (tenant_id, customer_id, period, meter_key, dimension_key) DO UPDATE SET
+         quantity_sum = excluded.quantity_sum, event_count = excluded.event_count, quantity_max = excluded.quantity_max,
+         distinct_count = excluded.distinct_count, latest_record_id = excluded.latest_record_id, latest_time = excluded.latest_time,
+         latest_quantity = excluded.latest_quantity`,
+      ([0, 1, 2, 3, 4].map((column) => combinations.map(([key]) => key[column])) as unknown[][]).concat(valueArrays(combinations.map(([, totals]) => totals))),
+    );
+  }
+  if (changes.liveCounts.length > 0) {
+    await client.query(
+      `INSERT INTO usage_distinct_values (tenant_id, customer_id, period, meter_key, dimension_key, value, live_count)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
+       ON CONFLICT (tenant_id, customer_id, period, meter_key, dimension_key, value) DO UPDATE SET live_count = excluded.live_count`,
+      ([0, 1, 2, 3, 4, 5].map((column) => changes.liveCounts.map(([key]) => key[column])) as unknown[][]).concat([changes.liveCounts.map(([, live]) => live)]),
+    );
+  }
+}
+
+/** Reads the combinations' totals and the live counts of these keys (meter totals keys, dimension key "", are skipped). */
+export async function readRunningState(
+  client: Queryable,
+  totalsKeys: readonly TotalsKey[],
+  valueKeys: readonly ValueKey[],
+): Promise<{ totals: Map<string, UsageTotals>; liveCounts: Map<string, number> }> {
+  const totals = new Map<string, UsageTotals>();
+  const liveCounts = new Map<string, number>();
+  const combinations = totalsKeys.filter((key) => key[4] !== "");
+  if (combinations.length > 0) {
+    const { rows } = await client.query(
+      `SELECT * FROM usage_dimension_totals
+       WHERE (tenant_id, customer_id, period, meter_key, dimension_key) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]))`,
+      [0, 1, 2, 3, 4].map((column) => combinations.map((key) => key[column])),
+    );
+    for (const row of rows as Row[]) {
+      totals.set(stateKeyText([String(row.tenant_id), String(row.customer_id), String(row.period), String(row.meter_key), String(row.dimension_key)]), toTotals(row));
+    }
+  }
+  if (valueKeys.length > 0) {
+    const { rows } = await client.query(
+      `SELECT * FROM usage_distinct_values
+       WHERE (tenant_id, customer_id, period, meter_key, dimension_key, value)
+         IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]))`,
+      [0, 1, 2, 3, 4, 5].map((column) => valueKeys.map((key) => key[column])),
+    );
+    for (const row of rows as Row[]) {
+      liveCounts.set(
+        stateKeyText([String(row.tenant_id), String(row.customer_id), String(row.period), String(row.meter_key), String(row.dimension_key), String(row.value)]),
+        Number(row.live_count),
+      );
+    }
+  }
+  return { totals, liveCounts };
+}
+
+/** A running state key as one map key. */
+export function stateKeyText(key: readonly string[]): string {
+  return key.join("\u0000");
+}
+
+/**
+ * The meters a process has looked up (they never change once created), so a
+ * usage group reads only those it has not seen, in one query.
+ */
+export function createMeterLookup() {
+  const known = new Map<string, Meter>();
+  return {
+    /** The meters of these (tenant, key) pairs that exist, by stateKeyText([tenant, key]). */
+    async load(client: Queryable, pairs: readonly (readonly [string, string])[]): Promise<Map<string, Meter>> {
+      if (known.size > 100_000) known.clear();
+      const missing = new Map<string, readonly [string, string]>();
+      for (const pair of pairs) if (!known.has(stateKeyText(pair))) missing.set(stateKeyText(pair), pair);
+      if (missing.size > 0) {
+        const { rows } = await client.query(`SELECT * FROM meters WHERE (tenant_id, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, [
+          [...missing.values()].map(([scope]) => scope),
+          [...missing.values()].map(([, key]) => key),
+        ]);
+        for (const row of rows as Row[]) known.set(stateKeyText([String(row.tenant_id), String(row.key)]), toMeter(row));
+      }
+      return known;
+    },
+  };
+}
+
+export type MeterLookup = ReturnType<typeof createMeterLookup>;

@@ -21,11 +21,14 @@ import type {
   VoidOutcome,
 } from "../../domain/store.js";
 import { SEARCH_SCAN_ROWS } from "../../domain/store.js";
-import { removeFromTotals, type UsageRecord, type UsageTotals } from "../../domain/usage-record.js";
+import { type AggregationKeys, aggregationKeysOf, priceDimensionKeyOf } from "../../domain/dimensions.js";
+import type { PriceSeries } from "../../domain/price-selection.js";
+import type { UsageRecord, UsageTotals } from "../../domain/usage-record.js";
+import { PLAIN_KEYS, type RunningStateView, totalsKeysOf, valueKeysOf, voidingChanges, voidNeedsRemaining } from "../running-state.js";
 import { MIGRATIONS } from "./migrations.js";
 import { isConnectionFailure, isNulCharacter, isRetryableConflict, LostRace, nulCharacterRefused, storeUnavailable } from "./postgres-errors.js";
 import { createPriceCache, type Row, tiersToJson, toApiKey, toCustomer, toMeter, toPrice, toTotals, toUsageRecord, USAGE_COLUMNS, USAGE_FROM } from "../store-rows.js";
-import { writeTotals } from "./postgres-rows.js";
+import { createMeterLookup, readRunningState, stateKeyText, writeRunningState, writeTotals } from "./postgres-rows.js";
 import { createUsageBatcher } from "./usage-batcher.js";
 
 /** How to open the PostgreSQL store. */
@@ -209,6 +212,7 @@ async function read(pool: pg.Pool, sql: string, values: unknown[]): Promise<Row[
 class PostgresStore implements Store {
   private readonly usage: ReturnType<typeof createUsageBatcher>;
   private readonly priceCache = createPriceCache();
+  private readonly meters = createMeterLookup();
   private closed = false;
 
   private readonly quotas: TenantQuotas;
@@ -295,9 +299,20 @@ class PostgresStore implements Store {
   createMeter(scope: Scope, requestId: string, meter: Meter): Promise<CreateOutcome<Meter>> {
     return orOverQuota(inTransaction(this.pool, async (client): Promise<CreateOutcome<Meter>> => {
       const inserted = await client.query(
-        `INSERT INTO meters (tenant_id, key, display_name, unit, aggregation, "precision", create_time, request_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-        [scope, meter.key, meter.displayName, meter.unit, meter.aggregation, meter.precision, meter.createTime, requestId],
+        `INSERT INTO meters (tenant_id, key, display_name, unit, aggregation, "precision", create_time, request_id, unique_attribute, dimensions)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
+        [
+          scope,
+          meter.key,
+          meter.displayName,
+          meter.unit,
+          meter.aggregation,
+          meter.precision,
+          meter.createTime,
+          requestId,
+          meter.uniqueAttribute,
+          JSON.stringify(meter.dimensions),
+        ],
       );
       if (inserted.rowCount === 1) {
         await countOneMore(client, scope, "meters", this.quotas.meters);
@@ -325,14 +340,16 @@ class PostgresStore implements Store {
 
   createPrice(scope: Scope, requestId: string, price: Omit<Price, "version">): Promise<CreateOutcome<Price>> {
     return orOverQuota(inTransaction(this.pool, async (client): Promise<CreateOutcome<Price>> => {
-      // Versions of one (meter, currency) are numbered one after another: creates of the same series take turns.
+      // Versions of one series are numbered one after another: creates of the same series take turns.
+      const dimensionKey = priceDimensionKeyOf(price.dimensionValues);
       await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
-        JSON.stringify(["price", scope, price.meterKey, price.currencyCode]),
+        JSON.stringify(["price", scope, price.meterKey, price.currencyCode, dimensionKey, price.customerId]),
       ]);
       const inserted = await client.query(
-        `INSERT INTO prices (tenant_id, id, meter_key, currency_code, version, effective_period, tiers, create_time, request_id, model, package_size)
-         SELECT $1, $2, $3, $4, coalesce(max(version), 0) + 1, $5, $6, $7, $8, $9, $10
-         FROM prices WHERE tenant_id = $1 AND meter_key = $3 AND currency_code = $4
+        `INSERT INTO prices (tenant_id, id, meter_key, currency_code, version, effective_period, tiers, create_time, request_id, model, package_size,
+                             dimension_key, customer_id)
+         SELECT $1, $2, $3, $4, coalesce(max(version), 0) + 1, $5, $6, $7, $8, $9, $10, $11, $12
+         FROM prices WHERE tenant_id = $1 AND meter_key = $3 AND currency_code = $4 AND dimension_key = $11 AND customer_id = $12
          ON CONFLICT (tenant_id, request_id) DO NOTHING
          RETURNING version`,
         [
@@ -346,6 +363,8 @@ class PostgresStore implements Store {
           requestId,
           price.model,
           price.packageSize?.toString() ?? null,
+          dimensionKey,
+          price.customerId,
         ],
       );
       if (inserted.rows.length === 1) {
@@ -366,17 +385,18 @@ class PostgresStore implements Store {
     return pageOf(rows, page.limit, toPrice);
   }
 
-  async effectivePrices(scope: Scope, currencyCode: string, period: BillingPeriod, meterKeys: readonly string[]): Promise<Price[]> {
-    if (meterKeys.length === 0) return [];
-    // One lookup per meter through the unique index (tenant_id, meter_key, currency_code, version), newest first.
+  async effectivePrices(scope: Scope, currencyCode: string, period: BillingPeriod, series: readonly PriceSeries[]): Promise<Price[]> {
+    if (series.length === 0) return [];
+    // One lookup per series through the unique index (tenant_id, meter_key, currency_code, dimension_key, customer_id, version), newest first.
     const rows = await read(
       this.pool,
-      `SELECT p.* FROM unnest($4::text[]) AS m(meter_key)
+      `SELECT p.* FROM unnest($4::text[], $5::text[], $6::text[]) AS s(meter_key, dimension_key, customer_id)
        CROSS JOIN LATERAL (
          SELECT * FROM prices
-         WHERE tenant_id = $1 AND meter_key = m.meter_key AND currency_code = $2 AND effective_period <= $3
+         WHERE tenant_id = $1 AND meter_key = s.meter_key AND currency_code = $2 AND dimension_key = s.dimension_key
+           AND customer_id = s.customer_id AND effective_period <= $3
          ORDER BY version DESC LIMIT 1) p`,
-      [scope, currencyCode, period, meterKeys],
+      [scope, currencyCode, period, series.map((one) => one.meterKey), series.map((one) => one.dimensionKey), series.map((one) => one.customerId)],
     );
     return mapInSlices(rows, (row) => this.priceCache.price(row));
   }
@@ -399,6 +419,7 @@ class PostgresStore implements Store {
   }
 
   async listUsageRecords(scope: Scope, filter: UsageFilter, page: PageQuery): Promise<Page<UsageRecord>> {
+    if (Object.keys(filter.attributes ?? {}).length > 0) return this.listUsageMatching(scope, filter, page);
     const rows = await read(
       this.pool,
       `SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM}
@@ -410,6 +431,54 @@ class PostgresStore implements Store {
       [scope, filter.customerId, cursorPosition(page.after), filter.meterKey, filter.startTime, filter.endTime, page.limit + 1],
     );
     return pageOf(rows, page.limit, toUsageRecord);
+  }
+
+  /**
+   * Records whose attributes contain the filter's (jsonb containment), among a
+   * window of at most SEARCH_SCAN_ROWS records passing the other filters, so a
+   * page costs at most that many rows however rare the match.
+   */
+  private async listUsageMatching(scope: Scope, filter: UsageFilter, page: PageQuery): Promise<Page<UsageRecord>> {
+    const rows = await read(
+      this.pool,
+      `WITH window_rows AS (
+         SELECT r.* FROM usage_records r
+         WHERE r.tenant_id = $1 AND r.customer_id = $2 AND ($3::bigint IS NULL OR r.seq < $3::bigint)
+           AND ($4 = '' OR r.meter_key = $4)
+           AND ($5::bigint IS NULL OR r.event_time >= $5::bigint)
+           AND ($6::bigint IS NULL OR r.event_time < $6::bigint)
+         ORDER BY r.seq DESC LIMIT $9)
+       SELECT ${USAGE_COLUMNS}, (SELECT count(*) FROM window_rows) AS examined, (SELECT min(seq) FROM window_rows) AS last
+       FROM window_rows r LEFT JOIN usage_voids v ON v.tenant_id = r.tenant_id AND v.record_id = r.id
+       WHERE r.attributes::jsonb @> $8::jsonb
+       ORDER BY r.seq DESC LIMIT $7`,
+      [
+        scope,
+        filter.customerId,
+        cursorPosition(page.after),
+        filter.meterKey,
+        filter.startTime,
+        filter.endTime,
+        page.limit + 1,
+        JSON.stringify(filter.attributes),
+        SEARCH_SCAN_ROWS,
+      ],
+    );
+    const found = pageOf(rows, page.limit, toUsageRecord);
+    if (found.nextCursor !== null) return found;
+    // A page cut short by the window goes on after the window.
+    const [window] = await read(
+      this.pool,
+      `SELECT count(*) AS examined, min(seq) AS last FROM (
+         SELECT r.seq FROM usage_records r
+         WHERE r.tenant_id = $1 AND r.customer_id = $2 AND ($3::bigint IS NULL OR r.seq < $3::bigint)
+           AND ($4 = '' OR r.meter_key = $4)
+           AND ($5::bigint IS NULL OR r.event_time >= $5::bigint)
+           AND ($6::bigint IS NULL OR r.event_time < $6::bigint)
+         ORDER BY r.seq DESC LIMIT $7) w`,
+      [scope, filter.customerId, cursorPosition(page.after), filter.meterKey, filter.startTime, filter.endTime, SEARCH_SCAN_ROWS],
+    );
+    return Number(window!.examined) >= SEARCH_SCAN_ROWS && window!.last !== null ? { items: found.items, nextCursor: String(window!.last) } : found;
   }
 
   voidUsage(scope: Scope, recordId: string, reason: string, voidTime: number): Promise<VoidOutcome> {
@@ -431,18 +500,40 @@ class PostgresStore implements Store {
         const voided = await client.query(`SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = $1 AND r.id = $2`, [scope, recordId]);
         return { kind: "already-voided", record: toUsageRecord(voided.rows[0] as Row) };
       }
-      const totals = toTotals(locked.rows[0] as Row);
-      // The maximum only moves when the voided event was (one of) the largest.
-      let remainingMax = totals.max;
-      if (record.quantity.equals(totals.max)) {
+      const meterTotals = toTotals(locked.rows[0] as Row);
+      const meters = await this.meters.load(client, [[scope, record.meterKey]]);
+      const meter = meters.get(stateKeyText([scope, record.meterKey]));
+      const keysFound = meter === undefined ? PLAIN_KEYS : aggregationKeysOf(meter, record.attributes);
+      if ("reason" in keysFound) throw new Error(`usage record ${record.id} does not fit its meter: ${keysFound.message}`);
+      const keys = keysFound;
+      const totalsKeys = totalsKeysOf(scope, record, keys);
+      const state = await readRunningState(client, totalsKeys, valueKeysOf(totalsKeys, keys));
+      state.totals.set(stateKeyText(totalsKeys[0]!), meterTotals);
+      const view: RunningStateView = {
+        totals: (key) => state.totals.get(stateKeyText(key)),
+        liveCount: (key) => state.liveCounts.get(stateKeyText(key)) ?? 0,
+      };
+      // A maximum or latest event only moves when the voided event was it: only then are the others read.
+      let remaining: { record: UsageRecord; keys: AggregationKeys }[] | null = null;
+      if (voidNeedsRemaining(view, scope, record, keys)) {
         const live = await client.query(
-          `SELECT r.quantity FROM ${USAGE_FROM}
-           WHERE r.tenant_id = $1 AND r.customer_id = $2 AND r.period = $3 AND r.meter_key = $4 AND v.record_id IS NULL`,
+          `SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM}
+           WHERE r.tenant_id = $1 AND r.customer_id = $2 AND r.period = $3 AND r.meter_key = $4 AND v.record_id IS NULL
+           ORDER BY r.seq`,
           [scope, record.customerId, record.period, record.meterKey],
         );
-        remainingMax = (live.rows as Row[]).map((row) => Decimal.parse(String(row.quantity))!).reduce((max, quantity) => max.max(quantity), Decimal.ZERO);
+        remaining = (live.rows as Row[]).map((row) => {
+          const other = toUsageRecord(row);
+          const otherKeys = meter === undefined ? PLAIN_KEYS : aggregationKeysOf(meter, other.attributes);
+          return { record: other, keys: "reason" in otherKeys ? PLAIN_KEYS : otherKeys };
+        });
       }
-      await writeTotals(client, [{ scope, totals: removeFromTotals(totals, record.quantity, remainingMax) }]);
+      const changes = voidingChanges(view, scope, record, keys, remaining);
+      await writeTotals(
+        client,
+        changes.totals.filter(([key]) => key[4] === "").map(([, totals]) => ({ scope, totals })),
+      );
+      await writeRunningState(client, changes);
       return { kind: "voided", record: { ...record, voided: true, voidReason: reason, voidTime } };
     });
   }
@@ -456,10 +547,20 @@ class PostgresStore implements Store {
     return rows.map(toTotals);
   }
 
+  async combinationTotals(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageTotals[]> {
+    const rows = await read(
+      this.pool,
+      `SELECT * FROM usage_dimension_totals WHERE tenant_id = $1 AND customer_id = $2 AND period = $3 AND event_count > 0`,
+      [scope, customerId, period],
+    );
+    return rows.map(toTotals);
+  }
+
   async liveUsageRecords(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageRecord[]> {
     const rows = await read(
       this.pool,
-      `SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = $1 AND r.customer_id = $2 AND r.period = $3 AND v.record_id IS NULL`,
+      `SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = $1 AND r.customer_id = $2 AND r.period = $3 AND v.record_id IS NULL
+       ORDER BY r.seq`,
       [scope, customerId, period],
     );
     return rows.map(toUsageRecord);

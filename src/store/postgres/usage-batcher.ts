@@ -1,10 +1,22 @@
 import type pg from "pg";
 import { requestIdReused } from "../../domain/failure.js";
 import type { Scope, UsageWrite, UsageWriteOutcome } from "../../domain/store.js";
-import { addToTotals, recordedUsage, type UsageRecord, type UsageTotals, usageDifferences } from "../../domain/usage-record.js";
+import { type AggregationKeys, aggregationKeysOf } from "../../domain/dimensions.js";
+import type { Failure } from "../../domain/failure.js";
+import { recordedUsage, type UsageRecord, type UsageTotals, usageDifferences } from "../../domain/usage-record.js";
 import { LostRace, nulCharacterRefused } from "./postgres-errors.js";
+import {
+  PLAIN_KEYS,
+  recordingChanges,
+  type RunningStateChanges,
+  type RunningStateView,
+  type TotalsKey,
+  totalsKeysOf,
+  type ValueKey,
+  valueKeysOf,
+} from "../running-state.js";
 import { toTotals, toUsageRecord, USAGE_COLUMNS, USAGE_FROM } from "../store-rows.js";
-import { writeTotals } from "./postgres-rows.js";
+import { createMeterLookup, type MeterLookup, readRunningState, stateKeyText, writeRunningState, writeTotals } from "./postgres-rows.js";
 
 /** Options of the usage batcher. */
 export interface UsageBatcherOptions {
@@ -45,6 +57,7 @@ type RunTransaction = <T>(work: (client: pg.PoolClient) => Promise<T>) => Promis
  */
 export function createUsageBatcher(runTransaction: RunTransaction, options: UsageBatcherOptions = {}) {
   const maxGroupEvents = options.maxGroupEvents ?? 4000;
+  const meters = createMeterLookup();
   let queue: PendingCall[] = [];
   let running: Promise<void> | undefined;
 
@@ -62,7 +75,7 @@ export function createUsageBatcher(runTransaction: RunTransaction, options: Usag
         queue = queue.slice(taken);
         try {
           const started = performance.now();
-          const outcomes = await runTransaction((client) => writeGroup(client, group));
+          const outcomes = await runTransaction((client) => writeGroup(client, group, meters));
           options.onCommitted?.(group.length, (performance.now() - started) / 1000);
           group.forEach((call, index) => call.resolve(outcomes[index]!));
         } catch (error) {
@@ -101,23 +114,36 @@ const keyOf = (...parts: string[]) => parts.join("\u0000");
 const holdsNul = (write: Pick<UsageWrite, "record">) => write.record.requestId.includes("\u0000");
 
 /** One group's transaction; returns each call's outcomes, in order. */
-async function writeGroup(client: pg.PoolClient, group: PendingCall[]): Promise<UsageWriteOutcome[][]> {
-  // 1. Lock (creating when missing) every totals row an event may change, in sorted order.
-  const totalsKeys = new Map<string, [string, string, string, string]>();
+async function writeGroup(client: pg.PoolClient, group: PendingCall[], meters: MeterLookup): Promise<UsageWriteOutcome[][]> {
+  // 0. Where each event counts (its meter's dimensions and unique attribute); a missing one refuses it.
+  const keysOfWrite = new Map<UsageWrite, AggregationKeys | Failure>();
+  const known = await meters.load(
+    client,
+    group.flatMap((call) => call.writes.map((write) => [call.scope, write.record.meterKey] as const)),
+  );
   for (const call of group) {
-    for (const { record, refusal } of call.writes) {
-      if (refusal !== undefined || holdsNul({ record })) continue; // refused unless already recorded: it changes no totals
-      totalsKeys.set(keyOf(call.scope, record.customerId, record.period, record.meterKey), [
-        call.scope,
-        record.customerId,
-        record.period,
-        record.meterKey,
-      ]);
+    for (const write of call.writes) {
+      const meter = known.get(stateKeyText([call.scope, write.record.meterKey]));
+      keysOfWrite.set(write, meter === undefined ? PLAIN_KEYS : aggregationKeysOf(meter, write.record.attributes));
     }
   }
-  const sortedKeys = [...totalsKeys.values()].sort((a, b) => compareKeys(a, b));
-  const totals = new Map<string, UsageTotals>();
-  if (sortedKeys.length > 0) {
+  const changesTotals = (write: UsageWrite) => write.refusal === undefined && !holdsNul(write) && !("reason" in keysOfWrite.get(write)!);
+
+  // 1. Lock (creating when missing) every meter totals row an event may change, in sorted order.
+  const totalsKeys = new Map<string, TotalsKey>();
+  const valueKeys = new Map<string, ValueKey>();
+  for (const call of group) {
+    for (const write of call.writes) {
+      if (!changesTotals(write)) continue; // refused unless already recorded: it changes no totals
+      const keys = keysOfWrite.get(write) as AggregationKeys;
+      const rows = totalsKeysOf(call.scope, write.record, keys);
+      for (const key of rows) totalsKeys.set(stateKeyText(key), key);
+      for (const key of valueKeysOf(rows, keys)) valueKeys.set(stateKeyText(key), key);
+    }
+  }
+  const meterRows = [...totalsKeys.values()].filter((key) => key[4] === "").sort((a, b) => compareKeys(a, b));
+  const state = { totals: new Map<string, UsageTotals>(), liveCounts: new Map<string, number>() };
+  if (meterRows.length > 0) {
     const locked = await client.query(
       `INSERT INTO usage_totals (tenant_id, customer_id, period, meter_key, quantity_sum, event_count, quantity_max)
        SELECT k.tenant_id, k.customer_id, k.period, k.meter_key, '0', 0, '0'
@@ -125,11 +151,15 @@ async function writeGroup(client: pg.PoolClient, group: PendingCall[]): Promise<
        ORDER BY k.position
        ON CONFLICT (tenant_id, customer_id, period, meter_key) DO UPDATE SET event_count = usage_totals.event_count
        RETURNING *`,
-      [0, 1, 2, 3].map((column) => sortedKeys.map((key) => key[column]!)),
+      [0, 1, 2, 3].map((column) => meterRows.map((key) => key[column]!)),
     );
     for (const row of locked.rows as Record<string, unknown>[]) {
-      totals.set(keyOf(String(row.tenant_id), String(row.customer_id), String(row.period), String(row.meter_key)), toTotals(row));
+      state.totals.set(stateKeyText([String(row.tenant_id), String(row.customer_id), String(row.period), String(row.meter_key), ""]), toTotals(row));
     }
+    // Combinations and distinct values: guarded by their meter's lock, read after it.
+    const rest = await readRunningState(client, [...totalsKeys.values()], [...valueKeys.values()]);
+    for (const [key, totals] of rest.totals) state.totals.set(key, totals);
+    for (const [key, live] of rest.liveCounts) state.liveCounts.set(key, live);
   }
 
   // 2. The request ids already claimed (read after the lock: see above).
@@ -144,12 +174,24 @@ async function writeGroup(client: pg.PoolClient, group: PendingCall[]): Promise<
 
   // 3. Each call in order, as the domain judges it; an atomic call refused leaves no trace.
   const inserts: { scope: Scope; record: UsageRecord }[] = [];
-  const dirtyTotals = new Set<string>();
+  const dirty: RunningStateChanges = { totals: [], liveCounts: [] };
   const outcomes = group.map((call) => {
     const callClaims = new Map<string, UsageRecord>();
-    const callTotals = new Map<string, UsageTotals>();
+    const callState = { totals: new Map<string, [TotalsKey, UsageTotals]>(), liveCounts: new Map<string, [ValueKey, number]>() };
+    const view: RunningStateView = {
+      totals: (key) => {
+        const text = stateKeyText(key);
+        return callState.totals.get(text)?.[1] ?? state.totals.get(text);
+      },
+      liveCount: (key) => {
+        const text = stateKeyText(key);
+        return callState.liveCounts.get(text)?.[1] ?? state.liveCounts.get(text) ?? 0;
+      },
+    };
     const callOutcomes: UsageWriteOutcome[] = [];
-    for (const { record, refusal } of call.writes) {
+    for (const write of call.writes) {
+      const { record, refusal } = write;
+      const keys = keysOfWrite.get(write)!;
       const requestKey = keyOf(call.scope, record.requestId);
       const earlier = callClaims.get(requestKey) ?? claimed.get(requestKey);
       let outcome: UsageWriteOutcome;
@@ -161,13 +203,15 @@ async function writeGroup(client: pg.PoolClient, group: PendingCall[]): Promise<
           differences.length === 0 ? { kind: "replayed", record: earlier } : { kind: "refused", failure: requestIdReused(record.requestId, differences) };
       } else if (refusal !== undefined) {
         outcome = { kind: "refused", failure: refusal };
+      } else if ("reason" in keys) {
+        outcome = { kind: "refused", failure: keys };
       } else {
-        const totalsKey = keyOf(call.scope, record.customerId, record.period, record.meterKey);
-        const next = addToTotals(callTotals.get(totalsKey) ?? totals.get(totalsKey), record);
-        if ("reason" in next) {
-          outcome = { kind: "refused", failure: next };
+        const changes = recordingChanges(view, call.scope, record, keys);
+        if ("reason" in changes) {
+          outcome = { kind: "refused", failure: changes };
         } else {
-          callTotals.set(totalsKey, next);
+          for (const change of changes.totals) callState.totals.set(stateKeyText(change[0]), change);
+          for (const change of changes.liveCounts) callState.liveCounts.set(stateKeyText(change[0]), change);
           const recorded = recordedUsage(record);
           callClaims.set(requestKey, recorded);
           outcome = { kind: "recorded", record: recorded };
@@ -182,13 +226,12 @@ async function writeGroup(client: pg.PoolClient, group: PendingCall[]): Promise<
       claimed.set(key, record);
       inserts.push({ scope: call.scope, record });
     }
-    for (const [key, value] of callTotals) {
-      totals.set(key, value);
-      dirtyTotals.add(key);
-    }
+    for (const [text, change] of callState.totals) state.totals.set(text, change[1]);
+    for (const [text, change] of callState.liveCounts) state.liveCounts.set(text, change[1]);
+    dirty.totals.push(...callState.totals.values());
+    dirty.liveCounts.push(...callState.liveCounts.values());
     return callOutcomes;
   });
-
   // 4. The new records, in one statement. A key claimed meanwhile by a writer
   // that did not share our locks means what we decided is stale: run again.
   if (inserts.length > 0) {
@@ -220,11 +263,15 @@ async function writeGroup(client: pg.PoolClient, group: PendingCall[]): Promise<
     if (inserted.rowCount !== inserts.length) throw new LostRace("a request_id was claimed by a concurrent writer");
   }
 
-  // 5. The totals, in one statement; COMMIT follows.
+  // 5. The running state, each table in one statement; COMMIT follows. (A key changed by several calls
+  // is written with its last value: later entries overwrite earlier ones.)
+  const last = <K extends readonly string[], V>(entries: [K, V][]) => [...new Map(entries.map((entry) => [stateKeyText(entry[0]), entry])).values()];
+  const changed: RunningStateChanges = { totals: last(dirty.totals), liveCounts: last(dirty.liveCounts) };
   await writeTotals(
     client,
-    [...dirtyTotals].map((key) => ({ scope: key.slice(0, key.indexOf("\u0000")), totals: totals.get(key)! })),
+    changed.totals.filter(([key]) => key[4] === "").map(([key, totals]) => ({ scope: key[0], totals })),
   );
+  await writeRunningState(client, changed);
   return outcomes;
 }
 

@@ -1,59 +1,53 @@
-import type { UsageTotals } from "../../domain/usage-record.js";
-
-type TotalsKey = string;
-
-/** Changes to running totals made by one write, kept apart until the write succeeds. */
-export interface TotalsOverlay {
-  get(scope: string, customerId: string, period: string, meterKey: string): UsageTotals | undefined;
-  set(scope: string, totals: UsageTotals): void;
+/** Changes to running state made by one write, kept apart until the write succeeds. */
+export interface StateOverlay<V> {
+  get(key: readonly string[]): V | undefined;
+  set(key: readonly string[], value: V): void;
   /** The write succeeded: its changes join the group's. */
   commit(): void;
 }
 
 /**
- * The running totals touched by one group commit, read from the database once
- * and written back once per group (just before COMMIT) instead of once per
- * event. Each write sees the group's totals through an overlay that is merged
- * only when the write succeeds, so a write rolled back to its savepoint leaves
- * no trace here either.
+ * Running state touched by one group commit (totals rows, distinct-value
+ * counts), each entry read from the database once and written back once per
+ * group (just before COMMIT) instead of once per event. Each write sees the
+ * group's state through an overlay that is merged only when the write
+ * succeeds, so a write rolled back to its savepoint leaves no trace here
+ * either. Keys are the entry's primary key columns after the tenant's.
  */
-export function createGroupTotals(
-  load: (scope: string, customerId: string, period: string, meterKey: string) => UsageTotals | undefined,
-  save: (scope: string, totals: UsageTotals) => void,
-) {
-  const group = new Map<TotalsKey, { scope: string; totals: UsageTotals | undefined }>();
-  const dirty = new Set<TotalsKey>();
-  const keyOf = (scope: string, customerId: string, period: string, meterKey: string) =>
-    `${scope}\u0000${customerId}\u0000${period}\u0000${meterKey}`;
+export function createGroupState<V>(load: (key: readonly string[]) => V | undefined, save: (key: readonly string[], value: V) => void) {
+  const group = new Map<string, { key: readonly string[]; value: V | undefined }>();
+  const dirty = new Set<string>();
+  const textOf = (key: readonly string[]) => key.join("\u0000");
 
   return {
-    overlay(): TotalsOverlay {
-      const changes = new Map<TotalsKey, { scope: string; totals: UsageTotals }>();
+    overlay(): StateOverlay<V> {
+      const changes = new Map<string, { key: readonly string[]; value: V }>();
       return {
-        get(scope, customerId, period, meterKey) {
-          const key = keyOf(scope, customerId, period, meterKey);
-          const changed = changes.get(key);
-          if (changed !== undefined) return changed.totals;
-          if (!group.has(key)) group.set(key, { scope, totals: load(scope, customerId, period, meterKey) });
-          return group.get(key)!.totals;
+        get(key) {
+          const text = textOf(key);
+          const changed = changes.get(text);
+          if (changed !== undefined) return changed.value;
+          let entry = group.get(text);
+          if (entry === undefined) group.set(text, (entry = { key, value: load(key) }));
+          return entry.value;
         },
-        set(scope, totals) {
-          changes.set(keyOf(scope, totals.customerId, totals.period, totals.meterKey), { scope, totals });
+        set(key, value) {
+          changes.set(textOf(key), { key, value });
         },
         commit() {
-          for (const [key, change] of changes) {
-            group.set(key, change);
-            dirty.add(key);
+          for (const [text, change] of changes) {
+            group.set(text, change);
+            dirty.add(text);
           }
           changes.clear();
         },
       };
     },
-    /** Writes every changed total; runs inside the group's transaction, before COMMIT. */
+    /** Writes every changed entry; runs inside the group's transaction, before COMMIT. */
     flush(): void {
-      for (const key of dirty) {
-        const entry = group.get(key)!;
-        save(entry.scope, entry.totals!);
+      for (const text of dirty) {
+        const entry = group.get(text)!;
+        save(entry.key, entry.value!);
       }
       dirty.clear();
     },

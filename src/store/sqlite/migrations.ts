@@ -133,4 +133,93 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE prices ADD COLUMN model TEXT NOT NULL DEFAULT 'graduated' CHECK (model IN ('graduated', 'volume', 'package'));
   ALTER TABLE prices ADD COLUMN package_size TEXT;
   `,
+  `
+  -- Issue 18: UNIQUE_COUNT and LATEST aggregations, dimensions, dimension and customer prices.
+  -- SQLite cannot alter a CHECK or a table's UNIQUE constraint, so meters and prices are rebuilt
+  -- (same rows, same seq): existing meters get no dimensions, existing prices are catalog prices
+  -- without dimension_values, so every version keeps its number in its series.
+  CREATE TABLE meters_next (
+    seq INTEGER PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    aggregation TEXT NOT NULL CHECK (aggregation IN ('sum', 'count', 'max', 'unique_count', 'latest')),
+    precision INTEGER NOT NULL,
+    create_time INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    unique_attribute TEXT NOT NULL DEFAULT '',
+    dimensions TEXT NOT NULL DEFAULT '[]',
+    UNIQUE (tenant_id, key),
+    UNIQUE (tenant_id, request_id)
+  );
+  INSERT INTO meters_next (seq, tenant_id, key, display_name, unit, aggregation, precision, create_time, request_id)
+    SELECT seq, tenant_id, key, display_name, unit, aggregation, precision, create_time, request_id FROM meters;
+  DROP TABLE meters;
+  ALTER TABLE meters_next RENAME TO meters;
+  CREATE INDEX meters_by_tenant ON meters (tenant_id, seq);
+
+  CREATE TABLE prices_next (
+    seq INTEGER PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    meter_key TEXT NOT NULL,
+    currency_code TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    effective_period TEXT NOT NULL,
+    tiers TEXT NOT NULL,
+    create_time INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    model TEXT NOT NULL DEFAULT 'graduated' CHECK (model IN ('graduated', 'volume', 'package')),
+    package_size TEXT,
+    -- dimension_values as JSON of their entries sorted by key ('' for none); customer_id '' for the catalog.
+    dimension_key TEXT NOT NULL DEFAULT '',
+    customer_id TEXT NOT NULL DEFAULT '',
+    UNIQUE (tenant_id, id),
+    UNIQUE (tenant_id, meter_key, currency_code, dimension_key, customer_id, version),
+    UNIQUE (tenant_id, request_id)
+  );
+  INSERT INTO prices_next (seq, tenant_id, id, meter_key, currency_code, version, effective_period, tiers, create_time, request_id, model, package_size)
+    SELECT seq, tenant_id, id, meter_key, currency_code, version, effective_period, tiers, create_time, request_id, model, package_size FROM prices;
+  DROP TABLE prices;
+  ALTER TABLE prices_next RENAME TO prices;
+  CREATE INDEX prices_by_tenant ON prices (tenant_id, seq);
+  CREATE INDEX prices_by_meter ON prices (tenant_id, meter_key, seq);
+
+  -- A meter's own totals gain the distinct count (UNIQUE_COUNT) and the latest event (LATEST).
+  ALTER TABLE usage_totals ADD COLUMN distinct_count INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE usage_totals ADD COLUMN latest_record_id TEXT;
+  ALTER TABLE usage_totals ADD COLUMN latest_time INTEGER;
+  ALTER TABLE usage_totals ADD COLUMN latest_quantity TEXT;
+
+  -- The totals of each combination of a dimensioned meter's values (dimension_key: the values as a JSON array).
+  CREATE TABLE usage_dimension_totals (
+    tenant_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    period TEXT NOT NULL,
+    meter_key TEXT NOT NULL,
+    dimension_key TEXT NOT NULL,
+    quantity_sum TEXT NOT NULL,
+    event_count INTEGER NOT NULL,
+    quantity_max TEXT NOT NULL,
+    distinct_count INTEGER NOT NULL,
+    latest_record_id TEXT,
+    latest_time INTEGER,
+    latest_quantity TEXT,
+    PRIMARY KEY (tenant_id, customer_id, period, meter_key, dimension_key)
+  ) WITHOUT ROWID;
+
+  -- UNIQUE_COUNT: how many live events hold each value, in the meter's totals (dimension_key '')
+  -- and in its combination's; a value's count going 0 -> 1 or 1 -> 0 moves distinct_count.
+  CREATE TABLE usage_distinct_values (
+    tenant_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    period TEXT NOT NULL,
+    meter_key TEXT NOT NULL,
+    dimension_key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    live_count INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, customer_id, period, meter_key, dimension_key, value)
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -7,7 +7,9 @@ import type { Customer } from "../../domain/customer.js";
 import { mapInSlices } from "../../domain/event-loop-slices.js";
 import { FailureError, failure } from "../../domain/failure.js";
 import type { Meter } from "../../domain/meter.js";
+import { priceDimensionKeyOf } from "../../domain/dimensions.js";
 import type { Price } from "../../domain/price.js";
+import type { PriceSeries } from "../../domain/price-selection.js";
 import { DEFAULT_TENANT_QUOTAS, type TenantQuotas } from "../../domain/quotas.js";
 import type {
   CreateOutcome,
@@ -138,9 +140,10 @@ class SqliteStore implements Store {
         `SELECT * FROM prices WHERE tenant_id = @tenant AND (@meterKey = '' OR meter_key = @meterKey) AND seq > @after
          ORDER BY seq LIMIT @limit`,
       ),
-      // Through the unique index (tenant_id, meter_key, currency_code, version), newest version first.
+      // Through the unique index (tenant_id, meter_key, currency_code, dimension_key, customer_id, version), newest version first.
       effectivePrice: prepare(
-        `SELECT * FROM prices WHERE tenant_id = ? AND meter_key = ? AND currency_code = ? AND effective_period <= ?
+        `SELECT * FROM prices
+         WHERE tenant_id = ? AND meter_key = ? AND currency_code = ? AND dimension_key = ? AND customer_id = ? AND effective_period <= ?
          ORDER BY version DESC LIMIT 1`,
       ),
       usageByRequestId: prepare(`SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = ? AND r.request_id = ?`),
@@ -153,11 +156,38 @@ class SqliteStore implements Store {
            AND (@endTime IS NULL OR r.event_time < @endTime)
          ORDER BY r.seq DESC LIMIT @limit`,
       ),
+      // The attribute filter looks at a window of at most SEARCH_SCAN_ROWS records that pass the other filters.
+      listUsageMatching: prepare(
+        `WITH window_rows AS (
+           SELECT r.* FROM usage_records r
+           WHERE r.tenant_id = @tenant AND r.customer_id = @customerId AND r.seq < @before
+             AND (@meterKey = '' OR r.meter_key = @meterKey)
+             AND (@startTime IS NULL OR r.event_time >= @startTime)
+             AND (@endTime IS NULL OR r.event_time < @endTime)
+           ORDER BY r.seq DESC LIMIT @scan)
+         SELECT ${USAGE_COLUMNS}, (SELECT count(*) FROM window_rows) AS examined, (SELECT min(seq) FROM window_rows) AS last
+         FROM window_rows r LEFT JOIN usage_voids v ON v.tenant_id = r.tenant_id AND v.record_id = r.id
+         WHERE NOT EXISTS (
+           SELECT 1 FROM json_each(@attributes) wanted
+           WHERE NOT EXISTS (SELECT 1 FROM json_each(r.attributes) held WHERE held.key = wanted.key AND held.value = wanted.value))
+         ORDER BY r.seq DESC LIMIT @limit`,
+      ),
+      windowEnd: prepare(
+        `SELECT count(*) AS examined, min(seq) AS last FROM (
+           SELECT r.seq FROM usage_records r
+           WHERE r.tenant_id = @tenant AND r.customer_id = @customerId AND r.seq < @before
+             AND (@meterKey = '' OR r.meter_key = @meterKey)
+             AND (@startTime IS NULL OR r.event_time >= @startTime)
+             AND (@endTime IS NULL OR r.event_time < @endTime)
+           ORDER BY r.seq DESC LIMIT @scan)`,
+      ),
       liveRecordsOfPeriod: prepare(
         `SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM}
-         WHERE r.tenant_id = ? AND r.customer_id = ? AND r.period = ? AND v.record_id IS NULL`,
+         WHERE r.tenant_id = ? AND r.customer_id = ? AND r.period = ? AND v.record_id IS NULL
+         ORDER BY r.seq`,
       ),
       totals: prepare(`SELECT * FROM usage_totals WHERE tenant_id = ? AND customer_id = ? AND period = ?`),
+      combinationTotals: prepare(`SELECT * FROM usage_dimension_totals WHERE tenant_id = ? AND customer_id = ? AND period = ? AND event_count > 0`),
       apiKeyById: prepare(`SELECT * FROM api_keys WHERE id = ?`),
       listApiKeys: prepare(`SELECT * FROM api_keys ORDER BY create_time, id`),
       periodsWithUsage: prepare(
@@ -219,12 +249,12 @@ class SqliteStore implements Store {
   }
 
   async createPrice(scope: Scope, requestId: string, price: Omit<Price, "version">): Promise<CreateOutcome<Price>> {
-    const { tiers, packageSize, ...rest } = price;
+    const { tiers, packageSize, dimensionValues, ...rest } = price;
     const reply = (await this.writer.submit({
       kind: "price",
       scope,
       requestId,
-      price: { ...rest, tiers: tiersToJson(tiers), packageSize: packageSize?.toString() ?? null },
+      price: { ...rest, tiers: tiersToJson(tiers), packageSize: packageSize?.toString() ?? null, dimensionKey: priceDimensionKeyOf(dimensionValues) },
       limit: this.quotas.prices,
     })) as CreateReply;
     return createOutcome(reply, toPrice, (row) => toPrice(row!), this.quotas.prices);
@@ -240,10 +270,10 @@ class SqliteStore implements Store {
     return pageOf(rows, page.limit, toPrice);
   }
 
-  async effectivePrices(scope: Scope, currencyCode: string, period: BillingPeriod, meterKeys: readonly string[]): Promise<Price[]> {
+  async effectivePrices(scope: Scope, currencyCode: string, period: BillingPeriod, series: readonly PriceSeries[]): Promise<Price[]> {
     // Reading and parsing a thousand 32-tier prices holds the event loop for tens of ms: in slices.
-    const prices = await mapInSlices(meterKeys, (meterKey) => {
-      const row = this.statements.effectivePrice.get(scope, meterKey, currencyCode, period) as Row | undefined;
+    const prices = await mapInSlices(series, ({ meterKey, dimensionKey, customerId }) => {
+      const row = this.statements.effectivePrice.get(scope, meterKey, currencyCode, dimensionKey, customerId, period) as Row | undefined;
       return row === undefined ? undefined : this.priceCache.price(row);
     });
     return prices.filter((price) => price !== undefined);
@@ -293,13 +323,15 @@ class SqliteStore implements Store {
   }
 
   async listUsageRecords(scope: Scope, filter: UsageFilter, page: PageQuery): Promise<Page<UsageRecord>> {
-    const rows = this.statements.listUsage.all({
-      tenant: scope,
-      ...filter,
-      before: page.after === null ? Number.MAX_SAFE_INTEGER : ascendingCursor(page.after),
-      limit: page.limit + 1,
-    }) as Row[];
-    return pageOf(rows, page.limit, toUsageRecord);
+    const { attributes = {}, ...rest } = filter;
+    const query = { tenant: scope, ...rest, before: page.after === null ? Number.MAX_SAFE_INTEGER : ascendingCursor(page.after), limit: page.limit + 1 };
+    if (Object.keys(attributes).length === 0) return pageOf(this.statements.listUsage.all(query) as Row[], page.limit, toUsageRecord);
+    const windowed = { ...query, scan: SEARCH_SCAN_ROWS, attributes: JSON.stringify(attributes) };
+    const found = pageOf(this.statements.listUsageMatching.all(windowed) as Row[], page.limit, toUsageRecord);
+    if (found.nextCursor !== null) return found;
+    // A page cut short by the window goes on after the window.
+    const window = this.statements.windowEnd.get(windowed) as { examined: number; last: number | null };
+    return window.examined >= SEARCH_SCAN_ROWS && window.last !== null ? { items: found.items, nextCursor: String(window.last) } : found;
   }
 
   async voidUsage(scope: Scope, recordId: string, reason: string, voidTime: number): Promise<VoidOutcome> {
@@ -312,6 +344,10 @@ class SqliteStore implements Store {
 
   async usageTotals(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageTotals[]> {
     return (this.statements.totals.all(scope, customerId, period) as Row[]).map(toTotals).filter((totals) => totals.count > 0);
+  }
+
+  async combinationTotals(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageTotals[]> {
+    return (this.statements.combinationTotals.all(scope, customerId, period) as Row[]).map(toTotals);
   }
 
   async liveUsageRecords(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageRecord[]> {

@@ -2,10 +2,13 @@ import type Database from "better-sqlite3";
 import { Decimal } from "../../domain/decimal.js";
 import type { QuotaResource } from "../../domain/quotas.js";
 import { type Failure, requestIdReused } from "../../domain/failure.js";
-import { addToTotals, type NewUsageRecord, removeFromTotals, type UsageTotals, usageDifferences } from "../../domain/usage-record.js";
-import { createGroupTotals, type TotalsOverlay } from "./group-totals.js";
+import { type AggregationKeys, aggregationKeysOf } from "../../domain/dimensions.js";
+import type { Meter } from "../../domain/meter.js";
+import { type NewUsageRecord, type UsageTotals, usageDifferences } from "../../domain/usage-record.js";
+import { createGroupState } from "./group-totals.js";
 import { storageFault } from "./storage-faults.js";
-import { type Row, USAGE_COLUMNS, USAGE_FROM, toTotals, toUsageRecord } from "../store-rows.js";
+import { PLAIN_KEYS, recordingChanges, type RunningStateChanges, type RunningStateView, voidingChanges, voidNeedsRemaining } from "../running-state.js";
+import { type Row, TOTALS_VALUE_COLUMNS, USAGE_COLUMNS, USAGE_FROM, toMeter, toTotals, toUsageRecord, totalsColumns } from "../store-rows.js";
 import { type CreateReply, type UsageEventMessage, type UsageEventReply, usageEventOf, type VoidReply, type WriteOp, type WriteReply, type WriteReplyValue } from "./write-messages.js";
 
 /** Options of the writer. */
@@ -57,16 +60,20 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     meterByRequestId: prepare(`SELECT * FROM meters WHERE tenant_id = ? AND request_id = ?`),
     meterByKey: prepare(`SELECT 1 FROM meters WHERE tenant_id = ? AND key = ?`),
     insertMeter: prepare(
-      `INSERT INTO meters (tenant_id, key, display_name, unit, aggregation, precision, create_time, request_id)
-       VALUES (@tenant, @key, @displayName, @unit, @aggregation, @precision, @createTime, @requestId)`,
+      `INSERT INTO meters (tenant_id, key, display_name, unit, aggregation, precision, create_time, request_id, unique_attribute, dimensions)
+       VALUES (@tenant, @key, @displayName, @unit, @aggregation, @precision, @createTime, @requestId, @uniqueAttribute, @dimensions)`,
     ),
+    meterRowByKey: prepare(`SELECT * FROM meters WHERE tenant_id = ? AND key = ?`),
     priceByRequestId: prepare(`SELECT * FROM prices WHERE tenant_id = ? AND request_id = ?`),
     latestPriceVersion: prepare(
-      `SELECT coalesce(max(version), 0) AS version FROM prices WHERE tenant_id = ? AND meter_key = ? AND currency_code = ?`,
+      `SELECT coalesce(max(version), 0) AS version FROM prices
+       WHERE tenant_id = ? AND meter_key = ? AND currency_code = ? AND dimension_key = ? AND customer_id = ?`,
     ),
     insertPrice: prepare(
-      `INSERT INTO prices (tenant_id, id, meter_key, currency_code, version, effective_period, model, tiers, package_size, create_time, request_id)
-       VALUES (@tenant, @id, @meterKey, @currencyCode, @version, @effectivePeriod, @model, @tiers, @packageSize, @createTime, @requestId)`,
+      `INSERT INTO prices (tenant_id, id, meter_key, currency_code, version, effective_period, model, tiers, package_size, create_time, request_id,
+                           dimension_key, customer_id)
+       VALUES (@tenant, @id, @meterKey, @currencyCode, @version, @effectivePeriod, @model, @tiers, @packageSize, @createTime, @requestId,
+               @dimensionKey, @customerId)`,
     ),
     usageByRequestId: prepare(`SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = ? AND r.request_id = ?`),
     usageById: prepare(`SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = ? AND r.id = ?`),
@@ -89,28 +96,107 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     ),
     apiKeyById: prepare(`SELECT * FROM api_keys WHERE id = ?`),
     insertVoid: prepare(`INSERT INTO usage_voids (tenant_id, record_id, reason, void_time) VALUES (?, ?, ?, ?)`),
-    liveQuantities: prepare(
-      `SELECT r.quantity FROM ${USAGE_FROM}
-       WHERE r.tenant_id = ? AND r.customer_id = ? AND r.period = ? AND r.meter_key = ? AND v.record_id IS NULL`,
+    // A void's fallback: the other live events of its (customer, period, meter), in recording order.
+    liveRecordsOfMeter: prepare(
+      `SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM}
+       WHERE r.tenant_id = ? AND r.customer_id = ? AND r.period = ? AND r.meter_key = ? AND v.record_id IS NULL
+       ORDER BY r.seq`,
     ),
     totalsOfMeter: prepare(`SELECT * FROM usage_totals WHERE tenant_id = ? AND customer_id = ? AND period = ? AND meter_key = ?`),
+    totalsOfCombination: prepare(
+      `SELECT * FROM usage_dimension_totals WHERE tenant_id = ? AND customer_id = ? AND period = ? AND meter_key = ? AND dimension_key = ?`,
+    ),
     upsertTotals: prepare(
-      `INSERT INTO usage_totals (tenant_id, customer_id, period, meter_key, quantity_sum, event_count, quantity_max)
-       VALUES (?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO usage_totals (tenant_id, customer_id, period, meter_key, ${TOTALS_VALUE_COLUMNS.join(", ")})
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (tenant_id, customer_id, period, meter_key)
-       DO UPDATE SET quantity_sum = excluded.quantity_sum, event_count = excluded.event_count,
-                     quantity_max = excluded.quantity_max`,
+       DO UPDATE SET ${TOTALS_VALUE_COLUMNS.map((column) => `${column} = excluded.${column}`).join(", ")}`,
+    ),
+    upsertCombinationTotals: prepare(
+      `INSERT INTO usage_dimension_totals (tenant_id, customer_id, period, meter_key, dimension_key, ${TOTALS_VALUE_COLUMNS.join(", ")})
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (tenant_id, customer_id, period, meter_key, dimension_key)
+       DO UPDATE SET ${TOTALS_VALUE_COLUMNS.map((column) => `${column} = excluded.${column}`).join(", ")}`,
+    ),
+    liveCount: prepare(
+      `SELECT live_count FROM usage_distinct_values
+       WHERE tenant_id = ? AND customer_id = ? AND period = ? AND meter_key = ? AND dimension_key = ? AND value = ?`,
+    ),
+    upsertLiveCount: prepare(
+      `INSERT INTO usage_distinct_values (tenant_id, customer_id, period, meter_key, dimension_key, value, live_count)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (tenant_id, customer_id, period, meter_key, dimension_key, value) DO UPDATE SET live_count = excluded.live_count`,
     ),
   };
 
-  const groupTotals = createGroupTotals(
-    (scope, customerId, period, meterKey) => {
-      const row = statements.totalsOfMeter.get(scope, customerId, period, meterKey) as Row | undefined;
+  // Running state (src/store/running-state.ts), read once and written once per group.
+  const groupTotals = createGroupState<UsageTotals>(
+    (key) => {
+      const row = (key[4] === "" ? statements.totalsOfMeter.get(...key.slice(0, 4)) : statements.totalsOfCombination.get(...key)) as Row | undefined;
       return row === undefined ? undefined : toTotals(row);
     },
-    (scope, totals: UsageTotals) =>
-      statements.upsertTotals.run(scope, totals.customerId, totals.period, totals.meterKey, totals.sum.toString(), totals.count, totals.max.toString()),
+    (key, totals) => {
+      if (key[4] === "") statements.upsertTotals.run(...key.slice(0, 4), ...totalsColumns(totals));
+      else statements.upsertCombinationTotals.run(...key, ...totalsColumns(totals));
+    },
   );
+  const groupLiveCounts = createGroupState<number>(
+    (key) => (statements.liveCount.get(...key) as { live_count: number } | undefined)?.live_count ?? 0,
+    (key, live) => statements.upsertLiveCount.run(...key, live),
+  );
+
+  /** One write's view of the running state and its pending changes. */
+  function stateOverlay() {
+    const totals = groupTotals.overlay();
+    const liveCounts = groupLiveCounts.overlay();
+    const view: RunningStateView = {
+      totals: (key) => totals.get(key),
+      liveCount: (key) => liveCounts.get(key) ?? 0,
+    };
+    return {
+      view,
+      apply(changes: RunningStateChanges) {
+        for (const [key, value] of changes.totals) totals.set(key, value);
+        for (const [key, value] of changes.liveCounts) liveCounts.set(key, value);
+      },
+      commit() {
+        totals.commit();
+        liveCounts.commit();
+      },
+    };
+  }
+  type StateOverlayOfWrite = ReturnType<typeof stateOverlay>;
+
+  // Meters never change once created: the writer keeps those it has looked up.
+  const meters = new Map<string, Meter>();
+  function meterOf(scope: string, meterKey: string): Meter | undefined {
+    const cacheKey = `${scope}\u0000${meterKey}`;
+    let meter = meters.get(cacheKey);
+    if (meter === undefined) {
+      const row = statements.meterRowByKey.get(scope, meterKey) as Row | undefined;
+      if (row === undefined) return undefined;
+      if (meters.size >= 100_000) meters.clear();
+      meters.set(cacheKey, (meter = toMeter(row)));
+    }
+    return meter;
+  }
+
+  /** Where an event counts (its meter's dimensions and unique attribute); a plain event of an unknown meter counts in its meter's totals alone. */
+  function keysOf(scope: string, meterKey: string, attributes: Record<string, string>): AggregationKeys | Failure {
+    const meter = meterOf(scope, meterKey);
+    return meter === undefined ? PLAIN_KEYS : aggregationKeysOf(meter, attributes);
+  }
+
+  /**
+   * The period's running totals of a meter over all its combinations as this
+   * write's transaction sees them (earlier events of the group included): its
+   * aggregatedQuantity(meter.aggregation, totals) is the period's quantity in
+   * O(1), for SUM, COUNT, MAX, UNIQUE_COUNT and LATEST alike. undefined when
+   * the meter has no usage in the period yet.
+   */
+  function meterPeriodTotals(state: StateOverlayOfWrite, scope: string, customerId: string, period: string, meterKey: string): UsageTotals | undefined {
+    return state.view.totals([scope, customerId, period, meterKey, ""]);
+  }
 
   /**
    * Whether the tenant already holds its quota of `resource`; if not, counts
@@ -139,7 +225,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     if (existing !== undefined) return { kind: "exists", row: existing };
     if (statements.meterByKey.get(op.scope, op.meter.key) !== undefined) return { kind: "taken" };
     if (quotaFull(op.scope, "meters", op.limit)) return { kind: "over-quota" };
-    statements.insertMeter.run({ tenant: op.scope, requestId: op.requestId, ...op.meter });
+    statements.insertMeter.run({ tenant: op.scope, requestId: op.requestId, ...op.meter, dimensions: JSON.stringify(op.meter.dimensions) });
     return { kind: "created" };
   }
 
@@ -148,7 +234,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     if (existing !== undefined) return { kind: "exists", row: existing };
     if (quotaFull(op.scope, "prices", op.limit)) return { kind: "over-quota" };
     const { price } = op;
-    const latest = statements.latestPriceVersion.get(op.scope, price.meterKey, price.currencyCode) as { version: number };
+    const latest = statements.latestPriceVersion.get(op.scope, price.meterKey, price.currencyCode, price.dimensionKey, price.customerId) as { version: number };
     const row = { tenant: op.scope, requestId: op.requestId, ...price, version: latest.version + 1 };
     statements.insertPrice.run(row);
     return {
@@ -162,6 +248,8 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
         model: price.model,
         tiers: price.tiers,
         package_size: price.packageSize,
+        dimension_key: price.dimensionKey,
+        customer_id: price.customerId,
         create_time: price.createTime,
       },
     };
@@ -174,24 +262,30 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
    * insert that found the request_id taken, or an event that would be
    * refused, reads the recorded row (a replay answers before any refusal).
    */
-  function writeEvent(scope: string, event: UsageEventMessage, totalsOverlay: TotalsOverlay): UsageEventReply {
+  function writeEvent(scope: string, event: UsageEventMessage, state: StateOverlayOfWrite): UsageEventReply {
     const quantity = Decimal.parse(event.quantity)!;
-    const totals =
-      event.refusal ??
-      addToTotals(totalsOverlay.get(scope, event.customerId, event.period, event.meterKey), {
-        customerId: event.customerId,
-        meterKey: event.meterKey,
-        period: event.period,
-        quantity,
-      } as NewUsageRecord);
-    if (!("reason" in totals) && insertEvent(scope, event)) {
-      totalsOverlay.set(scope, totals);
+    const record = {
+      id: event.id,
+      customerId: event.customerId,
+      meterKey: event.meterKey,
+      period: event.period,
+      eventTime: event.eventTime,
+      quantity,
+    } as NewUsageRecord;
+    let changes: RunningStateChanges | Failure;
+    if (event.refusal !== undefined) changes = event.refusal;
+    else {
+      const keys = event.attributes === "{}" ? keysOf(scope, event.meterKey, {}) : keysOf(scope, event.meterKey, JSON.parse(event.attributes) as Record<string, string>);
+      changes = "reason" in keys ? keys : recordingChanges(state.view, scope, record, keys);
+    }
+    if (!("reason" in changes) && insertEvent(scope, event)) {
+      state.apply(changes);
       return null;
     }
     const existingRow = statements.usageByRequestId.get(scope, event.requestId) as Row | undefined;
-    if (existingRow === undefined) return { refused: totals as Failure };
-    const record: NewUsageRecord = { ...event, quantity, attributes: JSON.parse(event.attributes) as Record<string, string> };
-    const differences = usageDifferences(toUsageRecord(existingRow), record);
+    if (existingRow === undefined) return { refused: changes as Failure };
+    const retry: NewUsageRecord = { ...event, quantity, attributes: JSON.parse(event.attributes) as Record<string, string> };
+    const differences = usageDifferences(toUsageRecord(existingRow), retry);
     return differences.length === 0 ? { replayed: existingRow } : { refused: requestIdReused(event.requestId, differences) };
   }
 
@@ -214,7 +308,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
   }
 
   function recordUsage(op: Extract<WriteOp, { kind: "usage" }>): UsageEventReply[] {
-    const totals = groupTotals.overlay();
+    const totals = stateOverlay();
     const outcomes: UsageEventReply[] = [];
     for (const event of op.events) {
       const outcome = writeEvent(op.scope, usageEventOf(event), totals);
@@ -228,21 +322,24 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
   }
 
   function voidUsage(op: Extract<WriteOp, { kind: "void" }>): VoidReply {
-    const totalsOverlay = groupTotals.overlay();
+    const state = stateOverlay();
     const row = statements.usageById.get(op.scope, op.recordId) as Row | undefined;
     if (row === undefined) throw new Error(`usage record ${op.recordId} vanished`);
     const record = toUsageRecord(row);
     if (record.voided) return { kind: "already-voided", row };
     statements.insertVoid.run(op.scope, op.recordId, op.reason, op.voidTime);
-    const totals = totalsOverlay.get(op.scope, record.customerId, record.period, record.meterKey)!;
-    // The maximum only moves when the voided event was (one of) the largest.
-    const remainingMax = record.quantity.equals(totals.max)
-      ? (statements.liveQuantities.all(op.scope, record.customerId, record.period, record.meterKey) as Row[])
-          .map((quantityRow) => Decimal.parse(String(quantityRow.quantity))!)
-          .reduce((max, quantity) => max.max(quantity), Decimal.ZERO)
-      : totals.max;
-    totalsOverlay.set(op.scope, removeFromTotals(totals, record.quantity, remainingMax));
-    totalsOverlay.commit();
+    const keys = keysOf(op.scope, record.meterKey, record.attributes);
+    if ("reason" in keys) throw new Error(`usage record ${record.id} does not fit its meter: ${keys.message}`);
+    // A maximum or latest event only moves when the voided event was it: only then are the others read.
+    const remaining = voidNeedsRemaining(state.view, op.scope, record, keys)
+      ? (statements.liveRecordsOfMeter.all(op.scope, record.customerId, record.period, record.meterKey) as Row[]).map((liveRow) => {
+          const live = toUsageRecord(liveRow);
+          const liveKeys = keysOf(op.scope, live.meterKey, live.attributes);
+          return { record: live, keys: "reason" in liveKeys ? PLAIN_KEYS : liveKeys };
+        })
+      : null;
+    state.apply(voidingChanges(state.view, op.scope, record, keys, remaining));
+    state.commit();
     return { kind: "voided", row };
   }
 
@@ -307,6 +404,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
       }
     });
     groupTotals.flush();
+    groupLiveCounts.flush();
     return replies;
   });
 
@@ -331,6 +429,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
         remaining = remaining.filter((_, at) => at !== error.index);
       } finally {
         groupTotals.clear();
+        groupLiveCounts.clear();
       }
     }
     return replies as WriteReply[];

@@ -92,6 +92,10 @@ export type WriteOp =
         model: string;
         tiers: string;
         packageSize: string | null;
+        /** priceDimensionKeyOf(dimension_values). */
+        dimensionKey: string;
+        /** The customer's Tally id; "" for a catalog price. */
+        customerId: string;
         createTime: number;
       };
       limit: number;

@@ -1,0 +1,115 @@
+import { type Failure, failure } from "./failure.js";
+import type { Meter } from "./meter.js";
+
+/**
+ * Where one usage event counts, besides its meter's totals (DESIGN.md, "Meters"):
+ * the combination of its meter's dimension values it is aggregated under, and
+ * the value a UNIQUE_COUNT meter counts. Worked out from the meter and the
+ * event's attributes alone, so the ledger (which refuses an event missing one),
+ * both stores (which keep the running state) and the recomputation from the
+ * ledger all agree.
+ */
+export interface AggregationKeys {
+  /** The event's values of the meter's dimensions, in the meter's order; [] for a meter without dimensions. */
+  dimensionValues: string[];
+  /** unique_count: the event's value of the unique attribute; null for every other aggregation. */
+  uniqueValue: string | null;
+  /** latest: the totals track the latest event. */
+  tracksLatest: boolean;
+}
+
+/** The keys of an event with these attributes on `meter`; DIMENSION_REQUIRED (field `attributes`) when one is missing. */
+export function aggregationKeysOf(meter: Meter, attributes: Record<string, string>): AggregationKeys | Failure {
+  const dimensionValues: string[] = [];
+  for (const dimension of meter.dimensions) {
+    if (!Object.hasOwn(attributes, dimension)) return dimensionRequired(meter, dimension);
+    dimensionValues.push(attributes[dimension]!);
+  }
+  let uniqueValue: string | null = null;
+  if (meter.aggregation === "unique_count") {
+    if (!Object.hasOwn(attributes, meter.uniqueAttribute)) return dimensionRequired(meter, meter.uniqueAttribute);
+    uniqueValue = attributes[meter.uniqueAttribute]!;
+  }
+  return { dimensionValues, uniqueValue, tracksLatest: meter.aggregation === "latest" };
+}
+
+function dimensionRequired(meter: Meter, attribute: string): Failure {
+  return failure("DIMENSION_REQUIRED", `meter "${meter.key}" needs the attribute "${attribute}" on every event`, "attributes");
+}
+
+/**
+ * How a combination of dimension values is stored (usage_dimension_totals,
+ * usage_distinct_values): its values as a JSON array in the meter's order.
+ * "" is the meter's own totals over every combination.
+ */
+export function dimensionKeyOf(dimensionValues: readonly string[]): string {
+  return dimensionValues.length === 0 ? "" : JSON.stringify(dimensionValues);
+}
+
+/** The values a dimension key holds. */
+export function dimensionValuesOf(dimensionKey: string): string[] {
+  return dimensionKey === "" ? [] : (JSON.parse(dimensionKey) as string[]);
+}
+
+/** A combination's values by dimension, e.g. {"region": "eu-west-1"}; {} for a meter without dimensions. */
+export function dimensionsOf(meter: Meter, dimensionValues: readonly string[]): Record<string, string> {
+  const dimensions: Record<string, string> = {};
+  meter.dimensions.forEach((dimension, index) => {
+    if (index < dimensionValues.length) dimensions[dimension] = dimensionValues[index]!;
+  });
+  return dimensions;
+}
+
+/** Bill lines' order within a meter: by the first dimension's value, then the next (UTF-16 code units, as the keys sort). */
+export function compareDimensionValues(a: readonly string[], b: readonly string[]): number {
+  for (let index = 0; index < Math.min(a.length, b.length); index++) {
+    if (a[index]! !== b[index]!) return a[index]! < b[index]! ? -1 : 1;
+  }
+  return a.length - b.length;
+}
+
+/**
+ * How a price's dimension_values are stored and looked up: its entries sorted
+ * by key, as JSON; "" for a price without them. Versions are numbered per
+ * (meter, currency, this key, customer).
+ */
+export function priceDimensionKeyOf(dimensionValues: Record<string, string>): string {
+  const entries = Object.entries(dimensionValues).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return entries.length === 0 ? "" : JSON.stringify(entries);
+}
+
+/** The dimension_values a stored price key holds. */
+export function priceDimensionValuesOf(priceDimensionKey: string): Record<string, string> {
+  return priceDimensionKey === "" ? {} : Object.fromEntries(JSON.parse(priceDimensionKey) as [string, string][]);
+}
+
+/**
+ * The price keys that may price a combination, best first: every subset of
+ * its (dimension, value) pairs, the most specific (most pairs) first, and
+ * among equally specific ones the subset holding the meter's earlier
+ * dimensions first; the last is "" (a price without dimension_values). At
+ * most 2^MAX_METER_DIMENSIONS = 16 keys.
+ */
+export function candidatePriceKeys(meter: Meter, dimensionValues: readonly string[]): string[] {
+  const count = Math.min(meter.dimensions.length, dimensionValues.length);
+  const subsets: number[] = [];
+  for (let mask = 0; mask < 1 << count; mask++) subsets.push(mask);
+  // Bit (count - 1 - i) stands for dimension i, so a larger mask holds earlier dimensions.
+  const size = (mask: number) => [...mask.toString(2)].filter((bit) => bit === "1").length;
+  subsets.sort((a, b) => size(b) - size(a) || b - a);
+  return subsets.map((mask) => {
+    const values: Record<string, string> = {};
+    for (let index = 0; index < count; index++) {
+      if (mask & (1 << (count - 1 - index))) values[meter.dimensions[index]!] = dimensionValues[index]!;
+    }
+    return priceDimensionKeyOf(values);
+  });
+}
+
+/** Whether a record's attributes include every one of `wanted` (a listing's or daily usage's filter). */
+export function attributesInclude(attributes: Record<string, string>, wanted: Record<string, string>): boolean {
+  for (const key in wanted) {
+    if (!Object.hasOwn(attributes, key) || attributes[key] !== wanted[key]) return false;
+  }
+  return true;
+}

@@ -1,0 +1,123 @@
+import { type AggregationKeys, dimensionKeyOf } from "../domain/dimensions.js";
+import type { Failure } from "../domain/failure.js";
+import {
+  addToTotals,
+  needsRemaining,
+  type NewUsageRecord,
+  remainingOf,
+  removeFromTotals,
+  type UsageRecord,
+  type UsageTotals,
+} from "../domain/usage-record.js";
+
+/**
+ * The running state both stores keep in each write transaction, and how one
+ * event (or its void) changes it. No I/O: each store reads the entries it
+ * needs, hands them over through a RunningStateView, and writes the changes
+ * back in the same transaction.
+ *
+ * - A totals row per (tenant, customer, period, meter, dimension key): the
+ *   meter's own ("" — usage_totals) and, for a meter with dimensions, its
+ *   combination's (usage_dimension_totals).
+ * - For UNIQUE_COUNT meters, the live count of each value in each of those
+ *   rows (usage_distinct_values): a value going 0 -> 1 adds one to the row's
+ *   distinct count, 1 -> 0 takes one off.
+ */
+
+/** Where an event of a meter without dimensions, unique attribute or latest event counts: its meter's totals alone. */
+export const PLAIN_KEYS: AggregationKeys = { dimensionValues: [], uniqueValue: null, tracksLatest: false };
+
+/** A totals row's key: [tenant, customerId, period, meterKey, dimensionKey]. */
+export type TotalsKey = readonly [string, string, string, string, string];
+/** A distinct value's key: a TotalsKey and the value. */
+export type ValueKey = readonly [string, string, string, string, string, string];
+
+/** The entries the store has read (or changed earlier in the transaction). */
+export interface RunningStateView {
+  totals(key: TotalsKey): UsageTotals | undefined;
+  /** 0 for a value no live event holds. */
+  liveCount(key: ValueKey): number;
+}
+
+/** What to write back. */
+export interface RunningStateChanges {
+  totals: [TotalsKey, UsageTotals][];
+  liveCounts: [ValueKey, number][];
+}
+
+/** The totals rows an event counts in: its meter's, then its combination's (if the meter has dimensions). */
+export function totalsKeysOf(scope: string, record: Pick<NewUsageRecord, "customerId" | "period" | "meterKey">, keys: AggregationKeys): TotalsKey[] {
+  const meterKey: TotalsKey = [scope, record.customerId, record.period, record.meterKey, ""];
+  if (keys.dimensionValues.length === 0) return [meterKey];
+  return [meterKey, [scope, record.customerId, record.period, record.meterKey, dimensionKeyOf(keys.dimensionValues)]];
+}
+
+/** The distinct-value entries an event of a UNIQUE_COUNT meter counts in (none for other meters). */
+export function valueKeysOf(totalsKeys: readonly TotalsKey[], keys: AggregationKeys): ValueKey[] {
+  return keys.uniqueValue === null ? [] : totalsKeys.map((key) => [...key, keys.uniqueValue!] as const);
+}
+
+/** What recording `record` changes; TOTAL_OVERFLOW when a sum would outgrow its bound. */
+export function recordingChanges(view: RunningStateView, scope: string, record: NewUsageRecord, keys: AggregationKeys): RunningStateChanges | Failure {
+  const changes: RunningStateChanges = { totals: [], liveCounts: [] };
+  for (const totalsKey of totalsKeysOf(scope, record, keys)) {
+    let distinctChanged = false;
+    if (keys.uniqueValue !== null) {
+      const valueKey: ValueKey = [...totalsKey, keys.uniqueValue];
+      const live = view.liveCount(valueKey);
+      changes.liveCounts.push([valueKey, live + 1]);
+      distinctChanged = live === 0;
+    }
+    const dimensionValues = totalsKey[4] === "" ? [] : keys.dimensionValues;
+    const next = addToTotals(view.totals(totalsKey), record, { dimensionValues, distinctChanged, tracksLatest: keys.tracksLatest });
+    if ("reason" in next) return next;
+    changes.totals.push([totalsKey, next]);
+  }
+  return changes;
+}
+
+/**
+ * Whether voiding `record` moves a maximum or a latest event, which only the
+ * remaining live events can tell (the store then reads them for voidingChanges).
+ */
+export function voidNeedsRemaining(view: RunningStateView, scope: string, record: UsageRecord, keys: AggregationKeys): boolean {
+  return totalsKeysOf(scope, record, keys).some((key) => needsRemaining(view.totals(key)!, record));
+}
+
+/**
+ * What voiding `record` changes. `remaining`: the other live events of its
+ * (customer, period, meter) in recording order, with their keys; needed only
+ * when voidNeedsRemaining says so (else null).
+ */
+export function voidingChanges(
+  view: RunningStateView,
+  scope: string,
+  record: UsageRecord,
+  keys: AggregationKeys,
+  remaining: readonly { record: UsageRecord; keys: AggregationKeys }[] | null,
+): RunningStateChanges {
+  const changes: RunningStateChanges = { totals: [], liveCounts: [] };
+  for (const totalsKey of totalsKeysOf(scope, record, keys)) {
+    const totals = view.totals(totalsKey);
+    if (totals === undefined) throw new Error(`the totals of usage record ${record.id} are missing`);
+    let distinctChanged = false;
+    if (keys.uniqueValue !== null) {
+      const valueKey: ValueKey = [...totalsKey, keys.uniqueValue];
+      const live = view.liveCount(valueKey);
+      changes.liveCounts.push([valueKey, live - 1]);
+      distinctChanged = live === 1;
+    }
+    let left = { max: totals.max, latest: totals.latest, distinctChanged };
+    if (needsRemaining(totals, record)) {
+      if (remaining === null) throw new Error("voidingChanges needs the remaining events");
+      const inRow = totalsKey[4] === "" ? remaining : remaining.filter((other) => dimensionKeyOf(other.keys.dimensionValues) === totalsKey[4]);
+      left = remainingOf(
+        inRow.map((other) => other.record),
+        keys.tracksLatest,
+        distinctChanged,
+      );
+    }
+    changes.totals.push([totalsKey, removeFromTotals(totals, record.quantity, left)]);
+  }
+  return changes;
+}
