@@ -7,7 +7,8 @@ import type { Meter } from "../../src/domain/meter.js";
 import type { Price } from "../../src/domain/price.js";
 import type { TenantQuotas } from "../../src/domain/quotas.js";
 import type { Store, UsageWrite, UsageWriteOutcome } from "../../src/domain/store.js";
-import { type NewUsageRecord, totalsOf } from "../../src/domain/usage-record.js";
+import { aggregatedQuantity, type NewUsageRecord, recomputeTotals, totalsOf, type UsageTotals } from "../../src/domain/usage-record.js";
+import { seededRandom } from "../support/seeded-random.js";
 
 /**
  * The Store contract: every adapter of the Store port must pass these same
@@ -54,6 +55,21 @@ const record = (requestId: string, quantity: string, overrides: Partial<NewUsage
 const usage = (requestId: string, quantity: string, overrides: Partial<NewUsageRecord> = {}): UsageWrite => ({
   record: record(requestId, quantity, overrides),
 });
+/** A meter of the contract's tests. */
+const meterOf = (key: string, aggregation: Meter["aggregation"], extra: Partial<Meter> = {}): Meter => ({
+  key,
+  displayName: key,
+  unit: "u",
+  aggregation,
+  precision: 3,
+  uniqueAttribute: "",
+  dimensions: [],
+  createTime: 1,
+  ...extra,
+});
+/** Everything a totals row holds, as text to compare. */
+const totalsShape = (t: UsageTotals) =>
+  `${t.meterKey} ${JSON.stringify(t.dimensionValues)} sum=${t.sum} count=${t.count} max=${t.max} distinct=${t.distinct} latest=${t.latest === null ? "-" : `${t.latest.recordId}@${t.latest.eventTime}:${t.latest.quantity}`}`;
 /** The catalog price series (no dimension_values, no customer) of these meters. */
 const catalogSeries = (...meterKeys: string[]) => meterKeys.map((meterKey) => ({ meterKey, dimensionKey: "", customerId: "" }));
 const kinds = (outcomes: UsageWriteOutcome[]) => outcomes.map((outcome) => outcome.kind);
@@ -89,6 +105,232 @@ export function storeContract(name: string, harness: StoreHarness): void {
       );
       assert.deepEqual(await totalsText(store), ["hosting sum=1.75 count=2 max=1.5"]);
       assert.equal((await store.getUsageRecord("default", "rec_b"))?.voided, true);
+      await store.close();
+    });
+
+    it("bills are reproducible for every aggregation and dimension: running totals per meter and per combination equal totals recomputed from the live records, across out-of-order events and voids", async () => {
+      const { store } = await seeded();
+      const meters = [
+        meterOf("users", "unique_count", { uniqueAttribute: "user", dimensions: ["region"] }),
+        meterOf("seats", "latest", { dimensions: ["region"] }),
+        meterOf("peak", "max", { dimensions: ["region", "tier"] }),
+        meterOf("calls", "count", { dimensions: ["region"] }),
+        meterOf("volume", "sum", { dimensions: ["tier", "region"] }),
+        meterOf("plain-users", "unique_count", { uniqueAttribute: "user" }),
+        meterOf("plain-seats", "latest"),
+        meterOf("hosting", "sum"),
+      ];
+      for (const meter of meters.slice(0, -1)) assert.equal((await store.createMeter("default", `meter-${meter.key}`, meter)).kind, "created");
+      const meterByKey = new Map(meters.map((meter) => [meter.key, meter]));
+      const random = seededRandom(18);
+      const live: string[] = [];
+      let next = 0;
+      const event = (): UsageWrite => {
+        const meter = random.pick(meters);
+        const id = `e${next++}`;
+        return usage(id, `${random.int(0, 40)}.${random.int(0, 9)}`, {
+          meterKey: meter.key,
+          // Out of order, with ties: hours 0 to 12 of Nov 5 in random order.
+          eventTime: NOV_5 + random.int(0, 12) * 3_600_000,
+          attributes: { region: random.pick(["eu", "us", "ap"]), tier: random.pick(["a", "b"]), user: `u${random.int(0, 3)}`, other: "x" },
+        });
+      };
+      async function check(step: number): Promise<void> {
+        const { meters: ownTotals, combinations } = recomputeTotals(await store.liveUsageRecords("default", "cus_1", "2026-11"), (key) => meterByKey.get(key));
+        const runningOwn = await store.usageTotals("default", "cus_1", "2026-11");
+        const runningCombinations = await store.combinationTotals("default", "cus_1", "2026-11");
+        assert.deepEqual(runningOwn.map(totalsShape).sort(), ownTotals.map(totalsShape).sort(), `meters' own totals after step ${step}`);
+        assert.deepEqual(runningCombinations.map(totalsShape).sort(), combinations.map(totalsShape).sort(), `combinations' totals after step ${step}`);
+      }
+      for (let step = 1; step <= 240; step++) {
+        if (live.length > 0 && random.next() < 0.3) {
+          // Voids favour the newest events, which are most often a latest, a maximum or a value's last holder.
+          const index = random.next() < 0.5 ? live.length - 1 : random.int(0, live.length - 1);
+          const [recordId] = live.splice(index, 1);
+          assert.equal((await store.voidUsage("default", recordId!, "test", NOV_5)).kind, "voided");
+        } else {
+          const writes = Array.from({ length: random.int(1, 4) }, event);
+          const atomic = random.next() < 0.2;
+          // An event without its dimension is refused; in an atomic write it takes the others with it.
+          if (atomic) writes.push(usage(`e${next++}`, "1", { meterKey: "calls", attributes: { tier: "a" } }));
+          const outcomes = await store.recordUsage("default", writes, atomic);
+          outcomes.forEach((outcome, index) => {
+            if (outcome.kind === "recorded") live.push(writes[index]!.record.id);
+          });
+          if (atomic) assert.deepEqual(kinds(outcomes), [...writes.slice(0, -1).map(() => "aborted"), "refused"]);
+        }
+        if (step % 60 === 0) await check(step);
+      }
+      // Then every event is voided, in random order: distinct counts fall to 0, latest events hand back one by one.
+      for (let step = 1; live.length > 0; step++) {
+        const [recordId] = live.splice(random.int(0, live.length - 1), 1);
+        assert.equal((await store.voidUsage("default", recordId!, "test", NOV_5)).kind, "voided");
+        if (step % 15 === 0) await check(1000 + step);
+      }
+      await check(2000);
+      assert.deepEqual(await store.usageTotals("default", "cus_1", "2026-11"), []);
+      await store.close();
+    });
+
+    it("UNIQUE_COUNT and LATEST by hand: a void lowers a distinct count only with a value's last live event, and voiding the latest hands it back to the one before", async () => {
+      const { store } = await seeded();
+      await store.createMeter("default", "m-users", meterOf("users", "unique_count", { uniqueAttribute: "user", dimensions: ["region"] }));
+      await store.createMeter("default", "m-seats", meterOf("seats", "latest"));
+      const quantities = async () => {
+        const own = await store.usageTotals("default", "cus_1", "2026-11");
+        const combinations = await store.combinationTotals("default", "cus_1", "2026-11");
+        const of = (totals: UsageTotals) =>
+          `${totals.meterKey}${totals.dimensionValues.length === 0 ? "" : `[${totals.dimensionValues}]`}=${aggregatedQuantity(totals.meterKey === "users" ? "unique_count" : "latest", totals)}`;
+        return [...own, ...combinations].map(of).sort();
+      };
+      const at = (hour: number) => NOV_5 + hour * 3_600_000;
+      await store.recordUsage(
+        "default",
+        [
+          usage("u1", "1", { meterKey: "users", attributes: { region: "eu", user: "ann" } }),
+          usage("u2", "1", { meterKey: "users", attributes: { region: "eu", user: "bob" } }),
+          usage("u3", "1", { meterKey: "users", attributes: { region: "eu", user: "ann" } }),
+          usage("u4", "1", { meterKey: "users", attributes: { region: "us", user: "ann" } }),
+          usage("s1", "5", { meterKey: "seats", eventTime: at(10) }),
+          usage("s2", "7", { meterKey: "seats", eventTime: at(30) }),
+          usage("s3", "9", { meterKey: "seats", eventTime: at(20) }),
+        ],
+        false,
+      );
+      assert.deepEqual(await quantities(), ["seats=7", "users=2", "users[eu]=2", "users[us]=1"]);
+      // A tie on event_time goes to the one recorded last.
+      await store.recordUsage("default", [usage("s4", "8", { meterKey: "seats", eventTime: at(30) })], false);
+      assert.deepEqual(await quantities(), ["seats=8", "users=2", "users[eu]=2", "users[us]=1"]);
+      await store.voidUsage("default", "rec_u3", "dup", NOV_5);
+      assert.deepEqual(await quantities(), ["seats=8", "users=2", "users[eu]=2", "users[us]=1"], "ann still has a live event in eu");
+      await store.voidUsage("default", "rec_u1", "dup", NOV_5);
+      assert.deepEqual(await quantities(), ["seats=8", "users=2", "users[eu]=1", "users[us]=1"], "ann is gone from eu, not from the meter");
+      await store.voidUsage("default", "rec_u4", "dup", NOV_5);
+      assert.deepEqual(await quantities(), ["seats=8", "users=1", "users[eu]=1"]);
+      await store.voidUsage("default", "rec_s4", "wrong", NOV_5);
+      assert.deepEqual(await quantities(), ["seats=7", "users=1", "users[eu]=1"]);
+      await store.voidUsage("default", "rec_s2", "wrong", NOV_5);
+      assert.deepEqual(await quantities(), ["seats=9", "users=1", "users[eu]=1"]);
+      // An event after the others is the latest at once, however it arrived.
+      await store.recordUsage("default", [usage("s5", "3", { meterKey: "seats", eventTime: at(25) })], false);
+      assert.deepEqual(await quantities(), ["seats=3", "users=1", "users[eu]=1"]);
+      // A store refuses an event without its meter's dimension or unique attribute, writing nothing.
+      const refused = await store.recordUsage("default", [usage("u5", "1", { meterKey: "users", attributes: { region: "eu" } })], false);
+      assert.equal(refused[0]?.kind === "refused" && refused[0].failure.reason, "DIMENSION_REQUIRED");
+      assert.equal(await store.findUsageByRequestId("default", "u5"), undefined);
+      await store.close();
+    });
+
+    it("exactly once with dimensions: concurrent duplicates of UNIQUE_COUNT events from two stores count each value once", async () => {
+      const { open, store } = await seeded();
+      await store.createMeter("default", "m-users", meterOf("users", "unique_count", { uniqueAttribute: "user", dimensions: ["region"] }));
+      const second = await open();
+      const ids = Array.from({ length: 30 }, (_, index) => index);
+      const calls = ids.flatMap((index) =>
+        [store, second, second, store].map((target, copy) =>
+          target.recordUsage(
+            "default",
+            [usage(`dup-${index}`, "1", { id: `rec_dup_${index}_${copy}`, meterKey: "users", attributes: { region: ["eu", "us", "ap"][index % 3]!, user: `u${index % 7}` } })],
+            false,
+          ),
+        ),
+      );
+      const results = (await Promise.all(calls)).map(([outcome]) => outcome!);
+      for (const index of ids) {
+        const mine = results.slice(index * 4, index * 4 + 4);
+        assert.equal(mine.filter((outcome) => outcome.kind === "recorded").length, 1);
+        assert.equal(mine.filter((outcome) => outcome.kind === "replayed").length, 3);
+      }
+      const own = await second.usageTotals("default", "cus_1", "2026-11");
+      const combinations = await second.combinationTotals("default", "cus_1", "2026-11");
+      // Users u0..u6 over all; per region, index % 3 fixed: eu holds indexes 0,3,..,27 whose index % 7 covers all 7 values, and so on.
+      assert.deepEqual(own.map((totals) => [totals.count, totals.distinct]), [[30, 7]]);
+      assert.deepEqual(combinations.map((totals) => [totals.dimensionValues[0], totals.count, totals.distinct]).sort(), [["ap", 10, 7], ["eu", 10, 7], ["us", 10, 7]]);
+      const meterByKey = new Map([["users", meterOf("users", "unique_count", { uniqueAttribute: "user", dimensions: ["region"] })]]);
+      const recomputed = recomputeTotals(await second.liveUsageRecords("default", "cus_1", "2026-11"), (key) => meterByKey.get(key));
+      assert.deepEqual(combinations.map(totalsShape).sort(), recomputed.combinations.map(totalsShape).sort());
+      await second.close();
+      await store.close();
+    });
+
+    it("numbers price versions per series (meter, currency, dimension_values, customer) and looks each series up by its index", async () => {
+      const { store } = await seeded();
+      await store.createMeter("default", "m-vm", meterOf("vm", "sum", { dimensions: ["region", "size"] }));
+      const price = (id: string, dimensionValues: Record<string, string>, customerId: string, effectivePeriod = "2026-11"): Omit<Price, "version"> => ({
+        id,
+        meterKey: "vm",
+        currencyCode: "USD",
+        model: "graduated",
+        tiers: [{ upTo: null, unitAmount: Decimal.parse("1")!, flatAmount: null }],
+        packageSize: null,
+        dimensionValues,
+        customerId,
+        effectivePeriod,
+        createTime: 2,
+      });
+      const versions: [string, number][] = [];
+      for (const [id, dimensions, customerId, period] of [
+        ["p1", {}, ""],
+        ["p2", {}, ""],
+        ["p3", { region: "eu" }, ""],
+        ["p4", { size: "xl", region: "eu" }, ""],
+        ["p5", { region: "eu", size: "xl" }, ""],
+        ["p6", {}, "cus_1"],
+        ["p7", { region: "eu" }, "cus_1"],
+        ["p8", { region: "eu" }, "cus_1", "2026-12"],
+      ] as [string, Record<string, string>, string, string?][]) {
+        const created = await store.createPrice("default", `r-${id}`, price(id, dimensions, customerId, period));
+        assert.equal(created.kind, "created");
+        versions.push([id, created.kind === "created" ? created.value.version : 0]);
+      }
+      assert.deepEqual(versions, [["p1", 1], ["p2", 2], ["p3", 1], ["p4", 1], ["p5", 2], ["p6", 1], ["p7", 1], ["p8", 2]]);
+      const listed = (await store.listPrices("default", "vm", { limit: 10, after: null })).items;
+      assert.deepEqual(listed.find((one) => one.id === "p5")?.dimensionValues, { region: "eu", size: "xl" });
+      assert.equal(listed.find((one) => one.id === "p7")?.customerId, "cus_1");
+      const series = [
+        { meterKey: "vm", dimensionKey: "", customerId: "" },
+        { meterKey: "vm", dimensionKey: '[["region","eu"]]', customerId: "" },
+        { meterKey: "vm", dimensionKey: '[["region","eu"],["size","xl"]]', customerId: "" },
+        { meterKey: "vm", dimensionKey: "", customerId: "cus_1" },
+        { meterKey: "vm", dimensionKey: '[["region","eu"]]', customerId: "cus_1" },
+        { meterKey: "vm", dimensionKey: '[["region","us"]]', customerId: "" },
+      ];
+      const effective = await store.effectivePrices("default", "USD", "2026-11", series);
+      assert.deepEqual(effective.map((one) => one.id).sort(), ["p2", "p3", "p5", "p6", "p7"]);
+      const december = await store.effectivePrices("default", "USD", "2026-12", series);
+      assert.deepEqual(december.map((one) => one.id).sort(), ["p2", "p3", "p5", "p6", "p8"]);
+      await store.close();
+    });
+
+    it("lists usage whose attributes include all of a filter's, newest first, in pages", async () => {
+      const { store } = await seeded();
+      const writes = [
+        usage("a", "1", { attributes: { region: "eu", size: "xl" } }),
+        usage("b", "1", { attributes: { region: "us", size: "xl" } }),
+        usage("c", "1", { attributes: { region: "eu" } }),
+        usage("d", "1", { attributes: { region: "eu", size: "s" } }),
+        usage("e", "1", { attributes: { "quote\"d": "a\\b", region: "eu" } }),
+        // U+0000, which the API refuses in every text, matches nothing (and breaks no listing).
+        usage("f", "1", { attributes: { region: "eu\u0000" } }),
+      ];
+      await store.recordUsage("default", writes, false);
+      const list = async (attributes: Record<string, string>, limit = 10) => {
+        const pages: string[][] = [];
+        let after: string | null = null;
+        do {
+          const page = await store.listUsageRecords("default", { customerId: "cus_1", meterKey: "", startTime: null, endTime: null, attributes }, { limit, after });
+          pages.push(page.items.map((item) => item.requestId));
+          after = page.nextCursor;
+        } while (after !== null);
+        return pages;
+      };
+      assert.deepEqual(await list({ region: "eu" }), [["e", "d", "c", "a"]]);
+      assert.deepEqual(await list({ region: "eu" }, 3), [["e", "d", "c"], ["a"]]);
+      assert.deepEqual(await list({ region: "us" }), [["b"]]);
+      assert.deepEqual(await list({ region: "eu", size: "xl" }), [["a"]]);
+      assert.deepEqual(await list({ size: "m" }), [[]]);
+      assert.deepEqual(await list({ "quote\"d": "a\\b" }), [["e"]]);
+      assert.deepEqual(await list({}), [["f", "e", "d", "c", "b", "a"]]);
       await store.close();
     });
 

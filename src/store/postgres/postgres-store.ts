@@ -450,7 +450,8 @@ class PostgresStore implements Store {
          ORDER BY r.seq DESC LIMIT $9)
        SELECT ${USAGE_COLUMNS}, (SELECT count(*) FROM window_rows) AS examined, (SELECT min(seq) FROM window_rows) AS last
        FROM window_rows r LEFT JOIN usage_voids v ON v.tenant_id = r.tenant_id AND v.record_id = r.id
-       WHERE r.attributes::jsonb @> $8::jsonb
+       -- jsonb cannot hold U+0000, which the API refuses in attributes but a stored row may hold.
+       WHERE CASE WHEN strpos(r.attributes, '\\u0000') = 0 THEN r.attributes::jsonb @> $8::jsonb ELSE false END
        ORDER BY r.seq DESC LIMIT $7`,
       [
         scope,
