@@ -55,6 +55,41 @@ describe("SQLite store", () => {
     ]);
   });
 
+  it("keeps meters, prices and running totals stored before dimensions: no dimensions, catalog prices numbered on, totals still valid", async () => {
+    const path = newPath().replace("nested/dir/", "");
+    const dimensions = MIGRATIONS.findIndex((migration) => migration.includes("usage_dimension_totals"));
+    const db = new Database(path);
+    for (const migration of MIGRATIONS.slice(0, dimensions)) db.exec(migration);
+    db.pragma(`user_version = ${dimensions}`);
+    db.exec(`
+      INSERT INTO customers (tenant_id, id, external_id, display_name, currency_code, create_time, request_id) VALUES ('default', 'cus_1', '', 'A', 'USD', 1, 'c1');
+      INSERT INTO meters (tenant_id, key, display_name, unit, aggregation, precision, create_time, request_id) VALUES ('default', 'peak', 'Peak', 'seat', 'max', 0, 1, 'm1');
+      INSERT INTO prices (tenant_id, id, meter_key, currency_code, version, effective_period, tiers, create_time, request_id)
+        VALUES ('default', 'price_1', 'peak', 'USD', 1, '2026-10', '[[null,"2"]]', 1, 'p1'), ('default', 'price_2', 'peak', 'USD', 2, '2026-10', '[[null,"3"]]', 1, 'p2');
+      INSERT INTO usage_records (tenant_id, id, request_id, customer_id, meter_key, quantity, event_time, requested_event_time, create_time, period, attributes)
+        VALUES ('default', 'rec_a', 'a', 'cus_1', 'peak', '4', 1, NULL, 1, '2026-11', '{"region":"eu"}'),
+               ('default', 'rec_b', 'b', 'cus_1', 'peak', '9', 2, NULL, 2, '2026-11', '{}');
+      INSERT INTO usage_totals (tenant_id, customer_id, period, meter_key, quantity_sum, event_count, quantity_max) VALUES ('default', 'cus_1', '2026-11', 'peak', '13', 2, '9');
+    `);
+    db.close();
+    const store = openSqliteStore({ path });
+    try {
+      const meter = await store.findMeter("default", "peak");
+      assert.deepEqual([meter?.aggregation, meter?.dimensions, meter?.uniqueAttribute], ["max", [], ""]);
+      const [totals] = await store.usageTotals("default", "cus_1", "2026-11");
+      assert.deepEqual([totals?.sum.toString(), totals?.count, totals?.max.toString(), totals?.distinct, totals?.latest, totals?.dimensionValues], ["13", 2, "9", 0, null, []]);
+      const [effective] = await store.effectivePrices("default", "USD", "2026-11", [{ meterKey: "peak", dimensionKey: "", customerId: "" }]);
+      assert.deepEqual([effective?.id, effective?.dimensionValues, effective?.customerId], ["price_2", {}, ""]);
+      const next = await store.createPrice("default", "p3", { ...effective!, id: "price_3", createTime: 2 });
+      assert.equal(next.kind === "created" && next.value.version, 3);
+      await store.voidUsage("default", "rec_b", "wrong", 3);
+      const [after] = await store.usageTotals("default", "cus_1", "2026-11");
+      assert.deepEqual([after?.sum.toString(), after?.count, after?.max.toString()], ["4", 1, "4"]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("refuses a database from a newer Tally", () => {
     const path = newPath();
     openSqliteStore({ path }).close();
