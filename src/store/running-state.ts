@@ -1,7 +1,10 @@
 import { type AggregationKeys, dimensionKeyOf } from "../domain/dimensions.js";
+import { Decimal } from "../domain/decimal.js";
 import type { Failure } from "../domain/failure.js";
+import type { Meter } from "../domain/meter.js";
 import {
   addToTotals,
+  aggregatedQuantity,
   needsRemaining,
   type NewUsageRecord,
   remainingOf,
@@ -55,6 +58,28 @@ export function totalsKeysOf(scope: string, record: Pick<NewUsageRecord, "custom
 /** The distinct-value entries an event of a UNIQUE_COUNT meter counts in (none for other meters). */
 export function valueKeysOf(totalsKeys: readonly TotalsKey[], keys: AggregationKeys): ValueKey[] {
   return keys.uniqueValue === null ? [] : totalsKeys.map((key) => [...key, keys.uniqueValue!] as const);
+}
+
+/**
+ * The period's aggregated quantity of a meter over all its combinations, as
+ * the write transaction sees it (earlier events of the same transaction
+ * included), in O(1) for every aggregation: read from the meter's own totals
+ * row, which every event of the meter updates whatever its combination (the
+ * distinct count there counts each value once across combinations). This is
+ * the quantity a usage limit or a meter alert compares: in SQLite's writer
+ * pass the write's `view` (stateOverlay), in PostgreSQL's usage batcher the
+ * call's `view`; there the meter's row is locked (in sorted order) before it
+ * is read, so the check and the write are one step on every replica.
+ */
+export function meterPeriodQuantity(view: RunningStateView, scope: string, customerId: string, period: string, meter: Pick<Meter, "key" | "aggregation">): Decimal {
+  const totals = view.totals([scope, customerId, period, meter.key, ""]);
+  return totals === undefined ? Decimal.ZERO : aggregatedQuantity(meter.aggregation, totals);
+}
+
+/** The meter's period quantity once `changes` (from recordingChanges or voidingChanges of one of its events) apply. */
+export function meterQuantityAfter(changes: RunningStateChanges, meter: Pick<Meter, "aggregation">): Decimal {
+  // The meter's own totals row always comes first (totalsKeysOf).
+  return aggregatedQuantity(meter.aggregation, changes.totals[0]![1]);
 }
 
 /** What recording `record` changes; TOTAL_OVERFLOW when a sum would outgrow its bound. */

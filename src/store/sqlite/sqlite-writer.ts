@@ -165,6 +165,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
       },
     };
   }
+  /** A write's running state: `view` is what meterPeriodQuantity (src/store/running-state.ts) reads inside the transaction. */
   type StateOverlayOfWrite = ReturnType<typeof stateOverlay>;
 
   // Meters never change once created: the writer keeps those it has looked up.
@@ -187,16 +188,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     return meter === undefined ? PLAIN_KEYS : aggregationKeysOf(meter, attributes);
   }
 
-  /**
-   * The period's running totals of a meter over all its combinations as this
-   * write's transaction sees them (earlier events of the group included): its
-   * aggregatedQuantity(meter.aggregation, totals) is the period's quantity in
-   * O(1), for SUM, COUNT, MAX, UNIQUE_COUNT and LATEST alike. undefined when
-   * the meter has no usage in the period yet.
-   */
-  function meterPeriodTotals(state: StateOverlayOfWrite, scope: string, customerId: string, period: string, meterKey: string): UsageTotals | undefined {
-    return state.view.totals([scope, customerId, period, meterKey, ""]);
-  }
+
 
   /**
    * Whether the tenant already holds its quota of `resource`; if not, counts
