@@ -68,7 +68,9 @@ export function createBillPanel(): BillPanel {
 
 function billFacts(bill: Bill): HTMLElement[] {
   const finalized = bill.status === BillStatus.FINALIZED;
-  const versions = bill.lines.filter((line) => line.priceVersion > 0).map((line) => `${line.displayName || line.meterKey} v${line.priceVersion}`);
+  const versions = [
+    ...new Set(bill.lines.filter((line) => line.priceVersion > 0).map((line) => `${line.displayName || line.meterKey} v${line.priceVersion}`)),
+  ];
   return [
     fact(
       "Status",
@@ -143,7 +145,7 @@ function lineBody(line: BillLine, currencyCode: string): HTMLElement {
   const priced = line.priceVersion > 0;
   return h(
     "tbody",
-    { "data-testid": "bill-line", "data-meter-key": line.meterKey, "data-price-version": line.priceVersion },
+    { "data-testid": "bill-line", "data-meter-key": line.meterKey, "data-price-version": line.priceVersion, "data-dimensions": JSON.stringify(line.dimensions) },
     h(
       "tr",
       { class: "line-row" },
@@ -151,6 +153,15 @@ function lineBody(line: BillLine, currencyCode: string): HTMLElement {
         "th",
         { scope: "rowgroup" },
         line.displayName || line.meterKey,
+        // A meter with dimensions has a line per combination of their values: the line says which.
+        Object.keys(line.dimensions).length > 0 &&
+          h(
+            "span",
+            { class: "line-dimensions", "data-testid": "bill-line-dimensions" },
+            Object.entries(line.dimensions)
+              .map(([dimension, value]) => `${dimension}=${value}`)
+              .join(", "),
+          ),
         h(
           "span",
           { class: "line-price muted", "data-testid": "bill-line-price" },

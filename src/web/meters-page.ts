@@ -17,7 +17,23 @@ const AGGREGATION_NAMES: Record<number, string> = {
   [Aggregation.SUM]: "sum",
   [Aggregation.COUNT]: "count",
   [Aggregation.MAX]: "max",
+  [Aggregation.UNIQUE_COUNT]: "unique count",
+  [Aggregation.LATEST]: "latest",
 };
+
+/** "unique count of user_id, by region, instance_type": what a meter aggregates, and per what. */
+function aggregationText(meter: Meter): string {
+  const name = AGGREGATION_NAMES[meter.aggregation] ?? "unknown";
+  const counted = meter.aggregation === Aggregation.UNIQUE_COUNT && meter.uniqueAttribute !== "" ? `${name} of ${meter.uniqueAttribute}` : name;
+  return meter.dimensions.length === 0 ? counted : `${counted}, by ${meter.dimensions.join(", ")}`;
+}
+
+/** " for region=eu, customer cus_1": whose usage a price version prices, beyond its meter. */
+function priceScopeText(price: Price): string {
+  const parts = Object.entries(price.dimensionValues).map(([dimension, value]) => `${dimension}=${value}`);
+  if (price.customerId !== "") parts.push(`customer ${price.customerId}`);
+  return parts.length === 0 ? "" : ` for ${parts.join(", ")}`;
+}
 
 /**
  * The catalog: every meter with what it counts and the price versions it has
@@ -120,7 +136,7 @@ function meterRow(meter: Meter, prices: Price[]): HTMLTableRowElement {
     { "data-testid": "meter-row", "data-meter-key": meter.key },
     h("th", { scope: "row" }, meter.displayName || meter.key, h("span", { class: "external-id" }, h("code", {}, meter.key))),
     h("td", {}, meter.unit),
-    h("td", {}, AGGREGATION_NAMES[meter.aggregation] ?? "unknown"),
+    h("td", { "data-testid": "meter-aggregation-text" }, aggregationText(meter)),
     h(
       "td",
       { "data-testid": "meter-quantities" },
@@ -138,7 +154,7 @@ function meterRow(meter: Meter, prices: Price[]): HTMLTableRowElement {
               h(
                 "li",
                 { "data-testid": "meter-price", "data-currency": price.currencyCode, "data-version": price.version },
-                `${price.currencyCode} v${price.version} from ${price.effectivePeriod}: `,
+                `${price.currencyCode} v${price.version}${priceScopeText(price)} from ${price.effectivePeriod}: `,
                 tiersText(price, meter.unit),
               ),
             ),
@@ -215,7 +231,11 @@ function createMeterForm(client: BillingClient, onCreated: () => void): HTMLElem
     h("option", { value: String(Aggregation.SUM) }, "sum of the quantities"),
     h("option", { value: String(Aggregation.COUNT) }, "count of the events"),
     h("option", { value: String(Aggregation.MAX) }, "largest quantity"),
+    h("option", { value: String(Aggregation.UNIQUE_COUNT) }, "distinct values of an attribute"),
+    h("option", { value: String(Aggregation.LATEST) }, "latest quantity by event time"),
   );
+  const uniqueAttribute = h("input", { id: "meter-unique-attribute", name: "unique_attribute", type: "text", autocomplete: "off", spellcheck: "false", "data-testid": "meter-unique-attribute" });
+  const dimensions = h("input", { id: "meter-dimensions", name: "dimensions", type: "text", autocomplete: "off", spellcheck: "false", "data-testid": "meter-dimensions" });
   const precision = h("input", { id: "meter-precision", name: "precision", type: "text", inputmode: "numeric", autocomplete: "off", "data-testid": "meter-precision" });
   const wholeUnits = h("input", { id: "meter-whole-units", name: "whole_units", type: "checkbox", "data-testid": "meter-whole-units" });
   const errors = {
@@ -224,6 +244,8 @@ function createMeterForm(client: BillingClient, onCreated: () => void): HTMLElem
     unit: createFieldError(unit),
     aggregation: createFieldError(aggregation),
     precision: createFieldError(precision, "meter-precision-hint"),
+    unique_attribute: createFieldError(uniqueAttribute),
+    dimensions: createFieldError(dimensions, "meter-dimensions-hint"),
   };
   const failures = createFailureRegion("meter-form-failure");
   const result = h("p", { role: "status", class: "hint", "data-testid": "meter-form-result" });
@@ -236,6 +258,8 @@ function createMeterForm(client: BillingClient, onCreated: () => void): HTMLElem
     fieldFor(aggregation, "Aggregation", errors.aggregation),
     fieldFor(precision, "Digits after the point", errors.precision, h("p", { id: "meter-precision-hint", class: "hint" }, "1 to 9; empty means 9.")),
     h("div", { class: "field checkbox" }, wholeUnits, h("label", { for: wholeUnits.id }, "Whole units only")),
+    fieldFor(uniqueAttribute, "Unique attribute (distinct values only)", errors.unique_attribute),
+    fieldFor(dimensions, "Dimensions (optional)", errors.dimensions, h("p", { id: "meter-dimensions-hint", class: "hint" }, "Up to 4 attribute keys, comma-separated, e.g. region, instance_type.")),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Create meter")),
     failures.element,
   );
@@ -244,7 +268,7 @@ function createMeterForm(client: BillingClient, onCreated: () => void): HTMLElem
     failures,
     result,
     fieldErrors: Object.values(errors),
-    showViolation: (field, description) => errors[field.replace(/^meter\./, "") as keyof typeof errors]?.show(description),
+    showViolation: (field, description) => errors[field.replace(/^meter\./, "").replace(/\[\d+\]$/, "") as keyof typeof errors]?.show(description),
     action: "Creating the meter",
     onDone: onCreated,
     send: async (requestId) => {
@@ -259,6 +283,11 @@ function createMeterForm(client: BillingClient, onCreated: () => void): HTMLElem
           // Not a number (e.g. "two") is sent as -1, so the server names the field rather than the page guessing.
           precision: digits === "" ? 0 : /^\d+$/.test(digits) ? Number(digits) : -1,
           wholeUnits: wholeUnits.checked,
+          uniqueAttribute: uniqueAttribute.value.trim(),
+          dimensions: dimensions.value
+            .split(",")
+            .map((dimension) => dimension.trim())
+            .filter((dimension) => dimension !== ""),
         },
       });
       return `${replayed ? "Already created" : "Created"} meter ${meter?.key ?? key.value}.`;

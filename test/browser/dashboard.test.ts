@@ -28,18 +28,24 @@ const READ_ONLY = new Set([
   "GetCaller",
 ]);
 
+/** A line's combination as the CSV's last column names it: "region=eu;size=xl", "" without dimensions. */
+const dimensionsText = (dimensions: Record<string, string>) =>
+  Object.entries(dimensions)
+    .map(([dimension, value]) => `${dimension}=${value}`)
+    .join(";");
+
 /** The rows a bill's CSV must have, built from the API's bill: exact strings, "no price" lines with no amount, the total last. */
 function expectedCsv(bill: Bill): string[][] {
   const status = bill.status === BillStatus.FINALIZED ? "finalized" : "draft";
   const common = [bill.customerId, bill.period, status, bill.currencyCode];
   return [
-    ["customer_id", "period", "status", "currency_code", "meter_key", "display_name", "unit", "quantity", "price_version", "amount", "note"],
+    ["customer_id", "period", "status", "currency_code", "meter_key", "display_name", "unit", "quantity", "price_version", "amount", "note", "dimensions"],
     ...bill.lines.map((line) =>
       line.priceVersion > 0
-        ? [...common, line.meterKey, line.displayName, line.unit, line.quantity, String(line.priceVersion), line.amount, ""]
-        : [...common, line.meterKey, line.displayName, line.unit, line.quantity, "", "", "no price"],
+        ? [...common, line.meterKey, line.displayName, line.unit, line.quantity, String(line.priceVersion), line.amount, "", dimensionsText(line.dimensions)]
+        : [...common, line.meterKey, line.displayName, line.unit, line.quantity, "", "", "no price", dimensionsText(line.dimensions)],
     ),
-    [...common, "", "", "", "", "", bill.total, "total"],
+    [...common, "", "", "", "", "", bill.total, "total", ""],
   ];
 }
 
@@ -493,7 +499,7 @@ describe("the billing dashboard", () => {
     assert.equal(csv.fileName, `bill-${acmeId}-${bill!.period}.csv`);
     const current = (await api.getCurrentBill({ customerId: acmeId })).bill!;
     assert.deepEqual(csv.rows, expectedCsv(current));
-    assert.deepEqual(csv.rows.find((row) => row[4] === "gpu-time")!.slice(7), ["1.5", "", "", "no price"]);
+    assert.deepEqual(csv.rows.find((row) => row[4] === "gpu-time")!.slice(7), ["1.5", "", "", "no price", ""]);
     await saveScreenshot(page, "bill-no-price");
   });
 
