@@ -25,6 +25,8 @@ export type BodySpec =
       quantity: string;
       /** Events per message; 1 for record-usage. */
       batchSize: number;
+      /** Each event's attributes, cycling through these (the dimensioned figures); none when absent. */
+      attributes?: Record<string, string>[];
     }
   | { kind: "get-current-bill"; customerId: string };
 
@@ -60,6 +62,7 @@ export function buildTemplates(spec: BodySpec): BodyTemplate[] {
       customerId: spec.customerIds[index % spec.customerIds.length]!,
       meterKey: spec.meterKey,
       quantity: spec.quantity,
+      attributes: spec.attributes === undefined ? {} : spec.attributes[index % spec.attributes.length]!,
     });
   return spec.customerIds.map((_, rotation) => {
     let encoded: Uint8Array;

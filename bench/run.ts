@@ -11,9 +11,17 @@ import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
-import { createBenchCatalog, currentBillQuantity, type BenchCatalog } from "./bench-catalog.js";
+import {
+  BENCH_COMBINATIONS,
+  BENCH_DIMENSION_METER_KEY,
+  BENCH_UNIQUE_METER_KEY,
+  createBenchCatalog,
+  currentBillLines,
+  currentBillQuantity,
+  type BenchCatalog,
+} from "./bench-catalog.js";
 import { type BenchOptions, parseBenchOptions } from "./bench-options.js";
-import { bulkLoadUsage } from "./bulk-usage.js";
+import { bulkLoadDimensionUsage, bulkLoadUsage } from "./bulk-usage.js";
 import { type CpuProfileSummary, summariseCpuProfile } from "./cpu-profile.js";
 import { createLoadGenerator, type LoadPlan, type LoadResult } from "./load-plan.js";
 import { createCpuWindow, createQuietGate, type CpuWindow, type QuietWait } from "./machine-sampler.js";
@@ -32,6 +40,10 @@ const GET_CURRENT_BILL = "/billing.v1.BillingService/GetCurrentBill";
 const INGEST_FLOOR_EVENTS_PER_SECOND = 20_000;
 /** The issue's ceiling for GetCurrentBill p99 with 1,000,000 events. */
 const BILL_P99_LIMIT_MS = 5;
+/** Issue 18: ingest of a dimensioned meter's events within 10% of a plain meter's with the same attributes. */
+const DIMENSION_INGEST_MIN_RATIO = 0.9;
+/** Issue 18: the dimensioned bill's UNIQUE_COUNT meter holds this share of billEvents as distinct values (100,000 of 1,000,000). */
+const DISTINCT_VALUES_PER_BILL_EVENT = 0.1;
 
 const benchStart = performance.now();
 function progress(text: string): void {
@@ -132,13 +144,14 @@ async function measureAndRecord(
 /** The plans of the figures, all with the same generator settings. */
 function plans(options: BenchOptions, catalog: BenchCatalog, runTag: string) {
   const base = { warmupMs: options.warmupMs, durationMs: options.durationMs, drainMs: 15_000, messagesInFlight: 1 };
-  const usage = (kind: "record-usage" | "batch-record-usage" | "stream-usage", label: string): BodySpec => ({
+  const usage = (kind: "record-usage" | "batch-record-usage" | "stream-usage", label: string, meterKey = catalog.meterKey, attributes?: Record<string, string>[]): BodySpec => ({
     kind,
     idPrefix: `${runTag}-${label}-`,
     customerIds: catalog.customerIds,
-    meterKey: catalog.meterKey,
+    meterKey,
     quantity: "1.25",
     batchSize: kind === "record-usage" ? 1 : options.batchSize,
+    attributes,
   });
   return {
     unary: (port: number, protocol: "grpc" | "connect", label: string): LoadPlan => ({
@@ -152,13 +165,14 @@ function plans(options: BenchOptions, catalog: BenchCatalog, runTag: string) {
       streamsPerConnection: options.streams,
       resultsField: 0,
     }),
-    batch: (port: number, label: string): LoadPlan => ({
+    /** `meterKey` and `attributes` for the dimensioned figures (default: the plain meter, no attributes). */
+    batch: (port: number, label: string, meterKey?: string, attributes?: Record<string, string>[]): LoadPlan => ({
       ...base,
       port,
       protocol: "grpc",
       mode: "unary",
       path: BATCH_RECORD_USAGE,
-      body: usage("batch-record-usage", label),
+      body: usage("batch-record-usage", label, meterKey, attributes),
       connections: options.batchCallers,
       streamsPerConnection: 1,
       resultsField: 1,
@@ -175,13 +189,13 @@ function plans(options: BenchOptions, catalog: BenchCatalog, runTag: string) {
       messagesInFlight: options.streamWindow,
       resultsField: 2,
     }),
-    bill: (port: number, connections: number, streams: number): LoadPlan => ({
+    bill: (port: number, connections: number, streams: number, customerId = catalog.heavyCustomerId): LoadPlan => ({
       ...base,
       port,
       protocol: "grpc",
       mode: "unary",
       path: GET_CURRENT_BILL,
-      body: { kind: "get-current-bill", customerId: catalog.heavyCustomerId },
+      body: { kind: "get-current-bill", customerId },
       connections,
       streamsPerConnection: streams,
       resultsField: 0,
@@ -232,7 +246,7 @@ interface RunContext {
   scratch: string;
   runTag: string;
   profiles: { phase: string; file: string; summary: CpuProfileSummary }[];
-  checks: { id: "ingest-rows" | "bill-quantity"; name: string; ok: boolean; detail: string }[];
+  checks: { id: "ingest-rows" | "bill-quantity" | "dimension-bill-lines"; name: string; ok: boolean; detail: string }[];
 }
 
 /** Which Tally was measured: the commit, and whether src/ differed from it (others may be editing while the benchmark runs). */
@@ -287,6 +301,9 @@ async function measureIngest(context: RunContext, echo: { pid: number; port: num
       await measureAndRecord("tally.unary.connect", server.pid, plan.unary(server.port, "connect", `connect-${round}`), "calls");
       await runStorageCeiling(scratch, options, 1000, round, options.durationMs);
       await measureAndRecord("tally.batch", server.pid, plan.batch(server.port, `batch-${round}`), "events");
+      // Issue 18: the same attributes on a plain meter and on a meter aggregated per combination of two of them.
+      await measureAndRecord("tally.batch.attributes", server.pid, plan.batch(server.port, `batch-attributes-${round}`, catalog.meterKey, BENCH_COMBINATIONS), "events");
+      await measureAndRecord("tally.batch.dimensions", server.pid, plan.batch(server.port, `batch-dimensions-${round}`, BENCH_DIMENSION_METER_KEY, BENCH_COMBINATIONS), "events");
       await measureAndRecord("tally.stream", server.pid, plan.stream(server.port, `stream-${round}`), "events");
     }
     progress("raw better-sqlite3, one event per transaction");
@@ -323,6 +340,21 @@ async function measureBill(context: RunContext, dbPath: string, catalog: BenchCa
   progress(`bulk-loading ${options.billEvents.toLocaleString("en-US")} events for one customer into the database`);
   const bulk = bulkLoadUsage({ dbPath, customerId: catalog.heavyCustomerId, meterKey: catalog.meterKey, events: options.billEvents });
   progress(`  written in ${bulk.seconds.toFixed(1)} s`);
+  const distinctValues = Math.round(options.billEvents * DISTINCT_VALUES_PER_BILL_EVENT);
+  progress(
+    `bulk-loading ${options.billEvents.toLocaleString("en-US")} events over ${BENCH_COMBINATIONS.length} combinations and ${distinctValues.toLocaleString("en-US")} distinct users for another customer`,
+  );
+  const dimensionBulk = bulkLoadDimensionUsage({
+    dbPath,
+    customerId: catalog.dimensionCustomerId,
+    meterKey: BENCH_DIMENSION_METER_KEY,
+    dimensions: ["region", "size"],
+    combinations: BENCH_COMBINATIONS,
+    events: options.billEvents,
+    uniqueMeterKey: BENCH_UNIQUE_METER_KEY,
+    distinctValues,
+  });
+  progress(`  written in ${dimensionBulk.seconds.toFixed(1)} s`);
   const server = await startTallyServer({ db: dbPath, logLevel: "warn", logFile: join(scratch, "tally-bill.log") });
   try {
     record("tally.startup.bill", { value: server.startupMs, failures: 0 });
@@ -337,6 +369,22 @@ async function measureBill(context: RunContext, dbPath: string, catalog: BenchCa
     }
     if (!options.quick) {
       await measureAndRecord("tally.bill.loaded", server.pid, plan.bill(server.port, options.connections, options.streams), "calls");
+    }
+    // Issue 18: one line per combination and a distinct count, all read from running state.
+    const lines = await currentBillLines(server.url, catalog.dimensionCustomerId);
+    const dimensioned = lines.filter((line) => line.meterKey === BENCH_DIMENSION_METER_KEY);
+    const billed = dimensioned.reduce((sum, line) => sum + Number(line.quantity), 0);
+    const users = lines.find((line) => line.meterKey === BENCH_UNIQUE_METER_KEY)?.quantity ?? "";
+    const linesOk = dimensioned.length === BENCH_COMBINATIONS.length && billed === options.billEvents && users === String(distinctValues);
+    context.checks.push({
+      id: "dimension-bill-lines",
+      name: "the dimensioned bill has a line per combination holding the bulk-loaded events, and the distinct count",
+      ok: linesOk,
+      detail: `${dimensioned.length} lines totalling ${billed} (expected ${BENCH_COMBINATIONS.length} totalling ${options.billEvents}); distinct users "${users}" (expected ${distinctValues})`,
+    });
+    if (!linesOk) progress(`  CHECK FAILED: ${context.checks[context.checks.length - 1]!.detail}`);
+    for (let round = 1; round <= options.runs; round++) {
+      await measureAndRecord("tally.bill.dimensions", server.pid, plan.bill(server.port, 1, 1, catalog.dimensionCustomerId), "calls", true);
     }
     record("tally.rss.bill", { value: residentMiB(server), failures: 0 });
     progress(`  server RSS after GetCurrentBill: ${residentMiB(server).toFixed(1)} MiB`);
@@ -420,6 +468,9 @@ function buildRows(options: BenchOptions, checks: RunContext["checks"]): FigureR
   };
   const billChecked = checks.some((check) => check.id === "bill-quantity" && check.ok);
   const billP99 = { text: `< ${BILL_P99_LIMIT_MS} ms`, pass: (value: number) => billChecked && value < BILL_P99_LIMIT_MS };
+  const dimensionBillChecked = checks.some((check) => check.id === "dimension-bill-lines" && check.ok);
+  const dimensionBillP99 = { text: `< ${BILL_P99_LIMIT_MS} ms`, pass: (value: number) => dimensionBillChecked && value < BILL_P99_LIMIT_MS };
+  const dimensionBill = `${options.billEvents.toLocaleString("en-US")} events over ${BENCH_COMBINATIONS.length} combinations + ${Math.round(options.billEvents * DISTINCT_VALUES_PER_BILL_EVENT).toLocaleString("en-US")} distinct values, 1 at a time`;
   const unary = `${options.connections}×${options.streams}`;
   const specs: RowSpec[] = [
     { id: "echo.grpc", figure: `ceiling: bare http2 echo, gRPC unary (${unary})`, unit: "calls/s", extras: latency },
@@ -450,6 +501,21 @@ function buildRows(options: BenchOptions, checks: RunContext["checks"]): FigureR
       target: ingest,
       extras: { p50: "ms", p99: "ms" },
     },
+    {
+      id: "tally.batch.attributes",
+      figure: `BatchRecordUsage, plain meter, 2 attributes per event (${BENCH_COMBINATIONS.length} value pairs)`,
+      unit: "events/s",
+      extras: { p50: "ms", p99: "ms" },
+    },
+    {
+      id: "tally.batch.dimensions",
+      figure: `BatchRecordUsage, meter with 2 dimensions (${BENCH_COMBINATIONS.length} combinations), same attributes`,
+      unit: "events/s",
+      ceilingId: "tally.batch.attributes",
+      paired: true,
+      target: { text: `≥ ${DIMENSION_INGEST_MIN_RATIO * 100}% of the plain meter's`, pass: (_value: number, ratio: number | undefined) => ingestChecked && (ratio ?? 0) >= DIMENSION_INGEST_MIN_RATIO },
+      extras: { p50: "ms", p99: "ms" },
+    },
     { id: "tally.bill.p50", figure: `GetCurrentBill p50 (${options.billEvents.toLocaleString("en-US")} events, 1 at a time)`, unit: "ms" },
     {
       id: "tally.bill.p99",
@@ -459,6 +525,14 @@ function buildRows(options: BenchOptions, checks: RunContext["checks"]): FigureR
       extras: { "calls/s": "calls/s", max: "ms" },
     },
     { id: "tally.bill.loaded", figure: `GetCurrentBill throughput (${unary})`, unit: "calls/s", extras: latency },
+    { id: "tally.bill.dimensions.p50", figure: `GetCurrentBill p50, ${dimensionBill}`, unit: "ms" },
+    {
+      id: "tally.bill.dimensions.p99",
+      figure: `GetCurrentBill p99, ${dimensionBill}`,
+      unit: "ms",
+      target: dimensionBillP99,
+      extras: { "calls/s": "calls/s", max: "ms" },
+    },
     { id: "tally.rss.ingest", figure: "server RSS after the ingest figures", unit: "MiB" },
     { id: "tally.rss.bill", figure: "server RSS after GetCurrentBill", unit: "MiB" },
     { id: "tally.startup.bill", figure: `server start on the ${options.billEvents.toLocaleString("en-US")}-event database`, unit: "ms" },
@@ -481,6 +555,16 @@ function judgeTargets(rows: FigureRow[]) {
       stream: { value: row("tally.stream")?.value, ratio: row("tally.stream")?.ratio },
     },
     { target: `GetCurrentBill p99 < ${BILL_P99_LIMIT_MS} ms with 1,000,000 events`, pass: passOf("tally.bill.p99"), p99Ms: row("tally.bill.p99")?.value },
+    {
+      target: `GetCurrentBill p99 < ${BILL_P99_LIMIT_MS} ms with 1,000,000 events over ${BENCH_COMBINATIONS.length} combinations and a UNIQUE_COUNT meter of 100,000 values`,
+      pass: passOf("tally.bill.dimensions.p99"),
+      p99Ms: row("tally.bill.dimensions.p99")?.value,
+    },
+    {
+      target: `BatchRecordUsage of a dimensioned meter ≥ ${DIMENSION_INGEST_MIN_RATIO * 100}% of a plain meter's with the same attributes`,
+      pass: passOf("tally.batch.dimensions"),
+      ratio: row("tally.batch.dimensions")?.ratio,
+    },
   ];
 }
 
@@ -500,6 +584,8 @@ function methodOf(options: BenchOptions) {
       "better-sqlite3, own process, fresh file, WAL + synchronous=FULL, schema from src/store/sqlite/migrations.ts; per event: idempotency lookup (with the voids join), totals read, exact decimal add, usage_records insert, usage_totals upsert; BEGIN IMMEDIATE per transaction",
     billData: `${options.billEvents} events bulk-written straight into the stopped server's database (recursive CTE in SQLite, usage_records rows + the matching usage_totals row), server restarted on it; the bill's quantity is checked through the API before measuring`,
     billLatency: "GetCurrentBill over gRPC, 1 connection × 1 stream (latency), and at the unary concurrency (throughput)",
+    dimensionBillData: `another customer: ${options.billEvents} events of a SUM meter with dimensions region × size spread over ${BENCH_COMBINATIONS.length} combinations (5 region prices, a package price for one combination, a catalog price) and ${Math.round(options.billEvents * DISTINCT_VALUES_PER_BILL_EVENT)} events of a UNIQUE_COUNT meter with a value each, bulk-written with their running state (usage_totals, usage_dimension_totals, usage_distinct_values); lines and distinct count checked through the API before measuring`,
+    dimensionIngest: `BatchRecordUsage as above, every event carrying region and size attributes cycling through ${BENCH_COMBINATIONS.length} pairs: on the plain meter, then on the meter with those two dimensions; ratio = dimensioned / plain, paired per round`,
     rss: "VmRSS from /proc/<pid>/status of the tally serve process",
     quiet: `before each measurement, up to ${options.quietWaitMs} ms (${options.quietBudgetMs} ms in all) waiting for the whole machine to use ≤ 30% of one core; recorded per run as quiet.waitedMs / quiet.busyPercent`,
     retakes: `a measurement whose window saw other processes use more than ${DISTURBED_OTHER_PERCENT}% of one core is taken again, at most ${options.retakes} times per run; the discarded ones are listed under "discarded"`,
