@@ -4,14 +4,14 @@ import { Decimal } from "../domain/decimal.js";
 import { runConcurrently } from "./concurrently.js";
 import { exactLineAmount } from "./exact-price.js";
 import type { ExpectedUsage } from "./observations.js";
-import type { SimulatedCatalog } from "./simulated-catalog.js";
+import type { SimulatedCatalog, SimulatedMeter, SimulatedTerms } from "./simulated-catalog.js";
 
 /** One way a bill disagrees with what the run sent. */
 export interface BillMismatch {
   /** The customer's external id. */
   customerId: string;
   period: string;
-  /** The line's meter; null for the bill as a whole. */
+  /** The line's meter (with its dimension values, "meter[region=eu]"); null for the bill as a whole. */
   meterKey: string | null;
   field: "quantity" | "amount" | "line" | "total" | "currency";
   expected: string;
@@ -39,13 +39,14 @@ export interface BillCheckOptions {
 
 /**
  * Compares every simulated customer's current bill (and the bill of any other
- * period its accepted events fell in) with what the run sent: each line's
- * quantity with the sum or count of the distinct accepted events, its amount
- * with the exact tiered price, and the total with the sum of the amounts.
+ * period its accepted events fell in) with what the run sent: each line (one
+ * per meter, and per combination of a dimensioned meter's values) with the
+ * sum, count, distinct values or latest quantity of the distinct accepted
+ * events, its amount with the exact price of the line (dimension, customer or
+ * catalog price), and the total with the sum of the amounts.
  */
 export async function checkBills({ client, catalog, expected, concurrency }: BillCheckOptions): Promise<BillCheckReport> {
   const report: BillCheckReport = { passed: true, customers: catalog.customers.length, bills: 0, lines: 0, mismatches: [] };
-  const expectedOf = new Map(expected.map((usage) => [`${usage.customerId}\u0000${usage.period}\u0000${usage.meterKey}`, usage]));
   await runConcurrently(catalog.customers, concurrency, async (customerId) => {
     const { bill: current } = await client.getCurrentBill({ customerId });
     if (current === undefined) throw new Error(`GetCurrentBill answered no bill for ${customerId}`);
@@ -64,32 +65,69 @@ export async function checkBills({ client, catalog, expected, concurrency }: Bil
 
   function compareBill(customerId: string, bill: Bill): void {
     report.bills++;
-    const mismatch = (meterKey: string | null, field: BillMismatch["field"], expectedText: string, actual: string) =>
-      report.mismatches.push({ customerId, period: bill.period, meterKey, field, expected: expectedText, actual });
+    const mismatch = (line: string | null, field: BillMismatch["field"], expectedText: string, actual: string) =>
+      report.mismatches.push({ customerId, period: bill.period, meterKey: line, field, expected: expectedText, actual });
     if (bill.currencyCode !== catalog.currencyCode) mismatch(null, "currency", catalog.currencyCode, bill.currencyCode);
     let expectedTotal = Decimal.ZERO;
+    const lineName = (meterKey: string, dimensions: Record<string, string>) =>
+      Object.keys(dimensions).length === 0 ? meterKey : `${meterKey}[${Object.entries(dimensions).map(([key, value]) => `${key}=${value}`).join(",")}]`;
+    const billed = new Map(bill.lines.map((line) => [lineName(line.meterKey, line.dimensions), line]));
+    const expectedLines = new Set<string>();
     for (const meter of catalog.meters) {
-      const usage = expectedOf.get(`${customerId}\u0000${bill.period}\u0000${meter.key}`);
-      const quantity = usage === undefined ? Decimal.ZERO : meter.aggregation === "sum" ? usage.sum : Decimal.fromInteger(usage.count);
-      const amount = exactLineAmount(quantity, meter, catalog.minorUnitDigits);
-      expectedTotal = expectedTotal.add(Decimal.parse(amount)!);
-      const line = bill.lines.find((candidate) => candidate.meterKey === meter.key);
-      if (line === undefined && quantity.isZero()) continue;
-      report.lines++;
-      if (line === undefined) {
-        mismatch(meter.key, "line", `${quantity} (${amount})`, "no line");
-        continue;
+      const usages = expected.filter((usage) => usage.customerId === customerId && usage.period === bill.period && usage.meterKey === meter.key);
+      for (const usage of usages.length === 0 ? [undefined] : usages) {
+        const dimensions = usage?.dimensions ?? {};
+        const name = lineName(meter.key, dimensions);
+        expectedLines.add(name);
+        const line = billed.get(name);
+        // LATEST: events that tie on the greatest event_time leave the choice to the order they committed in.
+        const candidates = usage === undefined ? [Decimal.ZERO] : expectedQuantities(meter, usage);
+        const quantity = candidates.find((candidate) => line !== undefined && sameDecimal(line.quantity, candidate)) ?? candidates[0]!;
+        const amount = exactLineAmount(quantity, termsOf(meter, customerId, dimensions), catalog.minorUnitDigits);
+        expectedTotal = expectedTotal.add(Decimal.parse(amount)!);
+        if (line === undefined && quantity.isZero()) continue;
+        report.lines++;
+        if (line === undefined) {
+          mismatch(name, "line", `${quantity} (${amount})`, "no line");
+          continue;
+        }
+        if (!sameDecimal(line.quantity, quantity)) mismatch(name, "quantity", quantity.toString(), line.quantity);
+        if (!sameDecimal(line.amount, Decimal.parse(amount)!)) mismatch(name, "amount", amount, line.amount);
       }
-      if (!sameDecimal(line.quantity, quantity)) mismatch(meter.key, "quantity", quantity.toString(), line.quantity);
-      if (!sameDecimal(line.amount, Decimal.parse(amount)!)) mismatch(meter.key, "amount", amount, line.amount);
     }
-    for (const line of bill.lines) {
-      if (!catalog.meters.some((meter) => meter.key === line.meterKey)) mismatch(line.meterKey, "line", "no line", `${line.quantity} (${line.amount})`);
+    for (const [name, line] of billed) {
+      if (!expectedLines.has(name)) mismatch(name, "line", "no line", `${line.quantity} (${line.amount})`);
     }
     if (!sameDecimal(bill.total, expectedTotal)) {
       mismatch(null, "total", expectedTotal.roundHalfEven(catalog.minorUnitDigits).toFixed(catalog.minorUnitDigits), bill.total);
     }
   }
+}
+
+/** What the line's quantity may be under the meter's aggregation (several only when LATEST events tie). */
+function expectedQuantities(meter: SimulatedMeter, usage: ExpectedUsage): Decimal[] {
+  switch (meter.aggregation) {
+    case "sum":
+      return [usage.sum];
+    case "count":
+      return [Decimal.fromInteger(usage.count)];
+    case "unique_count":
+      return [Decimal.fromInteger(usage.valuesOf.get(meter.uniqueAttribute!.key)?.size ?? 0)];
+    case "latest":
+      return usage.latest?.quantities ?? [Decimal.ZERO];
+  }
+}
+
+/**
+ * The price of a line, chosen here rather than by the server's code (DESIGN.md,
+ * "Prices"): the dimension price with the most dimension values the line
+ * holds, then the customer's own price, then the catalog's.
+ */
+function termsOf(meter: SimulatedMeter, customerId: string, dimensions: Record<string, string>): SimulatedTerms {
+  const matching = meter.dimensionPrices
+    .filter((price) => Object.entries(price.dimensionValues).every(([key, value]) => dimensions[key] === value))
+    .sort((a, b) => Object.keys(b.dimensionValues).length - Object.keys(a.dimensionValues).length);
+  return matching[0] ?? meter.customerPrices.find((price) => price.customer === customerId) ?? meter;
 }
 
 function sameDecimal(text: string, expected: Decimal): boolean {

@@ -24,6 +24,10 @@ export interface SimulatedEvent {
   /** Epoch ms; undefined leaves event_time to the server's receipt time. */
   eventTimeMs: number | undefined;
   kind: EventKind;
+  /** Sent as is: the meter's dimensions and unique attribute, and one attribute no meter aggregates by. */
+  attributes: Record<string, string>;
+  /** The event's values of its meter's dimensions (its bill line); {} for a meter without dimensions. */
+  dimensions: Record<string, string>;
 }
 
 /** One send of an event: its first, or a duplicate. */
@@ -83,17 +87,24 @@ export function createEventPlan(options: EventPlanOptions): EventPlan {
 
   function newEvent(sequence: number, kind: EventKind): SimulatedEvent {
     const meter = random.pick(catalog.meters);
+    const dimensions: Record<string, string> = {};
+    for (const dimension of meter.dimensions) dimensions[dimension] = random.pick(meter.dimensionValues[dimension]!);
+    const attributes: Record<string, string> = { ...dimensions, source: "simulator" };
+    if (meter.uniqueAttribute !== undefined) attributes[meter.uniqueAttribute.key] = `u${random.below(meter.uniqueAttribute.values)}`;
     const event: SimulatedEvent = {
       requestId: `sim-${catalog.runId}-e${sequence}`,
       customerId: random.pick(catalog.customers),
       meterKey: meter.key,
       quantity: validQuantity(meter),
-      eventTimeMs: undefined,
+      // A LATEST meter's events each get a time of their own, so the latest is known whatever order they commit in.
+      eventTimeMs: meter.aggregation === "latest" ? distinctEventTime(sequence) : undefined,
       kind,
+      attributes,
+      dimensions,
     };
     switch (kind) {
       case "late":
-        event.eventTimeMs = lateEventTime();
+        if (meter.aggregation !== "latest") event.eventTimeMs = lateEventTime();
         break;
       case "bad-quantity":
         event.quantity = random.pick(meter.precision === 0 ? ["1.5", "-3", "two", "1234567890123456789"] : ["1.2345", "-1", "12,5", "1e3"]);
@@ -110,9 +121,16 @@ export function createEventPlan(options: EventPlanOptions): EventPlan {
 
   function validQuantity(meter: SimulatedMeter): string {
     if (meter.aggregation === "count") return String(1 + random.below(3));
+    if (meter.aggregation === "unique_count") return "1";
     const whole = String(random.below(50));
     const decimals = random.below(meter.precision + 1);
     return decimals === 0 ? whole : `${whole}.${String(random.below(10 ** decimals)).padStart(decimals, "0")}`;
+  }
+
+  /** A millisecond of the current period no other sequence gets (unless the period is younger than the run's sends). */
+  function distinctEventTime(sequence: number): number {
+    const latest = Math.min(serverTime.nowMs() - LATE_MARGIN_MS, serverTime.periodEndMs - 1);
+    return Math.max(serverTime.periodStartMs, latest - sequence);
   }
 
   /** Uniform between the period's start and a minute before the server's now, and never outside the period. */

@@ -67,10 +67,16 @@ export interface ExpectedUsage {
   customerId: string;
   meterKey: string;
   period: string;
+  /** The line's values of the meter's dimensions; {} for a meter without dimensions. */
+  dimensions: Record<string, string>;
   /** The sum of the quantities. */
   sum: Decimal;
   /** The number of distinct events. */
   count: number;
+  /** The distinct values of the events' attributes, by attribute key (what a UNIQUE_COUNT meter counts). */
+  valuesOf: Map<string, Set<string>>;
+  /** The greatest event_time sent (events left to the server's clock are not counted), and the quantities sent with it. */
+  latest: { eventTimeMs: number; quantities: Decimal[] } | undefined;
 }
 
 /** Collects every answer of a run and judges it. */
@@ -255,10 +261,28 @@ export function createObservations() {
       for (const state of events.values()) {
         const { event } = state;
         if (state.recordId === undefined || state.period === undefined || (event.kind !== "fresh" && event.kind !== "late")) continue;
-        const key = `${event.customerId}\u0000${event.meterKey}\u0000${state.period}`;
-        const usage = byKey.get(key) ?? { customerId: event.customerId, meterKey: event.meterKey, period: state.period, sum: Decimal.ZERO, count: 0 };
-        usage.sum = usage.sum.add(Decimal.parse(event.quantity)!);
+        const key = `${event.customerId}\u0000${event.meterKey}\u0000${state.period}\u0000${JSON.stringify(event.dimensions)}`;
+        const usage = byKey.get(key) ?? {
+          customerId: event.customerId,
+          meterKey: event.meterKey,
+          period: state.period,
+          dimensions: event.dimensions,
+          sum: Decimal.ZERO,
+          count: 0,
+          valuesOf: new Map<string, Set<string>>(),
+          latest: undefined,
+        };
+        const quantity = Decimal.parse(event.quantity)!;
+        usage.sum = usage.sum.add(quantity);
         usage.count++;
+        for (const [attribute, value] of Object.entries(event.attributes)) {
+          const values = usage.valuesOf.get(attribute) ?? new Set<string>();
+          usage.valuesOf.set(attribute, values.add(value));
+        }
+        if (event.eventTimeMs !== undefined) {
+          if (usage.latest === undefined || event.eventTimeMs > usage.latest.eventTimeMs) usage.latest = { eventTimeMs: event.eventTimeMs, quantities: [quantity] };
+          else if (event.eventTimeMs === usage.latest.eventTimeMs) usage.latest.quantities.push(quantity);
+        }
         byKey.set(key, usage);
       }
       return [...byKey.values()];

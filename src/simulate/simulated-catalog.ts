@@ -13,18 +13,32 @@ export interface SimulatedTier {
 /** How a simulated price's tiers price a quantity (DESIGN.md, "Prices"). */
 export type SimulatedModel = "graduated" | "volume" | "package";
 
-/** A meter the simulator creates, with the one USD price it gives it. */
-export interface SimulatedMeter {
-  key: string;
-  displayName: string;
-  unit: string;
-  aggregation: "sum" | "count";
-  /** Digits allowed after the point in a quantity; 0 = whole units only (created with whole_units). */
-  precision: number;
+/** The terms of one simulated USD price. */
+export interface SimulatedTerms {
   model: SimulatedModel;
   tiers: SimulatedTier[];
   /** Units per package: the package model only. */
   packageSize?: string;
+}
+
+/** A meter the simulator creates, with its USD catalog price (and the dimension and customer prices beside it). */
+export interface SimulatedMeter extends SimulatedTerms {
+  key: string;
+  displayName: string;
+  unit: string;
+  aggregation: "sum" | "count" | "unique_count" | "latest";
+  /** Digits allowed after the point in a quantity; 0 = whole units only (created with whole_units). */
+  precision: number;
+  /** Attribute keys the usage is split by; [] for none. */
+  dimensions: string[];
+  /** The values each dimension's events pick from. */
+  dimensionValues: Record<string, string[]>;
+  /** unique_count: the attribute counted, and how many values its events pick from. */
+  uniqueAttribute?: { key: string; values: number };
+  /** Prices of the meter's usage with these dimension values (more specific than the catalog price). */
+  dimensionPrices: (SimulatedTerms & { dimensionValues: Record<string, string> })[];
+  /** Prices for one customer (external id), without dimension_values. */
+  customerPrices: (SimulatedTerms & { customer: string })[];
 }
 
 /**
@@ -71,8 +85,8 @@ const GRADUATED_FEE_TIERS: SimulatedTier[] = [
 /**
  * The run's catalog: meters `sim-<runId>-m<i>` (even: SUM with 3 decimals,
  * odd: COUNT; m0 with graduated tiers, m1 priced by packages, m2 by volume,
- * m3 graduated with flat fees, the others flat) and USD customers
- * `sim-<runId>-c<i>`.
+ * m3 graduated with flat fees, the others flat), the three meters of
+ * pricingMeters, and USD customers `sim-<runId>-c<i>`.
  */
 export function planCatalog(runId: string, meterCount: number, customerCount: number): SimulatedCatalog {
   const prefix = `sim-${runId}`;
@@ -85,17 +99,54 @@ export function planCatalog(runId: string, meterCount: number, customerCount: nu
       unit: sum ? "GB-hour" : "request",
       aggregation: sum ? "sum" : "count",
       precision: sum ? 3 : 0,
+      dimensions: [],
+      dimensionValues: {},
+      dimensionPrices: [],
+      customerPrices: [],
       ...pricing(index, flat),
     };
   });
-  return {
-    runId,
-    currencyCode: "USD",
-    minorUnitDigits: 2,
-    meters,
-    customers: Array.from({ length: customerCount }, (_, index) => `${prefix}-c${index}`),
-    unknownMeterKey: `${prefix}-unknown`,
-  };
+  const customers = Array.from({ length: customerCount }, (_, index) => `${prefix}-c${index}`);
+  meters.push(...pricingMeters(prefix, customers[0]!));
+  return { runId, currencyCode: "USD", minorUnitDigits: 2, meters, customers, unknownMeterKey: `${prefix}-unknown` };
+}
+
+/**
+ * The meters of issue 18, beside the others: a SUM meter split by region (a
+ * graduated catalog price, a volume price for region "eu" and, for the first
+ * customer, a price of its own that covers its regions other than "eu": the
+ * eu price is more specific), a UNIQUE_COUNT meter of users, and a LATEST
+ * gauge.
+ */
+function pricingMeters(prefix: string, firstCustomer: string): SimulatedMeter[] {
+  const plain = { dimensions: [], dimensionValues: {}, dimensionPrices: [], customerPrices: [] };
+  return [
+    {
+      key: `${prefix}-vm`,
+      displayName: "Simulated VM hours by region",
+      unit: "hour",
+      aggregation: "sum",
+      precision: 3,
+      model: "graduated",
+      tiers: GRADUATED_TIERS,
+      dimensions: ["region"],
+      dimensionValues: { region: ["eu", "us", "ap"] },
+      dimensionPrices: [{ dimensionValues: { region: "eu" }, model: "volume", tiers: VOLUME_TIERS }],
+      customerPrices: [{ customer: firstCustomer, model: "graduated", tiers: [{ upTo: undefined, unitAmount: "0.009" }] }],
+    },
+    {
+      ...plain,
+      key: `${prefix}-users`,
+      displayName: "Simulated active users",
+      unit: "user",
+      aggregation: "unique_count",
+      precision: 0,
+      model: "graduated",
+      tiers: GRADUATED_FEE_TIERS,
+      uniqueAttribute: { key: "user", values: 25 },
+    },
+    { ...plain, key: `${prefix}-gauge`, displayName: "Simulated stored GB (latest)", unit: "GB", aggregation: "latest", precision: 3, model: "graduated", tiers: [{ upTo: undefined, unitAmount: "0.045" }] },
+  ];
 }
 
 /** Meter `index`'s price: one of each model on the first four meters, flat on the rest. */
@@ -112,6 +163,22 @@ function pricing(index: number, flat: string): Pick<SimulatedMeter, "model" | "t
     default:
       return { model: "graduated", tiers: [{ upTo: undefined, unitAmount: flat }] };
   }
+}
+
+const AGGREGATIONS: Record<SimulatedMeter["aggregation"], Aggregation> = {
+  sum: Aggregation.SUM,
+  count: Aggregation.COUNT,
+  unique_count: Aggregation.UNIQUE_COUNT,
+  latest: Aggregation.LATEST,
+};
+
+/** A price's terms as CreatePrice takes them. */
+function priceTerms(terms: SimulatedTerms) {
+  return {
+    model: PRICING_MODELS[terms.model],
+    tiers: terms.tiers.map((tier) => ({ upTo: tier.upTo ?? "", unitAmount: tier.unitAmount, flatAmount: tier.flatAmount ?? "" })),
+    packageSize: terms.packageSize ?? "",
+  };
 }
 
 const PRICING_MODELS: Record<SimulatedModel, PricingModel> = {
@@ -136,21 +203,23 @@ export async function setUpCatalog(client: BillingClient, catalog: SimulatedCata
         key: meter.key,
         displayName: meter.displayName,
         unit: meter.unit,
-        aggregation: meter.aggregation === "sum" ? Aggregation.SUM : Aggregation.COUNT,
+        aggregation: AGGREGATIONS[meter.aggregation],
         precision: meter.precision,
         wholeUnits: meter.precision === 0,
+        uniqueAttribute: meter.uniqueAttribute?.key ?? "",
+        dimensions: meter.dimensions,
       },
     });
     await client.createPrice({
       requestId: setupId(`price-${meter.key}`),
-      price: {
-        meterKey: meter.key,
-        currencyCode: catalog.currencyCode,
-        model: PRICING_MODELS[meter.model],
-        tiers: meter.tiers.map((tier) => ({ upTo: tier.upTo ?? "", unitAmount: tier.unitAmount, flatAmount: tier.flatAmount ?? "" })),
-        packageSize: meter.packageSize ?? "",
-      },
+      price: { meterKey: meter.key, currencyCode: catalog.currencyCode, ...priceTerms(meter) },
     });
+    for (const [index, price] of meter.dimensionPrices.entries()) {
+      await client.createPrice({
+        requestId: setupId(`price-${meter.key}-d${index}`),
+        price: { meterKey: meter.key, currencyCode: catalog.currencyCode, dimensionValues: price.dimensionValues, ...priceTerms(price) },
+      });
+    }
   });
   await runConcurrently(catalog.customers, concurrency, async (externalId, index) => {
     await client.createCustomer({
@@ -162,4 +231,13 @@ export async function setUpCatalog(client: BillingClient, catalog: SimulatedCata
       throw new Error(`run id "${catalog.runId}" was used before: customer ${externalId} already has usage this period; choose another --run-id or leave it out`);
     }
   });
+  // Customer prices name their customer by external id, so they come once the customers exist.
+  for (const meter of catalog.meters) {
+    for (const [index, price] of meter.customerPrices.entries()) {
+      await client.createPrice({
+        requestId: setupId(`price-${meter.key}-c${index}`),
+        price: { meterKey: meter.key, currencyCode: catalog.currencyCode, customerId: price.customer, ...priceTerms(price) },
+      });
+    }
+  }
 }

@@ -14,6 +14,7 @@ export function usageRequest(event: SimulatedEvent): MessageInitShape<typeof Rec
     meterKey: event.meterKey,
     quantity: event.quantity,
     eventTime: event.eventTimeMs === undefined ? undefined : timestampFromMs(event.eventTimeMs),
+    attributes: event.attributes,
   };
 }
 

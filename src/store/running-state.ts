@@ -29,6 +29,8 @@ import {
 
 /** Where an event of a meter without dimensions, unique attribute or latest event counts: its meter's totals alone. */
 export const PLAIN_KEYS: AggregationKeys = { dimensionValues: [], uniqueValue: null, tracksLatest: false };
+/** Where an event of a LATEST meter without dimensions counts. */
+export const LATEST_KEYS: AggregationKeys = { dimensionValues: [], uniqueValue: null, tracksLatest: true };
 
 /** A totals row's key: [tenant, customerId, period, meterKey, dimensionKey]. */
 export type TotalsKey = readonly [string, string, string, string, string];

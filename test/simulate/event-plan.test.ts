@@ -44,11 +44,30 @@ describe("createEventPlan", () => {
   });
 
   it("puts late events in the server's period, at least a minute before its now, and future ones past the 5 minutes allowed", () => {
+    const gaugeTimes = new Set<number>();
     for (const send of plan("time", 3000)) {
-      const { kind, eventTimeMs } = send.event;
-      if (kind === "late") assert.ok(eventTimeMs! >= serverTime.periodStartMs && eventTimeMs! <= NOW - 60_000);
+      const { kind, eventTimeMs, meterKey } = send.event;
+      const latest = catalog.meters.find((meter) => meter.key === meterKey)?.aggregation === "latest";
+      if (kind === "late" || (latest && kind !== "future-time")) assert.ok(eventTimeMs! >= serverTime.periodStartMs && eventTimeMs! <= NOW - 60_000);
       else if (kind === "future-time") assert.ok(eventTimeMs! > NOW + 5 * 60_000);
-      else assert.equal(eventTimeMs, undefined);
+      // (An unknown meter's event may have been planned for the LATEST meter, with its time.)
+      else if (kind !== "unknown-meter") assert.equal(eventTimeMs, undefined);
+      if (latest && !send.duplicate && kind !== "future-time") {
+        // Each event of a LATEST meter has a time of its own, so which one is the latest never depends on commit order.
+        assert.ok(!gaugeTimes.has(eventTimeMs!), `event time ${eventTimeMs} given twice`);
+        gaugeTimes.add(eventTimeMs!);
+      }
+    }
+    assert.ok(gaugeTimes.size > 50);
+  });
+
+  it("sends each meter's dimensions and unique attribute, so no valid event is refused DIMENSION_REQUIRED", () => {
+    for (const { event } of plan("attributes", 2000)) {
+      const meter = catalog.meters.find((candidate) => candidate.key === event.meterKey);
+      if (meter === undefined) continue;
+      for (const dimension of meter.dimensions) assert.equal(event.attributes[dimension], event.dimensions[dimension]);
+      assert.deepEqual(Object.keys(event.dimensions), meter.dimensions);
+      if (meter.uniqueAttribute !== undefined) assert.match(event.attributes[meter.uniqueAttribute.key]!, /^u\d+$/);
     }
   });
 

@@ -9,7 +9,7 @@ import { createObservations } from "../../src/simulate/observations.js";
 
 let sequence = 0;
 function send(event: Partial<SimulatedEvent>, duplicate = false): PlannedSend {
-  const full: SimulatedEvent = { requestId: `e${sequence}`, customerId: "c0", meterKey: "m0", quantity: "1.5", eventTimeMs: undefined, kind: "fresh", ...event };
+  const full: SimulatedEvent = { requestId: `e${sequence}`, customerId: "c0", meterKey: "m0", quantity: "1.5", eventTimeMs: undefined, kind: "fresh", attributes: {}, dimensions: {}, ...event };
   return { sequence: sequence++, event: full, duplicate };
 }
 

@@ -123,7 +123,8 @@ describe("tally simulate", () => {
       async beforeCheck({ catalog, client }) {
         const customerId = catalog.customers[0]!;
         const { records } = await client.listUsageRecords({ customerId, pageSize: 100 });
-        const record = records.find((candidate) => !Decimal.parse(candidate.quantity)!.isZero());
+        // A SUM or COUNT meter's event (m0, m1, ...): voiding one of a UNIQUE_COUNT or LATEST meter may change no line.
+        const record = records.find((candidate) => !Decimal.parse(candidate.quantity)!.isZero() && /-m\d+$/.test(candidate.meterKey));
         assert.ok(record !== undefined, "the customer has usage to void");
         await client.voidUsage({ requestId: record.requestId, reason: "voided behind the simulator's back" });
         voided = { customerId, meterKey: record.meterKey };

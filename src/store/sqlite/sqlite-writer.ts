@@ -7,7 +7,7 @@ import type { Meter } from "../../domain/meter.js";
 import { type NewUsageRecord, type UsageTotals, usageDifferences } from "../../domain/usage-record.js";
 import { createGroupState } from "./group-totals.js";
 import { storageFault } from "./storage-faults.js";
-import { PLAIN_KEYS, recordingChanges, type RunningStateChanges, type RunningStateView, voidingChanges, voidNeedsRemaining } from "../running-state.js";
+import { LATEST_KEYS, PLAIN_KEYS, recordingChanges, type RunningStateChanges, type RunningStateView, voidingChanges, voidNeedsRemaining } from "../running-state.js";
 import { type Row, TOTALS_VALUE_COLUMNS, USAGE_COLUMNS, USAGE_FROM, toMeter, toTotals, toUsageRecord, totalsColumns } from "../store-rows.js";
 import { type CreateReply, type UsageEventMessage, type UsageEventReply, usageEventOf, type VoidReply, type WriteOp, type WriteReply, type WriteReplyValue } from "./write-messages.js";
 
@@ -182,10 +182,17 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     return meter;
   }
 
-  /** Where an event counts (its meter's dimensions and unique attribute); a plain event of an unknown meter counts in its meter's totals alone. */
-  function keysOf(scope: string, meterKey: string, attributes: Record<string, string>): AggregationKeys | Failure {
+  /**
+   * Where an event counts (its meter's dimensions and unique attribute); an
+   * event of an unknown meter counts in its meter's totals alone. The
+   * attributes (JSON text, or already parsed) are parsed only for a meter that
+   * aggregates by them.
+   */
+  function keysOf(scope: string, meterKey: string, attributes: string | Record<string, string>): AggregationKeys | Failure {
     const meter = meterOf(scope, meterKey);
-    return meter === undefined ? PLAIN_KEYS : aggregationKeysOf(meter, attributes);
+    if (meter === undefined) return PLAIN_KEYS;
+    if (meter.dimensions.length === 0 && meter.aggregation !== "unique_count") return meter.aggregation === "latest" ? LATEST_KEYS : PLAIN_KEYS;
+    return aggregationKeysOf(meter, typeof attributes === "string" ? (JSON.parse(attributes) as Record<string, string>) : attributes);
   }
 
 
@@ -267,7 +274,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     let changes: RunningStateChanges | Failure;
     if (event.refusal !== undefined) changes = event.refusal;
     else {
-      const keys = event.attributes === "{}" ? keysOf(scope, event.meterKey, {}) : keysOf(scope, event.meterKey, JSON.parse(event.attributes) as Record<string, string>);
+      const keys = keysOf(scope, event.meterKey, event.attributes);
       changes = "reason" in keys ? keys : recordingChanges(state.view, scope, record, keys);
     }
     if (!("reason" in changes) && insertEvent(scope, event)) {
