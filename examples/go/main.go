@@ -1,6 +1,7 @@
 // Tally from Go with grpc-go: create a customer, record usage with a request
 // id, retry it, see the refusals a caller must handle, and print the current
-// bill.
+// bill; then price a meter per region, with a region's price and one
+// customer's own price, and print that customer's bill line by line.
 //
 //	go -C examples/go run . localhost:8080 example-go
 package main
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -118,6 +120,57 @@ func main() {
 	fmt.Printf("bill %s %s total %s\n", bill.GetPeriod(), bill.GetCurrencyCode(), bill.GetTotal())
 	for _, line := range bill.GetLines() {
 		fmt.Printf("  %s %s %s\n", line.GetMeterKey(), line.GetQuantity(), line.GetAmount())
+	}
+
+	// A meter billed per region: the catalog's price, a price for region "eu" (the most specific
+	// dimension_values a line holds wins) and one customer's own price (it wins over the catalog's).
+	must(catalog.CreateMeter(ctx, &billingv1.CreateMeterRequest{RequestId: "example-vm-meter", Meter: &billingv1.Meter{
+		Key: "example-vm-hours", DisplayName: "Example VM hours", Unit: "hour",
+		Aggregation: billingv1.Aggregation_AGGREGATION_SUM, Precision: 3, Dimensions: []string{"region"},
+	}}))
+	must(catalog.CreatePrice(ctx, &billingv1.CreatePriceRequest{RequestId: "example-vm-price", Price: &billingv1.Price{
+		MeterKey: "example-vm-hours", CurrencyCode: "USD", Tiers: []*billingv1.PriceTier{{UnitAmount: "0.10"}},
+	}}))
+	must(catalog.CreatePrice(ctx, &billingv1.CreatePriceRequest{RequestId: "example-vm-price-eu", Price: &billingv1.Price{
+		MeterKey: "example-vm-hours", CurrencyCode: "USD", DimensionValues: map[string]string{"region": "eu"},
+		Model: billingv1.PricingModel_PRICING_MODEL_VOLUME, Tiers: []*billingv1.PriceTier{
+			{UpTo: "100", UnitAmount: "0.12"},
+			{UnitAmount: "0.09", FlatAmount: "10"},
+		},
+	}}))
+	regional := customerRef + "-regions"
+	must(customers.CreateCustomer(ctx, &billingv1.CreateCustomerRequest{
+		RequestId: "example-customer-" + regional,
+		Customer:  &billingv1.Customer{ExternalId: regional, DisplayName: "Example " + regional, CurrencyCode: "USD"},
+	}))
+	must(catalog.CreatePrice(ctx, &billingv1.CreatePriceRequest{RequestId: "example-vm-price-" + regional, Price: &billingv1.Price{
+		MeterKey: "example-vm-hours", CurrencyCode: "USD", CustomerId: regional, Tiers: []*billingv1.PriceTier{{UnitAmount: "0.07"}},
+	}}))
+	// eu: 150 x 0.09 + 10 = 23.50 (the eu price); us: 100 x 0.07 = 7.00 (the customer's own)
+	for _, regionUsage := range [][2]string{{"eu", "150"}, {"us", "100"}} {
+		must(usage.RecordUsage(ctx, &billingv1.RecordUsageRequest{
+			RequestId: "example-vm-" + regional + "-" + regionUsage[0], CustomerId: regional, MeterKey: "example-vm-hours",
+			Quantity: regionUsage[1], Attributes: map[string]string{"region": regionUsage[0]},
+		}))
+	}
+	if _, err := usage.RecordUsage(ctx, &billingv1.RecordUsageRequest{
+		RequestId: "example-vm-" + regional + "-none", CustomerId: regional, MeterKey: "example-vm-hours", Quantity: "1",
+	}); err != nil {
+		fmt.Printf("missing dimension refused: %s\n", refusal(err))
+	}
+	regionalBill := must(billing.GetCurrentBill(ctx, &billingv1.GetCurrentBillRequest{CustomerId: regional})).GetBill()
+	fmt.Printf("regional bill total %s\n", regionalBill.GetTotal())
+	for _, line := range regionalBill.GetLines() {
+		keys := make([]string, 0, len(line.GetDimensions()))
+		for key := range line.GetDimensions() {
+			keys = append(keys, key)
+		}
+		sort.Strings(keys)
+		dimensions := make([]string, len(keys))
+		for index, key := range keys {
+			dimensions[index] = key + "=" + line.GetDimensions()[key]
+		}
+		fmt.Printf("  %s %s %s %s price v%d\n", line.GetMeterKey(), strings.Join(dimensions, ","), line.GetQuantity(), line.GetAmount(), line.GetPriceVersion())
 	}
 }
 

@@ -1,6 +1,7 @@
 """Tally from Python with grpcio: create a customer, record usage with a
 request id, retry it, see the refusals a caller must handle, and print the
-current bill.
+current bill; then price a meter per region, with a region's price and one
+customer's own price, and print that customer's bill line by line.
 
     pip install -r examples/python/requirements.txt
     python3 examples/python/record_usage.py localhost:8080 example-python
@@ -95,6 +96,49 @@ def main(target: str, customer_ref: str) -> None:
         print(f"bill {bill.period} {bill.currency_code} total {bill.total}")
         for line in bill.lines:
             print(f"  {line.meter_key} {line.quantity} {line.amount}")
+
+        # A meter billed per region: the catalog's price, a price for region "eu" (the most specific
+        # dimension_values a line holds wins) and one customer's own price (it wins over the catalog's).
+        catalog_stub.CreateMeter(catalog.CreateMeterRequest(
+            request_id="example-vm-meter",
+            meter=catalog.Meter(key="example-vm-hours", display_name="Example VM hours", unit="hour",
+                                aggregation=catalog.AGGREGATION_SUM, precision=3, dimensions=["region"])), metadata=auth)
+        catalog_stub.CreatePrice(catalog.CreatePriceRequest(
+            request_id="example-vm-price",
+            price=catalog.Price(meter_key="example-vm-hours", currency_code="USD",
+                                tiers=[catalog.PriceTier(unit_amount="0.10")])), metadata=auth)
+        catalog_stub.CreatePrice(catalog.CreatePriceRequest(
+            request_id="example-vm-price-eu",
+            price=catalog.Price(meter_key="example-vm-hours", currency_code="USD", dimension_values={"region": "eu"},
+                                model=catalog.PRICING_MODEL_VOLUME, tiers=[
+                                    catalog.PriceTier(up_to="100", unit_amount="0.12"),
+                                    catalog.PriceTier(unit_amount="0.09", flat_amount="10"),
+                                ])), metadata=auth)
+        regional = f"{customer_ref}-regions"
+        customer_stub.CreateCustomer(customers.CreateCustomerRequest(
+            request_id=f"example-customer-{regional}",
+            customer=customers.Customer(external_id=regional, display_name=f"Example {regional}",
+                                        currency_code="USD")), metadata=auth)
+        catalog_stub.CreatePrice(catalog.CreatePriceRequest(
+            request_id=f"example-vm-price-{regional}",
+            price=catalog.Price(meter_key="example-vm-hours", currency_code="USD", customer_id=regional,
+                                tiers=[catalog.PriceTier(unit_amount="0.07")])), metadata=auth)
+        # eu: 150 x 0.09 + 10 = 23.50 (the eu price); us: 100 x 0.07 = 7.00 (the customer's own)
+        for region, quantity in (("eu", "150"), ("us", "100")):
+            usage_stub.RecordUsage(usage.RecordUsageRequest(
+                request_id=f"example-vm-{regional}-{region}", customer_id=regional, meter_key="example-vm-hours",
+                quantity=quantity, attributes={"region": region}), metadata=auth)
+        try:
+            usage_stub.RecordUsage(usage.RecordUsageRequest(
+                request_id=f"example-vm-{regional}-none", customer_id=regional, meter_key="example-vm-hours",
+                quantity="1"), metadata=auth)
+        except grpc.RpcError as error:
+            print(f"missing dimension refused: {refusal(error)}")
+        bill = billing_stub.GetCurrentBill(billing.GetCurrentBillRequest(customer_id=regional), metadata=auth).bill
+        print(f"regional bill total {bill.total}")
+        for line in bill.lines:
+            dimensions = ",".join(f"{key}={value}" for key, value in sorted(line.dimensions.items()))
+            print(f"  {line.meter_key} {dimensions} {line.quantity} {line.amount} price v{line.price_version}")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,14 @@ const EXAMPLE_OUTPUT = [
   /^ {2}example-requests 1500 12\.50$/m,
 ];
 
+/** What the Python and Go examples print of a meter priced per region, with a region's price and a customer's own. */
+const DIMENSION_OUTPUT = [
+  /^missing dimension refused: INVALID_ARGUMENT DIMENSION_REQUIRED fields=attributes$/m,
+  /^regional bill total 30\.50$/m,
+  /^ {2}example-vm-hours region=eu 150 23\.50 price v1$/m,
+  /^ {2}example-vm-hours region=us 100 7\.00 price v1$/m,
+];
+
 // Callers in every language, through the exact commands the README gives:
 // only the port differs. scripts/interop-tools.sh installs grpcurl and the
 // Python virtualenv (npm run test:interop runs it first).
@@ -70,6 +78,7 @@ describe("the README's walkthroughs against a live server", () => {
         assert.equal(last.code, 0, `${command}\n${last.output}`);
       }
       for (const line of EXAMPLE_OUTPUT) assert.match(last.output, line);
+      if (language !== "typescript") for (const line of DIMENSION_OUTPUT) assert.match(last.output, line);
     });
   }
 
