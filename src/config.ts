@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { DEFAULT_MAX_DIMENSION_COMBINATIONS } from "./domain/dimensions.js";
 import { DEFAULT_TENANT_QUOTAS, type TenantQuotas } from "./domain/quotas.js";
 import { MAX_EVENT_TIME_AHEAD_MS, type TimeRules } from "./domain/time-rules.js";
 import type { SimulationOptions } from "./simulate/simulation-options.js";
@@ -106,6 +107,12 @@ export interface ServeConfig {
   /** Most API keys one tenant may have, revoked ones included (`tally keys create`). Default 1000 (TALLY_MAX_API_KEYS_PER_TENANT). */
   maxApiKeysPerTenant: number;
   /**
+   * Most combinations of dimension values with usage one customer's meter may have in a period (each a
+   * bill line); an event opening one more is RESOURCE_EXHAUSTED / DIMENSION_COMBINATIONS_EXCEEDED.
+   * Default 1000 (TALLY_MAX_DIMENSION_COMBINATIONS).
+   */
+  maxDimensionCombinations: number;
+  /**
    * Connect JSON requests may carry fields their message does not define (ignored), for clients built
    * against a newer contract. Default false: such a field is INVALID_ARGUMENT, reason UNKNOWN_FIELD
    * (TALLY_ALLOW_UNKNOWN_JSON_FIELDS=true).
@@ -155,6 +162,7 @@ export const SERVE_DEFAULTS: Readonly<Omit<ServeConfig, "bootstrapKey" | "tlsCer
   maxMetersPerTenant: DEFAULT_TENANT_QUOTAS.meters,
   maxPricesPerTenant: DEFAULT_TENANT_QUOTAS.prices,
   maxApiKeysPerTenant: DEFAULT_TENANT_QUOTAS.apiKeys,
+  maxDimensionCombinations: DEFAULT_MAX_DIMENSION_COMBINATIONS,
   allowUnknownJsonFields: false,
 };
 
@@ -326,6 +334,10 @@ export function serveOptions(): Option[] {
       .default(defaults.maxPricesPerTenant)
       .argParser(positiveInteger),
     maxApiKeysPerTenantOption(),
+    new Option("--max-dimension-combinations <n>", "most combinations of dimension values with usage one customer's meter may have in a period (each a bill line)")
+      .env("TALLY_MAX_DIMENSION_COMBINATIONS")
+      .default(defaults.maxDimensionCombinations)
+      .argParser(positiveInteger),
     new Option("--allow-unknown-json-fields", "ignore Connect JSON fields the request message does not define, instead of refusing them")
       .env("TALLY_ALLOW_UNKNOWN_JSON_FIELDS")
       .default(defaults.allowUnknownJsonFields),

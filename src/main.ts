@@ -21,7 +21,7 @@ import { openSqliteStore } from "./store/sqlite/sqlite-store.js";
 /** The store behind `--db`: a postgres:// (or postgresql://) URL opens the PostgreSQL store; anything else is a SQLite file. */
 export async function openStore(
   db: string,
-  options: { onGroupCommitted?: (writes: number, seconds: number) => void; quotas?: TenantQuotas } = {},
+  options: { onGroupCommitted?: (writes: number, seconds: number) => void; quotas?: TenantQuotas; maxDimensionCombinations?: number } = {},
 ): Promise<Store> {
   return isPostgresUrl(db) ? openPostgresStore({ url: db, ...options }) : openSqliteStore({ path: db, ...options });
 }
@@ -67,7 +67,11 @@ export async function startTally(config: ServeConfig, logger: Logger, dependenci
   const metrics = createMetrics({ databaseBytes: () => store.storageBytes() });
   let store: Store;
   try {
-    store = await openStore(config.db, { onGroupCommitted: metrics.groupCommitted, quotas: tenantQuotas(config) });
+    store = await openStore(config.db, {
+      onGroupCommitted: metrics.groupCommitted,
+      quotas: tenantQuotas(config),
+      maxDimensionCombinations: config.maxDimensionCombinations,
+    });
   } catch (error) {
     throw databaseStartupError(withoutPassword(config.db), error);
   }

@@ -69,6 +69,11 @@ export const REASONS: Record<ApiReason, { code: Code; meaning: string }> = {
     code: Code.InvalidArgument,
     meaning: "The usage event lacks an attribute its meter aggregates by: one of the meter's dimensions, or a UNIQUE_COUNT meter's unique_attribute. Nothing was recorded.",
   },
+  DIMENSION_COMBINATIONS_EXCEEDED: {
+    code: Code.ResourceExhausted,
+    meaning:
+      "The usage event would give its meter more combinations of dimension values with usage for the customer in the period than --max-dimension-combinations allows (each is a bill line); nothing was recorded. Retrying does not help.",
+  },
   API_KEY_MISSING: { code: Code.Unauthenticated, meaning: "The call carries no `authorization: Bearer <key>` header." },
   API_KEY_INVALID: { code: Code.Unauthenticated, meaning: "The API key is unknown or revoked." },
   ROLE_NOT_PERMITTED: { code: Code.PermissionDenied, meaning: "The key's role does not allow this method (see the roles table)." },

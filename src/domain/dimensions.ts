@@ -33,6 +33,22 @@ export function aggregationKeysOf(meter: Meter, attributes: Record<string, strin
   return { dimensionValues, uniqueValue, tracksLatest: meter.aggregation === "latest" };
 }
 
+/**
+ * The most combinations of dimension values with live usage one customer's
+ * meter may have in a period, by default (`--max-dimension-combinations`):
+ * each is a bill line, so this bounds a bill at (meters x it) lines.
+ */
+export const DEFAULT_MAX_DIMENSION_COMBINATIONS = 1_000;
+
+/** DIMENSION_COMBINATIONS_EXCEEDED: an event would open one combination more than `limit`; nothing was recorded. */
+export function combinationsExceeded(meterKey: string, limit: number): Failure {
+  return failure(
+    "DIMENSION_COMBINATIONS_EXCEEDED",
+    `meter "${meterKey}" already has ${limit} combinations of dimension values with usage for this customer in this period, the most allowed`,
+    "attributes",
+  );
+}
+
 function dimensionRequired(meter: Meter, attribute: string): Failure {
   return failure("DIMENSION_REQUIRED", `meter "${meter.key}" needs the attribute "${attribute}" on every event`, "attributes");
 }

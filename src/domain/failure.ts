@@ -38,7 +38,9 @@ export type FailureReason =
   /** The tenant already holds as many of the resource as its quota allows. */
   | "QUOTA_EXCEEDED"
   /** A usage event lacks an attribute its meter aggregates by (a dimension, or the unique attribute). */
-  | "DIMENSION_REQUIRED";
+  | "DIMENSION_REQUIRED"
+  /** A usage event would give its meter more combinations of dimension values in the period than allowed. */
+  | "DIMENSION_COMBINATIONS_EXCEEDED";
 
 /** One field at fault, with its path in the request (e.g. "requests[3].quantity"). */
 export interface FieldViolation {

@@ -71,6 +71,8 @@ export interface UsageTotals {
   distinct: number;
   /** latest meters: the live event with the greatest event_time (ties: recorded last); null otherwise or when none. */
   latest: LatestEvent | null;
+  /** A dimensioned meter's own totals: how many combinations of its values have live usage (bill lines); 0 otherwise. */
+  combinations: number;
 }
 
 /** What one event changes in a totals row, beyond its quantity. */
@@ -81,6 +83,8 @@ export interface TotalsChange {
   distinctChanged?: boolean;
   /** latest meters: the row tracks the latest event. */
   tracksLatest?: boolean;
+  /** A meter's own totals: the event is the first live one of its combination (adding), or was the last (removing). */
+  combinationChanged?: boolean;
 }
 
 /** The most digits before the point a running total may reach. */
@@ -88,7 +92,7 @@ export const MAX_TOTAL_INTEGER_DIGITS = 20;
 
 /** Totals with no event yet. */
 export function emptyTotals(customerId: string, meterKey: string, period: BillingPeriod, dimensionValues: string[] = []): UsageTotals {
-  return { customerId, meterKey, period, dimensionValues, sum: Decimal.ZERO, count: 0, max: Decimal.ZERO, distinct: 0, latest: null };
+  return { customerId, meterKey, period, dimensionValues, sum: Decimal.ZERO, count: 0, max: Decimal.ZERO, distinct: 0, latest: null, combinations: 0 };
 }
 
 /**
@@ -118,6 +122,7 @@ export function addToTotals(totals: UsageTotals | undefined, record: NewUsageRec
     max: current.max.max(record.quantity),
     distinct: change.distinctChanged === true ? current.distinct + 1 : current.distinct,
     latest,
+    combinations: change.combinationChanged === true ? current.combinations + 1 : current.combinations,
   };
 }
 
@@ -129,6 +134,8 @@ export interface Remaining {
   latest: LatestEvent | null;
   /** unique_count: the voided event's value is live no more in this row. */
   distinctChanged: boolean;
+  /** A meter's own totals: the voided event was its combination's last live one. */
+  combinationChanged?: boolean;
 }
 
 /**
@@ -145,6 +152,7 @@ export function removeFromTotals(totals: UsageTotals, quantity: Decimal, remaini
     max: remaining.max,
     distinct: remaining.distinctChanged ? totals.distinct - 1 : totals.distinct,
     latest: remaining.latest,
+    combinations: remaining.combinationChanged === true ? totals.combinations - 1 : totals.combinations,
   };
 }
 
@@ -207,7 +215,7 @@ export function recomputeTotals(records: readonly NewUsageRecord[], meterOf: Met
   const meterTotals = new Map<string, UsageTotals>();
   const combinationTotals = new Map<string, UsageTotals>();
   const liveValues = new Map<string, number>();
-  const add = (rows: Map<string, UsageTotals>, rowKey: string, record: NewUsageRecord, dimensionValues: string[], keys: AggregationKeys | null) => {
+  const add = (rows: Map<string, UsageTotals>, rowKey: string, record: NewUsageRecord, dimensionValues: string[], keys: AggregationKeys | null, combinationChanged = false) => {
     let distinctChanged = false;
     if (keys?.uniqueValue != null) {
       const valueKey = `${rowKey}\u0000${keys.uniqueValue}`;
@@ -215,7 +223,7 @@ export function recomputeTotals(records: readonly NewUsageRecord[], meterOf: Met
       liveValues.set(valueKey, live + 1);
       distinctChanged = live === 0;
     }
-    const next = addToTotals(rows.get(rowKey), record, { dimensionValues, distinctChanged, tracksLatest: keys?.tracksLatest ?? false });
+    const next = addToTotals(rows.get(rowKey), record, { dimensionValues, distinctChanged, tracksLatest: keys?.tracksLatest ?? false, combinationChanged });
     if ("reason" in next) throw new RangeError(next.message);
     rows.set(rowKey, next);
   };
@@ -225,10 +233,9 @@ export function recomputeTotals(records: readonly NewUsageRecord[], meterOf: Met
     if (found !== null && "reason" in found) throw new RangeError(found.message);
     const keys = found;
     const key = `${record.customerId}\u0000${record.meterKey}\u0000${record.period}`;
-    add(meterTotals, key, record, [], keys);
-    if (keys !== null && keys.dimensionValues.length > 0) {
-      add(combinationTotals, `${key}\u0000${dimensionKeyOf(keys.dimensionValues)}`, record, keys.dimensionValues, keys);
-    }
+    const combinationKey = keys !== null && keys.dimensionValues.length > 0 ? `${key}\u0000${dimensionKeyOf(keys.dimensionValues)}` : undefined;
+    add(meterTotals, key, record, [], keys, combinationKey !== undefined && !combinationTotals.has(combinationKey));
+    if (combinationKey !== undefined) add(combinationTotals, combinationKey, record, keys!.dimensionValues, keys);
   }
   return { meters: [...meterTotals.values()], combinations: [...combinationTotals.values()] };
 }

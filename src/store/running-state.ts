@@ -1,4 +1,4 @@
-import { type AggregationKeys, dimensionKeyOf } from "../domain/dimensions.js";
+import { type AggregationKeys, combinationsExceeded, dimensionKeyOf } from "../domain/dimensions.js";
 import { Decimal } from "../domain/decimal.js";
 import type { Failure } from "../domain/failure.js";
 import type { Meter } from "../domain/meter.js";
@@ -84,10 +84,24 @@ export function meterQuantityAfter(changes: RunningStateChanges, meter: Pick<Met
   return aggregatedQuantity(meter.aggregation, changes.totals[0]![1]);
 }
 
-/** What recording `record` changes; TOTAL_OVERFLOW when a sum would outgrow its bound. */
-export function recordingChanges(view: RunningStateView, scope: string, record: NewUsageRecord, keys: AggregationKeys): RunningStateChanges | Failure {
+/**
+ * What recording `record` changes; TOTAL_OVERFLOW when a sum would outgrow
+ * its bound, DIMENSION_COMBINATIONS_EXCEEDED when it would open a combination
+ * of its meter's dimension values past `maxCombinations`.
+ */
+export function recordingChanges(
+  view: RunningStateView,
+  scope: string,
+  record: NewUsageRecord,
+  keys: AggregationKeys,
+  maxCombinations = Number.POSITIVE_INFINITY,
+): RunningStateChanges | Failure {
   const changes: RunningStateChanges = { totals: [], liveCounts: [] };
-  for (const totalsKey of totalsKeysOf(scope, record, keys)) {
+  const rows = totalsKeysOf(scope, record, keys);
+  // The event opens a combination (a bill line) when it is the first live one there.
+  const opensCombination = rows.length > 1 && (view.totals(rows[1]!)?.count ?? 0) === 0;
+  if (opensCombination && (view.totals(rows[0]!)?.combinations ?? 0) >= maxCombinations) return combinationsExceeded(record.meterKey, maxCombinations);
+  for (const totalsKey of rows) {
     let distinctChanged = false;
     if (keys.uniqueValue !== null) {
       const valueKey: ValueKey = [...totalsKey, keys.uniqueValue];
@@ -95,8 +109,13 @@ export function recordingChanges(view: RunningStateView, scope: string, record: 
       changes.liveCounts.push([valueKey, live + 1]);
       distinctChanged = live === 0;
     }
-    const dimensionValues = totalsKey[4] === "" ? [] : keys.dimensionValues;
-    const next = addToTotals(view.totals(totalsKey), record, { dimensionValues, distinctChanged, tracksLatest: keys.tracksLatest });
+    const ownTotals = totalsKey[4] === "";
+    const next = addToTotals(view.totals(totalsKey), record, {
+      dimensionValues: ownTotals ? [] : keys.dimensionValues,
+      distinctChanged,
+      tracksLatest: keys.tracksLatest,
+      combinationChanged: ownTotals && opensCombination,
+    });
     if ("reason" in next) return next;
     changes.totals.push([totalsKey, next]);
   }
@@ -124,7 +143,10 @@ export function voidingChanges(
   remaining: readonly { record: UsageRecord; keys: AggregationKeys }[] | null,
 ): RunningStateChanges {
   const changes: RunningStateChanges = { totals: [], liveCounts: [] };
-  for (const totalsKey of totalsKeysOf(scope, record, keys)) {
+  const rows = totalsKeysOf(scope, record, keys);
+  // The event closes its combination (a bill line) when it is the last live one there.
+  const closesCombination = rows.length > 1 && view.totals(rows[1]!)?.count === 1;
+  for (const totalsKey of rows) {
     const totals = view.totals(totalsKey);
     if (totals === undefined) throw new Error(`the totals of usage record ${record.id} are missing`);
     let distinctChanged = false;
@@ -134,15 +156,12 @@ export function voidingChanges(
       changes.liveCounts.push([valueKey, live - 1]);
       distinctChanged = live === 1;
     }
-    let left = { max: totals.max, latest: totals.latest, distinctChanged };
+    const combinationChanged = totalsKey[4] === "" && closesCombination;
+    let left = { max: totals.max, latest: totals.latest, distinctChanged, combinationChanged };
     if (needsRemaining(totals, record)) {
       if (remaining === null) throw new Error("voidingChanges needs the remaining events");
       const inRow = totalsKey[4] === "" ? remaining : remaining.filter((other) => dimensionKeyOf(other.keys.dimensionValues) === totalsKey[4]);
-      left = remainingOf(
-        inRow.map((other) => other.record),
-        keys.tracksLatest,
-        distinctChanged,
-      );
+      left = { ...remainingOf(inRow.map((other) => other.record), keys.tracksLatest, distinctChanged), combinationChanged };
     }
     changes.totals.push([totalsKey, removeFromTotals(totals, record.quantity, left)]);
   }

@@ -111,14 +111,24 @@ export function toTotals(row: Row): UsageTotals {
       row.latest_record_id === null || row.latest_record_id === undefined
         ? null
         : { recordId: String(row.latest_record_id), eventTime: Number(row.latest_time), quantity: Decimal.parse(String(row.latest_quantity))! },
+    combinations: Number(row.combination_count ?? 0),
   };
 }
 
 /** The columns a totals row stores besides its key, in the order totalsColumns gives them. */
-export const TOTALS_VALUE_COLUMNS = ["quantity_sum", "event_count", "quantity_max", "distinct_count", "latest_record_id", "latest_time", "latest_quantity"] as const;
+export const TOTALS_VALUE_COLUMNS = [
+  "quantity_sum",
+  "event_count",
+  "quantity_max",
+  "distinct_count",
+  "latest_record_id",
+  "latest_time",
+  "latest_quantity",
+  "combination_count",
+] as const;
 
 /** A totals row's values for TOTALS_VALUE_COLUMNS. */
-export function totalsColumns(totals: UsageTotals): [string, number, string, number, string | null, number | null, string | null] {
+export function totalsColumns(totals: UsageTotals): [string, number, string, number, string | null, number | null, string | null, number] {
   return [
     totals.sum.toString(),
     totals.count,
@@ -127,6 +137,7 @@ export function totalsColumns(totals: UsageTotals): [string, number, string, num
     totals.latest?.recordId ?? null,
     totals.latest?.eventTime ?? null,
     totals.latest?.quantity.toString() ?? null,
+    totals.combinations,
   ];
 }
 

@@ -29,6 +29,7 @@ const totals = (meterKey: string, sum: string, count: number, max: string): Usag
   max: d(max),
   distinct: 0,
   latest: null,
+  combinations: 0,
 });
 const flat = (meterKey: string, unitAmount: string, version = 1): Price => ({
   id: `price_${meterKey}`,

@@ -216,3 +216,28 @@ for (const protocol of ["grpc", "connect-json-h1"] as const satisfies readonly P
     });
   });
 }
+
+describe("--max-dimension-combinations", () => {
+  let tally: TestTally;
+  before(async () => {
+    tally = await startTestTally({ maxDimensionCombinations: 2 });
+  });
+  after(() => tally.stop());
+
+  it("refuses an event opening one combination more than allowed, RESOURCE_EXHAUSTED and recording nothing; voids free a combination", async () => {
+    const { catalog, customers, usage, billing } = tally.clients("grpc");
+    await catalog.createMeter({ requestId: "m", meter: { key: "vm", displayName: "VM", unit: "h", aggregation: Aggregation.SUM, precision: 3, dimensions: ["region"] } });
+    await customers.createCustomer({ requestId: "c", customer: { displayName: "C", externalId: "c", currencyCode: "USD" } });
+    const record = (requestId: string, region: string) => usage.recordUsage({ requestId, customerId: "c", meterKey: "vm", quantity: "1", attributes: { region } });
+    await record("eu-1", "eu");
+    await record("us-1", "us");
+    await record("eu-2", "eu");
+    await assertRefused(record("ap-1", "ap"), Code.ResourceExhausted, "DIMENSION_COMBINATIONS_EXCEEDED", ["attributes"]);
+    const batch = await usage.batchRecordUsage({ requests: [{ requestId: "ap-2", customerId: "c", meterKey: "vm", quantity: "1", attributes: { region: "ap" } }] });
+    assert.equal(batch.results[0]?.result.case, "error");
+    await usage.voidUsage({ requestId: "us-1", reason: "wrong region" });
+    await record("ap-1", "ap");
+    const { bill } = await billing.getCurrentBill({ customerId: "c" });
+    assert.deepEqual(bill!.lines.map((line) => [line.dimensions.region, line.quantity]), [["ap", "1"], ["eu", "2"]]);
+  });
+});

@@ -10,9 +10,9 @@ import { createTestDatabase, queryDatabase } from "../support/postgres.js";
 import { startTcpProxy } from "../support/tcp-proxy.js";
 
 storeContract("PostgreSQL", {
-  async freshDatabase(quotas) {
+  async freshDatabase(quotas, options) {
     const url = await createTestDatabase();
-    return () => openPostgresStore({ url, quotas });
+    return () => openPostgresStore({ url, quotas, ...options });
   },
 });
 

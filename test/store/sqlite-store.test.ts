@@ -14,9 +14,9 @@ let databases = 0;
 const newPath = () => join(directory, `nested/dir/${++databases}.db`);
 
 storeContract("SQLite", {
-  async freshDatabase(quotas) {
+  async freshDatabase(quotas, options) {
     const path = newPath();
-    return async () => openSqliteStore({ path, quotas });
+    return async () => openSqliteStore({ path, quotas, ...options });
   },
 });
 

@@ -29,7 +29,7 @@ export interface StoreHarness {
    * may be called again while another store is open on the same database (a
    * second process) or after one was closed (a restart).
    */
-  freshDatabase(quotas?: TenantQuotas): Promise<() => Promise<Store>>;
+  freshDatabase(quotas?: TenantQuotas, options?: { maxDimensionCombinations?: number }): Promise<() => Promise<Store>>;
 }
 
 const NOV_5 = Date.UTC(2026, 10, 5);
@@ -69,7 +69,7 @@ const meterOf = (key: string, aggregation: Meter["aggregation"], extra: Partial<
 });
 /** Everything a totals row holds, as text to compare. */
 const totalsShape = (t: UsageTotals) =>
-  `${t.meterKey} ${JSON.stringify(t.dimensionValues)} sum=${t.sum} count=${t.count} max=${t.max} distinct=${t.distinct} latest=${t.latest === null ? "-" : `${t.latest.recordId}@${t.latest.eventTime}:${t.latest.quantity}`}`;
+  `${t.meterKey} ${JSON.stringify(t.dimensionValues)} sum=${t.sum} count=${t.count} max=${t.max} distinct=${t.distinct} combinations=${t.combinations} latest=${t.latest === null ? "-" : `${t.latest.recordId}@${t.latest.eventTime}:${t.latest.quantity}`}`;
 /** The catalog price series (no dimension_values, no customer) of these meters. */
 const catalogSeries = (...meterKeys: string[]) => meterKeys.map((meterKey) => ({ meterKey, dimensionKey: "", customerId: "" }));
 const kinds = (outcomes: UsageWriteOutcome[]) => outcomes.map((outcome) => outcome.kind);
@@ -250,6 +250,33 @@ export function storeContract(name: string, harness: StoreHarness): void {
       const recomputed = recomputeTotals(await second.liveUsageRecords("default", "cus_1", "2026-11"), (key) => meterByKey.get(key));
       assert.deepEqual(combinations.map(totalsShape).sort(), recomputed.combinations.map(totalsShape).sort());
       await second.close();
+      await store.close();
+    });
+
+    it("bounds a customer's combinations of a meter's dimension values in a period, counting only those with live usage", async () => {
+      const open = await harness.freshDatabase(undefined, { maxDimensionCombinations: 2 });
+      const store = await open();
+      await seed(store);
+      await store.createMeter("default", "m-vm", meterOf("vm", "sum", { dimensions: ["region"] }));
+      const event = (requestId: string, region: string, overrides: Partial<NewUsageRecord> = {}) =>
+        usage(requestId, "1", { meterKey: "vm", attributes: { region }, ...overrides });
+      assert.deepEqual(kinds(await store.recordUsage("default", [event("a", "eu"), event("b", "us"), event("c", "eu")], false)), ["recorded", "recorded", "recorded"]);
+      const [third] = await store.recordUsage("default", [event("d", "ap")], false);
+      assert.equal(third?.kind === "refused" && third.failure.reason, "DIMENSION_COMBINATIONS_EXCEEDED");
+      assert.equal(await store.findUsageByRequestId("default", "d"), undefined);
+      // Another customer, another period: their own combinations.
+      await store.createCustomer("default", "c2", { id: "cus_2", externalId: "", displayName: "B", currencyCode: "USD", createTime: 1 });
+      assert.deepEqual(kinds(await store.recordUsage("default", [event("e", "ap", { customerId: "cus_2" }), event("f", "ap", { period: "2026-12" })], false)), ["recorded", "recorded"]);
+      // Voiding us's only event frees its combination for another.
+      await store.voidUsage("default", "rec_b", "wrong region", NOV_5);
+      assert.deepEqual(kinds(await store.recordUsage("default", [event("d", "ap")], false)), ["recorded"]);
+      const [own] = await store.usageTotals("default", "cus_1", "2026-11");
+      assert.equal(own?.combinations, 2);
+      const meterByKey = new Map([["vm", meterOf("vm", "sum", { dimensions: ["region"] })], ["hosting", meterOf("hosting", "sum")]]);
+      assert.deepEqual(
+        (await store.usageTotals("default", "cus_1", "2026-11")).map(totalsShape),
+        totalsOf(await store.liveUsageRecords("default", "cus_1", "2026-11"), (key) => meterByKey.get(key)).map(totalsShape),
+      );
       await store.close();
     });
 

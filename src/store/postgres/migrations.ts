@@ -148,7 +148,9 @@ export const MIGRATIONS: readonly string[] = [
 
   -- A meter's own totals gain the distinct count (UNIQUE_COUNT) and the latest event (LATEST).
   ALTER TABLE usage_totals ADD COLUMN distinct_count BIGINT NOT NULL DEFAULT 0, ADD COLUMN latest_record_id TEXT,
-    ADD COLUMN latest_time BIGINT, ADD COLUMN latest_quantity TEXT;
+    ADD COLUMN latest_time BIGINT, ADD COLUMN latest_quantity TEXT,
+    -- A dimensioned meter's combinations with live usage (its bill lines), bounded by --max-dimension-combinations.
+    ADD COLUMN combination_count BIGINT NOT NULL DEFAULT 0;
 
   -- The totals of each combination of a dimensioned meter's values (dimension_key: the values as a JSON array).
   -- Written only by a transaction holding the lock of the meter's usage_totals row.
@@ -165,6 +167,7 @@ export const MIGRATIONS: readonly string[] = [
     latest_record_id TEXT,
     latest_time BIGINT,
     latest_quantity TEXT,
+    combination_count BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant_id, customer_id, period, meter_key, dimension_key)
   );
 

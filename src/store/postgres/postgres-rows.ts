@@ -3,17 +3,17 @@ import type { Scope } from "../../domain/store.js";
 import type { UsageTotals } from "../../domain/usage-record.js";
 import type { RunningStateChanges, TotalsKey, ValueKey } from "../running-state.js";
 import type { Meter } from "../../domain/meter.js";
-import { type Row, toMeter, toTotals, totalsColumns } from "../store-rows.js";
+import { type Row, TOTALS_VALUE_COLUMNS, toMeter, toTotals, totalsColumns } from "../store-rows.js";
 
 /** A query runner: the pool, or one client inside a transaction. */
 export type Queryable = Pick<pg.PoolClient, "query">;
 
 /** The columns of totalsColumns as unnest arrays, with their SQL types. */
-const VALUE_ARRAYS = `$6::text[], $7::bigint[], $8::text[], $9::bigint[], $10::text[], $11::bigint[], $12::text[]`;
-const VALUE_NAMES = `quantity_sum, event_count, quantity_max, distinct_count, latest_record_id, latest_time, latest_quantity`;
+const VALUE_ARRAYS = `$6::text[], $7::bigint[], $8::text[], $9::bigint[], $10::text[], $11::bigint[], $12::text[], $13::bigint[]`;
+const VALUE_NAMES = TOTALS_VALUE_COLUMNS.join(", ");
 
 function valueArrays(all: UsageTotals[]): unknown[][] {
-  const columns: unknown[][] = [[], [], [], [], [], [], []];
+  const columns: unknown[][] = TOTALS_VALUE_COLUMNS.map(() => []);
   for (const totals of all) totalsColumns(totals).forEach((value, index) => columns[index]!.push(value));
   return columns;
 }
@@ -23,7 +23,8 @@ export async function writeTotals(client: Queryable, changes: { scope: Scope; to
   if (changes.length === 0) return;
   await client.query(
     `UPDATE usage_totals t SET quantity_sum = u.quantity_sum, event_count = u.event_count, quantity_max = u.quantity_max,
-       distinct_count = u.distinct_count, latest_record_id = u.latest_record_id, latest_time = u.latest_time, latest_quantity = u.latest_quantity
+       distinct_count = u.distinct_count, latest_record_id = u.latest_record_id, latest_time = u.latest_time, latest_quantity = u.latest_quantity,
+       combination_count = u.combination_count
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], ${VALUE_ARRAYS})
        AS u(tenant_id, customer_id, period, meter_key, dimension_key, ${VALUE_NAMES})
      WHERE t.tenant_id = u.tenant_id AND t.customer_id = u.customer_id AND t.period = u.period AND t.meter_key = u.meter_key`,
@@ -53,7 +54,7 @@ export async function writeRunningState(client: Queryable, changes: RunningState
        ON CONFLICT (tenant_id, customer_id, period, meter_key, dimension_key) DO UPDATE SET
          quantity_sum = excluded.quantity_sum, event_count = excluded.event_count, quantity_max = excluded.quantity_max,
          distinct_count = excluded.distinct_count, latest_record_id = excluded.latest_record_id, latest_time = excluded.latest_time,
-         latest_quantity = excluded.latest_quantity`,
+         latest_quantity = excluded.latest_quantity, combination_count = excluded.combination_count`,
       ([0, 1, 2, 3, 4].map((column) => combinations.map(([key]) => key[column])) as unknown[][]).concat(valueArrays(combinations.map(([, totals]) => totals))),
     );
   }

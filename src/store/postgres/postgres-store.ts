@@ -43,6 +43,8 @@ export interface PostgresStoreOptions {
   onGroupCommitted?: (writes: number, seconds: number) => void;
   /** The most customers, meters, prices and API keys each tenant may create. Default DEFAULT_TENANT_QUOTAS. */
   quotas?: TenantQuotas;
+  /** Most combinations of dimension values with usage per customer, meter and period. Default DEFAULT_MAX_DIMENSION_COMBINATIONS. */
+  maxDimensionCombinations?: number;
 }
 
 /** Thrown inside a create's transaction to roll it back when the tenant's quota is full. */
@@ -222,7 +224,10 @@ class PostgresStore implements Store {
     options: PostgresStoreOptions,
   ) {
     this.quotas = options.quotas ?? DEFAULT_TENANT_QUOTAS;
-    this.usage = createUsageBatcher((work) => inTransaction(pool, work), { onCommitted: options.onGroupCommitted });
+    this.usage = createUsageBatcher((work) => inTransaction(pool, work), {
+      onCommitted: options.onGroupCommitted,
+      maxDimensionCombinations: options.maxDimensionCombinations,
+    });
   }
 
   createCustomer(scope: Scope, requestId: string, customer: Customer): Promise<CreateOutcome<Customer>> {

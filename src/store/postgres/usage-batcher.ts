@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { requestIdReused } from "../../domain/failure.js";
 import type { Scope, UsageWrite, UsageWriteOutcome } from "../../domain/store.js";
-import { type AggregationKeys, aggregationKeysOf } from "../../domain/dimensions.js";
+import { type AggregationKeys, aggregationKeysOf, DEFAULT_MAX_DIMENSION_COMBINATIONS } from "../../domain/dimensions.js";
 import type { Failure } from "../../domain/failure.js";
 import { recordedUsage, type UsageRecord, type UsageTotals, usageDifferences } from "../../domain/usage-record.js";
 import { LostRace, nulCharacterRefused } from "./postgres-errors.js";
@@ -24,6 +24,8 @@ export interface UsageBatcherOptions {
   maxGroupEvents?: number;
   /** Told the number of calls and the duration of each committed group, round trips and commit included. Default none. */
   onCommitted?: (writes: number, seconds: number) => void;
+  /** Most combinations of dimension values with usage per customer, meter and period. Default DEFAULT_MAX_DIMENSION_COMBINATIONS. */
+  maxDimensionCombinations?: number;
 }
 
 interface PendingCall {
@@ -58,6 +60,7 @@ type RunTransaction = <T>(work: (client: pg.PoolClient) => Promise<T>) => Promis
 export function createUsageBatcher(runTransaction: RunTransaction, options: UsageBatcherOptions = {}) {
   const maxGroupEvents = options.maxGroupEvents ?? 4000;
   const meters = createMeterLookup();
+  const maxCombinations = options.maxDimensionCombinations ?? DEFAULT_MAX_DIMENSION_COMBINATIONS;
   let queue: PendingCall[] = [];
   let running: Promise<void> | undefined;
 
@@ -75,7 +78,7 @@ export function createUsageBatcher(runTransaction: RunTransaction, options: Usag
         queue = queue.slice(taken);
         try {
           const started = performance.now();
-          const outcomes = await runTransaction((client) => writeGroup(client, group, meters));
+          const outcomes = await runTransaction((client) => writeGroup(client, group, meters, maxCombinations));
           options.onCommitted?.(group.length, (performance.now() - started) / 1000);
           group.forEach((call, index) => call.resolve(outcomes[index]!));
         } catch (error) {
@@ -114,7 +117,7 @@ const keyOf = (...parts: string[]) => parts.join("\u0000");
 const holdsNul = (write: Pick<UsageWrite, "record">) => write.record.requestId.includes("\u0000");
 
 /** One group's transaction; returns each call's outcomes, in order. */
-async function writeGroup(client: pg.PoolClient, group: PendingCall[], meters: MeterLookup): Promise<UsageWriteOutcome[][]> {
+async function writeGroup(client: pg.PoolClient, group: PendingCall[], meters: MeterLookup, maxCombinations: number): Promise<UsageWriteOutcome[][]> {
   // 0. Where each event counts (its meter's dimensions and unique attribute); a missing one refuses it.
   const keysOfWrite = new Map<UsageWrite, AggregationKeys | Failure>();
   const known = await meters.load(
@@ -206,7 +209,7 @@ async function writeGroup(client: pg.PoolClient, group: PendingCall[], meters: M
       } else if ("reason" in keys) {
         outcome = { kind: "refused", failure: keys };
       } else {
-        const changes = recordingChanges(view, call.scope, record, keys);
+        const changes = recordingChanges(view, call.scope, record, keys, maxCombinations);
         if ("reason" in changes) {
           outcome = { kind: "refused", failure: changes };
         } else {

@@ -191,6 +191,8 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE usage_totals ADD COLUMN latest_record_id TEXT;
   ALTER TABLE usage_totals ADD COLUMN latest_time INTEGER;
   ALTER TABLE usage_totals ADD COLUMN latest_quantity TEXT;
+  -- A dimensioned meter's combinations with live usage (its bill lines), bounded by --max-dimension-combinations.
+  ALTER TABLE usage_totals ADD COLUMN combination_count INTEGER NOT NULL DEFAULT 0;
 
   -- The totals of each combination of a dimensioned meter's values (dimension_key: the values as a JSON array).
   CREATE TABLE usage_dimension_totals (
@@ -206,6 +208,7 @@ export const MIGRATIONS: readonly string[] = [
     latest_record_id TEXT,
     latest_time INTEGER,
     latest_quantity TEXT,
+    combination_count INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant_id, customer_id, period, meter_key, dimension_key)
   ) WITHOUT ROWID;
 

@@ -54,6 +54,8 @@ export interface SqliteStoreOptions {
   onGroupCommitted?: (writes: number, seconds: number) => void;
   /** The most customers, meters, prices and API keys each tenant may create. Default DEFAULT_TENANT_QUOTAS. */
   quotas?: TenantQuotas;
+  /** Most combinations of dimension values with usage per customer, meter and period. Default DEFAULT_MAX_DIMENSION_COMBINATIONS. */
+  maxDimensionCombinations?: number;
 }
 
 /**
@@ -76,7 +78,12 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     migrate(db);
     // This connection only reads from now on; the writer thread writes.
     db.pragma("query_only = ON");
-    const writer = createWriterThread({ path: options.path, busyTimeoutMs, onGroupCommitted: options.onGroupCommitted });
+    const writer = createWriterThread({
+      path: options.path,
+      busyTimeoutMs,
+      onGroupCommitted: options.onGroupCommitted,
+      maxDimensionCombinations: options.maxDimensionCombinations,
+    });
     return withStorageFaults(new SqliteStore(db, options.path, writer, options.quotas ?? DEFAULT_TENANT_QUOTAS));
   } catch (error) {
     db.close();

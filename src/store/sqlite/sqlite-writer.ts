@@ -2,7 +2,7 @@ import type Database from "better-sqlite3";
 import { Decimal } from "../../domain/decimal.js";
 import type { QuotaResource } from "../../domain/quotas.js";
 import { type Failure, requestIdReused } from "../../domain/failure.js";
-import { type AggregationKeys, aggregationKeysOf } from "../../domain/dimensions.js";
+import { type AggregationKeys, aggregationKeysOf, DEFAULT_MAX_DIMENSION_COMBINATIONS } from "../../domain/dimensions.js";
 import type { Meter } from "../../domain/meter.js";
 import { type NewUsageRecord, type UsageTotals, usageDifferences } from "../../domain/usage-record.js";
 import { createGroupState } from "./group-totals.js";
@@ -17,6 +17,8 @@ export interface SqliteWriterOptions {
   maxGroupSize?: number;
   /** Told the size of each committed group and how long its transaction took, fsync included. Default none. */
   onCommitted?: (writes: number, seconds: number) => void;
+  /** Most combinations of dimension values with usage per customer, meter and period. Default DEFAULT_MAX_DIMENSION_COMBINATIONS. */
+  maxDimensionCombinations?: number;
 }
 
 /** Thrown inside an atomic usage write to roll back its savepoint, carrying what was decided so far. */
@@ -49,6 +51,7 @@ class WriteFault extends Error {
  */
 export function createSqliteWriter(db: Database.Database, options: SqliteWriterOptions = {}) {
   const maxGroupSize = options.maxGroupSize ?? 4000;
+  const maxCombinations = options.maxDimensionCombinations ?? DEFAULT_MAX_DIMENSION_COMBINATIONS;
   const prepare = (sql: string) => db.prepare(sql);
   const statements = {
     customerByRequestId: prepare(`SELECT * FROM customers WHERE tenant_id = ? AND request_id = ?`),
@@ -108,13 +111,13 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     ),
     upsertTotals: prepare(
       `INSERT INTO usage_totals (tenant_id, customer_id, period, meter_key, ${TOTALS_VALUE_COLUMNS.join(", ")})
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       VALUES (?, ?, ?, ?, ${TOTALS_VALUE_COLUMNS.map(() => "?").join(", ")})
        ON CONFLICT (tenant_id, customer_id, period, meter_key)
        DO UPDATE SET ${TOTALS_VALUE_COLUMNS.map((column) => `${column} = excluded.${column}`).join(", ")}`,
     ),
     upsertCombinationTotals: prepare(
       `INSERT INTO usage_dimension_totals (tenant_id, customer_id, period, meter_key, dimension_key, ${TOTALS_VALUE_COLUMNS.join(", ")})
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       VALUES (?, ?, ?, ?, ?, ${TOTALS_VALUE_COLUMNS.map(() => "?").join(", ")})
        ON CONFLICT (tenant_id, customer_id, period, meter_key, dimension_key)
        DO UPDATE SET ${TOTALS_VALUE_COLUMNS.map((column) => `${column} = excluded.${column}`).join(", ")}`,
     ),
@@ -275,7 +278,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     if (event.refusal !== undefined) changes = event.refusal;
     else {
       const keys = keysOf(scope, event.meterKey, event.attributes);
-      changes = "reason" in keys ? keys : recordingChanges(state.view, scope, record, keys);
+      changes = "reason" in keys ? keys : recordingChanges(state.view, scope, record, keys, maxCombinations);
     }
     if (!("reason" in changes) && insertEvent(scope, event)) {
       state.apply(changes);

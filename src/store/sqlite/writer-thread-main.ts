@@ -10,7 +10,12 @@ import type { FromWriter, ToWriter, WriteOp } from "./write-messages.js";
  * while a group is committing wait in the thread's message queue, so the next
  * group holds all of them; each group is answered once its COMMIT returned.
  */
-const { path, busyTimeoutMs, started } = workerData as { path: string; busyTimeoutMs: number; started: SharedArrayBuffer };
+const { path, busyTimeoutMs, maxDimensionCombinations, started } = workerData as {
+  path: string;
+  busyTimeoutMs: number;
+  maxDimensionCombinations: number | undefined;
+  started: SharedArrayBuffer;
+};
 const port = parentPort!;
 let groups: [number, number][] = [];
 const { db, writer } = openWriter();
@@ -21,7 +26,7 @@ function openWriter() {
   try {
     const connection = new Database(path);
     configureConnection(connection, busyTimeoutMs);
-    const opened = { db: connection, writer: createSqliteWriter(connection, { onCommitted: (writes, seconds) => groups.push([writes, seconds]) }) };
+    const opened = { db: connection, writer: createSqliteWriter(connection, { onCommitted: (writes, seconds) => groups.push([writes, seconds]), maxDimensionCombinations }) };
     Atomics.store(state, 0, STARTED);
     return opened;
   } catch (error) {

@@ -10,6 +10,8 @@ export interface WriterThreadOptions {
   busyTimeoutMs: number;
   /** Told the size and duration of each group commit (for metrics). Default none. */
   onGroupCommitted?: (writes: number, seconds: number) => void;
+  /** Most combinations of dimension values with usage per customer, meter and period. Default DEFAULT_MAX_DIMENSION_COMBINATIONS. */
+  maxDimensionCombinations?: number;
 }
 
 /**
@@ -49,7 +51,7 @@ export function createWriterThread(options: WriterThreadOptions) {
   function start(): Worker {
     const started = startSignal();
     const thread = new Worker(WRITER_THREAD_ENTRY, {
-      workerData: { path: options.path, busyTimeoutMs: options.busyTimeoutMs, started },
+      workerData: { path: options.path, busyTimeoutMs: options.busyTimeoutMs, maxDimensionCombinations: options.maxDimensionCombinations, started },
       // Not the process's flags (--input-type, --cpu-prof, ...): from the sources, the entry registers its own loader.
       execArgv: [],
     });
