@@ -159,11 +159,12 @@ export function bulkLoadDimensionUsage(options: BulkDimensionUsageOptions): { se
     }
     db.transaction(() => {
       const meterTotals = db.prepare(
-        `INSERT INTO usage_totals (tenant_id, customer_id, period, meter_key, quantity_sum, event_count, quantity_max, distinct_count)
-         VALUES (?, ?, ?, ?, ?, ?, '1', ?)`,
+        `INSERT INTO usage_totals (tenant_id, customer_id, period, meter_key, quantity_sum, event_count, quantity_max, distinct_count, combination_count)
+         VALUES (?, ?, ?, ?, ?, ?, '1', ?, ?)`,
       );
-      meterTotals.run(tenant, options.customerId, period, options.meterKey, String(options.events), options.events, 0);
-      meterTotals.run(tenant, options.customerId, period, options.uniqueMeterKey, String(options.distinctValues), options.distinctValues, options.distinctValues);
+      const combinationsWithUsage = Math.min(combinations.length, options.events);
+      meterTotals.run(tenant, options.customerId, period, options.meterKey, String(options.events), options.events, 0, combinationsWithUsage);
+      meterTotals.run(tenant, options.customerId, period, options.uniqueMeterKey, String(options.distinctValues), options.distinctValues, options.distinctValues, 0);
       const combinationTotals = db.prepare(
         `INSERT INTO usage_dimension_totals (tenant_id, customer_id, period, meter_key, dimension_key, quantity_sum, event_count, quantity_max, distinct_count)
          VALUES (?, ?, ?, ?, ?, ?, ?, '1', 0)`,
