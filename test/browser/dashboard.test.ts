@@ -503,6 +503,29 @@ describe("the billing dashboard", () => {
     await saveScreenshot(page, "bill-no-price");
   });
 
+  it("shows a line per combination of a dimensioned meter's values, naming it, in the bill and its CSV", async () => {
+    await api.createMeter({ meter: { key: "vm-hours", displayName: "VM hours", unit: "hour", aggregation: 1, precision: 3, dimensions: ["region", "size"] } });
+    await api.createPrice({ price: { meterKey: "vm-hours", currencyCode: "USD", tiers: [{ unitAmount: "0.10" }] } });
+    await api.createPrice({ price: { meterKey: "vm-hours", currencyCode: "USD", dimensionValues: { region: "eu" }, tiers: [{ unitAmount: "0.12" }] } });
+    await api.recordUsage({ customerId: acmeId, meterKey: "vm-hours", quantity: "10", attributes: { region: "us", size: "m" } });
+    await api.recordUsage({ customerId: acmeId, meterKey: "vm-hours", quantity: "10", attributes: { region: "eu", size: "m" } });
+    const { bill } = await api.getCurrentBill({ customerId: acmeId });
+
+    await page.goto(`${tally.url}/#/customers/${acmeId}`);
+    const lines = page.locator('[data-testid="bill-line"][data-meter-key="vm-hours"]');
+    await lines.nth(1).waitFor();
+    assert.deepEqual(await lines.getByTestId("bill-line-dimensions").allTextContents(), ["region=eu, size=m", "region=us, size=m"]);
+    assert.deepEqual(await lines.getByTestId("bill-line-amount").evaluateAll((cells) => cells.map((cell) => (cell as HTMLElement).dataset.value)), ["1.20", "1.00"]);
+    await waitForShownTotal(page, bill!.total);
+    const csv = await downloadBillCsv(page);
+    assert.deepEqual(csv.rows, expectedCsv((await api.getCurrentBill({ customerId: acmeId })).bill!));
+    assert.deepEqual(
+      csv.rows.filter((row) => row[4] === "vm-hours").map((row) => row[11]),
+      ["region=eu;size=m", "region=us;size=m"],
+    );
+    await saveScreenshot(page, "bill-dimensions");
+  });
+
   it("refuses whole units with a precision on the meter form, next to the field", async () => {
     const failing = await signedInContext(browser, { viewport: { width: 1280, height: 900 } });
     try {
