@@ -511,6 +511,8 @@ describe("the billing dashboard", () => {
     await api.recordUsage({ customerId: acmeId, meterKey: "vm-hours", quantity: "10", attributes: { region: "eu", size: "m" } });
     const { bill } = await api.getCurrentBill({ customerId: acmeId });
 
+    // (The page may already show this customer: load it afresh.)
+    await page.goto(`${tally.url}/#/meters`);
     await page.goto(`${tally.url}/#/customers/${acmeId}`);
     const lines = page.locator('[data-testid="bill-line"][data-meter-key="vm-hours"]');
     await lines.nth(1).waitFor();
