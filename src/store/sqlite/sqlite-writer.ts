@@ -21,6 +21,9 @@ export interface SqliteWriterOptions {
   maxDimensionCombinations?: number;
 }
 
+/** How many attribute sets' aggregation keys the writer remembers. */
+const RECENT_KEYS = 10_000;
+
 /** Thrown inside an atomic usage write to roll back its savepoint, carrying what was decided so far. */
 class AtomicRefusal extends Error {
   constructor(readonly outcomes: UsageEventReply[]) {
@@ -171,6 +174,9 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
   /** A write's running state: `view` is what meterPeriodQuantity (src/store/running-state.ts) reads inside the transaction. */
   type StateOverlayOfWrite = ReturnType<typeof stateOverlay>;
 
+  /** The aggregation keys of recent (tenant, meter, attributes JSON), at most RECENT_KEYS of them (meters never change). */
+  const recentKeys = new Map<string, AggregationKeys | Failure>();
+
   // Meters never change once created: the writer keeps those it has looked up.
   const meters = new Map<string, Meter>();
   function meterOf(scope: string, meterKey: string): Meter | undefined {
@@ -195,8 +201,18 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     const meter = meterOf(scope, meterKey);
     if (meter === undefined) return PLAIN_KEYS;
     if (meter.dimensions.length === 0 && meter.aggregation !== "unique_count") return meter.aggregation === "latest" ? LATEST_KEYS : PLAIN_KEYS;
-    return aggregationKeysOf(meter, typeof attributes === "string" ? (JSON.parse(attributes) as Record<string, string>) : attributes);
+    if (typeof attributes !== "string") return aggregationKeysOf(meter, attributes);
+    // Producers repeat the same few attribute sets: their keys are worked out once.
+    const cacheKey = `${scope}\u0000${meterKey}\u0000${attributes}`;
+    let keys = recentKeys.get(cacheKey);
+    if (keys === undefined) {
+      keys = aggregationKeysOf(meter, JSON.parse(attributes) as Record<string, string>);
+      if (recentKeys.size >= RECENT_KEYS) recentKeys.clear();
+      recentKeys.set(cacheKey, keys);
+    }
+    return keys;
   }
+
 
 
 
