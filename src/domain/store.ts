@@ -19,6 +19,9 @@ export type Scope = string;
  */
 export const SEARCH_SCAN_ROWS = 5_000;
 
+/** The most records one page of Store.liveUsageRecords holds. */
+export const LIVE_RECORDS_PAGE = 2_000;
+
 /** The scope of every call until API keys bring tenants. */
 export const DEFAULT_SCOPE: Scope = "default";
 
@@ -156,8 +159,13 @@ export interface Store {
   usageTotals(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageTotals[]>;
   /** The running totals per combination of dimension values of a customer's meters with dimensions in a period, with live usage. */
   combinationTotals(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageTotals[]>;
-  /** The customer's non-voided records of a period, in recording order (totals from scratch, daily usage). */
-  liveUsageRecords(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageRecord[]>;
+  /**
+   * The customer's non-voided records of a period (totals from scratch, daily
+   * usage), by meter key and in recording order within each meter, in pages
+   * of at most LIVE_RECORDS_PAGE: a period of a million events is read without
+   * holding the event loop, or memory, for all of them at once.
+   */
+  liveUsageRecords(scope: Scope, customerId: string, period: BillingPeriod): AsyncIterable<UsageRecord[]>;
   /** Every period in which the customer has usage records, newest first. */
   periodsWithUsage(scope: Scope, customerId: string): Promise<BillingPeriod[]>;
 

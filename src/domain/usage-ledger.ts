@@ -2,7 +2,7 @@ import { type BillingPeriod, periodOf } from "./billing-period.js";
 import type { Clock } from "./clock.js";
 import { customerNotFound } from "./customer-directory.js";
 import { createImmutableCache } from "./immutable-cache.js";
-import { type DailyUsage, dailyUsage } from "./daily-usage.js";
+import { createDailyUsage, type DailyUsage } from "./daily-usage.js";
 import { Decimal } from "./decimal.js";
 import { aggregationKeysOf, attributesInclude } from "./dimensions.js";
 import { type Failure, failure, requestIdReused, withFieldPrefix } from "./failure.js";
@@ -190,13 +190,21 @@ export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOption
       const customer = await store.findCustomer(scope, customerRef);
       if (customer === undefined) return customerNotFound(customerRef, "customer_id");
       const usagePeriod = period ?? periodOf(clock.now());
-      const records = (await store.liveUsageRecords(scope, customer.id, usagePeriod)).filter((record) => attributesInclude(record.attributes, attributes));
       const meters = new Map<string, Meter>();
-      for (const meterKey of new Set(records.map((record) => record.meterKey))) {
-        const meter = await store.findMeter(scope, meterKey);
-        if (meter !== undefined) meters.set(meterKey, meter);
+      const days = createDailyUsage((meterKey) => meters.get(meterKey));
+      // A page at a time, so a period of a million events holds neither the event loop nor their memory.
+      for await (const records of store.liveUsageRecords(scope, customer.id, usagePeriod)) {
+        for (const record of records) {
+          if (!attributesInclude(record.attributes, attributes)) continue;
+          if (!meters.has(record.meterKey)) {
+            const meter = await meterOf(scope, record.meterKey);
+            if (meter === undefined) throw new Error(`usage names an unknown meter "${record.meterKey}"`);
+            meters.set(record.meterKey, meter);
+          }
+          days.add(record);
+        }
       }
-      return { customerId: customer.id, period: usagePeriod, days: dailyUsage(records, meters) };
+      return { customerId: customer.id, period: usagePeriod, days: days.days() };
     },
 
     /**

@@ -212,6 +212,16 @@ type MeterOf = (meterKey: string) => Meter | undefined;
  * counts as one without dimensions, unique attribute or latest event).
  */
 export function recomputeTotals(records: readonly NewUsageRecord[], meterOf: MeterOf = () => undefined): { meters: UsageTotals[]; combinations: UsageTotals[] } {
+  const totals = createTotalsAccumulator(meterOf);
+  for (const record of records) totals.add(record);
+  return totals.result();
+}
+
+/**
+ * recomputeTotals one event at a time, for events read a page at a time:
+ * memory grows with the totals rows (and distinct values), not the events.
+ */
+export function createTotalsAccumulator(meterOf: MeterOf = () => undefined) {
   const meterTotals = new Map<string, UsageTotals>();
   const combinationTotals = new Map<string, UsageTotals>();
   const liveValues = new Map<string, number>();
@@ -227,17 +237,23 @@ export function recomputeTotals(records: readonly NewUsageRecord[], meterOf: Met
     if ("reason" in next) throw new RangeError(next.message);
     rows.set(rowKey, next);
   };
-  for (const record of records) {
-    const meter = meterOf(record.meterKey);
-    const found = meter === undefined ? null : aggregationKeysOf(meter, record.attributes);
-    if (found !== null && "reason" in found) throw new RangeError(found.message);
-    const keys = found;
-    const key = `${record.customerId}\u0000${record.meterKey}\u0000${record.period}`;
-    const combinationKey = keys !== null && keys.dimensionValues.length > 0 ? `${key}\u0000${dimensionKeyOf(keys.dimensionValues)}` : undefined;
-    add(meterTotals, key, record, [], keys, combinationKey !== undefined && !combinationTotals.has(combinationKey));
-    if (combinationKey !== undefined) add(combinationTotals, combinationKey, record, keys!.dimensionValues, keys);
-  }
-  return { meters: [...meterTotals.values()], combinations: [...combinationTotals.values()] };
+  return {
+    /** Adds the next event, in recording order within its meter. */
+    add(record: NewUsageRecord): void {
+      const meter = meterOf(record.meterKey);
+      const found = meter === undefined ? null : aggregationKeysOf(meter, record.attributes);
+      if (found !== null && "reason" in found) throw new RangeError(found.message);
+      const keys = found;
+      const key = `${record.customerId}\u0000${record.meterKey}\u0000${record.period}`;
+      const combinationKey = keys !== null && keys.dimensionValues.length > 0 ? `${key}\u0000${dimensionKeyOf(keys.dimensionValues)}` : undefined;
+      add(meterTotals, key, record, [], keys, combinationKey !== undefined && !combinationTotals.has(combinationKey));
+      if (combinationKey !== undefined) add(combinationTotals, combinationKey, record, keys!.dimensionValues, keys);
+    },
+    /** The totals of the events added so far. */
+    result(): { meters: UsageTotals[]; combinations: UsageTotals[] } {
+      return { meters: [...meterTotals.values()], combinations: [...combinationTotals.values()] };
+    },
+  };
 }
 
 /** The meters' own totals of a set of events, from scratch (see recomputeTotals). */

@@ -9,6 +9,8 @@ import type { TenantQuotas } from "../../src/domain/quotas.js";
 import type { Store, UsageWrite, UsageWriteOutcome } from "../../src/domain/store.js";
 import { aggregatedQuantity, type NewUsageRecord, recomputeTotals, totalsOf, type UsageTotals } from "../../src/domain/usage-record.js";
 import { seededRandom } from "../support/seeded-random.js";
+import { allLiveUsageRecords } from "../support/live-records.js";
+import { LIVE_RECORDS_PAGE } from "../../src/domain/store.js";
 
 /**
  * The Store contract: every adapter of the Store port must pass these same
@@ -98,13 +100,38 @@ export function storeContract(name: string, harness: StoreHarness): void {
       assert.equal(again.kind, "already-voided");
       assert.equal(again.record.voidReason, "duplicate meter reading");
       const running = await store.usageTotals("default", "cus_1", "2026-11");
-      const recomputed = totalsOf(await store.liveUsageRecords("default", "cus_1", "2026-11"));
+      const recomputed = totalsOf(await allLiveUsageRecords(store, "default", "cus_1", "2026-11"));
       assert.deepEqual(
         running.map((t) => [t.sum.toString(), t.count, t.max.toString()]),
         recomputed.map((t) => [t.sum.toString(), t.count, t.max.toString()]),
       );
       assert.deepEqual(await totalsText(store), ["hosting sum=1.75 count=2 max=1.5"]);
       assert.equal((await store.getUsageRecord("default", "rec_b"))?.voided, true);
+      await store.close();
+    });
+
+    it("reads a period's live records in pages: each live record once, by meter and in recording order, across page boundaries", async () => {
+      const { store } = await seeded();
+      await store.createMeter("default", "m2", meterOf("api-calls", "count"));
+      const perMeter = LIVE_RECORDS_PAGE + 150;
+      for (const meterKey of ["hosting", "api-calls"]) {
+        for (let start = 0; start < perMeter; start += 1000) {
+          const writes = Array.from({ length: Math.min(1000, perMeter - start) }, (_, i) => usage(`${meterKey}-${start + i}`, "1", { meterKey, id: `rec_${meterKey}-${start + i}` }));
+          assert.ok((await store.recordUsage("default", writes, false)).every((outcome) => outcome.kind === "recorded"));
+        }
+      }
+      for (const voided of ["hosting-0", "hosting-1999", "api-calls-2100"]) await store.voidUsage("default", `rec_${voided}`, "test", NOV_5);
+      // A record of another period and another customer stay out.
+      await store.createCustomer("default", "c2", { id: "cus_2", externalId: "", displayName: "Other", currencyCode: "USD", createTime: 1 });
+      await store.recordUsage("default", [usage("other-customer", "1", { customerId: "cus_2" }), usage("other-period", "1", { period: "2026-10", eventTime: Date.UTC(2026, 9, 5) })], false);
+
+      const pages: string[][] = [];
+      for await (const page of store.liveUsageRecords("default", "cus_1", "2026-11")) pages.push(page.map((record) => record.requestId));
+      assert.ok(pages.length >= 3, `${pages.length} pages`);
+      assert.ok(pages.every((page) => page.length > 0 && page.length <= LIVE_RECORDS_PAGE));
+      const expected = (meterKey: string, voided: number[]) =>
+        Array.from({ length: perMeter }, (_, i) => i).filter((i) => !voided.includes(i)).map((i) => `${meterKey}-${i}`);
+      assert.deepEqual(pages.flat(), [...expected("api-calls", [2100]), ...expected("hosting", [0, 1999])]);
       await store.close();
     });
 
@@ -136,7 +163,7 @@ export function storeContract(name: string, harness: StoreHarness): void {
         });
       };
       async function check(step: number): Promise<void> {
-        const { meters: ownTotals, combinations } = recomputeTotals(await store.liveUsageRecords("default", "cus_1", "2026-11"), (key) => meterByKey.get(key));
+        const { meters: ownTotals, combinations } = recomputeTotals(await allLiveUsageRecords(store, "default", "cus_1", "2026-11"), (key) => meterByKey.get(key));
         const runningOwn = await store.usageTotals("default", "cus_1", "2026-11");
         const runningCombinations = await store.combinationTotals("default", "cus_1", "2026-11");
         assert.deepEqual(runningOwn.map(totalsShape).sort(), ownTotals.map(totalsShape).sort(), `meters' own totals after step ${step}`);
@@ -247,7 +274,7 @@ export function storeContract(name: string, harness: StoreHarness): void {
       assert.deepEqual(own.map((totals) => [totals.count, totals.distinct]), [[30, 7]]);
       assert.deepEqual(combinations.map((totals) => [totals.dimensionValues[0], totals.count, totals.distinct]).sort(), [["ap", 10, 7], ["eu", 10, 7], ["us", 10, 7]]);
       const meterByKey = new Map([["users", meterOf("users", "unique_count", { uniqueAttribute: "user", dimensions: ["region"] })]]);
-      const recomputed = recomputeTotals(await second.liveUsageRecords("default", "cus_1", "2026-11"), (key) => meterByKey.get(key));
+      const recomputed = recomputeTotals(await allLiveUsageRecords(second, "default", "cus_1", "2026-11"), (key) => meterByKey.get(key));
       assert.deepEqual(combinations.map(totalsShape).sort(), recomputed.combinations.map(totalsShape).sort());
       await second.close();
       await store.close();
@@ -275,7 +302,7 @@ export function storeContract(name: string, harness: StoreHarness): void {
       const meterByKey = new Map([["vm", meterOf("vm", "sum", { dimensions: ["region"] })], ["hosting", meterOf("hosting", "sum")]]);
       assert.deepEqual(
         (await store.usageTotals("default", "cus_1", "2026-11")).map(totalsShape),
-        totalsOf(await store.liveUsageRecords("default", "cus_1", "2026-11"), (key) => meterByKey.get(key)).map(totalsShape),
+        totalsOf(await allLiveUsageRecords(store, "default", "cus_1", "2026-11"), (key) => meterByKey.get(key)).map(totalsShape),
       );
       await store.close();
     });
@@ -452,7 +479,7 @@ export function storeContract(name: string, harness: StoreHarness): void {
       }
       const all = await store.usageTotals("default", "cus_1", "2026-11");
       assert.equal(all.reduce((count, totals) => count + totals.count, 0), 10);
-      assert.deepEqual(all, totalsOf(await store.liveUsageRecords("default", "cus_1", "2026-11")).sort((a, b) => a.meterKey.localeCompare(b.meterKey)));
+      assert.deepEqual(all, totalsOf(await allLiveUsageRecords(store, "default", "cus_1", "2026-11")).sort((a, b) => a.meterKey.localeCompare(b.meterKey)));
       await second.close();
       await store.close();
     });

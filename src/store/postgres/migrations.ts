@@ -184,4 +184,9 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (tenant_id, customer_id, period, meter_key, dimension_key, value)
   );
   `,
+  `
+  -- A period's live records are read in keyset pages of (meter_key, seq): the period index gains seq.
+  CREATE INDEX usage_records_by_period_seq ON usage_records (tenant_id, customer_id, period, meter_key, seq);
+  DROP INDEX usage_records_by_period;
+  `,
 ];

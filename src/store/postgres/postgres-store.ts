@@ -20,7 +20,7 @@ import type {
   UsageWriteOutcome,
   VoidOutcome,
 } from "../../domain/store.js";
-import { SEARCH_SCAN_ROWS } from "../../domain/store.js";
+import { LIVE_RECORDS_PAGE, SEARCH_SCAN_ROWS } from "../../domain/store.js";
 import { type AggregationKeys, aggregationKeysOf, priceDimensionKeyOf } from "../../domain/dimensions.js";
 import type { PriceSeries } from "../../domain/price-selection.js";
 import type { UsageRecord, UsageTotals } from "../../domain/usage-record.js";
@@ -562,14 +562,22 @@ class PostgresStore implements Store {
     return rows.map(toTotals);
   }
 
-  async liveUsageRecords(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageRecord[]> {
-    const rows = await read(
-      this.pool,
-      `SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = $1 AND r.customer_id = $2 AND r.period = $3 AND v.record_id IS NULL
-       ORDER BY r.seq`,
-      [scope, customerId, period],
-    );
-    return rows.map(toUsageRecord);
+  async *liveUsageRecords(scope: Scope, customerId: string, period: BillingPeriod): AsyncIterable<UsageRecord[]> {
+    let after = { meterKey: "", seq: "0" };
+    for (;;) {
+      // Keyset pages through usage_records_by_period_seq.
+      const rows = await read(
+        this.pool,
+        `SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM}
+         WHERE r.tenant_id = $1 AND r.customer_id = $2 AND r.period = $3 AND (r.meter_key, r.seq) > ($4, $5) AND v.record_id IS NULL
+         ORDER BY r.meter_key, r.seq LIMIT $6`,
+        [scope, customerId, period, after.meterKey, after.seq, LIVE_RECORDS_PAGE],
+      );
+      if (rows.length > 0) yield rows.map(toUsageRecord);
+      if (rows.length < LIVE_RECORDS_PAGE) return;
+      const last = rows[rows.length - 1]!;
+      after = { meterKey: String(last.meter_key), seq: String(last.seq) };
+    }
   }
 
   async periodsWithUsage(scope: Scope, customerId: string): Promise<BillingPeriod[]> {

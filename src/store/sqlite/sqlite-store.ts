@@ -4,7 +4,7 @@ import Database from "better-sqlite3";
 import type { ApiKey, StoredApiKey } from "../../domain/api-key.js";
 import type { BillingPeriod } from "../../domain/billing-period.js";
 import type { Customer } from "../../domain/customer.js";
-import { mapInSlices } from "../../domain/event-loop-slices.js";
+import { mapInSlices, yieldToEventLoop } from "../../domain/event-loop-slices.js";
 import { FailureError, failure } from "../../domain/failure.js";
 import type { Meter } from "../../domain/meter.js";
 import { priceDimensionKeyOf } from "../../domain/dimensions.js";
@@ -23,7 +23,7 @@ import type {
   UsageWriteOutcome,
   VoidOutcome,
 } from "../../domain/store.js";
-import { SEARCH_SCAN_ROWS } from "../../domain/store.js";
+import { LIVE_RECORDS_PAGE, SEARCH_SCAN_ROWS } from "../../domain/store.js";
 import { recordedUsage, type UsageRecord, type UsageTotals } from "../../domain/usage-record.js";
 import { MIGRATIONS } from "./migrations.js";
 import {
@@ -188,10 +188,11 @@ class SqliteStore implements Store {
              AND (@endTime IS NULL OR r.event_time < @endTime)
            ORDER BY r.seq DESC LIMIT @scan)`,
       ),
+      // Keyset pages through usage_records_by_period, whose entries end with the rowid (seq).
       liveRecordsOfPeriod: prepare(
         `SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM}
-         WHERE r.tenant_id = ? AND r.customer_id = ? AND r.period = ? AND v.record_id IS NULL
-         ORDER BY r.seq`,
+         WHERE r.tenant_id = ? AND r.customer_id = ? AND r.period = ? AND (r.meter_key, r.seq) > (?, ?) AND v.record_id IS NULL
+         ORDER BY r.meter_key, r.seq LIMIT ?`,
       ),
       totals: prepare(`SELECT * FROM usage_totals WHERE tenant_id = ? AND customer_id = ? AND period = ?`),
       combinationTotals: prepare(`SELECT * FROM usage_dimension_totals WHERE tenant_id = ? AND customer_id = ? AND period = ? AND event_count > 0`),
@@ -357,8 +358,16 @@ class SqliteStore implements Store {
     return (this.statements.combinationTotals.all(scope, customerId, period) as Row[]).map(toTotals);
   }
 
-  async liveUsageRecords(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageRecord[]> {
-    return (this.statements.liveRecordsOfPeriod.all(scope, customerId, period) as Row[]).map(toUsageRecord);
+  async *liveUsageRecords(scope: Scope, customerId: string, period: BillingPeriod): AsyncIterable<UsageRecord[]> {
+    let after = { meterKey: "", seq: 0 };
+    for (;;) {
+      const rows = this.statements.liveRecordsOfPeriod.all(scope, customerId, period, after.meterKey, after.seq, LIVE_RECORDS_PAGE) as Row[];
+      if (rows.length > 0) yield rows.map(toUsageRecord);
+      if (rows.length < LIVE_RECORDS_PAGE) return;
+      const last = rows[rows.length - 1]!;
+      after = { meterKey: String(last.meter_key), seq: Number(last.seq) };
+      await yieldToEventLoop();
+    }
   }
 
   async periodsWithUsage(scope: Scope, customerId: string): Promise<BillingPeriod[]> {

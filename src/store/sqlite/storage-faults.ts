@@ -26,7 +26,8 @@ export function storageFault(error: unknown): unknown {
 /**
  * The store with every method's rejection passed through storageFault, so
  * SQLite's codes never travel past the adapter. Every Store method returns a
- * promise; one that throws synchronously is turned into a rejection too.
+ * promise (one that throws synchronously is turned into a rejection too) or
+ * an async iterable, whose pages are read through storageFault too.
  */
 export function withStorageFaults(store: Store): Store {
   // One wrapper per method, made on its first call: a store call is on every RPC's path.
@@ -37,16 +38,34 @@ export function withStorageFaults(store: Store): Store {
       if (known !== undefined) return known;
       const value = Reflect.get(target, property, receiver) as unknown;
       if (typeof value !== "function") return value;
-      const method = value as (...args: unknown[]) => Promise<unknown>;
-      const wrapper = async (...args: unknown[]) => {
+      const method = value as (...args: unknown[]) => unknown;
+      const wrapper = (...args: unknown[]) => {
+        let result: unknown;
         try {
-          return await method.apply(target, args);
+          result = method.apply(target, args);
         } catch (error) {
-          throw storageFault(error);
+          return Promise.reject(storageFault(error));
         }
+        // A method that reads in pages (liveUsageRecords) returns an async iterable, not a promise.
+        if (isAsyncIterable(result)) return pagesWithStorageFaults(result);
+        return Promise.resolve(result).catch((error: unknown) => {
+          throw storageFault(error);
+        });
       };
       wrappers.set(property, wrapper);
       return wrapper;
     },
   });
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === "object" && value !== null && !(value instanceof Promise) && Symbol.asyncIterator in value;
+}
+
+async function* pagesWithStorageFaults<T>(pages: AsyncIterable<T>): AsyncIterable<T> {
+  try {
+    yield* pages;
+  } catch (error) {
+    throw storageFault(error);
+  }
 }
