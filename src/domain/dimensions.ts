@@ -108,18 +108,42 @@ export function priceDimensionValuesOf(priceDimensionKey: string): Record<string
  */
 export function candidatePriceKeys(meter: Meter, dimensionValues: readonly string[]): string[] {
   const count = Math.min(meter.dimensions.length, dimensionValues.length);
-  const subsets: number[] = [];
-  for (let mask = 0; mask < 1 << count; mask++) subsets.push(mask);
-  // Bit (count - 1 - i) stands for dimension i, so a larger mask holds earlier dimensions.
-  const size = (mask: number) => [...mask.toString(2)].filter((bit) => bit === "1").length;
-  subsets.sort((a, b) => size(b) - size(a) || b - a);
-  return subsets.map((mask) => {
-    const values: Record<string, string> = {};
-    for (let index = 0; index < count; index++) {
-      if (mask & (1 << (count - 1 - index))) values[meter.dimensions[index]!] = dimensionValues[index]!;
+  const byName = dimensionsByName(meter.dimensions);
+  return subsetsBestFirst(count).map((mask) => {
+    const entries: [string, string][] = [];
+    // Entries sorted by key, as priceDimensionKeyOf writes them.
+    for (const index of byName) {
+      if (index < count && mask & (1 << (count - 1 - index))) entries.push([meter.dimensions[index]!, dimensionValues[index]!]);
     }
-    return priceDimensionKeyOf(values);
+    return entries.length === 0 ? "" : JSON.stringify(entries);
   });
+}
+
+/**
+ * The subsets of `count` dimensions as bit masks, best first: most members
+ * first, then those holding earlier dimensions (bit count - 1 - i stands for
+ * dimension i, so a larger mask holds earlier ones). Worked out once per count.
+ */
+const SUBSETS: number[][] = [];
+function subsetsBestFirst(count: number): number[] {
+  let subsets = SUBSETS[count];
+  if (subsets === undefined) {
+    const members = (mask: number) => mask.toString(2).replaceAll("0", "").length;
+    subsets = Array.from({ length: 1 << count }, (_, mask) => mask).sort((a, b) => members(b) - members(a) || b - a);
+    SUBSETS[count] = subsets;
+  }
+  return subsets;
+}
+
+/** A meter's dimension indexes in the order of their names (as price keys sort them), kept per list of dimensions. */
+const NAME_ORDERS = new WeakMap<readonly string[], number[]>();
+function dimensionsByName(dimensions: readonly string[]): number[] {
+  let order = NAME_ORDERS.get(dimensions);
+  if (order === undefined) {
+    order = dimensions.map((_, index) => index).sort((a, b) => (dimensions[a]! < dimensions[b]! ? -1 : dimensions[a]! > dimensions[b]! ? 1 : 0));
+    NAME_ORDERS.set(dimensions, order);
+  }
+  return order;
 }
 
 /** Whether a record's attributes include every one of `wanted` (a listing's or daily usage's filter). */

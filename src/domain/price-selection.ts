@@ -30,7 +30,7 @@ export function candidateSeries(lines: readonly LineToPrice[], customerId: strin
   for (const { meter, dimensionValues } of lines) {
     for (const dimensionKey of candidatePriceKeys(meter, dimensionValues)) {
       for (const owner of [customerId, ""]) {
-        series.set(JSON.stringify([meter.key, dimensionKey, owner]), { meterKey: meter.key, dimensionKey, customerId: owner });
+        series.set(seriesKey(meter.key, dimensionKey, owner), { meterKey: meter.key, dimensionKey, customerId: owner });
       }
     }
   }
@@ -47,13 +47,13 @@ export function candidateSeries(lines: readonly LineToPrice[], customerId: strin
 export function choosePrices(lines: readonly LineToPrice[], customerId: string, effective: readonly Price[]): Map<string, Price> {
   const bySeries = new Map<string, Price>();
   for (const price of effective) {
-    bySeries.set(JSON.stringify([price.meterKey, priceDimensionKeyOf(price.dimensionValues), price.customerId]), price);
+    bySeries.set(seriesKey(price.meterKey, priceDimensionKeyOf(price.dimensionValues), price.customerId), price);
   }
   const chosen = new Map<string, Price>();
   for (const { meter, dimensionValues } of lines) {
     search: for (const dimensionKey of candidatePriceKeys(meter, dimensionValues)) {
       for (const owner of customerId === "" ? [""] : [customerId, ""]) {
-        const price = bySeries.get(JSON.stringify([meter.key, dimensionKey, owner]));
+        const price = bySeries.get(seriesKey(meter.key, dimensionKey, owner));
         if (price !== undefined) {
           chosen.set(lineKey(meter.key, dimensionValues), price);
           break search;
@@ -62,4 +62,9 @@ export function choosePrices(lines: readonly LineToPrice[], customerId: string, 
     }
   }
   return chosen;
+}
+
+/** A series as one map key (meter keys and customer ids hold no U+0000). */
+function seriesKey(meterKey: string, dimensionKey: string, customerId: string): string {
+  return `${meterKey}\u0000${dimensionKey}\u0000${customerId}`;
 }

@@ -392,6 +392,22 @@ class PostgresStore implements Store {
 
   async effectivePrices(scope: Scope, currencyCode: string, period: BillingPeriod, series: readonly PriceSeries[]): Promise<Price[]> {
     if (series.length === 0) return [];
+    // A customer without prices of its own (most) has no customer series to look up (the partial index prices_by_customer says).
+    const customers = [...new Set(series.map((one) => one.customerId).filter((customerId) => customerId !== ""))];
+    const priced = new Set(
+      customers.length === 0
+        ? []
+        : (
+            await read(
+              this.pool,
+              `SELECT c.customer_id FROM unnest($2::text[]) AS c(customer_id)
+               WHERE EXISTS (SELECT 1 FROM prices p WHERE p.tenant_id = $1 AND p.customer_id = c.customer_id AND p.customer_id <> '')`,
+              [scope, customers],
+            )
+          ).map((row) => String(row.customer_id)),
+    );
+    series = series.filter((one) => one.customerId === "" || priced.has(one.customerId));
+    if (series.length === 0) return [];
     // One lookup per series through the unique index (tenant_id, meter_key, currency_code, dimension_key, customer_id, version), newest first.
     const rows = await read(
       this.pool,
