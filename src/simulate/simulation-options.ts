@@ -24,7 +24,11 @@ export interface SimulationOptions {
   apiKey?: string;
   /** Simulated customers, created at setup. Default 20. */
   customers?: number;
-  /** Simulated meters, created at setup (even: SUM with 3 decimals, odd: COUNT; the first four priced by each model). Default 4. */
+  /**
+   * Simulated meters, created at setup (even: SUM with 3 decimals, odd: COUNT; the first four priced by each
+   * model). Default 4. Three more always come beside them: a meter split by region (with a region price and
+   * the first customer's own price), a UNIQUE_COUNT meter and a LATEST gauge.
+   */
   meters?: number;
   /** Events to send, duplicates and bad input included, as fast as the concurrency allows. Default 10000; ignored when `rate` is set. */
   total?: number;
