@@ -145,8 +145,6 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE prices ADD COLUMN dimension_key TEXT NOT NULL DEFAULT '', ADD COLUMN customer_id TEXT NOT NULL DEFAULT '';
   ALTER TABLE prices DROP CONSTRAINT prices_tenant_id_meter_key_currency_code_version_key;
   ALTER TABLE prices ADD CONSTRAINT prices_series_version UNIQUE (tenant_id, meter_key, currency_code, dimension_key, customer_id, version);
-  -- Whether a customer has prices of its own at all (most have none: their bills then look up catalog prices only).
-  CREATE INDEX prices_by_customer ON prices (tenant_id, customer_id) WHERE customer_id <> '';
 
   -- A meter's own totals gain the distinct count (UNIQUE_COUNT) and the latest event (LATEST).
   ALTER TABLE usage_totals ADD COLUMN distinct_count BIGINT NOT NULL DEFAULT 0, ADD COLUMN latest_record_id TEXT,
@@ -190,5 +188,9 @@ export const MIGRATIONS: readonly string[] = [
   -- A period's live records are read in keyset pages of (meter_key, seq): the period index gains seq.
   CREATE INDEX usage_records_by_period_seq ON usage_records (tenant_id, customer_id, period, meter_key, seq);
   DROP INDEX usage_records_by_period;
+  `,
+  `
+  -- Whether a customer has prices of its own at all (most have none: their bills then look up catalog prices only).
+  CREATE INDEX prices_by_customer ON prices (tenant_id, customer_id) WHERE customer_id <> '';
   `,
 ];

@@ -185,8 +185,6 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE prices_next RENAME TO prices;
   CREATE INDEX prices_by_tenant ON prices (tenant_id, seq);
   CREATE INDEX prices_by_meter ON prices (tenant_id, meter_key, seq);
-  -- Whether a customer has prices of its own at all (most have none: their bills then look up catalog prices only).
-  CREATE INDEX prices_by_customer ON prices (tenant_id, customer_id) WHERE customer_id <> '';
 
   -- A meter's own totals gain the distinct count (UNIQUE_COUNT) and the latest event (LATEST).
   ALTER TABLE usage_totals ADD COLUMN distinct_count INTEGER NOT NULL DEFAULT 0;
@@ -226,5 +224,9 @@ export const MIGRATIONS: readonly string[] = [
     live_count INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, customer_id, period, meter_key, dimension_key, value)
   ) WITHOUT ROWID;
+  `,
+  `
+  -- Whether a customer has prices of its own at all (most have none: their bills then look up catalog prices only).
+  CREATE INDEX prices_by_customer ON prices (tenant_id, customer_id) WHERE customer_id <> '';
   `,
 ];
