@@ -62,6 +62,14 @@ export function createCatalog({ store, clock, timeRules }: CatalogOptions) {
       if (draft.customerId !== "") {
         const customer = await store.findCustomer(scope, draft.customerId);
         if (customer === undefined) return customerNotFound(draft.customerId, "price.customer_id");
+        // A customer is billed in its own currency only: a price in another would never apply.
+        if (draft.currencyCode !== customer.currencyCode) {
+          return failure(
+            "INVALID_FIELD",
+            `customer "${draft.customerId}" is billed in ${customer.currencyCode}, so its own price must be in ${customer.currencyCode}, not ${draft.currencyCode}`,
+            "price.currency_code",
+          );
+        }
         customerId = customer.id;
       }
       const now = clock.now();

@@ -206,6 +206,8 @@ for (const protocol of ["grpc", "connect-json-h1"] as const satisfies readonly P
       const price = (requestId: string, fields: object) => catalog.createPrice({ requestId, price: { meterKey: "vm-hours", currencyCode: "USD", tiers: [{ unitAmount: "1" }], ...fields } });
       await assertRefused(price("bad-p1", { dimensionValues: { zone: "z1" } }), Code.InvalidArgument, "INVALID_FIELD", ["price.dimension_values"]);
       await assertRefused(price("bad-p2", { customerId: "nobody" }), Code.NotFound, "CUSTOMER_NOT_FOUND", ["price.customer_id"]);
+      // A customer is billed in its own currency only, so its own price in another would never apply.
+      await assertRefused(price("bad-p3", { customerId: "acme", currencyCode: "EUR" }), Code.InvalidArgument, "INVALID_FIELD", ["price.currency_code"]);
       // A changed retry names the fields that differ.
       await assertRefused(price("vm-eu", { model: PricingModel.VOLUME, tiers: EU_TIERS, dimensionValues: { region: "us" } }), Code.AlreadyExists, "REQUEST_ID_REUSED", [
         "price.dimension_values",
