@@ -84,7 +84,10 @@ export interface ServeConfig {
   maxConnections: number;
   /** Connections open at once from one IP address; more are closed at once (and logged). Default 64 (TALLY_MAX_CONNECTIONS_PER_PEER). */
   maxConnectionsPerPeer: number;
-  /** grpc.health.v1.Health/Watch streams open at once, all connections together. Default 1000 (TALLY_MAX_WATCH_STREAMS). */
+  /**
+   * Watch streams open at once (grpc.health.v1.Health/Watch, WatchUsage and WatchAlerts together), all connections
+   * together. Default 1000 (TALLY_MAX_WATCH_STREAMS).
+   */
   maxWatchStreams: number;
   /**
    * Answer bytes written but not yet taken by their clients, all connections together; over it, reads and
@@ -118,6 +121,15 @@ export interface ServeConfig {
    * (TALLY_ALLOW_UNKNOWN_JSON_FIELDS=true).
    */
   allowUnknownJsonFields: boolean;
+  /**
+   * How often a WatchUsage or WatchAlerts stream with nothing to send reads again, in ms: writes of this process wake
+   * it at once, writes of other replicas are seen within this. Default 1s (TALLY_FEED_POLL_INTERVAL).
+   */
+  feedPollInterval: number;
+  /** Most changes (or alert events) one WatchUsage (WatchAlerts) answer carries. Default 500 (TALLY_FEED_BATCH_SIZE). */
+  feedBatchSize: number;
+  /** Most alerts one customer may have (each is checked in every write of its usage). Default 100 (TALLY_MAX_ALERTS_PER_CUSTOMER). */
+  maxAlertsPerCustomer: number;
 }
 
 /**
@@ -164,6 +176,9 @@ export const SERVE_DEFAULTS: Readonly<Omit<ServeConfig, "bootstrapKey" | "tlsCer
   maxApiKeysPerTenant: DEFAULT_TENANT_QUOTAS.apiKeys,
   maxDimensionCombinations: DEFAULT_MAX_DIMENSION_COMBINATIONS,
   allowUnknownJsonFields: false,
+  feedPollInterval: duration("1s"),
+  feedBatchSize: 500,
+  maxAlertsPerCustomer: 100,
 };
 
 /** The most requests one BatchRecordUsage call or StreamUsage message may carry, by contract: --max-batch-size may only lower it. */
@@ -306,9 +321,21 @@ export function serveOptions(): Option[] {
       .env("TALLY_MAX_CONNECTIONS_PER_PEER")
       .default(defaults.maxConnectionsPerPeer)
       .argParser(positiveInteger),
-    new Option("--max-watch-streams <n>", "health Watch streams open at once, all connections together")
+    new Option("--max-watch-streams <n>", "Watch streams (health Watch, WatchUsage, WatchAlerts) open at once, all connections together")
       .env("TALLY_MAX_WATCH_STREAMS")
       .default(defaults.maxWatchStreams)
+      .argParser(positiveInteger),
+    new Option("--feed-poll-interval <duration>", "how often an idle WatchUsage/WatchAlerts stream reads again (other replicas' writes)")
+      .env("TALLY_FEED_POLL_INTERVAL")
+      .default(defaults.feedPollInterval, formatDuration(defaults.feedPollInterval))
+      .argParser(positiveDuration),
+    new Option("--feed-batch-size <n>", "most changes (alert events) in one WatchUsage (WatchAlerts) answer")
+      .env("TALLY_FEED_BATCH_SIZE")
+      .default(defaults.feedBatchSize)
+      .argParser(positiveInteger),
+    new Option("--max-alerts-per-customer <n>", "most alerts one customer may have")
+      .env("TALLY_MAX_ALERTS_PER_CUSTOMER")
+      .default(defaults.maxAlertsPerCustomer)
       .argParser(positiveInteger),
     new Option("--max-buffered-response-bytes <bytes>", "answer bytes not yet taken by clients, all together; over it, reads are refused")
       .env("TALLY_MAX_BUFFERED_RESPONSE_BYTES")

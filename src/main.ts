@@ -13,6 +13,8 @@ import { type ConfiguredKey, createKeyring } from "./domain/keyring.js";
 import type { TenantQuotas } from "./domain/quotas.js";
 import type { Store } from "./domain/store.js";
 import { createUsageLedger } from "./domain/usage-ledger.js";
+import { createAlerts } from "./domain/alerts.js";
+import { createCommitSignal, createUsageFeed } from "./domain/usage-feed.js";
 import { createMetrics } from "./server/interceptors/metrics.js";
 import { createTallyServer, type PublicService } from "./server/server.js";
 import { openPostgresStore } from "./store/postgres/postgres-store.js";
@@ -21,7 +23,12 @@ import { openSqliteStore } from "./store/sqlite/sqlite-store.js";
 /** The store behind `--db`: a postgres:// (or postgresql://) URL opens the PostgreSQL store; anything else is a SQLite file. */
 export async function openStore(
   db: string,
-  options: { onGroupCommitted?: (writes: number, seconds: number) => void; quotas?: TenantQuotas; maxDimensionCombinations?: number } = {},
+  options: {
+    onGroupCommitted?: (writes: number, seconds: number) => void;
+    quotas?: TenantQuotas;
+    maxDimensionCombinations?: number;
+    onUsageCommitted?: () => void;
+  } = {},
 ): Promise<Store> {
   return isPostgresUrl(db) ? openPostgresStore({ url: db, ...options }) : openSqliteStore({ path: db, ...options });
 }
@@ -65,12 +72,14 @@ export interface TallyDependencies {
 export async function startTally(config: ServeConfig, logger: Logger, dependencies: TallyDependencies = {}): Promise<RunningTally> {
   const clock = dependencies.clock ?? systemClock;
   const metrics = createMetrics({ databaseBytes: () => store.storageBytes() });
+  const commitSignal = createCommitSignal();
   let store: Store;
   try {
     store = await openStore(config.db, {
       onGroupCommitted: metrics.groupCommitted,
       quotas: tenantQuotas(config),
       maxDimensionCombinations: config.maxDimensionCombinations,
+      onUsageCommitted: commitSignal.notify,
     });
   } catch (error) {
     throw databaseStartupError(withoutPassword(config.db), error);
@@ -81,6 +90,8 @@ export async function startTally(config: ServeConfig, logger: Logger, dependenci
     catalog: createCatalog({ store, clock, timeRules }),
     ledger: createUsageLedger({ store, clock, timeRules }),
     billing: createBilling({ store, clock, timeRules }),
+    feed: createUsageFeed({ store, signal: commitSignal, pollIntervalMs: config.feedPollInterval, batchSize: config.feedBatchSize }),
+    alerts: createAlerts({ store, clock, maxAlertsPerCustomer: config.maxAlertsPerCustomer }),
   };
   const configuredKeys: ConfiguredKey[] = [];
   if (config.bootstrapKey !== undefined && config.bootstrapKey !== "") {

@@ -4,6 +4,7 @@ import { isBillingPeriod } from "../domain/billing-period.js";
 import type { Billing } from "../domain/billing.js";
 import { FailureError, failure, valueOrThrow } from "../domain/failure.js";
 import { callerScope } from "./caller-scope.js";
+import type { FeedHandlers } from "./feed-handler.js";
 import { notYetImplemented } from "./not-yet-implemented.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { billMessage } from "./proto-mapping.js";
@@ -11,7 +12,7 @@ import { getBillRequest, getCurrentBillRequest, listBillsRequest } from "./reque
 import { validate } from "./request-validation.js";
 
 /** billing.v1.BillingService: proto in, use case, proto out (bills as typed literals, not through create()). */
-export function createBillingHandler(billing: Billing): ServiceImpl<typeof BillingService> {
+export function createBillingHandler(billing: Billing, feed: FeedHandlers): ServiceImpl<typeof BillingService> {
   return {
     async getCurrentBill(request, context) {
       const { customerId } = validate(getCurrentBillRequest, request);
@@ -42,7 +43,7 @@ export function createBillingHandler(billing: Billing): ServiceImpl<typeof Billi
     // Contract added for issue 19; the implementations land with it.
     grantCredit: notYetImplemented,
     listCreditGrants: notYetImplemented,
-    createAlert: notYetImplemented,
-    watchAlerts: notYetImplemented,
+    createAlert: feed.createAlert,
+    watchAlerts: feed.watchAlerts,
   };
 }

@@ -35,6 +35,10 @@ export const REASONS: Record<ApiReason, { code: Code; meaning: string }> = {
   },
   EVENT_TIME_OUT_OF_RANGE: { code: Code.InvalidArgument, meaning: "event_time is more than 5 minutes ahead of the server clock." },
   INVALID_PAGE_TOKEN: { code: Code.InvalidArgument, meaning: "page_token was not handed out by this listing." },
+  INVALID_CURSOR: {
+    code: Code.InvalidArgument,
+    meaning: "after_cursor was not handed out by this stream (WatchUsage and WatchAlerts cursors are not interchangeable, nor valid on another database).",
+  },
   CUSTOMER_NOT_FOUND: { code: Code.NotFound, meaning: "No customer has this id or external_id." },
   METER_NOT_FOUND: { code: Code.NotFound, meaning: "No meter has this key." },
   USAGE_RECORD_NOT_FOUND: { code: Code.NotFound, meaning: "No usage record has this id (or request_id, for VoidUsage)." },
@@ -54,7 +58,7 @@ export const REASONS: Record<ApiReason, { code: Code; meaning: string }> = {
   INVALID_DECIMAL: {
     code: Code.InvalidArgument,
     meaning:
-      "A price's unit_amount, up_to, flat_amount or package_size is not a non-negative decimal string with at most 30 digits before the point and 12 after.",
+      "A price's unit_amount, up_to, flat_amount or package_size, or an alert's threshold, is not a non-negative decimal string with at most 30 digits before the point and 12 after.",
   },
   UNKNOWN_FIELD: {
     code: Code.InvalidArgument,
@@ -63,7 +67,7 @@ export const REASONS: Record<ApiReason, { code: Code; meaning: string }> = {
   QUOTA_EXCEEDED: {
     code: Code.ResourceExhausted,
     meaning:
-      "The tenant already has its most customers, meters, price versions or API keys (--max-customers-per-tenant and the like); nothing was created. Retrying does not help.",
+      "The tenant already has its most customers, meters, price versions or API keys (--max-customers-per-tenant and the like), or the customer its most alerts (--max-alerts-per-customer); nothing was created. Retrying does not help.",
   },
   DIMENSION_REQUIRED: {
     code: Code.InvalidArgument,
@@ -91,7 +95,7 @@ export const REASONS: Record<ApiReason, { code: Code; meaning: string }> = {
   },
   WATCH_LIMIT_REACHED: {
     code: Code.ResourceExhausted,
-    meaning: "The server has --max-watch-streams health Watch streams open; use Check, or retry the watch later.",
+    meaning: "The server has --max-watch-streams Watch streams open (health Watch, WatchUsage and WatchAlerts together); retry the watch later.",
   },
   SERVER_BUSY: {
     code: Code.ResourceExhausted,

@@ -198,3 +198,25 @@ export const getCurrentBillRequest = z.object({ customerId: customerReference })
 export const getBillRequest = z.object({ customerId: customerReference, period: billingPeriod });
 
 export const listBillsRequest = z.object({ customerId: customerReference, pageSize: pageSize(12, 120), pageToken: z.string() });
+
+// The usage feed and alerts (issue 19)
+
+/** An after_cursor: opaque, so only its length is checked here (feed-cursor.ts decodes it). */
+const afterCursor = z.string().max(256, "at most 256 characters");
+
+export const watchUsageRequest = z.object({ afterCursor, customerId: z.union([z.literal(""), customerReference]) });
+
+export const watchAlertsRequest = z.object({ afterCursor });
+
+export const createAlertRequest = z.object({
+  requestId,
+  alert: z.object(
+    {
+      customerId: customerReference,
+      meterKey: z.union([z.literal(""), meterKey]),
+      // Every watched value starts at 0, so a threshold of 0 would never be reached.
+      threshold: priceDecimal("threshold").refine((threshold) => !threshold.isZero(), "must be greater than 0"),
+    },
+    { error: "is required" },
+  ),
+});

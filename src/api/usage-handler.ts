@@ -4,6 +4,7 @@ import { type BatchRecordUsageResultSchema, type RecordUsageResponse, type Strea
 import { FailureError, isFailure, valueOrThrow, withFieldPrefix } from "../domain/failure.js";
 import type { RecordOutcome, UsageLedger, UsageRequest } from "../domain/usage-ledger.js";
 import { callerScope } from "./caller-scope.js";
+import type { FeedHandlers } from "./feed-handler.js";
 import { notYetImplemented } from "./not-yet-implemented.js";
 import { REASONS } from "./failure-status.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
@@ -84,7 +85,7 @@ async function recordBatchResults(
 const noop = () => undefined;
 
 /** billing.v1.UsageService: proto in, use case, proto out. */
-export function createUsageHandler(ledger: UsageLedger): ServiceImpl<typeof UsageService> {
+export function createUsageHandler(ledger: UsageLedger, feed: FeedHandlers): ServiceImpl<typeof UsageService> {
   return {
     async recordUsage(request, context) {
       const outcome = await ledger.recordUsage(context.values.get(callerScope), usageRequest(request));
@@ -187,6 +188,6 @@ export function createUsageHandler(ledger: UsageLedger): ServiceImpl<typeof Usag
     // Contract added for issue 19; the implementations land with it.
     setUsageLimit: notYetImplemented,
     getUsageAllowance: notYetImplemented,
-    watchUsage: notYetImplemented,
+    watchUsage: feed.watchUsage,
   };
 }

@@ -65,25 +65,8 @@ export async function computeBill({ customer, period, totals, meters, prices, no
     a.meterKey < b.meterKey ? -1 : a.meterKey > b.meterKey ? 1 : compareDimensionValues(a.dimensionValues, b.dimensionValues),
   );
   // A bill of a thousand 32-tier lines takes tens of ms: it is priced in slices, letting other calls run between them.
-  const lines = await mapInSlices(sorted, (lineTotals): BillLine => {
-    const meter = meters.get(lineTotals.meterKey);
-    if (meter === undefined) throw new Error(`totals name an unknown meter "${lineTotals.meterKey}"`);
-    const quantity = aggregatedQuantity(meter.aggregation, lineTotals);
-    const price = prices.get(lineKey(meter.key, lineTotals.dimensionValues));
-    const tiers = price === undefined ? [] : chargePrice(quantity, price);
-    return {
-      meterKey: meter.key,
-      dimensions: dimensionsOf(meter, lineTotals.dimensionValues),
-      displayName: meter.displayName,
-      unit: meter.unit,
-      quantity,
-      amount: roundToMinorUnit(exactAmount(tiers), customer.currencyCode),
-      priceVersion: price?.version ?? 0,
-      priceId: price?.id ?? "",
-      tiers,
-    };
-  });
-  const total = lines.reduce((sum, line) => sum.add(Decimal.parse(line.amount)!), Decimal.ZERO);
+  const lines = await mapInSlices(sorted, (lineTotals) => priceLine(lineTotals, meters, prices, customer.currencyCode));
+  const total = totalOf(lines, customer.currencyCode);
   const finalized = isFinalized(period, now, finalizeGraceMs);
   const finalizesAt = finalizeTime(period, finalizeGraceMs);
   return {
@@ -92,12 +75,45 @@ export async function computeBill({ customer, period, totals, meters, prices, no
     status: finalized ? "finalized" : "draft",
     currencyCode: customer.currencyCode,
     lines,
-    total: roundToMinorUnit(total, customer.currencyCode),
+    total,
     asOfTime: finalized ? finalizesAt : now,
     startTime: periodStart(period),
     endTime: periodEnd(period),
     finalizeTime: finalizesAt,
   };
+}
+
+/**
+ * One bill line: its totals' quantity (a meter's own, or a combination's),
+ * priced by the price chosen for the line (unpriced without one). computeBill
+ * maps every line through it; a bill-total alert prices the write's bill with
+ * it inside the write's transaction.
+ */
+export function priceLine(lineTotals: UsageTotals, meters: Map<string, Meter>, prices: ReadonlyMap<string, Price>, currencyCode: string): BillLine {
+  const meter = meters.get(lineTotals.meterKey);
+  if (meter === undefined) throw new Error(`totals name an unknown meter "${lineTotals.meterKey}"`);
+  const quantity = aggregatedQuantity(meter.aggregation, lineTotals);
+  const price = prices.get(lineKey(meter.key, lineTotals.dimensionValues));
+  const tiers = price === undefined ? [] : chargePrice(quantity, price);
+  return {
+    meterKey: meter.key,
+    dimensions: dimensionsOf(meter, lineTotals.dimensionValues),
+    displayName: meter.displayName,
+    unit: meter.unit,
+    quantity,
+    amount: roundToMinorUnit(exactAmount(tiers), currencyCode),
+    priceVersion: price?.version ?? 0,
+    priceId: price?.id ?? "",
+    tiers,
+  };
+}
+
+/** A bill's total: the sum of its lines' rounded amounts, written to the currency's minor unit. */
+export function totalOf(lines: readonly BillLine[], currencyCode: string): string {
+  return roundToMinorUnit(
+    lines.reduce((sum, line) => sum.add(Decimal.parse(line.amount)!), Decimal.ZERO),
+    currencyCode,
+  );
 }
 
 /** Which line of a bill a price is chosen for: the meter key, and the combination's values when it has any. */

@@ -11,6 +11,8 @@ export type FailureReason =
   | "EVENT_TIME_OUT_OF_RANGE"
   /** A page_token was not one this server handed out for this listing. */
   | "INVALID_PAGE_TOKEN"
+  /** An after_cursor of WatchUsage or WatchAlerts was not one this server handed out for that stream. */
+  | "INVALID_CURSOR"
   /** The customer does not exist (by id or external_id). */
   | "CUSTOMER_NOT_FOUND"
   /** The meter does not exist. */

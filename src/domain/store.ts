@@ -1,9 +1,11 @@
+import type { Alert, AlertEvent } from "./alerts.js";
 import type { ApiKey, StoredApiKey } from "./api-key.js";
 import type { BillingPeriod } from "./billing-period.js";
 import type { Customer } from "./customer.js";
 import type { Failure } from "./failure.js";
 import type { Meter } from "./meter.js";
 import type { Price } from "./price.js";
+import type { UsageChange } from "./usage-feed.js";
 import type { PriceSeries } from "./price-selection.js";
 import type { NewUsageRecord, UsageRecord, UsageTotals } from "./usage-record.js";
 
@@ -19,6 +21,15 @@ export type Scope = string;
  */
 export const SEARCH_SCAN_ROWS = 5_000;
 
+/** The most changes of a tenant one read of a customer's usage feed examines. */
+export const FEED_SCAN_ROWS = 5_000;
+
+/** One read of the usage feed. */
+export interface UsageChangePage {
+  changes: UsageChange[];
+  /** Where the next read resumes: past every change examined (a cursor like the changes'); null when none was. */
+  position: Cursor | null;
+}
 /** The most records one page of Store.liveUsageRecords holds. */
 export const LIVE_RECORDS_PAGE = 2_000;
 
@@ -179,6 +190,31 @@ export interface Store {
   listApiKeys(): Promise<ApiKey[]>;
   /** Marks a key revoked (keeping the first revocation time); undefined when no key has the id. */
   revokeApiKey(id: string, revokeTime: number): Promise<ApiKey | undefined>;
+
+  // The usage feed and alerts (issue 19). Every record and void writes a
+  // change in its own transaction; every usage write decides the alerts of
+  // the totals it changes (thresholdReached, src/domain/alerts.ts) in its
+  // transaction and records an event for each alert reaching its threshold,
+  // at most one per (alert, period).
+
+  /**
+   * Up to `limit` usage changes of the tenant (of one customer, unless
+   * customerId is ""), after `after` (null: from the first), in the feed's
+   * order: a change committed after a read never sorts before what that read
+   * returned, so resuming after the last cursor read misses nothing and
+   * repeats nothing. A customer's changes are found among at most
+   * FEED_SCAN_ROWS of the tenant's per read, so a page may hold fewer than
+   * asked (even none) with a position further on. A cursor this store did not
+   * hand out is INVALID_CURSOR.
+   */
+  readUsageChanges(scope: Scope, customerId: string, after: Cursor | null, limit: number): Promise<UsageChangePage>;
+  /**
+   * Creates an alert, unless its customer already has `maxPerCustomer`
+   * ("over-quota"); an alert's request_id is claimed like any create's.
+   */
+  createAlert(scope: Scope, requestId: string, alert: Alert, maxPerCustomer: number): Promise<CreateOutcome<Alert>>;
+  /** Up to `limit` alert events of the tenant after `after`, in the same kind of order as readUsageChanges. */
+  readAlertEvents(scope: Scope, after: Cursor | null, limit: number): Promise<AlertEvent[]>;
 
   /** Bytes the database takes (files on disk, or the engine's size of the database). */
   storageBytes(): Promise<number>;

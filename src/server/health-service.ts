@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/ts/health/v1/health_pb.js";
-import { failureToConnectError } from "../api/failure-status.js";
+import { createWatchStreams, type WatchStreams } from "../api/watch-streams.js";
 import { SERVE_DEFAULTS } from "../config.js";
 
 /** The serving status a service reports, as grpc.health.v1 defines it. */
@@ -16,11 +16,13 @@ export interface HealthServiceOptions {
    */
   serverStatus?: ServingStatus;
   /**
-   * Watch calls open at once: each holds a stream, and health needs no key,
-   * so anyone could open them by the thousand. One more is refused with
-   * RESOURCE_EXHAUSTED / WATCH_LIMIT_REACHED. Default: --max-watch-streams's.
+   * The server's watch streams, whose limit Watch calls count against: each
+   * holds a stream, and health needs no key, so anyone could open them by the
+   * thousand. One more is refused with RESOURCE_EXHAUSTED /
+   * WATCH_LIMIT_REACHED. Default: a limit of --max-watch-streams's default,
+   * for health alone.
    */
-  maxWatchers?: number;
+  watches?: WatchStreams;
 }
 
 /**
@@ -57,8 +59,7 @@ export interface HealthService {
 export function createHealthService(options: HealthServiceOptions = {}): HealthService {
   const statuses = new Map<string, ServingStatus>([["", options.serverStatus ?? HealthCheckResponse_ServingStatus.SERVING]]);
   const wakeWatchers = new Set<() => void>();
-  const maxWatchers = options.maxWatchers ?? SERVE_DEFAULTS.maxWatchStreams;
-  let watchers = 0;
+  const watches = options.watches ?? createWatchStreams(SERVE_DEFAULTS.maxWatchStreams);
   let frozen = false;
   let closed = false;
 
@@ -85,14 +86,7 @@ export function createHealthService(options: HealthServiceOptions = {}): HealthS
   const statusOf = (service: string) => statuses.get(service) ?? HealthCheckResponse_ServingStatus.SERVICE_UNKNOWN;
 
   async function* watch(service: string, context: HandlerContext) {
-    if (watchers >= maxWatchers) {
-      throw failureToConnectError({
-        reason: "WATCH_LIMIT_REACHED",
-        message: `the server has ${maxWatchers} health watches open, its most; use Check, or watch again later`,
-        fieldViolations: [],
-      });
-    }
-    watchers++;
+    const slot = watches.open(context.signal, "use Check, or watch again later");
     try {
       let sent: ServingStatus | undefined;
       for (;;) {
@@ -109,7 +103,7 @@ export function createHealthService(options: HealthServiceOptions = {}): HealthS
         await nextChange(context.signal);
       }
     } finally {
-      watchers--;
+      slot.release();
     }
   }
 

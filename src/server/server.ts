@@ -25,6 +25,10 @@ import { SERVE_DEFAULTS } from "../config.js";
 import { createCatalogHandler } from "../api/catalog-handler.js";
 import { createCustomerHandler } from "../api/customer-handler.js";
 import { createUsageHandler } from "../api/usage-handler.js";
+import { createFeedHandlers } from "../api/feed-handler.js";
+import { createWatchStreams } from "../api/watch-streams.js";
+import type { Alerts } from "../domain/alerts.js";
+import type { UsageFeed } from "../domain/usage-feed.js";
 import type { Billing } from "../domain/billing.js";
 import type { Catalog } from "../domain/catalog.js";
 import type { CustomerDirectory } from "../domain/customer-directory.js";
@@ -49,6 +53,8 @@ export interface TallyServices {
   catalog: Catalog;
   ledger: UsageLedger;
   billing: Billing;
+  feed: UsageFeed;
+  alerts: Alerts;
 }
 
 /** How to build the server. */
@@ -71,7 +77,7 @@ export interface TallyServerOptions {
   maxMessageBytes?: number;
   /** Largest response message in bytes. Default: --max-response-bytes's (src/config.ts). */
   maxResponseBytes?: number;
-  /** Health Watch streams open at once. Default: --max-watch-streams's (src/config.ts). */
+  /** Watch streams (health Watch, WatchUsage, WatchAlerts) open at once. Default: --max-watch-streams's (src/config.ts). */
   maxWatchStreams?: number;
   /**
    * Answer bytes not yet taken by clients, all connections together, over
@@ -229,7 +235,15 @@ export function createTallyServer(options: TallyServerOptions) {
   const { services, logger } = options;
   const maxMessageBytes = options.maxMessageBytes ?? SERVE_DEFAULTS.maxMessageBytes;
   const maxResponseBytes = options.maxResponseBytes ?? SERVE_DEFAULTS.maxResponseBytes;
-  const health = createHealthService({ maxWatchers: options.maxWatchStreams });
+  const watches = createWatchStreams(options.maxWatchStreams ?? SERVE_DEFAULTS.maxWatchStreams);
+  const health = createHealthService({ watches });
+  const maxBufferedBytes = options.maxBufferedResponseBytes ?? SERVE_DEFAULTS.maxBufferedResponseBytes;
+  const feedHandlers = createFeedHandlers({
+    feed: services.feed,
+    alerts: services.alerts,
+    watches,
+    responseBudget: { bufferedBytes: (maxAgeMs) => listener.bufferedResponseBytes(maxAgeMs), maxBufferedBytes },
+  });
   const draining = createCallDraining();
   let serving = true;
 
@@ -246,7 +260,7 @@ export function createTallyServer(options: TallyServerOptions) {
     publicServices: (options.publicServices ?? []).map(({ service }) => service.typeName),
     responseBudget: {
       bufferedBytes: (maxAgeMs) => listener.bufferedResponseBytes(maxAgeMs),
-      maxBufferedBytes: options.maxBufferedResponseBytes ?? SERVE_DEFAULTS.maxBufferedResponseBytes,
+      maxBufferedBytes,
     },
     extra: options.interceptors ?? [],
   });
@@ -262,8 +276,8 @@ export function createTallyServer(options: TallyServerOptions) {
       const allowUnknown = options.allowUnknownJsonFields ?? false;
       mountStrictly(router, CustomerService, createCustomerHandler(services.directory), allowUnknown);
       mountStrictly(router, CatalogService, createCatalogHandler(services.catalog), allowUnknown);
-      mountStrictly(router, UsageService, createUsageHandler(services.ledger), allowUnknown);
-      mountStrictly(router, BillingService, createBillingHandler(services.billing), allowUnknown);
+      mountStrictly(router, UsageService, createUsageHandler(services.ledger, feedHandlers), allowUnknown);
+      mountStrictly(router, BillingService, createBillingHandler(services.billing, feedHandlers), allowUnknown);
       mountStrictly(router, AccessService, createAccessHandler(), allowUnknown);
       health.register(router);
       registerReflection(router, REFLECTED_FILES, readFileSync(CONTRACT_DESCRIPTOR_SET));
@@ -347,6 +361,7 @@ export function createTallyServer(options: TallyServerOptions) {
       serving = false;
       health.setAllNotServing();
       health.close();
+      watches.close();
       await draining.drain(graceMs);
       await listener.close(graceMs);
     },

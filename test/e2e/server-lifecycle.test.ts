@@ -10,6 +10,8 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { pino } from "pino";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/ts/health/v1/health_pb.js";
 import { DEFAULT_TIME_RULES } from "../../src/config.js";
+import { createAlerts } from "../../src/domain/alerts.js";
+import { createCommitSignal, createUsageFeed } from "../../src/domain/usage-feed.js";
 import { createBilling } from "../../src/domain/billing.js";
 import { createCatalog } from "../../src/domain/catalog.js";
 import { systemClock } from "../../src/domain/clock.js";
@@ -253,6 +255,8 @@ describe("graceful shutdown", () => {
         catalog: createCatalog({ store, clock, timeRules }),
         ledger: createUsageLedger({ store: slowStore, clock, timeRules }),
         billing: createBilling({ store, clock, timeRules }),
+        feed: createUsageFeed({ store, signal: createCommitSignal(), pollIntervalMs: 1000, batchSize: 500 }),
+        alerts: createAlerts({ store, clock, maxAlertsPerCustomer: 100 }),
       },
       logger: pino({ level: "silent" }),
       keyring: createKeyring({ store, clock, configuredKeys: [{ key: TEST_ADMIN_KEY, role: "admin", name: "test" }] }),

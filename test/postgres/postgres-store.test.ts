@@ -5,16 +5,19 @@ import { FailureError } from "../../src/domain/failure.js";
 import { MIGRATIONS } from "../../src/store/postgres/migrations.js";
 import { StoreUnavailableError } from "../../src/domain/store.js";
 import { openPostgresStore } from "../../src/store/postgres/postgres-store.js";
-import { storeContract } from "../store/store-contract.js";
+import { feedContract } from "../store/feed-contract.js";
+import { type StoreHarness, storeContract } from "../store/store-contract.js";
 import { createTestDatabase, queryDatabase } from "../support/postgres.js";
 import { startTcpProxy } from "../support/tcp-proxy.js";
 
-storeContract("PostgreSQL", {
+const postgresHarness: StoreHarness = {
   async freshDatabase(quotas, options) {
     const url = await createTestDatabase();
     return () => openPostgresStore({ url, quotas, ...options });
   },
-});
+};
+storeContract("PostgreSQL", postgresHarness);
+feedContract("PostgreSQL", postgresHarness);
 
 describe("PostgreSQL store", () => {
   it("migrates once when several processes open a new database at the same moment", async () => {

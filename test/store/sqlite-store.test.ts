@@ -6,19 +6,22 @@ import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { MIGRATIONS } from "../../src/store/sqlite/migrations.js";
 import { openSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import { storeContract } from "./store-contract.js";
+import { feedContract } from "./feed-contract.js";
+import { type StoreHarness, storeContract } from "./store-contract.js";
 
 const directory = mkdtempSync(join(tmpdir(), "tally-store-"));
 after(() => rmSync(directory, { recursive: true, force: true }));
 let databases = 0;
 const newPath = () => join(directory, `nested/dir/${++databases}.db`);
 
-storeContract("SQLite", {
+const sqliteHarness: StoreHarness = {
   async freshDatabase(quotas, options) {
     const path = newPath();
     return async () => openSqliteStore({ path, quotas, ...options });
   },
-});
+};
+storeContract("SQLite", sqliteHarness);
+feedContract("SQLite", sqliteHarness);
 
 describe("SQLite store", () => {
   it("creates its directory, runs in WAL with synchronous=FULL, and migrates once", async () => {

@@ -193,4 +193,57 @@ export const MIGRATIONS: readonly string[] = [
   -- Whether a customer has prices of its own at all (most have none: their bills then look up catalog prices only).
   CREATE INDEX prices_by_customer ON prices (tenant_id, customer_id) WHERE customer_id <> '';
   `,
+  `
+  -- The usage feed (WatchUsage): one change per record and per void, written in their transaction, with
+  -- that transaction's id. A sequence alone cannot order a feed that several replicas write: a transaction
+  -- may take a higher seq and commit before one holding a lower seq, and a reader past the higher one would
+  -- skip the lower one for good. Readers take only changes of transactions older than their snapshot's
+  -- xmin (every one of those has ended, so no change can still appear among them) in (xid, seq) order.
+  CREATE TABLE usage_changes (
+    xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    seq BIGINT GENERATED ALWAYS AS IDENTITY,
+    tenant_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    record_seq BIGINT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('recorded', 'voided'))
+  );
+  CREATE INDEX usage_changes_by_tenant ON usage_changes (tenant_id, xid, seq);
+  CREATE INDEX usage_changes_by_customer ON usage_changes (tenant_id, customer_id, xid, seq);
+  -- The ledger written before the feed existed joins it: its records in their order, then its voids.
+  INSERT INTO usage_changes (tenant_id, customer_id, record_seq, kind)
+    SELECT tenant_id, customer_id, seq, 'recorded' FROM usage_records ORDER BY seq;
+  INSERT INTO usage_changes (tenant_id, customer_id, record_seq, kind)
+    SELECT r.tenant_id, r.customer_id, r.seq, 'voided' FROM usage_voids v JOIN usage_records r ON r.tenant_id = v.tenant_id AND r.id = v.record_id
+    ORDER BY v.void_time, r.seq;
+
+  -- Alerts: a threshold on a customer's meter quantity, or on its bill total (meter_key '').
+  CREATE TABLE alerts (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    meter_key TEXT NOT NULL,
+    threshold TEXT NOT NULL,
+    create_time BIGINT NOT NULL,
+    request_id TEXT NOT NULL,
+    UNIQUE (tenant_id, id),
+    UNIQUE (tenant_id, request_id)
+  );
+  CREATE INDEX alerts_by_customer ON alerts (tenant_id, customer_id, seq);
+  -- An alert fires at most once per period: the unique key makes a second crossing insert nothing. Read in
+  -- (xid, seq) order below the snapshot's xmin, as the usage feed is.
+  CREATE TABLE alert_events (
+    xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    seq BIGINT GENERATED ALWAYS AS IDENTITY,
+    tenant_id TEXT NOT NULL,
+    alert_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    meter_key TEXT NOT NULL,
+    period TEXT NOT NULL,
+    value TEXT NOT NULL,
+    crossed_time BIGINT NOT NULL,
+    UNIQUE (tenant_id, alert_id, period)
+  );
+  CREATE INDEX alert_events_by_tenant ON alert_events (tenant_id, xid, seq);
+  `,
 ];

@@ -20,15 +20,18 @@ import type {
   UsageWriteOutcome,
   VoidOutcome,
 } from "../../domain/store.js";
-import { LIVE_RECORDS_PAGE, SEARCH_SCAN_ROWS } from "../../domain/store.js";
+import { LIVE_RECORDS_PAGE, SEARCH_SCAN_ROWS, type UsageChangePage } from "../../domain/store.js";
 import { type AggregationKeys, aggregationKeysOf, priceDimensionKeyOf } from "../../domain/dimensions.js";
 import type { PriceSeries } from "../../domain/price-selection.js";
 import type { UsageRecord, UsageTotals } from "../../domain/usage-record.js";
+import type { Alert, AlertEvent } from "../../domain/alerts.js";
+import { toAlert, toAlertEvent, toUsageChange } from "../alert-decisions.js";
 import { PLAIN_KEYS, type RunningStateView, totalsKeysOf, valueKeysOf, voidingChanges, voidNeedsRemaining } from "../running-state.js";
 import { MIGRATIONS } from "./migrations.js";
 import { isConnectionFailure, isNulCharacter, isRetryableConflict, LostRace, nulCharacterRefused, storeUnavailable } from "./postgres-errors.js";
 import { createPriceCache, type Row, tiersToJson, toApiKey, toCustomer, toMeter, toPrice, toTotals, toUsageRecord, USAGE_COLUMNS, USAGE_FROM } from "../store-rows.js";
 import { createMeterLookup, readRunningState, stateKeyText, writeRunningState, writeTotals } from "./postgres-rows.js";
+import { alertsOfCustomers, decideAlerts, lockBillTotals, watchesTotal } from "./feed-writes.js";
 import { createUsageBatcher } from "./usage-batcher.js";
 
 /** How to open the PostgreSQL store. */
@@ -43,6 +46,8 @@ export interface PostgresStoreOptions {
   onGroupCommitted?: (writes: number, seconds: number) => void;
   /** The most customers, meters, prices and API keys each tenant may create. Default DEFAULT_TENANT_QUOTAS. */
   quotas?: TenantQuotas;
+  /** Told after each usage write or void this process committed (the feed's watchers wake on it). Default none. */
+  onUsageCommitted?: () => void;
   /** Most combinations of dimension values with usage per customer, meter and period. Default DEFAULT_MAX_DIMENSION_COMBINATIONS. */
   maxDimensionCombinations?: number;
 }
@@ -218,12 +223,14 @@ class PostgresStore implements Store {
   private closed = false;
 
   private readonly quotas: TenantQuotas;
+  private readonly onUsageCommitted: () => void;
 
   constructor(
     private readonly pool: pg.Pool,
     options: PostgresStoreOptions,
   ) {
     this.quotas = options.quotas ?? DEFAULT_TENANT_QUOTAS;
+    this.onUsageCommitted = options.onUsageCommitted ?? (() => {});
     this.usage = createUsageBatcher((work) => inTransaction(pool, work), {
       onCommitted: options.onGroupCommitted,
       maxDimensionCombinations: options.maxDimensionCombinations,
@@ -430,8 +437,10 @@ class PostgresStore implements Store {
     return rows[0] === undefined ? undefined : toUsageRecord(rows[0]);
   }
 
-  recordUsage(scope: Scope, writes: UsageWrite[], atomic: boolean): Promise<UsageWriteOutcome[]> {
-    return this.usage.submit(scope, writes, atomic);
+  async recordUsage(scope: Scope, writes: UsageWrite[], atomic: boolean): Promise<UsageWriteOutcome[]> {
+    const outcomes = await this.usage.submit(scope, writes, atomic);
+    this.onUsageCommitted();
+    return outcomes;
   }
 
   async getUsageRecord(scope: Scope, id: string): Promise<UsageRecord | undefined> {
@@ -503,11 +512,21 @@ class PostgresStore implements Store {
     return Number(window!.examined) >= SEARCH_SCAN_ROWS && window!.last !== null ? { items: found.items, nextCursor: String(window!.last) } : found;
   }
 
-  voidUsage(scope: Scope, recordId: string, reason: string, voidTime: number): Promise<VoidOutcome> {
+
+  async voidUsage(scope: Scope, recordId: string, reason: string, voidTime: number): Promise<VoidOutcome> {
+    const outcome = await this.voidInTransaction(scope, recordId, reason, voidTime);
+    this.onUsageCommitted();
+    return outcome;
+  }
+
+  private voidInTransaction(scope: Scope, recordId: string, reason: string, voidTime: number): Promise<VoidOutcome> {
     return inTransaction(this.pool, async (client): Promise<VoidOutcome> => {
       const found = await client.query(`SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = $1 AND r.id = $2`, [scope, recordId]);
       if (found.rows.length === 0) throw new Error(`usage record ${recordId} vanished`);
       const record = toUsageRecord(found.rows[0] as Row);
+      // Its alerts: a bill-total alert's lock comes before any totals row, as in every usage write.
+      const alerts = await alertsOfCustomers(client, [[scope, record.customerId]]);
+      if (watchesTotal(alerts, scope, record.customerId)) await lockBillTotals(client, [[scope, record.customerId, record.period]]);
       // The totals row is locked first, as every usage write does, so voids and
       // writes of the same (customer, meter, period) take turns.
       const locked = await client.query(
@@ -522,6 +541,11 @@ class PostgresStore implements Store {
         const voided = await client.query(`SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = $1 AND r.id = $2`, [scope, recordId]);
         return { kind: "already-voided", record: toUsageRecord(voided.rows[0] as Row) };
       }
+      await client.query(`INSERT INTO usage_changes (tenant_id, customer_id, record_seq, kind) VALUES ($1, $2, $3, 'voided')`, [
+        scope,
+        record.customerId,
+        (found.rows[0] as Row).seq,
+      ]);
       const meterTotals = toTotals(locked.rows[0] as Row);
       const meters = await this.meters.load(client, [[scope, record.meterKey]]);
       const meter = meters.get(stateKeyText([scope, record.meterKey]));
@@ -551,6 +575,11 @@ class PostgresStore implements Store {
         });
       }
       const changes = voidingChanges(view, scope, record, keys, remaining);
+      // A void lowers a sum, a count and a maximum; a LATEST meter's value may rise back to an earlier event's: decided like any write.
+      if (alerts.size > 0) {
+        const alertChanges = changes.totals.map(([key, totals]) => ({ scope, before: state.totals.get(stateKeyText(key)), after: totals }));
+        await decideAlerts(client, alertChanges, alerts);
+      }
       await writeTotals(
         client,
         changes.totals.filter(([key]) => key[4] === "").map(([, totals]) => ({ scope, totals })),
@@ -606,6 +635,56 @@ class PostgresStore implements Store {
     return rows.map((row) => String(row.period));
   }
 
+  async readUsageChanges(scope: Scope, customerId: string, after: Cursor | null, limit: number): Promise<UsageChangePage> {
+    const [xid, seq] = feedPosition(after);
+    // Only transactions older than this statement's snapshot xmin: every one of them has ended, so nothing
+    // can still appear below the last change returned (see migration 5).
+    const rows = await read(
+      this.pool,
+      `SELECT c.xid::text AS change_xid, c.seq AS change_seq, c.kind, ${USAGE_COLUMNS}
+       FROM usage_changes c JOIN usage_records r ON r.seq = c.record_seq
+         LEFT JOIN usage_voids v ON v.tenant_id = r.tenant_id AND v.record_id = r.id
+       WHERE c.tenant_id = $1 AND ($2 = '' OR c.customer_id = $2) AND (c.xid, c.seq) > ($3::xid8, $4::bigint)
+         AND c.xid < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY c.xid, c.seq LIMIT $5`,
+      [scope, customerId, xid, seq, limit],
+    );
+    // Through the customer's own index: the page is every change of theirs up to its last.
+    const changes = rows.map((row) => toUsageChange(row, `${String(row.change_xid)}.${String(row.change_seq)}`));
+    return { changes, position: changes.at(-1)?.cursor ?? null };
+  }
+
+  createAlert(scope: Scope, requestId: string, alert: Alert, maxPerCustomer: number): Promise<CreateOutcome<Alert>> {
+    return inTransaction(this.pool, async (client): Promise<CreateOutcome<Alert>> => {
+      // Creates of one customer's alerts take turns, so they never pass the limit together.
+      await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [JSON.stringify(["alerts", scope, alert.customerId])]);
+      const existing = await client.query(`SELECT * FROM alerts WHERE tenant_id = $1 AND request_id = $2`, [scope, requestId]);
+      if (existing.rows.length > 0) return { kind: "exists", value: toAlert(existing.rows[0] as Row) };
+      const counted = await client.query(`SELECT count(*) AS count FROM alerts WHERE tenant_id = $1 AND customer_id = $2`, [scope, alert.customerId]);
+      if (Number((counted.rows[0] as Row).count) >= maxPerCustomer) return { kind: "over-quota", limit: maxPerCustomer };
+      const inserted = await client.query(
+        `INSERT INTO alerts (tenant_id, id, customer_id, meter_key, threshold, create_time, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, request_id) DO NOTHING`,
+        [scope, alert.id, alert.customerId, alert.meterKey, alert.threshold.toString(), alert.createTime, requestId],
+      );
+      // The same request_id for another customer, created meanwhile: decided again on a fresh snapshot.
+      if (inserted.rowCount !== 1) throw new LostRace("the alert's request_id was claimed by a concurrent create");
+      return { kind: "created", value: alert };
+    });
+  }
+
+  async readAlertEvents(scope: Scope, after: Cursor | null, limit: number): Promise<AlertEvent[]> {
+    const [xid, seq] = feedPosition(after);
+    const rows = await read(
+      this.pool,
+      `SELECT e.xid::text AS event_xid, e.*, a.threshold FROM alert_events e JOIN alerts a ON a.tenant_id = e.tenant_id AND a.id = e.alert_id
+       WHERE e.tenant_id = $1 AND (e.xid, e.seq) > ($2::xid8, $3::bigint) AND e.xid < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY e.xid, e.seq LIMIT $4`,
+      [scope, xid, seq, limit],
+    );
+    return rows.map((row) => toAlertEvent(row, `${String(row.event_xid)}.${String(row.seq)}`));
+  }
+
   // API keys are written rarely (by operators): each write is its own transaction.
   async createApiKey(key: StoredApiKey): Promise<{ kind: "created" } | { kind: "over-quota"; limit: number }> {
     try {
@@ -651,6 +730,16 @@ class PostgresStore implements Store {
     await this.usage.drain();
     await this.pool.end();
   }
+}
+
+/** A feed's cursor in this store: the transaction id and seq of the last change (or event) handed out. */
+function feedPosition(cursor: Cursor | null): [xid: string, seq: string] {
+  if (cursor === null) return ["0", "0"];
+  const match = /^(\d{1,20})\.(\d{1,18})$/.exec(cursor);
+  if (match === null || BigInt(match[1]!) >= 2n ** 64n) {
+    throw new FailureError(failure("INVALID_CURSOR", "after_cursor is not one this stream handed out", "after_cursor"));
+  }
+  return [match[1]!, match[2]!];
 }
 
 /** A listing's cursor (the seq of the last row handed out), or null for the first page. */

@@ -17,6 +17,7 @@ import {
 } from "../running-state.js";
 import { toTotals, toUsageRecord, USAGE_COLUMNS, USAGE_FROM } from "../store-rows.js";
 import { createMeterLookup, type MeterLookup, readRunningState, stateKeyText, writeRunningState, writeTotals } from "./postgres-rows.js";
+import { alertsOfCustomers, decideAlerts, lockBillTotals, watchesTotal } from "./feed-writes.js";
 
 /** Options of the usage batcher. */
 export interface UsageBatcherOptions {
@@ -145,6 +146,15 @@ async function writeGroup(client: pg.PoolClient, group: PendingCall[], meters: M
     }
   }
   const meterRows = [...totalsKeys.values()].filter((key) => key[4] === "").sort((a, b) => compareKeys(a, b));
+  // 0. The alerts of the group's customers; a bill-total alert's (customer, period) locks come before any totals row.
+  const customers = new Map(meterRows.map(([scope, customerId]) => [keyOf(scope, customerId), [scope, customerId] as [string, string]]));
+  const alerts = await alertsOfCustomers(client, [...customers.values()]);
+  if (alerts.size > 0) {
+    await lockBillTotals(
+      client,
+      meterRows.filter(([scope, customerId]) => watchesTotal(alerts, scope, customerId)).map(([scope, customerId, period]) => [scope, customerId, period]),
+    );
+  }
   const state = { totals: new Map<string, UsageTotals>(), liveCounts: new Map<string, number>() };
   if (meterRows.length > 0) {
     const locked = await client.query(
@@ -164,6 +174,8 @@ async function writeGroup(client: pg.PoolClient, group: PendingCall[], meters: M
     for (const [key, totals] of rest.totals) state.totals.set(key, totals);
     for (const [key, live] of rest.liveCounts) state.liveCounts.set(key, live);
   }
+
+  const totalsBefore = new Map(state.totals);
 
   // 2. The request ids already claimed (read after the lock: see above).
   const claimed = new Map<string, UsageRecord>();
@@ -239,8 +251,11 @@ async function writeGroup(client: pg.PoolClient, group: PendingCall[], meters: M
   // that did not share our locks means what we decided is stale: run again.
   if (inserts.length > 0) {
     const columns = (pick: (insert: { scope: Scope; record: UsageRecord }) => unknown) => inserts.map(pick);
+    // Each new record's change for the feed, in the same statement: the records are inserted in order, and
+    // so are their changes.
     const inserted = await client.query(
-      `INSERT INTO usage_records (tenant_id, id, request_id, customer_id, meter_key, quantity, event_time,
+      `WITH inserted AS (
+       INSERT INTO usage_records (tenant_id, id, request_id, customer_id, meter_key, quantity, event_time,
                                   requested_event_time, create_time, period, attributes)
        SELECT u.tenant_id, u.id, u.request_id, u.customer_id, u.meter_key, u.quantity, u.event_time,
               u.requested_event_time, u.create_time, u.period, u.attributes
@@ -248,7 +263,10 @@ async function writeGroup(client: pg.PoolClient, group: PendingCall[], meters: M
                    $9::bigint[], $10::text[], $11::text[]) WITH ORDINALITY
          AS u(tenant_id, id, request_id, customer_id, meter_key, quantity, event_time, requested_event_time, create_time, period, attributes, position)
        ORDER BY u.position
-       ON CONFLICT (tenant_id, request_id) DO NOTHING`,
+       ON CONFLICT (tenant_id, request_id) DO NOTHING
+       RETURNING tenant_id, customer_id, seq)
+       INSERT INTO usage_changes (tenant_id, customer_id, record_seq, kind)
+       SELECT tenant_id, customer_id, seq, 'recorded' FROM inserted ORDER BY seq`,
       [
         columns((insert) => insert.scope),
         columns((insert) => insert.record.id),
@@ -270,6 +288,14 @@ async function writeGroup(client: pg.PoolClient, group: PendingCall[], meters: M
   // is written with its last value: later entries overwrite earlier ones.)
   const last = <K extends readonly string[], V>(entries: [K, V][]) => [...new Map(entries.map((entry) => [stateKeyText(entry[0]), entry])).values()];
   const changed: RunningStateChanges = { totals: last(dirty.totals), liveCounts: last(dirty.liveCounts) };
+  // The alerts the changed totals reach, decided before they are written.
+  if (alerts.size > 0) {
+    await decideAlerts(
+      client,
+      changed.totals.map(([key, totals]) => ({ scope: key[0], before: totalsBefore.get(stateKeyText(key)), after: totals })),
+      alerts,
+    );
+  }
   await writeTotals(
     client,
     changed.totals.filter(([key]) => key[4] === "").map(([key, totals]) => ({ scope: key[0], totals })),

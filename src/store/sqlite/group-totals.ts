@@ -17,6 +17,8 @@ export interface StateOverlay<V> {
 export function createGroupState<V>(load: (key: readonly string[]) => V | undefined, save: (key: readonly string[], value: V) => void) {
   const group = new Map<string, { key: readonly string[]; value: V | undefined }>();
   const dirty = new Set<string>();
+  /** Each entry as the group found it in the database, for the alerts (what changed from what). */
+  const initial = new Map<string, V | undefined>();
   const textOf = (key: readonly string[]) => key.join("\u0000");
 
   return {
@@ -28,7 +30,10 @@ export function createGroupState<V>(load: (key: readonly string[]) => V | undefi
           const changed = changes.get(text);
           if (changed !== undefined) return changed.value;
           let entry = group.get(text);
-          if (entry === undefined) group.set(text, (entry = { key, value: load(key) }));
+          if (entry === undefined) {
+            group.set(text, (entry = { key, value: load(key) }));
+            initial.set(text, entry.value);
+          }
           return entry.value;
         },
         set(key, value) {
@@ -43,6 +48,10 @@ export function createGroupState<V>(load: (key: readonly string[]) => V | undefi
         },
       };
     },
+    /** Every entry the group changed so far: its key, as the database held it, and as the group leaves it. */
+    changes(): { key: readonly string[]; before: V | undefined; after: V }[] {
+      return [...dirty].map((text) => ({ key: group.get(text)!.key, before: initial.get(text), after: group.get(text)!.value! }));
+    },
     /** Writes every changed entry; runs inside the group's transaction, before COMMIT. */
     flush(): void {
       for (const text of dirty) {
@@ -55,6 +64,7 @@ export function createGroupState<V>(load: (key: readonly string[]) => V | undefi
     clear(): void {
       group.clear();
       dirty.clear();
+      initial.clear();
     },
   };
 }

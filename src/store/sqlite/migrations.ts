@@ -229,4 +229,55 @@ export const MIGRATIONS: readonly string[] = [
   -- Whether a customer has prices of its own at all (most have none: their bills then look up catalog prices only).
   CREATE INDEX prices_by_customer ON prices (tenant_id, customer_id) WHERE customer_id <> '';
   `,
+  `
+  -- The usage feed (WatchUsage): one change per record and per void, written in their transaction. seq is
+  -- the commit order: a writer numbers the changes inside its BEGIN IMMEDIATE transaction, after the last
+  -- number kept below, and SQLite commits one such transaction at a time. One b-tree, keyed for a tenant's
+  -- feed; a customer's feed is that one, filtered (the store examines a bounded window of it per read).
+  CREATE TABLE usage_changes (
+    tenant_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    customer_id TEXT NOT NULL,
+    record_seq INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('recorded', 'voided')),
+    PRIMARY KEY (tenant_id, seq)
+  ) WITHOUT ROWID;
+  -- The ledger written before the feed existed joins it: its records in their order, then its voids.
+  INSERT INTO usage_changes (tenant_id, seq, customer_id, record_seq, kind)
+    SELECT tenant_id, row_number() OVER (ORDER BY seq), customer_id, seq, 'recorded' FROM usage_records;
+  INSERT INTO usage_changes (tenant_id, seq, customer_id, record_seq, kind)
+    SELECT r.tenant_id, (SELECT count(*) FROM usage_records) + row_number() OVER (ORDER BY v.void_time, r.seq), r.customer_id, r.seq, 'voided'
+    FROM usage_voids v JOIN usage_records r ON r.tenant_id = v.tenant_id AND r.id = v.record_id;
+  -- The highest seq handed out, kept by each transaction that writes changes.
+  CREATE TABLE usage_change_sequence (last INTEGER NOT NULL);
+  INSERT INTO usage_change_sequence (last) SELECT count(*) FROM usage_changes;
+
+  -- Alerts: a threshold on a customer's meter quantity, or on its bill total (meter_key '').
+  CREATE TABLE alerts (
+    seq INTEGER PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    meter_key TEXT NOT NULL,
+    threshold TEXT NOT NULL,
+    create_time INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    UNIQUE (tenant_id, id),
+    UNIQUE (tenant_id, request_id)
+  );
+  CREATE INDEX alerts_by_customer ON alerts (tenant_id, customer_id, seq);
+  -- An alert fires at most once per period: the unique key makes a second crossing insert nothing.
+  CREATE TABLE alert_events (
+    seq INTEGER PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    alert_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    meter_key TEXT NOT NULL,
+    period TEXT NOT NULL,
+    value TEXT NOT NULL,
+    crossed_time INTEGER NOT NULL,
+    UNIQUE (tenant_id, alert_id, period)
+  );
+  CREATE INDEX alert_events_by_tenant ON alert_events (tenant_id, seq);
+  `,
 ];

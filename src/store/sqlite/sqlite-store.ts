@@ -23,8 +23,10 @@ import type {
   UsageWriteOutcome,
   VoidOutcome,
 } from "../../domain/store.js";
-import { LIVE_RECORDS_PAGE, SEARCH_SCAN_ROWS } from "../../domain/store.js";
+import { FEED_SCAN_ROWS, LIVE_RECORDS_PAGE, SEARCH_SCAN_ROWS, type UsageChangePage } from "../../domain/store.js";
 import { recordedUsage, type UsageRecord, type UsageTotals } from "../../domain/usage-record.js";
+import type { Alert, AlertEvent } from "../../domain/alerts.js";
+import { toAlert, toAlertEvent, toUsageChange } from "../alert-decisions.js";
 import { MIGRATIONS } from "./migrations.js";
 import {
   createPriceCache,
@@ -54,6 +56,8 @@ export interface SqliteStoreOptions {
   onGroupCommitted?: (writes: number, seconds: number) => void;
   /** The most customers, meters, prices and API keys each tenant may create. Default DEFAULT_TENANT_QUOTAS. */
   quotas?: TenantQuotas;
+  /** Told after each usage write or void committed (the feed's watchers wake on it). Default none. */
+  onUsageCommitted?: () => void;
   /** Most combinations of dimension values with usage per customer, meter and period. Default DEFAULT_MAX_DIMENSION_COMBINATIONS. */
   maxDimensionCombinations?: number;
 }
@@ -84,7 +88,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
       onGroupCommitted: options.onGroupCommitted,
       maxDimensionCombinations: options.maxDimensionCombinations,
     });
-    return withStorageFaults(new SqliteStore(db, options.path, writer, options.quotas ?? DEFAULT_TENANT_QUOTAS));
+    return withStorageFaults(new SqliteStore(db, options.path, writer, options.quotas ?? DEFAULT_TENANT_QUOTAS, options.onUsageCommitted ?? noop));
   } catch (error) {
     db.close();
     throw error;
@@ -114,6 +118,7 @@ class SqliteStore implements Store {
     private readonly path: string,
     private readonly writer: ReturnType<typeof createWriterThread>,
     private readonly quotas: TenantQuotas,
+    private readonly onUsageCommitted: () => void,
   ) {
     const prepare = (sql: string) => db.prepare(sql);
     this.statements = {
@@ -202,6 +207,23 @@ class SqliteStore implements Store {
       listApiKeys: prepare(`SELECT * FROM api_keys ORDER BY create_time, id`),
       periodsWithUsage: prepare(
         `SELECT DISTINCT period FROM usage_totals WHERE tenant_id = ? AND customer_id = ? ORDER BY period DESC`,
+      ),
+      // The usage feed and alerts: in the change log's (and the event table's) seq order, the commit order.
+      changesOfTenant: prepare(
+        `SELECT c.seq AS change_seq, c.kind, ${USAGE_COLUMNS} FROM usage_changes c
+         JOIN usage_records r ON r.seq = c.record_seq LEFT JOIN usage_voids v ON v.tenant_id = r.tenant_id AND v.record_id = r.id
+         WHERE c.tenant_id = ? AND c.seq > ? ORDER BY c.seq LIMIT ?`,
+      ),
+      // A customer's changes among a window of the tenant's (FEED_SCAN_ROWS), and where the window ends.
+      changesWindow: prepare(`SELECT max(seq) AS last FROM (SELECT seq FROM usage_changes WHERE tenant_id = @tenant AND seq > @after ORDER BY seq LIMIT @scan)`),
+      changesOfCustomer: prepare(
+        `SELECT c.seq AS change_seq, c.kind, ${USAGE_COLUMNS} FROM usage_changes c
+         JOIN usage_records r ON r.seq = c.record_seq LEFT JOIN usage_voids v ON v.tenant_id = r.tenant_id AND v.record_id = r.id
+         WHERE c.tenant_id = @tenant AND c.seq > @after AND c.seq <= @last AND c.customer_id = @customerId ORDER BY c.seq LIMIT @limit`,
+      ),
+      alertEvents: prepare(
+        `SELECT e.*, a.threshold FROM alert_events e JOIN alerts a ON a.tenant_id = e.tenant_id AND a.id = e.alert_id
+         WHERE e.tenant_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?`,
       ),
     };
   }
@@ -319,6 +341,7 @@ class SqliteStore implements Store {
       events[index] = event;
     }
     const replies = (await this.writer.submit({ kind: "usage", scope, atomic, events })) as UsageEventReply[];
+    this.onUsageCommitted();
     const outcomes: UsageWriteOutcome[] = new Array(replies.length);
     for (let index = 0; index < replies.length; index++) {
       const reply = replies[index]!;
@@ -350,6 +373,7 @@ class SqliteStore implements Store {
 
   async voidUsage(scope: Scope, recordId: string, reason: string, voidTime: number): Promise<VoidOutcome> {
     const reply = (await this.writer.submit({ kind: "void", scope, recordId, reason, voidTime })) as VoidReply;
+    this.onUsageCommitted();
     const record = toUsageRecord(reply.row);
     return reply.kind === "voided"
       ? { kind: "voided", record: { ...record, voided: true, voidReason: reason, voidTime } }
@@ -378,6 +402,36 @@ class SqliteStore implements Store {
 
   async periodsWithUsage(scope: Scope, customerId: string): Promise<BillingPeriod[]> {
     return (this.statements.periodsWithUsage.all(scope, customerId) as Row[]).map((row) => String(row.period));
+  }
+
+  async readUsageChanges(scope: Scope, customerId: string, after: Cursor | null, limit: number): Promise<UsageChangePage> {
+    const position = feedPosition(after);
+    if (customerId === "") {
+      const changes = (this.statements.changesOfTenant.all(scope, position, limit) as Row[]).map((row) => toUsageChange(row, String(row.change_seq)));
+      return { changes, position: changes.at(-1)?.cursor ?? null };
+    }
+    const { last } = this.statements.changesWindow.get({ tenant: scope, after: position, scan: FEED_SCAN_ROWS }) as { last: number | null };
+    if (last === null) return { changes: [], position: null };
+    const rows = this.statements.changesOfCustomer.all({ tenant: scope, after: position, last, customerId, limit }) as Row[];
+    const changes = rows.map((row) => toUsageChange(row, String(row.change_seq)));
+    // A full page may have more of the window after it; else the whole window was examined.
+    return { changes, position: changes.length === limit ? changes.at(-1)!.cursor : String(last) };
+  }
+
+  async createAlert(scope: Scope, requestId: string, alert: Alert, maxPerCustomer: number): Promise<CreateOutcome<Alert>> {
+    const reply = (await this.writer.submit({
+      kind: "alert",
+      scope,
+      requestId,
+      alert: { ...alert, threshold: alert.threshold.toString() },
+      limit: maxPerCustomer,
+    })) as CreateReply;
+    return createOutcome(reply, toAlert, () => alert, maxPerCustomer);
+  }
+
+  async readAlertEvents(scope: Scope, after: Cursor | null, limit: number): Promise<AlertEvent[]> {
+    const rows = this.statements.alertEvents.all(scope, feedPosition(after), limit) as Row[];
+    return rows.map((row) => toAlertEvent(row, String(row.seq)));
   }
 
   // API keys are written rarely (by operators), through the writer thread like every write.
@@ -434,6 +488,15 @@ const CUSTOMER_MATCHES = `(c.id LIKE @pattern ESCAPE '\\' OR c.external_id LIKE 
 /** LIKE's pattern for a substring, its own wildcards escaped. */
 function likePattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (match) => `\\${match}`)}%`;
+}
+
+const noop = () => {};
+
+/** A feed's cursor in this store: the seq of the last change (or event) handed out. */
+function feedPosition(cursor: Cursor | null): number {
+  if (cursor === null) return 0;
+  if (!/^\d{1,15}$/.test(cursor)) throw new FailureError(failure("INVALID_CURSOR", "after_cursor is not one this stream handed out", "after_cursor"));
+  return Number(cursor);
 }
 
 /** Listings in this store resume after a row's seq. */

@@ -6,6 +6,7 @@ import { type AggregationKeys, aggregationKeysOf, DEFAULT_MAX_DIMENSION_COMBINAT
 import type { Meter } from "../../domain/meter.js";
 import { type NewUsageRecord, type UsageTotals, usageDifferences } from "../../domain/usage-record.js";
 import { createGroupState } from "./group-totals.js";
+import { createSqliteFeedWrites } from "./feed-writes.js";
 import { storageFault } from "./storage-faults.js";
 import { LATEST_KEYS, PLAIN_KEYS, recordingChanges, type RunningStateChanges, type RunningStateView, voidingChanges, voidNeedsRemaining } from "../running-state.js";
 import { type Row, TOTALS_VALUE_COLUMNS, USAGE_COLUMNS, USAGE_FROM, toMeter, toTotals, toUsageRecord, totalsColumns } from "../store-rows.js";
@@ -309,7 +310,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
 
   /** Inserts the event's row; false if its request_id was already recorded. */
   function insertEvent(scope: string, event: UsageEventMessage): boolean {
-    const { changes } = statements.insertUsage.run(
+    const { changes, lastInsertRowid } = statements.insertUsage.run(
       scope,
       event.id,
       event.requestId,
@@ -322,7 +323,9 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
       event.period,
       event.attributes,
     );
-    return changes === 1;
+    if (changes !== 1) return false;
+    feed.recorded(scope, event.customerId, Number(lastInsertRowid));
+    return true;
   }
 
   function recordUsage(op: Extract<WriteOp, { kind: "usage" }>): UsageEventReply[] {
@@ -346,6 +349,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     const record = toUsageRecord(row);
     if (record.voided) return { kind: "already-voided", row };
     statements.insertVoid.run(op.scope, op.recordId, op.reason, op.voidTime);
+    feed.voided(op.scope, record.customerId, Number(row.seq));
     const keys = keysOf(op.scope, record.meterKey, record.attributes);
     if ("reason" in keys) throw new Error(`usage record ${record.id} does not fit its meter: ${keys.message}`);
     // A maximum or latest event only moves when the voided event was it: only then are the others read.
@@ -361,6 +365,9 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     return { kind: "voided", row };
   }
 
+  // The usage feed and alerts (src/store/sqlite/feed-writes.ts).
+  const feed = createSqliteFeedWrites(db);
+
   function write(op: WriteOp): WriteReplyValue {
     switch (op.kind) {
       case "usage":
@@ -373,6 +380,8 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
         return createMeter(op);
       case "price":
         return createPrice(op);
+      case "alert":
+        return feed.createAlert(op);
       case "api-key": {
         const { secretHash, revokeTime: _, ...key } = op.key;
         if (quotaFull(key.tenant, "apiKeys", op.limit)) return "over-quota";
@@ -421,6 +430,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
         }
       }
     });
+    feed.beforeCommit(groupTotals.changes());
     groupTotals.flush();
     groupLiveCounts.flush();
     return replies;
@@ -448,6 +458,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
       } finally {
         groupTotals.clear();
         groupLiveCounts.clear();
+        feed.groupEnded();
       }
     }
     return replies as WriteReply[];

@@ -99,7 +99,17 @@ export type WriteOp =
         createTime: number;
       };
       limit: number;
-    };
+    }
+  | AlertWriteOp;
+
+/** Creates an alert unless its customer holds `limit` alerts already (answered with a CreateReply). */
+export interface AlertWriteOp {
+  kind: "alert";
+  scope: Scope;
+  requestId: string;
+  alert: { id: string; customerId: string; meterKey: string; threshold: string; createTime: number };
+  limit: number;
+}
 
 /** One event's outcome: null = recorded as sent; "aborted" = rolled back with its atomic write. */
 export type UsageEventReply = null | "aborted" | { replayed: Row } | { refused: Failure };
