@@ -1,7 +1,7 @@
 import type { DescService, MessageInitShape } from "@bufbuild/protobuf";
 import { type CallOptions, type Client, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { AccessService } from "../../../gen/ts/billing/v1/access_service_pb.js";
-import { BillingService } from "../../../gen/ts/billing/v1/billing_service_pb.js";
+import { type AlertEvent, BillingService } from "../../../gen/ts/billing/v1/billing_service_pb.js";
 import { CatalogService, type PriceTierSchema } from "../../../gen/ts/billing/v1/catalog_service_pb.js";
 import { CustomerService } from "../../../gen/ts/billing/v1/customer_service_pb.js";
 import {
@@ -9,9 +9,11 @@ import {
   type BatchRecordUsageResult,
   type RecordUsageRequestSchema,
   type RecordUsageResponse,
+  type UsageChange,
   UsageRecordView,
   UsageService,
 } from "../../../gen/ts/billing/v1/usage_service_pb.js";
+import { resumableWatch, type WatchOptions } from "./resumable-watch.js";
 import { BillingError } from "./billing-error.js";
 import { type DecimalInput, DecimalInputError, toDecimalString } from "./quantity.js";
 import { backoffDelayMs, isRetryable, RetryBudget, type RetryOptions, retryOptions, serverRetryDelayMs } from "./retry-policy.js";
@@ -90,13 +92,24 @@ export type CreatePriceInput = Omit<CreatePriceRequestInit, "price"> & {
  * fields in lowerCamel. Mutating calls get a request_id (UUIDv7) unless one is
  * given, created once per logical call and sent unchanged on every attempt.
  */
-export type BillingClient = Omit<ServiceClients, "recordUsage" | "batchRecordUsage" | "createPrice"> & {
+export type BillingClient = Omit<ServiceClients, "recordUsage" | "batchRecordUsage" | "createPrice" | "watchUsage" | "watchAlerts"> & {
   recordUsage(request: UsageEventInput, options?: CallOptions): Promise<RecordUsageResponse>;
   batchRecordUsage(
     request: { requests: UsageEventInput[]; atomic?: boolean; view?: UsageRecordView },
     options?: CallOptions,
   ): Promise<BatchRecordUsageResponse>;
   createPrice(request: CreatePriceInput, options?: CallOptions): ReturnType<ServiceClients["createPrice"]>;
+  /**
+   * Every usage change of the tenant (or of `customerId`, a Tally id or
+   * external_id) after `afterCursor` ("" or unset: from the beginning), one by
+   * one in commit order, then live, for as long as the caller iterates. After
+   * a disconnect it resumes after the last change it handed out, with this
+   * client's backoff, so each change comes once; store `change.cursor` once a
+   * change is processed to resume there after a restart of your own.
+   */
+  watchUsage(request?: { afterCursor?: string; customerId?: string }, options?: WatchOptions): AsyncIterable<UsageChange>;
+  /** Every alert event after `afterCursor`, then live, resumed the same way as watchUsage. */
+  watchAlerts(request?: { afterCursor?: string }, options?: WatchOptions): AsyncIterable<AlertEvent>;
   /** Usage helpers. */
   usage: {
     /**
@@ -115,7 +128,7 @@ export type BatchSender = (events: UsageEventInput[], view: UsageRecordView) => 
 const SERVICES: DescService[] = [CustomerService, CatalogService, UsageService, BillingService, AccessService];
 
 /** RPCs that change state and so carry a request_id of their own. VoidUsage names an existing record's instead. */
-const TAKES_NEW_REQUEST_ID = new Set(["createCustomer", "createMeter", "createPrice", "recordUsage", "batchRecordUsage"]);
+const TAKES_NEW_REQUEST_ID = new Set(["createCustomer", "createMeter", "createPrice", "recordUsage", "batchRecordUsage", "createAlert"]);
 
 /** The defaults of the client's own options. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -212,6 +225,32 @@ export function createBillingClientOver(
     }
   }
   const billingClient = client as BillingClient;
+  const usageService = createClient(UsageService, transport);
+  const billingService = createClient(BillingService, transport);
+  const onReconnect = (method: string) => (attempt: number, delayMs: number, serverDelay: boolean, error: ConnectError) => {
+    options.onRetry?.({ method, attempt, delayMs, serverDelay, error, requestId: undefined });
+    options.logger?.warn({ method, attempt, delayMs, code: error.code }, "resuming a watch after a disconnect");
+  };
+  billingClient.watchUsage = (request = {}, watchOptions = {}) =>
+    resumableWatch({
+      method: "WatchUsage",
+      open: (afterCursor, callOptions) => usageService.watchUsage({ afterCursor, customerId: request.customerId ?? "" }, callOptions),
+      itemsOf: (message) => message.changes,
+      afterCursor: request.afterCursor ?? "",
+      retry,
+      signal: watchOptions.signal,
+      onReconnect: onReconnect("WatchUsage"),
+    });
+  billingClient.watchAlerts = (request = {}, watchOptions = {}) =>
+    resumableWatch({
+      method: "WatchAlerts",
+      open: (afterCursor, callOptions) => billingService.watchAlerts({ afterCursor }, callOptions),
+      itemsOf: (message) => message.events,
+      afterCursor: request.afterCursor ?? "",
+      retry,
+      signal: watchOptions.signal,
+      onReconnect: onReconnect("WatchAlerts"),
+    });
   const viaCalls: BatchSender = async (events, view) => (await billingClient.batchRecordUsage({ requests: events, view })).results;
   const viaStream = (): BatchSender => {
     const stream = createUsageStream(createClient(UsageService, transport));

@@ -7,6 +7,7 @@ export type { BillingClient, BillingClientOptions, BillingProtocol, RetryEvent, 
 export { BillingError } from "./billing-error.js";
 export { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "./retry-policy.js";
 export type { UsageProducer, UsageProducerOptions } from "./usage-producer.js";
+export type { WatchOptions } from "./resumable-watch.js";
 
 /** Options of the Node client: the common ones, plus the HTTP version. */
 export interface NodeBillingClientOptions extends BillingClientOptions {
