@@ -249,6 +249,11 @@ export function createObservations() {
       }
     },
 
+    /** The request ids the run saw recorded (acknowledged, by a send or a re-send). */
+    recordedRequestIds(): string[] {
+      return [...events.values()].filter((state) => state.recordId !== undefined).map((state) => state.event.requestId);
+    },
+
     /** For the progress display. */
     progress(): { sent: number; settled: number; acknowledged: number; refused: number; failed: number } {
       const refused = Object.values(refusedByReason).reduce((sum, count) => sum + count, 0);

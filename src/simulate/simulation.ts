@@ -10,6 +10,10 @@ import { createPacer } from "./pacer.js";
 import { createProgressReporter } from "./progress-reporter.js";
 import { createRandom } from "./random.js";
 import { reconcileUnknownEvents } from "./reconcile.js";
+import { startFeedCheck } from "./feed-check.js";
+
+/** How long the feed check waits, after the bills are checked, for the feed to deliver every recorded event. */
+const FEED_CATCH_UP_MS = 30_000;
 import { planCatalog, type SimulatedCatalog, setUpCatalog } from "./simulated-catalog.js";
 import { resolveSimulationOptions, type SimulationMode, type SimulationOptions } from "./simulation-options.js";
 import { runStreamLoad } from "./stream-load.js";
@@ -68,6 +72,7 @@ export async function runSimulation(options: SimulationOptions, output: Simulati
     throw new Error(`could not set up the simulation at ${resolved.url}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
   const serverTime = await learnServerTime(control, catalog.customers[0]!);
+  const feedCheck = startFeedCheck(control, catalog.customers);
 
   const planned = resolved.rate === undefined ? resolved.total : Math.floor(resolved.rate * resolved.durationSeconds);
   const source = createEventSource({
@@ -101,10 +106,12 @@ export async function runSimulation(options: SimulationOptions, output: Simulati
   await reconcileUnknownEvents(control, observations, CONTROL_CONCURRENCY);
   await hooks.beforeCheck?.({ catalog, client: control });
   const billCheck = await checkBills({ client: control, catalog, expected: observations.expectedUsage(), concurrency: CONTROL_CONCURRENCY });
+  const feed = await feedCheck.finish(observations.recordedRequestIds(), FEED_CATCH_UP_MS);
 
   const report = observations.report();
   const failures: string[] = [];
   if (!billCheck.passed) failures.push(`${billCheck.mismatches.length} bill mismatches`);
+  if (!feed.passed) failures.push(`usage feed: ${feed.missing} recorded events missing, ${feed.repeated} delivered twice, ${feed.unexpected} changes the run did not make`);
   if (report.badInput.misjudged.length > 0) failures.push(`${report.badInput.misjudged.length} bad-input events not refused with the expected reason`);
   if (report.anomalyCount > 0) failures.push(`${report.anomalyCount} anomalies in the answers`);
   if (report.reconciled.unresolved > 0) failures.push(`${report.reconciled.unresolved} events whose outcome stayed unknown`);
@@ -140,6 +147,7 @@ export async function runSimulation(options: SimulationOptions, output: Simulati
     eventsPerSecond: Math.round(report.sends.sent / seconds),
     ...report,
     billCheck,
+    feedCheck: feed,
   };
   output.stdout.write(resolved.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
   return summary;

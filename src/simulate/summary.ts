@@ -1,4 +1,5 @@
 import type { BillCheckReport } from "./bill-check.js";
+import type { FeedCheckReport } from "./feed-check.js";
 import type { ObservationReport } from "./observations.js";
 import type { SimulationMode, SimulationProtocol, SimulationScenario } from "./simulation-options.js";
 
@@ -43,6 +44,8 @@ export interface SimulationSummary extends ObservationReport {
   callsPerSecond: number;
   eventsPerSecond: number;
   billCheck: BillCheckReport;
+  /** Whether the usage feed delivered every recorded event once (see feed-check.ts). */
+  feedCheck: FeedCheckReport;
 }
 
 /** The most mismatches and problems listed one by one in the text form. */
@@ -79,6 +82,11 @@ export function formatSummary(summary: SimulationSummary): string {
       "bills",
       billCheck.passed ? "match" : `${billCheck.mismatches.length} mismatches`,
       `${billCheck.customers} customers, ${billCheck.bills} bills, ${billCheck.lines} lines checked`,
+    ),
+    row(
+      "usage feed",
+      summary.feedCheck.passed ? "every event once" : `${summary.feedCheck.missing} missing, ${summary.feedCheck.repeated} repeated, ${summary.feedCheck.unexpected} unexpected`,
+      `${summary.feedCheck.changes} changes on ${summary.feedCheck.customers} WatchUsage streams`,
     ),
   );
   for (const mismatch of billCheck.mismatches.slice(0, MAX_LISTED)) {

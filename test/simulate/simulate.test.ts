@@ -67,6 +67,8 @@ function assertCleanRun(summary: SimulationSummary, total: number): void {
   assert.deepEqual(summary.billCheck.mismatches, []);
   assert.equal(summary.billCheck.customers, 5);
   assert.ok(summary.billCheck.lines >= 10, "most (customer, meter) pairs have a line to check");
+  // The usage feed delivered each recorded event once, on one WatchUsage stream per customer.
+  assert.deepEqual(summary.feedCheck, { passed: true, customers: 5, changes: summary.acknowledged - summary.replayed, missing: 0, repeated: 0, unexpected: 0 });
 }
 
 describe("tally simulate", () => {
@@ -136,7 +138,11 @@ describe("tally simulate", () => {
     const fields = summary.billCheck.mismatches.map(({ customerId, meterKey, field }) => `${customerId} ${meterKey ?? "-"} ${field}`);
     assert.ok(fields.includes(`${voided!.customerId} ${voided!.meterKey} quantity`), fields.join(", "));
     assert.ok(summary.billCheck.mismatches.every((mismatch) => mismatch.customerId === voided!.customerId));
-    assert.deepEqual(summary.failures, [`${summary.billCheck.mismatches.length} bill mismatches`]);
+    // The usage feed shows the void the run did not make, too.
+    assert.deepEqual(summary.failures, [
+      `${summary.billCheck.mismatches.length} bill mismatches`,
+      "usage feed: 0 recorded events missing, 0 delivered twice, 1 changes the run did not make",
+    ]);
     assert.deepEqual(JSON.parse(stdout()), summary, "--json prints the summary itself");
   });
 
