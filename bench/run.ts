@@ -29,6 +29,8 @@ import { forkBenchProgram, killEveryStartedProcess, nextMessage, runBenchChild, 
 import { type FigureRow, median, notesOf, renderTable, type Sample } from "./report.js";
 import type { BodySpec } from "./request-bodies.js";
 import type { StoragePlan, StorageResult } from "./storage-ceiling.js";
+import type { FeedWatchPlan, FeedWatchResult } from "./feed-watcher.js";
+import { encodeFeedCursor } from "../src/api/feed-cursor.js";
 import { REPO_ROOT, SERVER_NODE_FLAGS, startTallyServer, type TallyServer } from "./tally-server.js";
 
 const RESULTS_DIR = fileURLToPath(new URL("results/", import.meta.url));
@@ -203,14 +205,21 @@ function plans(options: BenchOptions, catalog: BenchCatalog, runTag: string) {
   };
 }
 
-async function runStorageCeiling(scratch: string, options: BenchOptions, eventsPerTransaction: number, round: number, durationMs: number): Promise<void> {
-  const id = eventsPerTransaction === 1 ? "raw.single" : "raw.batched";
+async function runStorageCeiling(
+  scratch: string,
+  options: BenchOptions,
+  eventsPerTransaction: number,
+  round: number,
+  durationMs: number,
+  withoutChangeLog = false,
+): Promise<void> {
+  const id = eventsPerTransaction === 1 ? "raw.single" : withoutChangeLog ? "raw.batched.nolog" : "raw.batched";
   let result: StorageResult;
   let cpu: NonNullable<Sample["cpu"]>;
   let quiet: QuietWait;
   do {
     const dbPath = join(scratch, `ceiling-${eventsPerTransaction}-${round}.db`);
-    const plan: StoragePlan = { dbPath, eventsPerTransaction, customers: options.customers, warmupMs: Math.min(1000, options.warmupMs), durationMs };
+    const plan: StoragePlan = { dbPath, eventsPerTransaction, customers: options.customers, warmupMs: Math.min(1000, options.warmupMs), durationMs, withoutChangeLog };
     quiet = await waitForQuiet();
     const window = createCpuWindow([]);
     let cpuWindow: CpuWindow | undefined;
@@ -276,6 +285,70 @@ function listProfiles(dir: string): string[] {
   }
 }
 
+/** The position of the end of the usage feed in the server's database: a WatchUsage cursor (see src/api/feed-cursor.ts). */
+function feedEnd(dbPath: string): string {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    const { seq } = db.prepare(`SELECT coalesce(max(seq), 0) AS seq FROM usage_changes`).get() as { seq: number };
+    return encodeFeedCursor("usage", String(seq));
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * The stream ingest again, with a WatchUsage consumer following the feed from
+ * its end (feed-watcher.ts, its own process): the ingest rate with a watcher
+ * attached (beside tally.stream, without one), the lag from each record's
+ * create_time to its change reaching the watcher, the rate the changes
+ * arrived at, and a check that the watcher got every acknowledged event once.
+ */
+async function measureFeedLag(server: TallyServer, dbPath: string, plan: LoadPlan): Promise<void> {
+  const watcher = forkBenchProgram("feed-watcher.ts");
+  try {
+    const ready = nextMessage(watcher, (message) => ((message as { type?: unknown }).type === "ready" ? true : undefined), 30_000);
+    watcher.send({ url: server.url, afterCursor: feedEnd(dbPath) } satisfies FeedWatchPlan);
+    await ready;
+    const quiet = await waitForQuiet();
+    const window = createCpuWindow([server.pid, watcher.pid!]);
+    let cpuWindow: CpuWindow | undefined;
+    let windowStart = 0;
+    const load = await generator.run(plan, {
+      onWindowStart: () => {
+        windowStart = Date.now();
+        window.start();
+      },
+      onWindowEnd: () => {
+        watcher.send({ type: "window", start: windowStart, end: Date.now() });
+        cpuWindow = window.end();
+      },
+    });
+    acknowledgedByPid.set(server.pid, (acknowledgedByPid.get(server.pid) ?? 0) + load.acknowledgedEvents);
+    const answer = nextMessage(watcher, (message) => ((message as { type?: unknown }).type === "result" ? (message as { result: FeedWatchResult }).result : undefined), 60_000);
+    watcher.send({ type: "finish", expected: load.acknowledgedEvents });
+    const feed = await answer;
+    const failures = load.failures + load.refusedEvents + feed.repeated + feed.missing;
+    const cpu = {
+      server: cpuWindow?.processPercent.get(server.pid) ?? Number.NaN,
+      generator: load.generatorCpuPercent + (cpuWindow?.processPercent.get(watcher.pid!) ?? Number.NaN),
+      other: Number.NaN,
+    };
+    cpu.other = (cpuWindow?.machinePercent ?? Number.NaN) - cpu.server - cpu.generator;
+    const failureSamples = [...load.failureSamples, ...(feed.repeated + feed.missing > 0 ? [`feed: ${feed.repeated} repeated, ${feed.missing} missing`] : [])];
+    record("tally.stream.feed", { value: load.eventsPerSecond, failures, failureSamples, cpu, raw: { ...load, quiet, feed }, extras: { p50: load.latencyMs.p50, p99: load.latencyMs.p99 } });
+    record("tally.feed.rate", { value: feed.changesPerSecond, failures: feed.repeated + feed.missing, extras: { "caught up": feed.caughtUpMs } });
+    record("tally.feed.lag.p50", { value: feed.lagMs.p50, failures: 0 });
+    record("tally.feed.lag.p99", { value: feed.lagMs.p99, failures: feed.repeated + feed.missing, extras: { max: feed.lagMs.max } });
+    progress(
+      `  tally.stream.feed: ${Math.round(load.eventsPerSecond).toLocaleString("en-US")} events/s with a watcher; feed ${Math.round(feed.changesPerSecond).toLocaleString("en-US")} changes/s, ` +
+        `lag p50 ${feed.lagMs.p50.toFixed(1)} ms, p99 ${feed.lagMs.p99.toFixed(1)} ms, caught up ${feed.caughtUpMs} ms after the ingest` +
+        `${failures > 0 ? `, ${failures} FAILURES (${failureSamples.join("; ")})` : ""}`,
+    );
+  } finally {
+    await stopChild(watcher);
+  }
+}
+
 /** Phase 1: the ceilings and Tally's ingest figures, round by round so each Tally run is paired with a ceiling run just before it. */
 async function measureIngest(context: RunContext, echo: { pid: number; port: number }): Promise<{ dbPath: string; catalog: BenchCatalog }> {
   const { options, scratch, runTag } = context;
@@ -305,6 +378,8 @@ async function measureIngest(context: RunContext, echo: { pid: number; port: num
       await measureAndRecord("tally.batch.attributes", server.pid, plan.batch(server.port, `batch-attributes-${round}`, catalog.meterKey, BENCH_COMBINATIONS), "events");
       await measureAndRecord("tally.batch.dimensions", server.pid, plan.batch(server.port, `batch-dimensions-${round}`, BENCH_DIMENSION_METER_KEY, BENCH_COMBINATIONS), "events");
       await measureAndRecord("tally.stream", server.pid, plan.stream(server.port, `stream-${round}`), "events");
+      await measureFeedLag(server, dbPath, plan.stream(server.port, `stream-feed-${round}`));
+      await runStorageCeiling(scratch, options, 1000, round, options.durationMs, true);
     }
     progress("raw better-sqlite3, one event per transaction");
     for (let round = 1; round <= options.runs; round++) await runStorageCeiling(scratch, options, 1, round, Math.min(options.durationMs, 2500));
@@ -476,6 +551,14 @@ function buildRows(options: BenchOptions, checks: RunContext["checks"]): FigureR
     { id: "echo.grpc", figure: `ceiling: bare http2 echo, gRPC unary (${unary})`, unit: "calls/s", extras: latency },
     { id: "echo.connect", figure: `ceiling: bare http2 echo, Connect unary (${unary})`, unit: "calls/s", extras: latency },
     { id: "raw.batched", figure: "ceiling: raw better-sqlite3, 1000 events/txn", unit: "events/s", extras: { "commit p50": "ms", "commit p99": "ms" } },
+    {
+      id: "raw.batched.nolog",
+      figure: "reference: raw better-sqlite3, 1000 events/txn, no feed change log",
+      unit: "events/s",
+      ceilingId: "raw.batched",
+      paired: true,
+      extras: { "commit p50": "ms", "commit p99": "ms" },
+    },
     { id: "raw.single", figure: "reference: raw better-sqlite3, 1 event/txn", unit: "events/s", extras: { "commit p50": "ms", "commit p99": "ms" } },
     { id: "tally.unary.grpc", figure: `RecordUsage unary gRPC (${unary})`, unit: "calls/s", ceilingId: "echo.grpc", paired: true, target: halfOfEcho },
     { id: "tally.unary.grpc.p50", figure: "  RecordUsage gRPC p50", unit: "ms" },
@@ -516,6 +599,17 @@ function buildRows(options: BenchOptions, checks: RunContext["checks"]): FigureR
       target: { text: `≥ ${DIMENSION_INGEST_MIN_RATIO * 100}% of the plain meter's`, pass: (_value: number, ratio: number | undefined) => ingestChecked && (ratio ?? 0) >= DIMENSION_INGEST_MIN_RATIO },
       extras: { p50: "ms", p99: "ms" },
     },
+    {
+      id: "tally.stream.feed",
+      figure: "StreamUsage again, with a WatchUsage watcher following",
+      unit: "events/s",
+      ceilingId: "tally.stream",
+      paired: true,
+      extras: { p50: "ms", p99: "ms" },
+    },
+    { id: "tally.feed.rate", figure: "  feed: changes reaching the watcher", unit: "changes/s", extras: { "caught up": "ms" } },
+    { id: "tally.feed.lag.p50", figure: "  feed lag p50 (create_time to the watcher)", unit: "ms" },
+    { id: "tally.feed.lag.p99", figure: "  feed lag p99", unit: "ms", extras: { max: "ms" } },
     { id: "tally.bill.p50", figure: `GetCurrentBill p50 (${options.billEvents.toLocaleString("en-US")} events, 1 at a time)`, unit: "ms" },
     {
       id: "tally.bill.p99",

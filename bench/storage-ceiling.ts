@@ -9,7 +9,11 @@
  * by (tenant_id, request_id) joined with the voids as Tally reads it, a read
  * of the (customer, meter, period) running totals, an exact decimal add of
  * the quantity to the text sum, the insert into usage_records and the upsert
- * of usage_totals. The schema is Tally's own migration SQL.
+ * of usage_totals, and (as Tally's store does since the usage feed) the
+ * usage_changes row of the new record (and, once per transaction, the
+ * changes' last number); `withoutChangeLog` leaves those out,
+ * for the reference row that shows what the feed's change log costs. The
+ * schema is Tally's own migration SQL.
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
@@ -29,6 +33,8 @@ export interface StoragePlan {
   customers: number;
   warmupMs: number;
   durationMs: number;
+  /** Leave out the usage_changes insert (the reference for the change log's cost). Default false. */
+  withoutChangeLog?: boolean;
 }
 
 /** What a storage ceiling run measured. */
@@ -110,6 +116,9 @@ async function run(plan: StoragePlan): Promise<StorageResult> {
      ON CONFLICT (tenant_id, customer_id, period, meter_key)
      DO UPDATE SET quantity_sum = excluded.quantity_sum, event_count = excluded.event_count, quantity_max = excluded.quantity_max`,
   );
+  const insertChange = db.prepare(`INSERT INTO usage_changes (tenant_id, seq, customer_id, record_seq, kind) VALUES (?, ?, ?, ?, 'recorded')`);
+  const saveChangeSequence = db.prepare(`UPDATE usage_change_sequence SET last = ?`);
+  let changeSeq = 0;
   const customerIds = Array.from({ length: plan.customers }, (_, index) => `cus_bench${String(index).padStart(27, "0")}`);
   let sequence = 0;
 
@@ -121,7 +130,7 @@ async function run(plan: StoragePlan): Promise<StorageResult> {
     const totals = totalsOfMeter.get(TENANT, customerId, period, METER_KEY) as
       | { quantity_sum: string; event_count: number; quantity_max: string }
       | undefined;
-    insertUsage.run({
+    const { lastInsertRowid } = insertUsage.run({
       tenant: TENANT,
       id: `rec_${number.toString(16).padStart(32, "0")}`,
       requestId,
@@ -134,6 +143,7 @@ async function run(plan: StoragePlan): Promise<StorageResult> {
       period,
       attributes: "{}",
     });
+    if (plan.withoutChangeLog !== true) insertChange.run(TENANT, ++changeSeq, customerId, lastInsertRowid);
     upsertTotals.run({
       tenant: TENANT,
       customerId,
@@ -148,6 +158,7 @@ async function run(plan: StoragePlan): Promise<StorageResult> {
     const now = Date.now();
     const period = new Date(now).toISOString().slice(0, 7);
     for (let index = 0; index < plan.eventsPerTransaction; index++) writeEvent(now, period);
+    if (plan.withoutChangeLog !== true) saveChangeSequence.run(changeSeq);
   });
 
   const warmupEnd = performance.now() + plan.warmupMs;
