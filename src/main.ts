@@ -15,6 +15,7 @@ import type { Store } from "./domain/store.js";
 import { createUsageLedger } from "./domain/usage-ledger.js";
 import { createAlerts } from "./domain/alerts.js";
 import { createCommitSignal, createUsageFeed } from "./domain/usage-feed.js";
+import { createUsageLimits } from "./domain/usage-limits.js";
 import { createMetrics } from "./server/interceptors/metrics.js";
 import { createTallyServer, type PublicService } from "./server/server.js";
 import { openPostgresStore } from "./store/postgres/postgres-store.js";
@@ -92,6 +93,7 @@ export async function startTally(config: ServeConfig, logger: Logger, dependenci
     billing: createBilling({ store, clock, timeRules }),
     feed: createUsageFeed({ store, signal: commitSignal, pollIntervalMs: config.feedPollInterval, batchSize: config.feedBatchSize }),
     alerts: createAlerts({ store, clock, maxAlertsPerCustomer: config.maxAlertsPerCustomer }),
+    limits: createUsageLimits({ store, clock }),
   };
   const configuredKeys: ConfiguredKey[] = [];
   if (config.bootstrapKey !== undefined && config.bootstrapKey !== "") {

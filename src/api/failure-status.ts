@@ -78,6 +78,11 @@ export const REASONS: Record<ApiReason, { code: Code; meaning: string }> = {
     meaning:
       "The usage event would give its meter more combinations of dimension values with usage for the customer in the period than --max-dimension-combinations allows (each is a bill line); nothing was recorded. Retrying does not help.",
   },
+  USAGE_LIMIT_EXCEEDED: {
+    code: Code.FailedPrecondition,
+    meaning:
+      "The event would take the period's aggregated quantity of the meter past the customer's usage limit (SetUsageLimit); the message gives the limit and what is used. Nothing was recorded and the request_id stays free. Retrying does not help until the limit is raised or a new period starts.",
+  },
   API_KEY_MISSING: { code: Code.Unauthenticated, meaning: "The call carries no `authorization: Bearer <key>` header." },
   API_KEY_INVALID: { code: Code.Unauthenticated, meaning: "The API key is unknown or revoked." },
   ROLE_NOT_PERMITTED: { code: Code.PermissionDenied, meaning: "The key's role does not allow this method (see the roles table)." },

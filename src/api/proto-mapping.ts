@@ -11,12 +11,17 @@ import {
   PricingModel as PricingModelEnum,
 } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { type Customer as CustomerMessage, CustomerSchema } from "../../gen/ts/billing/v1/customer_service_pb.js";
-import type { UsageRecord as UsageRecordMessage } from "../../gen/ts/billing/v1/usage_service_pb.js";
+import {
+  type UsageLimit as UsageLimitMessage,
+  UsageLimitSchema,
+  type UsageRecord as UsageRecordMessage,
+} from "../../gen/ts/billing/v1/usage_service_pb.js";
 import type { Bill, BillLine } from "../domain/bill.js";
 import type { Customer } from "../domain/customer.js";
 import { mapInSlices } from "../domain/event-loop-slices.js";
 import { type Aggregation, MAX_METER_PRECISION, type Meter } from "../domain/meter.js";
 import type { Price, PricingModel } from "../domain/price.js";
+import type { UsageLimitSetting } from "../domain/usage-limits.js";
 import type { UsageRecord } from "../domain/usage-record.js";
 
 /** Domain values to proto messages. Decimals travel as strings, times as Timestamps. */
@@ -196,4 +201,14 @@ function billLineMessage(line: BillLine): BillLineMessage {
     priceId: line.priceId,
     dimensions: line.dimensions,
   };
+}
+
+/** A usage limit as stored; a removed one has limit "". */
+export function usageLimitMessage(setting: UsageLimitSetting): UsageLimitMessage {
+  return create(UsageLimitSchema, {
+    customerId: setting.customerId,
+    meterKey: setting.meterKey,
+    limit: setting.limit?.toString() ?? "",
+    updateTime: timestampFromMs(setting.updateTime),
+  });
 }

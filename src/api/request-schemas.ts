@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { UsageRecordView } from "../../gen/ts/billing/v1/usage_service_pb.js";
-import { ATTRIBUTE_KEY_PATTERN, MAX_METER_DIMENSIONS } from "../domain/meter.js";
+import { Decimal } from "../domain/decimal.js";
+import { ATTRIBUTE_KEY_PATTERN, MAX_METER_DIMENSIONS, MAX_METER_PRECISION } from "../domain/meter.js";
+import { MAX_TOTAL_INTEGER_DIGITS } from "../domain/usage-record.js";
 import { aggregationOf, pricingModelOf, storedPrecision } from "./proto-mapping.js";
 import {
   attributes,
@@ -190,6 +192,27 @@ export const voidUsageRequest = z.object({
   requestId,
   reason: z.string().min(1, "a reason is required").max(512, "at most 512 characters"),
 });
+
+/**
+ * A usage limit: "" removes it; else a non-negative decimal within what a
+ * running total may reach (MAX_TOTAL_INTEGER_DIGITS before the point) and a
+ * meter's finest precision (MAX_METER_PRECISION after it), checked on the text.
+ */
+const USAGE_LIMIT = new RegExp(`^\\d{1,${MAX_TOTAL_INTEGER_DIGITS}}(?:\\.\\d{1,${MAX_METER_PRECISION}})?$`);
+const usageLimit = z
+  .string()
+  .refine(
+    (text) => text === "" || USAGE_LIMIT.test(text),
+    `must be a non-negative decimal string such as "100" or "2.5", with at most ${MAX_TOTAL_INTEGER_DIGITS} digits before the point and ${MAX_METER_PRECISION} after, or "" to remove the limit`,
+  )
+  .transform((text) => (text === "" ? null : Decimal.parse(text)!));
+
+export const setUsageLimitRequest = z.object({
+  requestId,
+  limit: z.object({ customerId: customerReference, meterKey, limit: usageLimit }, { error: "is required" }),
+});
+
+export const getUsageAllowanceRequest = z.object({ customerId: customerReference, meterKey });
 
 // billing.v1.BillingService
 

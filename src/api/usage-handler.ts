@@ -3,18 +3,21 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type BatchRecordUsageResultSchema, type RecordUsageResponse, type StreamUsageRequest, type StreamUsageResponseSchema, UsageRecordView, UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import { FailureError, isFailure, valueOrThrow, withFieldPrefix } from "../domain/failure.js";
 import type { RecordOutcome, UsageLedger, UsageRequest } from "../domain/usage-ledger.js";
+import type { UsageLimits } from "../domain/usage-limits.js";
 import { callerScope } from "./caller-scope.js";
 import type { FeedHandlers } from "./feed-handler.js";
 import { notYetImplemented } from "./not-yet-implemented.js";
 import { REASONS } from "./failure-status.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
-import { basicUsageRecordMessage, usageRecordMessage } from "./proto-mapping.js";
+import { basicUsageRecordMessage, usageLimitMessage, usageRecordMessage } from "./proto-mapping.js";
 import {
   batchRecordUsageRequest,
   getDailyUsageRequest,
+  getUsageAllowanceRequest,
   getUsageRecordRequest,
   listUsageRecordsRequest,
   recordUsageRequest,
+  setUsageLimitRequest,
   streamUsageRequest,
   voidUsageRequest,
 } from "./request-schemas.js";
@@ -85,7 +88,7 @@ async function recordBatchResults(
 const noop = () => undefined;
 
 /** billing.v1.UsageService: proto in, use case, proto out. */
-export function createUsageHandler(ledger: UsageLedger, feed: FeedHandlers): ServiceImpl<typeof UsageService> {
+export function createUsageHandler(ledger: UsageLedger, feed: FeedHandlers, limits: UsageLimits): ServiceImpl<typeof UsageService> {
   return {
     async recordUsage(request, context) {
       const outcome = await ledger.recordUsage(context.values.get(callerScope), usageRequest(request));
@@ -185,9 +188,26 @@ export function createUsageHandler(ledger: UsageLedger, feed: FeedHandlers): Ser
       return { record: usageRecordMessage(outcome.record), replayed: outcome.kind === "replayed" };
     },
 
+    async setUsageLimit(request, context) {
+      const { requestId, limit } = validate(setUsageLimitRequest, request);
+      const set = valueOrThrow(
+        await limits.setUsageLimit(context.values.get(callerScope), requestId, { customerRef: limit.customerId, meterKey: limit.meterKey, limit: limit.limit }),
+      );
+      return { limit: usageLimitMessage(set.value), replayed: set.replayed };
+    },
+
+    async getUsageAllowance(request, context) {
+      const { customerId, meterKey } = validate(getUsageAllowanceRequest, request);
+      const allowance = valueOrThrow(await limits.getUsageAllowance(context.values.get(callerScope), customerId, meterKey));
+      return {
+        limit: allowance.limit?.toString() ?? "",
+        used: allowance.used.toString(),
+        remaining: allowance.remaining?.toString() ?? "",
+        period: allowance.period,
+      };
+    },
+
     // Contract added for issue 19; the implementations land with it.
-    setUsageLimit: notYetImplemented,
-    getUsageAllowance: notYetImplemented,
     watchUsage: feed.watchUsage,
   };
 }

@@ -42,7 +42,9 @@ export type FailureReason =
   /** A usage event lacks an attribute its meter aggregates by (a dimension, or the unique attribute). */
   | "DIMENSION_REQUIRED"
   /** A usage event would give its meter more combinations of dimension values in the period than allowed. */
-  | "DIMENSION_COMBINATIONS_EXCEEDED";
+  | "DIMENSION_COMBINATIONS_EXCEEDED"
+  /** The event would take the period's aggregated quantity of the meter past the customer's usage limit. */
+  | "USAGE_LIMIT_EXCEEDED";
 
 /** One field at fault, with its path in the request (e.g. "requests[3].quantity"). */
 export interface FieldViolation {

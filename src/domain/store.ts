@@ -7,6 +7,7 @@ import type { Meter } from "./meter.js";
 import type { Price } from "./price.js";
 import type { UsageChange } from "./usage-feed.js";
 import type { PriceSeries } from "./price-selection.js";
+import type { UsageLimitSetting } from "./usage-limits.js";
 import type { NewUsageRecord, UsageRecord, UsageTotals } from "./usage-record.js";
 
 /**
@@ -179,6 +180,21 @@ export interface Store {
   liveUsageRecords(scope: Scope, customerId: string, period: BillingPeriod): AsyncIterable<UsageRecord[]>;
   /** Every period in which the customer has usage records, newest first. */
   periodsWithUsage(scope: Scope, customerId: string): Promise<BillingPeriod[]>;
+
+  // --- Usage limits (issue 19) ---
+  /**
+   * Sets a customer's limit on a meter (a null limit removes it), keyed by
+   * request_id: "exists" returns what that request_id set before, and writes
+   * nothing. From the commit on, every usage write checks the limit in its
+   * own transaction (limitRefusal in src/domain/usage-limits.ts): an event
+   * that would take the period's aggregated quantity past it is refused with
+   * USAGE_LIMIT_EXCEEDED and writes nothing; events of one transaction see
+   * each other's effect.
+   */
+  setUsageLimit(scope: Scope, requestId: string, setting: UsageLimitSetting): Promise<{ kind: "created" | "exists"; value: UsageLimitSetting }>;
+  /** The limit in force on a customer's meter; undefined when there is none. */
+  findUsageLimit(scope: Scope, customerId: string, meterKey: string): Promise<UsageLimitSetting | undefined>;
+  // --- end of usage limits ---
 
   /**
    * Stores a new API key (its hash, never the key), unless the tenant's key

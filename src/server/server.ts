@@ -33,6 +33,7 @@ import type { Billing } from "../domain/billing.js";
 import type { Catalog } from "../domain/catalog.js";
 import type { CustomerDirectory } from "../domain/customer-directory.js";
 import type { UsageLedger } from "../domain/usage-ledger.js";
+import type { UsageLimits } from "../domain/usage-limits.js";
 import type { Keyring } from "../domain/keyring.js";
 import { createCallDraining } from "./interceptors/call-draining.js";
 import type { CallLimitsOptions } from "./interceptors/call-limits.js";
@@ -55,6 +56,7 @@ export interface TallyServices {
   billing: Billing;
   feed: UsageFeed;
   alerts: Alerts;
+  limits: UsageLimits;
 }
 
 /** How to build the server. */
@@ -276,7 +278,7 @@ export function createTallyServer(options: TallyServerOptions) {
       const allowUnknown = options.allowUnknownJsonFields ?? false;
       mountStrictly(router, CustomerService, createCustomerHandler(services.directory), allowUnknown);
       mountStrictly(router, CatalogService, createCatalogHandler(services.catalog), allowUnknown);
-      mountStrictly(router, UsageService, createUsageHandler(services.ledger, feedHandlers), allowUnknown);
+      mountStrictly(router, UsageService, createUsageHandler(services.ledger, feedHandlers, services.limits), allowUnknown);
       mountStrictly(router, BillingService, createBillingHandler(services.billing, feedHandlers), allowUnknown);
       mountStrictly(router, AccessService, createAccessHandler(), allowUnknown);
       health.register(router);

@@ -4,6 +4,7 @@ import { Decimal } from "../domain/decimal.js";
 import type { Aggregation, Meter } from "../domain/meter.js";
 import type { Price, PriceTier, PricingModel } from "../domain/price.js";
 import { dimensionValuesOf, priceDimensionValuesOf } from "../domain/dimensions.js";
+import type { UsageLimitSetting } from "../domain/usage-limits.js";
 import type { UsageRecord, UsageTotals } from "../domain/usage-record.js";
 
 /**
@@ -174,5 +175,16 @@ export function createPriceCache() {
       }
       return price;
     },
+  };
+}
+
+/** A usage limit's row (usage_limits, or usage_limit_requests for what a request_id set); '' = removed. */
+export function toUsageLimitSetting(row: Row): UsageLimitSetting {
+  const limit = String(row.usage_limit);
+  return {
+    customerId: String(row.customer_id),
+    meterKey: String(row.meter_key),
+    limit: limit === "" ? null : Decimal.parse(limit)!,
+    updateTime: Number(row.update_time),
   };
 }

@@ -19,6 +19,7 @@ import { createCustomerDirectory } from "../../src/domain/customer-directory.js"
 import { createKeyring } from "../../src/domain/keyring.js";
 import { DEFAULT_SCOPE, type Store } from "../../src/domain/store.js";
 import { createUsageLedger } from "../../src/domain/usage-ledger.js";
+import { createUsageLimits } from "../../src/domain/usage-limits.js";
 import { createMetrics } from "../../src/server/interceptors/metrics.js";
 import { createTallyServer } from "../../src/server/server.js";
 import { openSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
@@ -257,6 +258,7 @@ describe("graceful shutdown", () => {
         billing: createBilling({ store, clock, timeRules }),
         feed: createUsageFeed({ store, signal: createCommitSignal(), pollIntervalMs: 1000, batchSize: 500 }),
         alerts: createAlerts({ store, clock, maxAlertsPerCustomer: 100 }),
+        limits: createUsageLimits({ store, clock }),
       },
       logger: pino({ level: "silent" }),
       keyring: createKeyring({ store, clock, configuredKeys: [{ key: TEST_ADMIN_KEY, role: "admin", name: "test" }] }),

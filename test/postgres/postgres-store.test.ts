@@ -7,6 +7,7 @@ import { StoreUnavailableError } from "../../src/domain/store.js";
 import { openPostgresStore } from "../../src/store/postgres/postgres-store.js";
 import { feedContract } from "../store/feed-contract.js";
 import { type StoreHarness, storeContract } from "../store/store-contract.js";
+import { usageLimitsContract } from "../store/usage-limits-contract.js";
 import { createTestDatabase, queryDatabase } from "../support/postgres.js";
 import { startTcpProxy } from "../support/tcp-proxy.js";
 
@@ -18,6 +19,13 @@ const postgresHarness: StoreHarness = {
 };
 storeContract("PostgreSQL", postgresHarness);
 feedContract("PostgreSQL", postgresHarness);
+
+usageLimitsContract("PostgreSQL", {
+  async freshDatabase(quotas) {
+    const url = await createTestDatabase();
+    return () => openPostgresStore({ url, quotas });
+  },
+});
 
 describe("PostgreSQL store", () => {
   it("migrates once when several processes open a new database at the same moment", async () => {

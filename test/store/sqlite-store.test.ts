@@ -8,6 +8,7 @@ import { MIGRATIONS } from "../../src/store/sqlite/migrations.js";
 import { openSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { feedContract } from "./feed-contract.js";
 import { type StoreHarness, storeContract } from "./store-contract.js";
+import { usageLimitsContract } from "./usage-limits-contract.js";
 
 const directory = mkdtempSync(join(tmpdir(), "tally-store-"));
 after(() => rmSync(directory, { recursive: true, force: true }));
@@ -22,6 +23,13 @@ const sqliteHarness: StoreHarness = {
 };
 storeContract("SQLite", sqliteHarness);
 feedContract("SQLite", sqliteHarness);
+
+usageLimitsContract("SQLite", {
+  async freshDatabase(quotas) {
+    const path = newPath();
+    return async () => openSqliteStore({ path, quotas });
+  },
+});
 
 describe("SQLite store", () => {
   it("creates its directory, runs in WAL with synchronous=FULL, and migrates once", async () => {

@@ -246,4 +246,25 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX alert_events_by_tenant ON alert_events (tenant_id, xid, seq);
   `,
+  `
+  -- Usage limits (issue 19): the limit in force per (customer, meter), read under the totals rows' lock in
+  -- each usage write's transaction, and every SetUsageLimit request_id with what it set ('' = removed).
+  CREATE TABLE usage_limits (
+    tenant_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    meter_key TEXT NOT NULL,
+    usage_limit TEXT NOT NULL,
+    update_time BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, customer_id, meter_key)
+  );
+  CREATE TABLE usage_limit_requests (
+    tenant_id TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    meter_key TEXT NOT NULL,
+    usage_limit TEXT NOT NULL,
+    update_time BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, request_id)
+  );
+  `,
 ];

@@ -21,6 +21,7 @@ import type {
   VoidOutcome,
 } from "../../domain/store.js";
 import { LIVE_RECORDS_PAGE, SEARCH_SCAN_ROWS, type UsageChangePage } from "../../domain/store.js";
+import type { UsageLimitSetting } from "../../domain/usage-limits.js";
 import { type AggregationKeys, aggregationKeysOf, priceDimensionKeyOf } from "../../domain/dimensions.js";
 import type { PriceSeries } from "../../domain/price-selection.js";
 import type { UsageRecord, UsageTotals } from "../../domain/usage-record.js";
@@ -29,7 +30,7 @@ import { toAlert, toAlertEvent, toUsageChange } from "../alert-decisions.js";
 import { PLAIN_KEYS, type RunningStateView, totalsKeysOf, valueKeysOf, voidingChanges, voidNeedsRemaining } from "../running-state.js";
 import { MIGRATIONS } from "./migrations.js";
 import { isConnectionFailure, isNulCharacter, isRetryableConflict, LostRace, nulCharacterRefused, storeUnavailable } from "./postgres-errors.js";
-import { createPriceCache, type Row, tiersToJson, toApiKey, toCustomer, toMeter, toPrice, toTotals, toUsageRecord, USAGE_COLUMNS, USAGE_FROM } from "../store-rows.js";
+import { createPriceCache, type Row, tiersToJson, toApiKey, toCustomer, toMeter, toPrice, toTotals, toUsageLimitSetting, toUsageRecord, USAGE_COLUMNS, USAGE_FROM } from "../store-rows.js";
 import { createMeterLookup, readRunningState, stateKeyText, writeRunningState, writeTotals } from "./postgres-rows.js";
 import { alertsOfCustomers, decideAlerts, lockBillTotals, watchesTotal } from "./feed-writes.js";
 import { createUsageBatcher } from "./usage-batcher.js";
@@ -684,6 +685,39 @@ class PostgresStore implements Store {
     );
     return rows.map((row) => toAlertEvent(row, `${String(row.event_xid)}.${String(row.seq)}`));
   }
+
+  // --- Usage limits (issue 19): usage writes read them under the totals rows' lock (usage-batcher.ts) ---
+  setUsageLimit(scope: Scope, requestId: string, setting: UsageLimitSetting): Promise<{ kind: "created" | "exists"; value: UsageLimitSetting }> {
+    const limit = setting.limit?.toString() ?? "";
+    return inTransaction(this.pool, async (client) => {
+      // A concurrent duplicate waits here for the first one's commit, then finds its row below.
+      const claimed = await client.query(
+        `INSERT INTO usage_limit_requests (tenant_id, request_id, customer_id, meter_key, usage_limit, update_time)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+        [scope, requestId, setting.customerId, setting.meterKey, limit, setting.updateTime],
+      );
+      if (claimed.rowCount === 0) {
+        const existing = await client.query(`SELECT * FROM usage_limit_requests WHERE tenant_id = $1 AND request_id = $2`, [scope, requestId]);
+        return { kind: "exists" as const, value: toUsageLimitSetting(existing.rows[0] as Row) };
+      }
+      if (limit === "") {
+        await client.query(`DELETE FROM usage_limits WHERE tenant_id = $1 AND customer_id = $2 AND meter_key = $3`, [scope, setting.customerId, setting.meterKey]);
+      } else {
+        await client.query(
+          `INSERT INTO usage_limits (tenant_id, customer_id, meter_key, usage_limit, update_time) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (tenant_id, customer_id, meter_key) DO UPDATE SET usage_limit = excluded.usage_limit, update_time = excluded.update_time`,
+          [scope, setting.customerId, setting.meterKey, limit, setting.updateTime],
+        );
+      }
+      return { kind: "created" as const, value: setting };
+    });
+  }
+
+  async findUsageLimit(scope: Scope, customerId: string, meterKey: string): Promise<UsageLimitSetting | undefined> {
+    const rows = await read(this.pool, `SELECT * FROM usage_limits WHERE tenant_id = $1 AND customer_id = $2 AND meter_key = $3`, [scope, customerId, meterKey]);
+    return rows[0] === undefined ? undefined : toUsageLimitSetting(rows[0]);
+  }
+  // --- end of usage limits ---
 
   // API keys are written rarely (by operators): each write is its own transaction.
   async createApiKey(key: StoredApiKey): Promise<{ kind: "created" } | { kind: "over-quota"; limit: number }> {

@@ -3,9 +3,13 @@ import { requestIdReused } from "../../domain/failure.js";
 import type { Scope, UsageWrite, UsageWriteOutcome } from "../../domain/store.js";
 import { type AggregationKeys, aggregationKeysOf, DEFAULT_MAX_DIMENSION_COMBINATIONS } from "../../domain/dimensions.js";
 import type { Failure } from "../../domain/failure.js";
+import { Decimal } from "../../domain/decimal.js";
+import { checkUsageLimit } from "../../domain/usage-limits.js";
 import { recordedUsage, type UsageRecord, type UsageTotals, usageDifferences } from "../../domain/usage-record.js";
 import { LostRace, nulCharacterRefused } from "./postgres-errors.js";
 import {
+  meterPeriodQuantity,
+  meterQuantityAfter,
   PLAIN_KEYS,
   recordingChanges,
   type RunningStateChanges,
@@ -57,6 +61,12 @@ type RunTransaction = <T>(work: (client: pg.PoolClient) => Promise<T>) => Promis
  * the lock: the insert's ON CONFLICT DO NOTHING then waits for the other
  * transaction, finds the key claimed, and the whole group runs again, now
  * seeing the winner. Nothing is decided on a stale read.
+ *
+ * Usage limits are read by the same statement that locks the meter totals
+ * rows, and an event is judged against its meter's row as locked plus the
+ * group's earlier events: every writer of a (customer, meter, period), on any
+ * replica, holds that row from the check to its COMMIT, so the accepted
+ * quantity never passes the limit.
  */
 export function createUsageBatcher(runTransaction: RunTransaction, options: UsageBatcherOptions = {}) {
   const maxGroupEvents = options.maxGroupEvents ?? 4000;
@@ -156,18 +166,25 @@ async function writeGroup(client: pg.PoolClient, group: PendingCall[], meters: M
     );
   }
   const state = { totals: new Map<string, UsageTotals>(), liveCounts: new Map<string, number>() };
+  // The usage limit in force on each locked meter totals row's (customer, meter), read by the same statement.
+  const limits = new Map<string, Decimal>();
   if (meterRows.length > 0) {
     const locked = await client.query(
-      `INSERT INTO usage_totals (tenant_id, customer_id, period, meter_key, quantity_sum, event_count, quantity_max)
-       SELECT k.tenant_id, k.customer_id, k.period, k.meter_key, '0', 0, '0'
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS k(tenant_id, customer_id, period, meter_key, position)
-       ORDER BY k.position
-       ON CONFLICT (tenant_id, customer_id, period, meter_key) DO UPDATE SET event_count = usage_totals.event_count
-       RETURNING *`,
+      `WITH locked AS (
+         INSERT INTO usage_totals (tenant_id, customer_id, period, meter_key, quantity_sum, event_count, quantity_max)
+         SELECT k.tenant_id, k.customer_id, k.period, k.meter_key, '0', 0, '0'
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS k(tenant_id, customer_id, period, meter_key, position)
+         ORDER BY k.position
+         ON CONFLICT (tenant_id, customer_id, period, meter_key) DO UPDATE SET event_count = usage_totals.event_count
+         RETURNING *)
+       SELECT locked.*, l.usage_limit FROM locked
+       LEFT JOIN usage_limits l ON l.tenant_id = locked.tenant_id AND l.customer_id = locked.customer_id AND l.meter_key = locked.meter_key`,
       [0, 1, 2, 3].map((column) => meterRows.map((key) => key[column]!)),
     );
     for (const row of locked.rows as Record<string, unknown>[]) {
-      state.totals.set(stateKeyText([String(row.tenant_id), String(row.customer_id), String(row.period), String(row.meter_key), ""]), toTotals(row));
+      const key = stateKeyText([String(row.tenant_id), String(row.customer_id), String(row.period), String(row.meter_key), ""]);
+      state.totals.set(key, toTotals(row));
+      if (row.usage_limit !== null && row.usage_limit !== undefined) limits.set(key, Decimal.parse(String(row.usage_limit))!);
     }
     // Combinations and distinct values: guarded by their meter's lock, read after it.
     const rest = await readRunningState(client, [...totalsKeys.values()], [...valueKeys.values()]);
@@ -222,8 +239,18 @@ async function writeGroup(client: pg.PoolClient, group: PendingCall[], meters: M
         outcome = { kind: "refused", failure: keys };
       } else {
         const changes = recordingChanges(view, call.scope, record, keys, maxCombinations);
+        // The usage limit: the meter's period quantity before this event (its row is locked; earlier events of the
+        // group count) and after its changes.
+        const limit = "reason" in changes ? undefined : limits.get(stateKeyText([call.scope, record.customerId, record.period, record.meterKey, ""]));
+        const meter = limit === undefined ? undefined : known.get(stateKeyText([call.scope, record.meterKey]));
+        const overLimit =
+          limit === undefined || meter === undefined || "reason" in changes
+            ? undefined
+            : checkUsageLimit(limit, meterPeriodQuantity(view, call.scope, record.customerId, record.period, meter), meterQuantityAfter(changes, meter), record);
         if ("reason" in changes) {
           outcome = { kind: "refused", failure: changes };
+        } else if (overLimit !== undefined) {
+          outcome = { kind: "refused", failure: overLimit };
         } else {
           for (const change of changes.totals) callState.totals.set(stateKeyText(change[0]), change);
           for (const change of changes.liveCounts) callState.liveCounts.set(stateKeyText(change[0]), change);

@@ -24,6 +24,7 @@ import type {
   VoidOutcome,
 } from "../../domain/store.js";
 import { FEED_SCAN_ROWS, LIVE_RECORDS_PAGE, SEARCH_SCAN_ROWS, type UsageChangePage } from "../../domain/store.js";
+import type { UsageLimitSetting } from "../../domain/usage-limits.js";
 import { recordedUsage, type UsageRecord, type UsageTotals } from "../../domain/usage-record.js";
 import type { Alert, AlertEvent } from "../../domain/alerts.js";
 import { toAlert, toAlertEvent, toUsageChange } from "../alert-decisions.js";
@@ -37,6 +38,7 @@ import {
   toMeter,
   toPrice,
   toTotals,
+  toUsageLimitSetting,
   toUsageRecord,
   USAGE_COLUMNS,
   USAGE_FROM,
@@ -225,6 +227,7 @@ class SqliteStore implements Store {
         `SELECT e.*, a.threshold FROM alert_events e JOIN alerts a ON a.tenant_id = e.tenant_id AND a.id = e.alert_id
          WHERE e.tenant_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?`,
       ),
+      usageLimit: prepare(`SELECT * FROM usage_limits WHERE tenant_id = ? AND customer_id = ? AND meter_key = ?`),
     };
   }
 
@@ -433,6 +436,20 @@ class SqliteStore implements Store {
     const rows = this.statements.alertEvents.all(scope, feedPosition(after), limit) as Row[];
     return rows.map((row) => toAlertEvent(row, String(row.seq)));
   }
+
+  // --- Usage limits (issue 19): written through the writer thread, which checks them in every usage write ---
+  async setUsageLimit(scope: Scope, requestId: string, setting: UsageLimitSetting): Promise<{ kind: "created" | "exists"; value: UsageLimitSetting }> {
+    const { customerId, meterKey, updateTime } = setting;
+    const limit = setting.limit?.toString() ?? "";
+    const reply = (await this.writer.submit({ kind: "usage-limit", scope, requestId, customerId, meterKey, limit, updateTime })) as CreateReply;
+    return reply.kind === "exists" ? { kind: "exists", value: toUsageLimitSetting(reply.row) } : { kind: "created", value: setting };
+  }
+
+  async findUsageLimit(scope: Scope, customerId: string, meterKey: string): Promise<UsageLimitSetting | undefined> {
+    const row = this.statements.usageLimit.get(scope, customerId, meterKey) as Row | undefined;
+    return row === undefined ? undefined : toUsageLimitSetting(row);
+  }
+  // --- end of usage limits ---
 
   // API keys are written rarely (by operators), through the writer thread like every write.
   async createApiKey(key: StoredApiKey): Promise<{ kind: "created" } | { kind: "over-quota"; limit: number }> {

@@ -4,11 +4,22 @@ import type { QuotaResource } from "../../domain/quotas.js";
 import { type Failure, requestIdReused } from "../../domain/failure.js";
 import { type AggregationKeys, aggregationKeysOf, DEFAULT_MAX_DIMENSION_COMBINATIONS } from "../../domain/dimensions.js";
 import type { Meter } from "../../domain/meter.js";
+import { checkUsageLimit } from "../../domain/usage-limits.js";
 import { type NewUsageRecord, type UsageTotals, usageDifferences } from "../../domain/usage-record.js";
 import { createGroupState } from "./group-totals.js";
 import { createSqliteFeedWrites } from "./feed-writes.js";
 import { storageFault } from "./storage-faults.js";
-import { LATEST_KEYS, PLAIN_KEYS, recordingChanges, type RunningStateChanges, type RunningStateView, voidingChanges, voidNeedsRemaining } from "../running-state.js";
+import {
+  LATEST_KEYS,
+  meterPeriodQuantity,
+  meterQuantityAfter,
+  PLAIN_KEYS,
+  recordingChanges,
+  type RunningStateChanges,
+  type RunningStateView,
+  voidingChanges,
+  voidNeedsRemaining,
+} from "../running-state.js";
 import { type Row, TOTALS_VALUE_COLUMNS, USAGE_COLUMNS, USAGE_FROM, toMeter, toTotals, toUsageRecord, totalsColumns } from "../store-rows.js";
 import { type CreateReply, type UsageEventMessage, type UsageEventReply, usageEventOf, type VoidReply, type WriteOp, type WriteReply, type WriteReplyValue } from "./write-messages.js";
 
@@ -134,6 +145,17 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
        VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (tenant_id, customer_id, period, meter_key, dimension_key, value) DO UPDATE SET live_count = excluded.live_count`,
     ),
+    // Usage limits (issue 19).
+    limitInForce: prepare(`SELECT usage_limit FROM usage_limits WHERE tenant_id = ? AND customer_id = ? AND meter_key = ?`),
+    limitRequest: prepare(`SELECT * FROM usage_limit_requests WHERE tenant_id = ? AND request_id = ?`),
+    insertLimitRequest: prepare(
+      `INSERT INTO usage_limit_requests (tenant_id, request_id, customer_id, meter_key, usage_limit, update_time) VALUES (?, ?, ?, ?, ?, ?)`,
+    ),
+    upsertLimit: prepare(
+      `INSERT INTO usage_limits (tenant_id, customer_id, meter_key, usage_limit, update_time) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (tenant_id, customer_id, meter_key) DO UPDATE SET usage_limit = excluded.usage_limit, update_time = excluded.update_time`,
+    ),
+    deleteLimit: prepare(`DELETE FROM usage_limits WHERE tenant_id = ? AND customer_id = ? AND meter_key = ?`),
   };
 
   // Running state (src/store/running-state.ts), read once and written once per group.
@@ -217,6 +239,63 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
 
 
 
+  // --- Usage limits (issue 19) ---
+  /**
+   * The usage limits in force, by (scope, customer, meter), null for none:
+   * what this writer read or wrote stays true until it writes a limit again
+   * (which drops the entry), a group it ran is rolled back, or another
+   * connection commits to the file (either drops them all). Most events have
+   * no limit, and this makes their check one Map lookup. Bounded: emptied
+   * when full.
+   */
+  const limitsInForce = new Map<string, Decimal | null>();
+  const MAX_CACHED_LIMITS = 100_000;
+  // Another process may write the same file (its own writer, taking turns through the file lock): a commit
+  // of another connection changes data_version, and then nothing cached can be trusted.
+  const dataVersion = db.prepare("PRAGMA data_version").pluck();
+  let seenDataVersion: unknown;
+  /** Run first in each group's transaction, once it holds the write lock. */
+  function forgetLimitsIfOthersWrote(): void {
+    const version = dataVersion.get();
+    if (version !== seenDataVersion) limitsInForce.clear();
+    seenDataVersion = version;
+  }
+  function limitInForce(scope: string, customerId: string, meterKey: string): Decimal | null {
+    const key = `${scope}\u0000${customerId}\u0000${meterKey}`;
+    let inForce = limitsInForce.get(key);
+    if (inForce === undefined) {
+      const row = statements.limitInForce.get(scope, customerId, meterKey) as Row | undefined;
+      inForce = row === undefined ? null : Decimal.parse(String(row.usage_limit))!;
+      if (limitsInForce.size >= MAX_CACHED_LIMITS) limitsInForce.clear();
+      limitsInForce.set(key, inForce);
+    }
+    return inForce;
+  }
+
+  /**
+   * The refusal of an event past its customer's limit on the meter: the
+   * meter's period quantity before it (as this write sees it: earlier events
+   * of the group count) and after its changes, fed to the limit check.
+   */
+  function limitRefusal(scope: string, record: NewUsageRecord, changes: RunningStateChanges, state: StateOverlayOfWrite): Failure | undefined {
+    const limit = limitInForce(scope, record.customerId, record.meterKey);
+    const meter = limit === null ? undefined : meterOf(scope, record.meterKey);
+    if (limit === null || meter === undefined) return undefined;
+    const before = meterPeriodQuantity(state.view, scope, record.customerId, record.period, meter);
+    return checkUsageLimit(limit, before, meterQuantityAfter(changes, meter), record);
+  }
+
+  function setUsageLimit(op: Extract<WriteOp, { kind: "usage-limit" }>): CreateReply {
+    const existing = statements.limitRequest.get(op.scope, op.requestId) as Row | undefined;
+    if (existing !== undefined) return { kind: "exists", row: existing };
+    statements.insertLimitRequest.run(op.scope, op.requestId, op.customerId, op.meterKey, op.limit, op.updateTime);
+    if (op.limit === "") statements.deleteLimit.run(op.scope, op.customerId, op.meterKey);
+    else statements.upsertLimit.run(op.scope, op.customerId, op.meterKey, op.limit, op.updateTime);
+    limitsInForce.delete(`${op.scope}\u0000${op.customerId}\u0000${op.meterKey}`);
+    return { kind: "created" };
+  }
+  // --- end of usage limits ---
+
   /**
    * Whether the tenant already holds its quota of `resource`; if not, counts
    * one more (the caller then inserts it). The writer is the only one writing,
@@ -296,6 +375,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     else {
       const keys = keysOf(scope, event.meterKey, event.attributes);
       changes = "reason" in keys ? keys : recordingChanges(state.view, scope, record, keys, maxCombinations);
+      if (!("reason" in changes)) changes = limitRefusal(scope, record, changes, state) ?? changes;
     }
     if (!("reason" in changes) && insertEvent(scope, event)) {
       state.apply(changes);
@@ -382,6 +462,8 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
         return createPrice(op);
       case "alert":
         return feed.createAlert(op);
+      case "usage-limit":
+        return setUsageLimit(op);
       case "api-key": {
         const { secretHash, revokeTime: _, ...key } = op.key;
         if (quotaFull(key.tenant, "apiKeys", op.limit)) return "over-quota";
@@ -402,6 +484,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
   const needsSavepoint = (op: WriteOp) => op.kind === "usage" && op.atomic && op.events.length > 1;
 
   const commitGroup = db.transaction((group: WriteOp[]): WriteReply[] => {
+    forgetLimitsIfOthersWrote();
     const replies: WriteReply[] = [];
     group.forEach((op, index) => {
       if (!needsSavepoint(op)) {
@@ -448,6 +531,8 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
         remaining.forEach((index, at) => (replies[index] = committed[at]));
         break;
       } catch (error) {
+        // Nothing of the group was committed: limits it wrote are not in force.
+        limitsInForce.clear();
         if (!(error instanceof WriteFault)) {
           for (const index of remaining) replies[index] = failed(error);
           break;

@@ -100,6 +100,8 @@ export type WriteOp =
       };
       limit: number;
     }
+  /** Sets (limit "" removes) a usage limit; answered with a CreateReply: "exists" carries what the request_id set. */
+  | { kind: "usage-limit"; scope: Scope; requestId: string; customerId: string; meterKey: string; limit: string; updateTime: number }
   | AlertWriteOp;
 
 /** Creates an alert unless its customer holds `limit` alerts already (answered with a CreateReply). */
