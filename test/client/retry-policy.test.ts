@@ -60,6 +60,17 @@ describe("retry policy", () => {
     assert.equal(isRetryable(withReason("SERVER_BUSY"), context), true);
   });
 
+  it("never retries USAGE_LIMIT_EXCEEDED: a refusal, not a passing failure, whatever code carries it", () => {
+    const context = { callerCancelled: false, overallDeadlinePassed: false };
+    for (const code of [Code.FailedPrecondition, Code.Aborted, Code.Unavailable, Code.ResourceExhausted]) {
+      const error = new ConnectError("over the limit", code, undefined, [
+        { desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason: "USAGE_LIMIT_EXCEEDED", domain: "tally" }) },
+      ]);
+      assert.equal(isRetryable(error, context), false, Code[code]);
+    }
+    assert.equal(isRetryable(new ConnectError("not yet", Code.Unimplemented), context), false);
+  });
+
   it("reads the delay the server asked for", () => {
     const withRetryInfo = new ConnectError("slow down", Code.ResourceExhausted, undefined, [
       { desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay: { seconds: 1n, nanos: 250_000_000 } }) },

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Code } from "@connectrpc/connect";
-import type { BatchRecordUsageResult, StreamUsageRequest } from "../../gen/ts/billing/v1/usage_service_pb.js";
+import type { BatchRecordUsageResult } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import { PROTOCOLS } from "../support/clients.js";
 import { createCatalogFixture } from "../support/catalog-fixture.js";
 import { forEachLimited } from "../support/crash-audit.js";
@@ -142,18 +142,15 @@ describe("usage limits", () => {
     const outcomes: string[] = [];
     await Promise.all(
       Array.from({ length: streams }, async (_, stream) => {
-        async function* messages(): AsyncGenerator<Partial<StreamUsageRequest>> {
+        async function* messages() {
           for (let sequence = 0; sequence < CALLS / streams / perMessage; sequence++) {
             yield {
               sequence: BigInt(sequence),
               requests: Array.from({ length: perMessage }, (_, item) => ({
-                $typeName: "billing.v1.RecordUsageRequest" as const,
                 requestId: `stream-${stream}-${sequence}-${item}`,
                 customerId: "stream-race",
                 meterKey: "hosting",
                 quantity: "1",
-                attributes: {},
-                correction: false,
               })),
             };
           }

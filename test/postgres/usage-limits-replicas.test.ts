@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { StreamUsageRequest } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import { clientsFor, type TallyClients, transportFor } from "../support/clients.js";
 import { createCatalogFixture } from "../support/catalog-fixture.js";
 import { forEachLimited } from "../support/crash-audit.js";
@@ -69,15 +68,12 @@ describe("Usage limits across three Tally replicas on one PostgreSQL database", 
       );
       const streams = Promise.all(
         [0, 1].map(async (stream) => {
-          async function* messages(): AsyncGenerator<Partial<StreamUsageRequest>> {
+          async function* messages() {
             for (let sequence = 0; sequence < 10; sequence++) {
               yield {
                 sequence: BigInt(sequence),
                 requests: Array.from({ length: 5 }, (_, item) => ({
-                  $typeName: "billing.v1.RecordUsageRequest" as const,
-                  ...event(`stream-${meterKey}-${stream}-${sequence}-${item}`),
-                  attributes: {},
-                  correction: false,
+                    ...event(`stream-${meterKey}-${stream}-${sequence}-${item}`),
                 })),
               };
             }

@@ -1,7 +1,14 @@
 import type { DescService, MessageInitShape } from "@bufbuild/protobuf";
 import { type CallOptions, type Client, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { AccessService } from "../../../gen/ts/billing/v1/access_service_pb.js";
-import { type AlertEvent, BillingService } from "../../../gen/ts/billing/v1/billing_service_pb.js";
+import {
+  type AlertEvent,
+  type AlertSchema,
+  BillingService,
+  type CreateAlertResponse,
+  type CreditGrantSchema,
+  type GrantCreditResponse,
+} from "../../../gen/ts/billing/v1/billing_service_pb.js";
 import { CatalogService, type PriceTierSchema } from "../../../gen/ts/billing/v1/catalog_service_pb.js";
 import { CustomerService } from "../../../gen/ts/billing/v1/customer_service_pb.js";
 import {
@@ -10,6 +17,8 @@ import {
   type RecordUsageRequestSchema,
   type RecordUsageResponse,
   type UsageChange,
+  type SetUsageLimitResponse,
+  type UsageLimitSchema,
   UsageRecordView,
   UsageService,
 } from "../../../gen/ts/billing/v1/usage_service_pb.js";
@@ -88,11 +97,35 @@ export type CreatePriceInput = Omit<CreatePriceRequestInit, "price"> & {
 };
 
 /**
+ * A SetUsageLimit request: the limit as a string, bigint or number, or null
+ * (or "") to remove it; the request_id optional.
+ */
+export type SetUsageLimitInput = {
+  requestId?: string;
+  limit: Omit<MessageInitShape<typeof UsageLimitSchema>, "limit" | "updateTime"> & { limit: DecimalInput | null };
+};
+
+/** A GrantCredit request: the amount as a string, bigint or number; the request_id optional. */
+export type GrantCreditInput = {
+  requestId?: string;
+  grant: Omit<MessageInitShape<typeof CreditGrantSchema>, "amount" | "id" | "remainingAmount" | "createTime"> & { amount: DecimalInput };
+};
+
+/** A CreateAlert request: the threshold as a string, bigint or number; the request_id optional. */
+export type CreateAlertInput = {
+  requestId?: string;
+  alert: Omit<MessageInitShape<typeof AlertSchema>, "threshold" | "id" | "createTime"> & { threshold: DecimalInput };
+};
+
+/**
  * The Tally client: one method per RPC in lowerCamel, taking the request's
  * fields in lowerCamel. Mutating calls get a request_id (UUIDv7) unless one is
  * given, created once per logical call and sent unchanged on every attempt.
  */
-export type BillingClient = Omit<ServiceClients, "recordUsage" | "batchRecordUsage" | "createPrice" | "watchUsage" | "watchAlerts"> & {
+export type BillingClient = Omit<
+  ServiceClients,
+  "recordUsage" | "batchRecordUsage" | "createPrice" | "watchUsage" | "watchAlerts" | "setUsageLimit" | "grantCredit" | "createAlert"
+> & {
   recordUsage(request: UsageEventInput, options?: CallOptions): Promise<RecordUsageResponse>;
   batchRecordUsage(
     request: { requests: UsageEventInput[]; atomic?: boolean; view?: UsageRecordView },
@@ -110,6 +143,14 @@ export type BillingClient = Omit<ServiceClients, "recordUsage" | "batchRecordUsa
   watchUsage(request?: { afterCursor?: string; customerId?: string }, options?: WatchOptions): AsyncIterable<UsageChange>;
   /** Every alert event after `afterCursor`, then live, resumed the same way as watchUsage. */
   watchAlerts(request?: { afterCursor?: string }, options?: WatchOptions): AsyncIterable<AlertEvent>;
+  /**
+   * Sets (limit null or "" removes) a customer's limit on a meter per billing
+   * period. An event past it is refused with FAILED_PRECONDITION, reason
+   * USAGE_LIMIT_EXCEEDED, which the client never retries.
+   */
+  setUsageLimit(request: SetUsageLimitInput, options?: CallOptions): Promise<SetUsageLimitResponse>;
+  grantCredit(request: GrantCreditInput, options?: CallOptions): Promise<GrantCreditResponse>;
+  createAlert(request: CreateAlertInput, options?: CallOptions): Promise<CreateAlertResponse>;
   /** Usage helpers. */
   usage: {
     /**
@@ -128,7 +169,16 @@ export type BatchSender = (events: UsageEventInput[], view: UsageRecordView) => 
 const SERVICES: DescService[] = [CustomerService, CatalogService, UsageService, BillingService, AccessService];
 
 /** RPCs that change state and so carry a request_id of their own. VoidUsage names an existing record's instead. */
-const TAKES_NEW_REQUEST_ID = new Set(["createCustomer", "createMeter", "createPrice", "recordUsage", "batchRecordUsage", "createAlert"]);
+const TAKES_NEW_REQUEST_ID = new Set([
+  "createCustomer",
+  "createMeter",
+  "createPrice",
+  "recordUsage",
+  "batchRecordUsage",
+  "setUsageLimit",
+  "grantCredit",
+  "createAlert",
+]);
 
 /** The defaults of the client's own options. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -297,6 +347,18 @@ function prepareRequest(method: string, request: Record<string, unknown>): Recor
       })),
       packageSize: price.packageSize === undefined ? "" : toDecimalString(price.packageSize, "price.package_size"),
     };
+  }
+  if (method === "setUsageLimit" && request.limit !== undefined) {
+    const limit = request.limit as { limit?: DecimalInput | null };
+    prepared.limit = { ...limit, limit: limit.limit === null || limit.limit === undefined ? "" : toDecimalString(limit.limit, "limit.limit") };
+  }
+  if (method === "grantCredit" && request.grant !== undefined) {
+    const grant = request.grant as { amount: DecimalInput };
+    prepared.grant = { ...grant, amount: toDecimalString(grant.amount, "grant.amount") };
+  }
+  if (method === "createAlert" && request.alert !== undefined) {
+    const alert = request.alert as { threshold: DecimalInput };
+    prepared.alert = { ...alert, threshold: toDecimalString(alert.threshold, "alert.threshold") };
   }
   return prepared;
 }

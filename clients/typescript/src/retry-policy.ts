@@ -54,24 +54,25 @@ const ALWAYS_RETRYABLE = new Set([Code.Unavailable, Code.ResourceExhausted, Code
 const RETRYABLE_WITH_REQUEST_ID = new Set([Code.Internal, Code.Unknown, Code.Canceled]);
 
 /**
- * RESOURCE_EXHAUSTED reasons that are a standing decision, not a passing
- * overload: a tenant at its quota stays there until someone deletes or
- * raises something, so repeating the call only repeats the refusal.
+ * Reasons that are a standing decision, not a passing overload, whatever the
+ * code they come with: a tenant at its quota, or a customer at a usage limit,
+ * stays there until someone raises something (or a new period starts), so
+ * repeating the call only repeats the refusal.
  */
-const STANDING_REFUSALS = new Set(["QUOTA_EXCEEDED"]);
+const STANDING_REFUSALS = new Set(["QUOTA_EXCEEDED", "USAGE_LIMIT_EXCEEDED"]);
 
 /**
  * Whether a failed attempt may be retried. Never the caller's own mistakes or
  * the server's decisions (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,
  * PERMISSION_DENIED, UNAUTHENTICATED, FAILED_PRECONDITION, OUT_OF_RANGE, a
- * tenant's quota, ...), never a cancellation the caller asked for, and a
+ * tenant's quota, a usage limit, UNIMPLEMENTED, ...), never a cancellation the caller asked for, and a
  * DEADLINE_EXCEEDED only when it was the attempt's own timeout, not the
  * overall deadline.
  */
 export function isRetryable(error: ConnectError, context: { callerCancelled: boolean; overallDeadlinePassed: boolean }): boolean {
   if (context.callerCancelled) return false;
   if (error.code === Code.DeadlineExceeded) return !context.overallDeadlinePassed;
-  if (error.code === Code.ResourceExhausted && STANDING_REFUSALS.has(error.findDetails(ErrorInfoSchema)[0]?.reason ?? "")) return false;
+  if (STANDING_REFUSALS.has(error.findDetails(ErrorInfoSchema)[0]?.reason ?? "")) return false;
   return ALWAYS_RETRYABLE.has(error.code) || RETRYABLE_WITH_REQUEST_ID.has(error.code);
 }
 
