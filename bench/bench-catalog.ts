@@ -3,6 +3,7 @@ import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-no
 import { BillingService } from "../gen/ts/billing/v1/billing_service_pb.js";
 import { Aggregation, CatalogService, PricingModel } from "../gen/ts/billing/v1/catalog_service_pb.js";
 import { CustomerService } from "../gen/ts/billing/v1/customer_service_pb.js";
+import { UsageService } from "../gen/ts/billing/v1/usage_service_pb.js";
 import { authInterceptors } from "../clients/typescript/src/auth-interceptor.js";
 import { BENCH_KEY } from "./load-plan.js";
 
@@ -27,7 +28,16 @@ export interface BenchCatalog {
   heavyCustomerId: string;
   /** The Tally id of the customer whose current period holds the bulk-loaded dimensioned and distinct events. */
   dimensionCustomerId: string;
+  /**
+   * As many customers again, each with a usage limit on the meter far above
+   * anything a run records (so nothing is refused): the same ingest against
+   * them measures what the limit check costs.
+   */
+  limitedCustomerIds: string[];
 }
+
+/** The limit of the limited customers: 20 digits, never reached by a run. */
+export const BENCH_USAGE_LIMIT = "99999999999999999999";
 
 /** A gRPC client of the setup services over one HTTP/2 connection, closed by `close()`. */
 function setupClients(url: string) {
@@ -37,6 +47,7 @@ function setupClients(url: string) {
     catalog: createClient(CatalogService, transport),
     customers: createClient(CustomerService, transport),
     billing: createClient(BillingService, transport),
+    usage: createClient(UsageService, transport),
     close: () => sessionManager.abort(),
   };
 }
@@ -44,8 +55,8 @@ function setupClients(url: string) {
 /**
  * Creates the catalog through the API, as an operator would: one SUM meter
  * with three decimals, a graduated USD price for it (two tiers, so a bill
- * does real tier work), `customerCount` customers for the ingest figures and
- * one more for the bill figure.
+ * does real tier work), `customerCount` customers for the ingest figures,
+ * one more for the bill figure, and `customerCount` with a usage limit.
  */
 export async function createBenchCatalog(url: string, customerCount: number): Promise<BenchCatalog> {
   const clients = setupClients(url);
@@ -117,7 +128,17 @@ export async function createBenchCatalog(url: string, customerCount: number): Pr
     }
     const dimensionCustomerId = customerIds.pop()!;
     const heavyCustomerId = customerIds.pop()!;
-    return { meterKey: BENCH_METER_KEY, customerIds, heavyCustomerId, dimensionCustomerId };
+    const limitedCustomerIds: string[] = [];
+    for (let index = 0; index < customerCount; index++) {
+      const name = `bench-limited-${String(index).padStart(3, "0")}`;
+      const { customer } = await clients.customers.createCustomer({
+        requestId: `bench-customer-${name}`,
+        customer: { externalId: name, displayName: `Benchmark customer ${name}`, currencyCode: "USD" },
+      });
+      await clients.usage.setUsageLimit({ requestId: `bench-limit-${name}`, limit: { customerId: customer!.id, meterKey: BENCH_METER_KEY, limit: BENCH_USAGE_LIMIT } });
+      limitedCustomerIds.push(customer!.id);
+    }
+    return { meterKey: BENCH_METER_KEY, customerIds, heavyCustomerId, dimensionCustomerId, limitedCustomerIds };
   } finally {
     clients.close();
   }

@@ -146,35 +146,41 @@ async function measureAndRecord(
 /** The plans of the figures, all with the same generator settings. */
 function plans(options: BenchOptions, catalog: BenchCatalog, runTag: string) {
   const base = { warmupMs: options.warmupMs, durationMs: options.durationMs, drainMs: 15_000, messagesInFlight: 1 };
-  const usage = (kind: "record-usage" | "batch-record-usage" | "stream-usage", label: string, meterKey = catalog.meterKey, attributes?: Record<string, string>[]): BodySpec => ({
+  const usage = (
+    kind: "record-usage" | "batch-record-usage" | "stream-usage",
+    label: string,
+    meterKey = catalog.meterKey,
+    attributes?: Record<string, string>[],
+    limited = false,
+  ): BodySpec => ({
     kind,
     idPrefix: `${runTag}-${label}-`,
-    customerIds: catalog.customerIds,
+    customerIds: limited ? catalog.limitedCustomerIds : catalog.customerIds,
     meterKey,
     quantity: "1.25",
     batchSize: kind === "record-usage" ? 1 : options.batchSize,
     attributes,
   });
   return {
-    unary: (port: number, protocol: "grpc" | "connect", label: string): LoadPlan => ({
+    unary: (port: number, protocol: "grpc" | "connect", label: string, limited = false): LoadPlan => ({
       ...base,
       port,
       protocol,
       mode: "unary",
       path: RECORD_USAGE,
-      body: usage("record-usage", label),
+      body: usage("record-usage", label, undefined, undefined, limited),
       connections: options.connections,
       streamsPerConnection: options.streams,
       resultsField: 0,
     }),
-    /** `meterKey` and `attributes` for the dimensioned figures (default: the plain meter, no attributes). */
-    batch: (port: number, label: string, meterKey?: string, attributes?: Record<string, string>[]): LoadPlan => ({
+    /** `meterKey` and `attributes` for the dimensioned figures (default: the plain meter, no attributes); `limited`: the customers with a usage limit. */
+    batch: (port: number, label: string, meterKey?: string, attributes?: Record<string, string>[], limited = false): LoadPlan => ({
       ...base,
       port,
       protocol: "grpc",
       mode: "unary",
       path: BATCH_RECORD_USAGE,
-      body: usage("batch-record-usage", label, meterKey, attributes),
+      body: usage("batch-record-usage", label, meterKey, attributes, limited),
       connections: options.batchCallers,
       streamsPerConnection: 1,
       resultsField: 1,
@@ -349,6 +355,13 @@ async function measureFeedLag(server: TallyServer, dbPath: string, plan: LoadPla
   }
 }
 
+/** Runs a pair of measurements in order in odd rounds and the other way round in even ones. */
+async function inTurn(round: number, pair: [() => Promise<void>, () => Promise<void>]): Promise<void> {
+  const [first, second] = round % 2 === 1 ? pair : [pair[1], pair[0]];
+  await first();
+  await second();
+}
+
 /** Phase 1: the ceilings and Tally's ingest figures, round by round so each Tally run is paired with a ceiling run just before it. */
 async function measureIngest(context: RunContext, echo: { pid: number; port: number }): Promise<{ dbPath: string; catalog: BenchCatalog }> {
   const { options, scratch, runTag } = context;
@@ -369,11 +382,19 @@ async function measureIngest(context: RunContext, echo: { pid: number; port: num
     for (let round = 1; round <= options.runs; round++) {
       progress(`round ${round}/${options.runs}`);
       await measureAndRecord("echo.grpc", echo.pid, plan.unary(echo.port, "grpc", `echo-grpc-${round}`), "calls");
-      await measureAndRecord("tally.unary.grpc", server.pid, plan.unary(server.port, "grpc", `grpc-${round}`), "calls");
+      // The same load against customers with a usage limit, right beside it (first or second in turn, so the
+      // database's growth and the machine's drift favour neither): the ratio is what the limit check costs.
+      await inTurn(round, [
+        () => measureAndRecord("tally.unary.grpc", server.pid, plan.unary(server.port, "grpc", `grpc-${round}`), "calls"),
+        () => measureAndRecord("tally.unary.grpc.limited", server.pid, plan.unary(server.port, "grpc", `grpc-limited-${round}`, true), "calls"),
+      ]);
       await measureAndRecord("echo.connect", echo.pid, plan.unary(echo.port, "connect", `echo-connect-${round}`), "calls");
       await measureAndRecord("tally.unary.connect", server.pid, plan.unary(server.port, "connect", `connect-${round}`), "calls");
       await runStorageCeiling(scratch, options, 1000, round, options.durationMs);
-      await measureAndRecord("tally.batch", server.pid, plan.batch(server.port, `batch-${round}`), "events");
+      await inTurn(round, [
+        () => measureAndRecord("tally.batch", server.pid, plan.batch(server.port, `batch-${round}`), "events"),
+        () => measureAndRecord("tally.batch.limited", server.pid, plan.batch(server.port, `batch-limited-${round}`, undefined, undefined, true), "events"),
+      ]);
       // Issue 18: the same attributes on a plain meter and on a meter aggregated per combination of two of them.
       await measureAndRecord("tally.batch.attributes", server.pid, plan.batch(server.port, `batch-attributes-${round}`, catalog.meterKey, BENCH_COMBINATIONS), "events");
       await measureAndRecord("tally.batch.dimensions", server.pid, plan.batch(server.port, `batch-dimensions-${round}`, BENCH_DIMENSION_METER_KEY, BENCH_COMBINATIONS), "events");
@@ -541,6 +562,8 @@ function buildRows(options: BenchOptions, checks: RunContext["checks"]): FigureR
     text: `≥ 50% of raw and ≥ ${INGEST_FLOOR_EVENTS_PER_SECOND.toLocaleString("en-US")}/s`,
     pass: (value: number, ratio: number | undefined) => ingestChecked && (ratio ?? 0) >= 0.5 && value >= INGEST_FLOOR_EVENTS_PER_SECOND,
   };
+  // Usage limits (issue 19): the check may cost at most 10% of the same ingest without limits, same run.
+  const limitCost = { text: "≥ 90% of the row above", pass: (_value: number, ratio: number | undefined) => ingestChecked && (ratio ?? 0) >= 0.9 };
   const billChecked = checks.some((check) => check.id === "bill-quantity" && check.ok);
   const billP99 = { text: `< ${BILL_P99_LIMIT_MS} ms`, pass: (value: number) => billChecked && value < BILL_P99_LIMIT_MS };
   const dimensionBillChecked = checks.some((check) => check.id === "dimension-bill-lines" && check.ok);
@@ -563,6 +586,15 @@ function buildRows(options: BenchOptions, checks: RunContext["checks"]): FigureR
     { id: "tally.unary.grpc", figure: `RecordUsage unary gRPC (${unary})`, unit: "calls/s", ceilingId: "echo.grpc", paired: true, target: halfOfEcho },
     { id: "tally.unary.grpc.p50", figure: "  RecordUsage gRPC p50", unit: "ms" },
     { id: "tally.unary.grpc.p99", figure: "  RecordUsage gRPC p99", unit: "ms" },
+    {
+      id: "tally.unary.grpc.limited",
+      figure: "  RecordUsage gRPC, every customer with a usage limit",
+      unit: "calls/s",
+      ceilingId: "tally.unary.grpc",
+      paired: true,
+      target: limitCost,
+      extras: latency,
+    },
     { id: "tally.unary.connect", figure: `RecordUsage unary Connect, HTTP/2 (${unary})`, unit: "calls/s", ceilingId: "echo.connect", paired: true },
     { id: "tally.unary.connect.p50", figure: "  RecordUsage Connect p50", unit: "ms" },
     { id: "tally.unary.connect.p99", figure: "  RecordUsage Connect p99", unit: "ms" },
@@ -573,6 +605,15 @@ function buildRows(options: BenchOptions, checks: RunContext["checks"]): FigureR
       ceilingId: "raw.batched",
       paired: true,
       target: ingest,
+      extras: { p50: "ms", p99: "ms" },
+    },
+    {
+      id: "tally.batch.limited",
+      figure: "  BatchRecordUsage, every customer with a usage limit",
+      unit: "events/s",
+      ceilingId: "tally.batch",
+      paired: true,
+      target: limitCost,
       extras: { p50: "ms", p99: "ms" },
     },
     {
@@ -647,6 +688,12 @@ function judgeTargets(rows: FigureRow[]) {
       pass: passOf("tally.batch") || passOf("tally.stream"),
       batch: { value: row("tally.batch")?.value, ratio: row("tally.batch")?.ratio },
       stream: { value: row("tally.stream")?.value, ratio: row("tally.stream")?.ratio },
+    },
+    {
+      target: "usage limits: unary and batch ingest with a limit on every customer ≥ 90% of the same without, same run",
+      pass: passOf("tally.unary.grpc.limited") && passOf("tally.batch.limited"),
+      unary: row("tally.unary.grpc.limited")?.ratio,
+      batch: row("tally.batch.limited")?.ratio,
     },
     { target: `GetCurrentBill p99 < ${BILL_P99_LIMIT_MS} ms with 1,000,000 events`, pass: passOf("tally.bill.p99"), p99Ms: row("tally.bill.p99")?.value },
     {

@@ -11,6 +11,7 @@ import { currentPeriod } from "./format.js";
 import { createRecordUsageForm } from "./record-usage-form.js";
 import { customerHref, customersHref } from "./routes.js";
 import { createUsageChartPanel } from "./usage-chart.js";
+import { createUsageLimitsPanel } from "./usage-limits-panel.js";
 import { createUsageRecordsPanel } from "./usage-records-panel.js";
 import type { View } from "./view.js";
 
@@ -29,7 +30,7 @@ export interface CustomerPage extends View {
 
 /**
  * One customer: the bill of a chosen period (with its CSV), the customer's
- * bills, its usage per day, the usage records behind it, and a form to record
+ * bills, its usage limits per meter, its usage per day, the usage records behind it, and a form to record
  * more. Recording or voiding usage refreshes them all, since each changes the
  * bill, the chart and the ledger. The form is there for keys that may record
  * (ingest, admin), the void actions for admin keys.
@@ -49,9 +50,17 @@ export function createCustomerPage(client: BillingClient, access: CallerAccess, 
   const billPanel = createBillPanel();
   const billsPanel = createBillsPanel((period) => customerHref(routeCustomerId, period));
   const chartPanel = createUsageChartPanel();
+  const limitsPanel = createUsageLimitsPanel(client);
   const recordsPanel = createUsageRecordsPanel(client, { meters, onVoided: () => void refresh(false) });
   const side = h("div", { class: "side" });
-  const sections = [periodPicker, h("div", { class: "customer-grid" }, billPanel.element, side), billsPanel.element, chartPanel.element, recordsPanel.element];
+  const sections = [
+    periodPicker,
+    h("div", { class: "customer-grid" }, billPanel.element, side),
+    billsPanel.element,
+    limitsPanel.element,
+    chartPanel.element,
+    recordsPanel.element,
+  ];
   const element = h(
     "div",
     { class: "customer-page" },
@@ -157,11 +166,14 @@ export function createCustomerPage(client: BillingClient, access: CallerAccess, 
     if (bill !== undefined) billPanel.show(bill);
     const records = recordsPanel.show({ customerId, period, canVoid: access.canAdminister && bill?.status !== BillStatus.FINALIZED }, { firstPage: firstRecordsPage });
 
+    // The limits describe the current period whatever period is shown; they change with every recording.
+    const limits = limitsPanel.show(customerId, [...meters.values()], stale);
     const dailyResult = await daily;
     if (stale()) return;
     if (dailyResult.ok) chartPanel.show(period, dailyResult.value.days, meters);
     else chartPanel.showFailure("Loading the daily usage", dailyResult.error);
     await records;
+    await limits;
   }
 
   function renderPeriodOptions(bills: Bill[], period: string): void {
