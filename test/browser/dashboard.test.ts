@@ -26,6 +26,7 @@ const READ_ONLY = new Set([
   "GetBill",
   "ListBills",
   "GetCaller",
+  "GetUsageAllowance",
 ]);
 
 /** A line's combination as the CSV's last column names it: "region=eu;size=xl", "" without dimensions. */
@@ -212,6 +213,23 @@ describe("the billing dashboard", () => {
     );
     assert.deepEqual(cells.sort(), daily.days.map((day) => `${day.date} ${day.meterKey} ${day.quantity}`).sort());
     await saveScreenshot(page, "bill-desktop");
+  });
+
+  it("shows each meter's usage limit, what the current period used and what remains, as GetUsageAllowance answers", async () => {
+    const { meters } = await api.listMeters({});
+    const limited = meters[0]!;
+    const { used } = await api.getUsageAllowance({ customerId: acmeId, meterKey: limited.key });
+    const limit = (BigInt(used.split(".")[0]!) + 1000n).toString();
+    await api.setUsageLimit({ limit: { customerId: acmeId, meterKey: limited.key, limit } });
+    await page.goto(`${tally.url}/#/customers/${acmeId}`);
+    await page.reload(); // the page may already show this customer, from before the limit
+    const row = page.locator(`[data-testid="usage-limits-row"][data-meter="${limited.key}"]`);
+    await row.waitFor();
+    const allowance = await api.getUsageAllowance({ customerId: acmeId, meterKey: limited.key });
+    assert.deepEqual(await row.locator("td").allTextContents(), [allowance.limit, allowance.used, allowance.remaining]);
+    const other = page.locator(`[data-testid="usage-limits-row"][data-meter="${meters[1]!.key}"]`);
+    assert.equal(await other.locator("td").first().textContent(), "no limit");
+    await api.setUsageLimit({ limit: { customerId: acmeId, meterKey: limited.key, limit: null } });
   });
 
   it("records usage from the form and updates the bill, the chart and the records", async () => {
@@ -586,6 +604,7 @@ describe("the billing dashboard", () => {
       "ListUsageRecords",
       "RecordUsage",
       "VoidUsage",
+      "GetUsageAllowance",
     ]) {
       assert.ok(methods.has(method), `the page never called ${method}`);
     }

@@ -1,0 +1,129 @@
+/**
+ * `node --import tsx bench/limit-check-cost.ts`: what the usage limit check
+ * costs the SQLite store alone, without HTTP or a load generator in the way.
+ * The same store takes the same writes for customers without a limit and for
+ * customers with one (never reached), in alternating rounds; each round's
+ * process CPU time (every thread: the event loop and the writer thread) and
+ * wall time per event are printed, with the medians and the same-round ratios.
+ * CPU time is the steadier figure on a shared machine: other processes' work
+ * does not count in it.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { Decimal } from "../src/domain/decimal.js";
+import type { Store, UsageWrite } from "../src/domain/store.js";
+import { openSqliteStore } from "../src/store/sqlite/sqlite-store.js";
+
+const ROUNDS = Number(process.env.ROUNDS ?? 10);
+const CUSTOMERS = 16;
+const UNARY_CALLS = 4_000;
+const UNARY_CONCURRENCY = 256;
+const BATCHES = 40;
+const BATCH_SIZE = 500;
+
+const scratch = mkdtempSync(join(os.tmpdir(), "tally-limit-cost-"));
+const store = openSqliteStore({ path: join(scratch, "tally.db") });
+let counter = 0;
+
+async function setUp(): Promise<{ plain: string[]; limited: string[] }> {
+  await store.createMeter("default", "meter", { key: "bench-requests", displayName: "b", unit: "r", aggregation: "sum", precision: 3, createTime: 1 });
+  const customers = async (prefix: string) => {
+    const ids: string[] = [];
+    for (let index = 0; index < CUSTOMERS; index++) {
+      const id = `cus_${prefix}${index}`;
+      await store.createCustomer("default", `c-${id}`, { id, externalId: "", displayName: id, currencyCode: "USD", createTime: 1 });
+      ids.push(id);
+    }
+    return ids;
+  };
+  const plain = await customers("plain");
+  const limited = await customers("limited");
+  for (const id of limited) {
+    await store.setUsageLimit("default", `l-${id}`, { customerId: id, meterKey: "bench-requests", limit: Decimal.parse("99999999999999999999")!, updateTime: 1 });
+  }
+  return { plain, limited };
+}
+
+function write(customerIds: string[]): UsageWrite {
+  const now = Date.now();
+  const id = ++counter;
+  return {
+    record: {
+      id: `rec_${id}`,
+      requestId: `req-${id}`,
+      customerId: customerIds[id % customerIds.length]!,
+      meterKey: "bench-requests",
+      quantity: Decimal.parse("1.25")!,
+      eventTime: now,
+      requestedEventTime: null,
+      createTime: now,
+      period: new Date(now).toISOString().slice(0, 7),
+      attributes: {},
+    },
+  };
+}
+
+async function unary(customerIds: string[]): Promise<void> {
+  let sent = 0;
+  await Promise.all(
+    Array.from({ length: UNARY_CONCURRENCY }, async () => {
+      while (sent < UNARY_CALLS) {
+        sent++;
+        await store.recordUsage("default", [write(customerIds)], false);
+      }
+    }),
+  );
+}
+
+async function batch(customerIds: string[]): Promise<void> {
+  let sent = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (sent < BATCHES) {
+        sent++;
+        await store.recordUsage("default", Array.from({ length: BATCH_SIZE }, () => write(customerIds)), false);
+      }
+    }),
+  );
+}
+
+async function measure(run: () => Promise<void>, events: number): Promise<{ cpuUs: number; wallUs: number }> {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  await run();
+  const used = process.cpuUsage(cpu);
+  return { cpuUs: (used.user + used.system) / events, wallUs: ((performance.now() - started) * 1000) / events };
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+async function main(): Promise<void> {
+  const { plain, limited } = await setUp();
+  for (const [name, run, events] of [
+    ["unary (1 event per write, 256 at once)", unary, UNARY_CALLS],
+    ["batch (500 events per write, 4 at once)", batch, BATCHES * BATCH_SIZE],
+  ] as const) {
+    await run(plain); // warm-up
+    await run(limited);
+    const ratios = { cpu: [] as number[], wall: [] as number[] };
+    const figures = { plain: [] as { cpuUs: number; wallUs: number }[], limited: [] as { cpuUs: number; wallUs: number }[] };
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? (["plain", "limited"] as const) : (["limited", "plain"] as const);
+      const taken: Record<string, { cpuUs: number; wallUs: number }> = {};
+      for (const which of order) taken[which] = await measure(() => run(which === "plain" ? plain : limited), events);
+      figures.plain.push(taken.plain!);
+      figures.limited.push(taken.limited!);
+      ratios.cpu.push(taken.limited!.cpuUs / taken.plain!.cpuUs);
+      ratios.wall.push(taken.limited!.wallUs / taken.plain!.wallUs);
+    }
+    const line = (which: "plain" | "limited") =>
+      `${which.padEnd(8)} cpu µs/event ${figures[which].map((f) => f.cpuUs.toFixed(1)).join(" ")} (median ${median(figures[which].map((f) => f.cpuUs)).toFixed(1)}); wall µs/event median ${median(figures[which].map((f) => f.wallUs)).toFixed(1)}`;
+    console.log(`${name}:\n  ${line("plain")}\n  ${line("limited")}`);
+    console.log(`  limited / plain, same round: cpu ${ratios.cpu.map((r) => r.toFixed(2)).join(" ")} (median ${median(ratios.cpu).toFixed(3)}); wall median ${median(ratios.wall).toFixed(3)}`);
+  }
+  await store.close();
+  rmSync(scratch, { recursive: true, force: true });
+}
+
+await main();
