@@ -35,7 +35,11 @@ type Setup = (typeof SETUPS)[number];
 /** The figures measured on each setup. */
 const FIGURES = [
   { id: "unary", figure: "RecordUsage unary gRPC", unit: "calls/s" },
+  // The same load right after, against customers that each have a usage limit (never reached): the check's cost,
+  // as a ratio to the figure above on the same setup and round.
+  { id: "unary-limited", figure: "  the same, every customer with a usage limit", unit: "calls/s", without: "unary" },
   { id: "batch", figure: "BatchRecordUsage", unit: "events/s" },
+  { id: "batch-limited", figure: "  the same, every customer with a usage limit", unit: "events/s", without: "batch" },
   { id: "bill", figure: "GetCurrentBill p99", unit: "ms" },
 ] as const;
 
@@ -90,11 +94,36 @@ async function usageRecordCount(setup: Setup, db: string): Promise<number> {
 
 function plans(options: BenchOptions, catalog: BenchCatalog, port: number, tag: string): Record<(typeof FIGURES)[number]["id"], LoadPlan> {
   const base = { port, protocol: "grpc", mode: "unary", warmupMs: options.warmupMs, durationMs: options.durationMs, drainMs: 15_000, messagesInFlight: 1 } as const;
-  const usage = (kind: "record-usage" | "batch-record-usage", batchSize: number) =>
-    ({ kind, idPrefix: `${tag}-${kind}-`, customerIds: catalog.customerIds, meterKey: catalog.meterKey, quantity: "1.25", batchSize }) as const;
+  const usage = (kind: "record-usage" | "batch-record-usage", batchSize: number, limited = false) =>
+    ({
+      kind,
+      idPrefix: `${tag}-${kind}${limited ? "-limited" : ""}-`,
+      customerIds: limited ? catalog.limitedCustomerIds : catalog.customerIds,
+      meterKey: catalog.meterKey,
+      quantity: "1.25",
+      batchSize,
+    }) as const;
+  const unary = (limited: boolean): LoadPlan => ({
+    ...base,
+    path: "/billing.v1.UsageService/RecordUsage",
+    body: usage("record-usage", 1, limited),
+    connections: options.connections,
+    streamsPerConnection: options.streams,
+    resultsField: 0,
+  });
+  const batch = (limited: boolean): LoadPlan => ({
+    ...base,
+    path: "/billing.v1.UsageService/BatchRecordUsage",
+    body: usage("batch-record-usage", options.batchSize, limited),
+    connections: options.batchCallers,
+    streamsPerConnection: 1,
+    resultsField: 1,
+  });
   return {
-    unary: { ...base, path: "/billing.v1.UsageService/RecordUsage", body: usage("record-usage", 1), connections: options.connections, streamsPerConnection: options.streams, resultsField: 0 },
-    batch: { ...base, path: "/billing.v1.UsageService/BatchRecordUsage", body: usage("batch-record-usage", options.batchSize), connections: options.batchCallers, streamsPerConnection: 1, resultsField: 1 },
+    unary: unary(false),
+    "unary-limited": unary(true),
+    batch: batch(false),
+    "batch-limited": batch(true),
     // A bill of a customer the ingest figures just wrote to, one call at a time: its latency, not queueing.
     bill: { ...base, path: "/billing.v1.BillingService/GetCurrentBill", body: { kind: "get-current-bill", customerId: catalog.customerIds[0]! }, connections: 1, streamsPerConnection: 1, resultsField: 0 },
   };
@@ -121,7 +150,7 @@ async function measureSetup(setup: Setup, options: BenchOptions, scratch: string
       acknowledged += load.acknowledgedEvents;
       const server = [...(cpuWindow?.processPercent.values() ?? [])].reduce((sum, percent) => sum + percent, 0);
       const cpu = { server, generator: load.generatorCpuPercent, other: (cpuWindow?.machinePercent ?? Number.NaN) - server - load.generatorCpuPercent };
-      const value = figure.id === "unary" ? load.callsPerSecond : figure.id === "batch" ? load.eventsPerSecond : load.latencyMs.p99;
+      const value = figure.id === "bill" ? load.latencyMs.p99 : figure.unit === "calls/s" ? load.callsPerSecond : load.eventsPerSecond;
       const failures = load.failures + load.refusedEvents;
       record(`${setup.id}.${figure.id}`, { value, failures, failureSamples: load.failureSamples, cpu, extras: { p50: load.latencyMs.p50, p99: load.latencyMs.p99 }, raw: load });
       progress(`  ${setup.label}, ${figure.figure}: ${Math.round(value * 100) / 100} ${figure.unit}, p50 ${load.latencyMs.p50.toFixed(2)} ms, p99 ${load.latencyMs.p99.toFixed(2)} ms${failures > 0 ? `, ${failures} FAILURES` : ""}`);
@@ -141,17 +170,19 @@ function buildRows(): FigureRow[] {
     for (const setup of SETUPS) {
       const id = `${setup.id}.${figure.id}`;
       const runs = samples.get(id) ?? [];
-      const reference = samples.get(`sqlite.${figure.id}`) ?? [];
+      // A limited figure's reference is the same load without limits on the same setup; the others', SQLite.
+      const referenceId = "without" in figure ? `${setup.id}.${figure.without}` : setup.id === "sqlite" ? undefined : `sqlite.${figure.id}`;
+      const reference = referenceId === undefined ? [] : (samples.get(referenceId) ?? []);
       // Paired per round: a burst of someone else's work hurts both sides of a ratio alike.
-      const ratio = setup.id === "sqlite" ? undefined : median(runs.map((sample, index) => sample.value / (reference[index]?.value ?? Number.NaN)));
+      const ratio = referenceId === undefined ? undefined : median(runs.map((sample, index) => sample.value / (reference[index]?.value ?? Number.NaN)));
       rows.push({
         id,
         figure: `${figure.figure}, ${setup.label}`,
         unit: figure.unit,
         value: median(runs.map((sample) => sample.value)),
         runs: runs.map((sample) => sample.value),
-        ceilingId: setup.id === "sqlite" ? undefined : `sqlite.${figure.id}`,
-        ceilingValue: setup.id === "sqlite" ? undefined : median(reference.map((sample) => sample.value)),
+        ceilingId: referenceId,
+        ceilingValue: referenceId === undefined ? undefined : median(reference.map((sample) => sample.value)),
         ratio,
         failures: runs.reduce((sum, sample) => sum + sample.failures, 0),
         failureSamples: runs.flatMap((sample) => sample.failureSamples ?? []).slice(0, 5),
@@ -203,7 +234,7 @@ async function main(): Promise<void> {
         method:
           "per round and setup: a fresh database (SQLite file or PostgreSQL database on a throwaway local cluster, fsync and synchronous_commit on), " +
           "the replicas started on it, the bench catalog created through the API; unary RecordUsage (connections × streams, every call a new request_id), " +
-          "BatchRecordUsage (callers × batch size, non-atomic), then GetCurrentBill one call at a time; 3 replicas are reached through a round-robin TCP balancer " +
+          "BatchRecordUsage (callers × batch size, non-atomic), each followed by the same load against customers that each have a usage limit (never reached; its ratio is to the load just before it), then GetCurrentBill one call at a time; 3 replicas are reached through a round-robin TCP balancer " +
           "in the benchmark process (per connection); ratios are paired per round against SQLite; afterwards usage_records must hold exactly the acknowledged events",
         figures: rows,
         checks,
