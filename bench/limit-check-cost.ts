@@ -27,7 +27,7 @@ const store = openSqliteStore({ path: join(scratch, "tally.db") });
 let counter = 0;
 
 async function setUp(): Promise<{ plain: string[]; limited: string[] }> {
-  await store.createMeter("default", "meter", { key: "bench-requests", displayName: "b", unit: "r", aggregation: "sum", precision: 3, createTime: 1 });
+  await store.createMeter("default", "meter", { key: "bench-requests", displayName: "b", unit: "r", aggregation: "sum", precision: 3, uniqueAttribute: "", dimensions: [], createTime: 1 });
   const customers = async (prefix: string) => {
     const ids: string[] = [];
     for (let index = 0; index < CUSTOMERS; index++) {

@@ -28,6 +28,10 @@ async function seed(store: Store): Promise<void> {
   for (const [key, aggregation] of meters) {
     await store.createMeter("default", `m-${key}`, { key, displayName: key, unit: "unit", aggregation, precision: 3, uniqueAttribute: "", dimensions: [], createTime: 1 });
   }
+  // Issue 18's meters: one aggregated per region, one counting distinct users, one keeping the latest reading.
+  await store.createMeter("default", "m-egress", { key: "egress", displayName: "egress", unit: "GB", aggregation: "sum", precision: 3, uniqueAttribute: "", dimensions: ["region"], createTime: 1 });
+  await store.createMeter("default", "m-users", { key: "users", displayName: "users", unit: "user", aggregation: "unique_count", precision: 3, uniqueAttribute: "user", dimensions: [], createTime: 1 });
+  await store.createMeter("default", "m-gauge", { key: "gauge", displayName: "gauge", unit: "GB", aggregation: "latest", precision: 3, uniqueAttribute: "", dimensions: [], createTime: 1 });
 }
 
 const usage = (requestId: string, quantity: string, overrides: Partial<NewUsageRecord> = {}): UsageWrite => ({
@@ -137,6 +141,24 @@ export function usageLimitsContract(name: string, harness: StoreHarness): void {
       const seats = await store.recordUsage("default", [usage("s1", "5", { meterKey: "seats" }), usage("s2", "6", { meterKey: "seats" }), usage("s3", "3", { meterKey: "seats" })], false);
       assert.deepEqual(kinds(seats), ["recorded", "USAGE_LIMIT_EXCEEDED", "recorded"]);
       assert.equal(await quantityOf(store, "seats"), "sum=8 count=2 max=5");
+      await store.close();
+    });
+
+    it("the limit is on the meter's quantity over all its combinations; UNIQUE_COUNT counts distinct values, LATEST the latest reading", async () => {
+      const { store } = await seeded();
+      await setLimit(store, "l1", "10", "egress");
+      await setLimit(store, "l2", "2", "users");
+      await setLimit(store, "l3", "5", "gauge");
+      const egress = (id: string, quantity: string, region: string) => usage(id, quantity, { meterKey: "egress", attributes: { region } });
+      const regions = await store.recordUsage("default", [egress("e1", "6", "eu"), egress("e2", "5", "us"), egress("e3", "4", "us")], false);
+      assert.deepEqual(kinds(regions), ["recorded", "USAGE_LIMIT_EXCEEDED", "recorded"]);
+      const user = (id: string, name: string) => usage(id, "1", { meterKey: "users", attributes: { user: name } });
+      const users = await store.recordUsage("default", [user("u1", "ann"), user("u2", "bob"), user("u3", "ann"), user("u4", "cy")], false);
+      assert.deepEqual(kinds(users), ["recorded", "recorded", "recorded", "USAGE_LIMIT_EXCEEDED"], "a value already counted fits at the limit");
+      const reading = (id: string, quantity: string, minute: number) => usage(id, quantity, { meterKey: "gauge", eventTime: NOV_5 + minute * 60_000 });
+      const gauge = await store.recordUsage("default", [reading("g1", "5", 1), reading("g2", "9", 2), reading("g3", "9", 0), reading("g4", "4", 3)], false);
+      // g3 is older than g1, so the latest reading stays 5: it fits although its quantity alone is past the limit.
+      assert.deepEqual(kinds(gauge), ["recorded", "USAGE_LIMIT_EXCEEDED", "recorded", "recorded"]);
       await store.close();
     });
 
