@@ -36,15 +36,17 @@ export interface UsageLimitSetting {
  */
 export function checkUsageLimit(
   limit: Decimal,
-  before: Decimal,
+  before: Decimal | (() => Decimal),
   after: Decimal,
   subject: { customerId: string; meterKey: string; period: BillingPeriod },
 ): Failure | undefined {
   if (after.compare(limit) <= 0) return undefined;
+  // Only a refusal reads `before` (to say what is used), so a store may pass it as a function and skip the lookup.
+  const used = typeof before === "function" ? before() : before;
   return failure(
     "USAGE_LIMIT_EXCEEDED",
     `customer ${subject.customerId} has a limit of ${limit} on meter "${subject.meterKey}" per period; ` +
-      `${subject.period} has used ${before} and this event would take it to ${after}`,
+      `${subject.period} has used ${used} and this event would take it to ${after}`,
   );
 }
 

@@ -246,7 +246,7 @@ async function writeGroup(client: pg.PoolClient, group: PendingCall[], meters: M
         const overLimit =
           limit === undefined || meter === undefined || "reason" in changes
             ? undefined
-            : checkUsageLimit(limit, meterPeriodQuantity(view, call.scope, record.customerId, record.period, meter), meterQuantityAfter(changes, meter), record);
+            : checkUsageLimit(limit, () => meterPeriodQuantity(view, call.scope, record.customerId, record.period, meter), meterQuantityAfter(changes, meter), record);
         if ("reason" in changes) {
           outcome = { kind: "refused", failure: changes };
         } else if (overLimit !== undefined) {

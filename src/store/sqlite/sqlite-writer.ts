@@ -281,7 +281,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     const limit = limitInForce(scope, record.customerId, record.meterKey);
     const meter = limit === null ? undefined : meterOf(scope, record.meterKey);
     if (limit === null || meter === undefined) return undefined;
-    const before = meterPeriodQuantity(state.view, scope, record.customerId, record.period, meter);
+    const before = () => meterPeriodQuantity(state.view, scope, record.customerId, record.period, meter);
     return checkUsageLimit(limit, before, meterQuantityAfter(changes, meter), record);
   }
 
