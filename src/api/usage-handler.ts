@@ -6,7 +6,6 @@ import type { RecordOutcome, UsageLedger, UsageRequest } from "../domain/usage-l
 import type { UsageLimits } from "../domain/usage-limits.js";
 import { callerScope } from "./caller-scope.js";
 import type { FeedHandlers } from "./feed-handler.js";
-import { notYetImplemented } from "./not-yet-implemented.js";
 import { REASONS } from "./failure-status.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { basicUsageRecordMessage, usageLimitMessage, usageRecordMessage } from "./proto-mapping.js";
