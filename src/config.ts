@@ -23,6 +23,11 @@ export interface ServeConfig {
   logLevel: string;
   /** How long after a period ends its bill still accepts late usage, in ms. Default 72h (TALLY_FINALIZE_GRACE). */
   finalizeGrace: number;
+  /**
+   * How often the background finalizer stores the bills of periods that have become final (revision 1, consuming
+   * credits), in ms; 0 turns it off (bills are then finalized when first read). Default 1m (TALLY_FINALIZE_INTERVAL).
+   */
+  finalizeInterval: number;
   /** Largest request message, in bytes. Default 4 MiB (TALLY_MAX_MESSAGE_BYTES). */
   maxMessageBytes: number;
   /**
@@ -144,6 +149,7 @@ export const SERVE_DEFAULTS: Readonly<Omit<ServeConfig, "bootstrapKey" | "tlsCer
   db: "./data/tally.db",
   logLevel: "info",
   finalizeGrace: duration("72h"),
+  finalizeInterval: duration("1m"),
   maxMessageBytes: 4 * 1024 * 1024,
   maxResponseBytes: 16 * 1024 * 1024,
   shutdownGrace: duration("10s"),
@@ -236,6 +242,10 @@ export function serveOptions(): Option[] {
     new Option("--finalize-grace <duration>", "how long a period stays open after it ends, e.g. 72h, 30m, 0s")
       .env("TALLY_FINALIZE_GRACE")
       .default(defaults.finalizeGrace, formatDuration(defaults.finalizeGrace))
+      .argParser(duration),
+    new Option("--finalize-interval <duration>", "how often finalized periods' bills are stored (and credits consumed) in the background; 0s for only when read")
+      .env("TALLY_FINALIZE_INTERVAL")
+      .default(defaults.finalizeInterval, formatDuration(defaults.finalizeInterval))
       .argParser(duration),
     new Option("--max-message-bytes <bytes>", "largest request message")
       .env("TALLY_MAX_MESSAGE_BYTES")

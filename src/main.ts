@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { DEFAULT_TIME_RULES, type ServeConfig, tenantQuotas } from "./config.js";
 import { demoBanner, demoKeysFor } from "./demo-banner.js";
 import { seedDemo } from "./demo-seed.js";
+import { startBillFinalizer } from "./domain/bill-finalizer.js";
 import { createBilling } from "./domain/billing.js";
 import { createCatalog } from "./domain/catalog.js";
 import { type Clock, systemClock } from "./domain/clock.js";
@@ -86,11 +87,12 @@ export async function startTally(config: ServeConfig, logger: Logger, dependenci
     throw databaseStartupError(withoutPassword(config.db), error);
   }
   const timeRules = { ...DEFAULT_TIME_RULES, finalizeGraceMs: config.finalizeGrace };
+  const billing = createBilling({ store, clock, timeRules });
   const services = {
     directory: createCustomerDirectory({ store, clock }),
     catalog: createCatalog({ store, clock, timeRules }),
-    ledger: createUsageLedger({ store, clock, timeRules }),
-    billing: createBilling({ store, clock, timeRules }),
+    ledger: createUsageLedger({ store, clock, timeRules, revisions: billing.revisions }),
+    billing,
     feed: createUsageFeed({ store, signal: commitSignal, pollIntervalMs: config.feedPollInterval, batchSize: config.feedBatchSize }),
     alerts: createAlerts({ store, clock, maxAlertsPerCustomer: config.maxAlertsPerCustomer }),
     limits: createUsageLimits({ store, clock }),
@@ -159,6 +161,11 @@ export async function startTally(config: ServeConfig, logger: Logger, dependenci
     await store.close();
     throw listenStartupError(config.host, config.port, error);
   }
+  const finalizer = startBillFinalizer({
+    revisions: billing.revisions,
+    intervalMs: config.finalizeInterval,
+    onError: (error, due) => logger.error({ err: error, ...due }, "the background finalizer could not store a finalized bill; it tries again at the next sweep"),
+  });
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `${tlsFiles === undefined ? "http" : "https"}://${host}:${address.port}`;
   logger.info({ url, db: withoutPassword(config.db), port: address.port, tls: tlsFiles !== undefined, clientCertificates: config.tlsClientCa !== undefined }, "listening");
@@ -172,6 +179,7 @@ export async function startTally(config: ServeConfig, logger: Logger, dependenci
     port: address.port,
     stop() {
       stopping ??= (async () => {
+        await finalizer.stop();
         await server.shutdown(config.shutdownGrace);
         await store.close();
       })();

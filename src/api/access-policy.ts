@@ -4,7 +4,8 @@ import { BillingService } from "../../gen/ts/billing/v1/billing_service_pb.js";
 import { CatalogService } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { CustomerService } from "../../gen/ts/billing/v1/customer_service_pb.js";
 import { UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
-import type { Permission } from "../domain/api-key.js";
+import { type Permission, type Principal, roleGrants } from "../domain/api-key.js";
+import { failureToConnectError } from "./failure-status.js";
 import { fullMethodName } from "./method-name.js";
 
 /**
@@ -69,4 +70,22 @@ export function accessFor(method: DescMethod): Access {
   // Any key may ask what it is: the dashboard asks, to offer only what the key's role may do.
   if (serviceTypeName === AccessService.typeName) return "any-key";
   return PERMISSIONS.get(fullMethodName(method)) ?? "admin";
+}
+
+/**
+ * Fields that ask for more than their method's permission: `correction` on
+ * RecordUsage and VoidUsage writes into a finalized period, an admin's act
+ * (DESIGN.md), while RecordUsage itself is an ingest key's.
+ */
+const FIELD_PERMISSIONS = { correction: "admin" } as const satisfies Record<string, Permission>;
+
+/** Refuses the call (PERMISSION_DENIED, ROLE_NOT_PERMITTED) unless the caller's role grants what the field needs. */
+export function checkFieldAccess(principal: Principal | undefined, field: keyof typeof FIELD_PERMISSIONS): void {
+  const needed = FIELD_PERMISSIONS[field];
+  if (principal !== undefined && roleGrants(principal.role, needed)) return;
+  throw failureToConnectError({
+    reason: "ROLE_NOT_PERMITTED",
+    message: `${field}: true needs a key with the ${needed} role; this key has the ${principal?.role ?? "no"} role`,
+    fieldViolations: [{ field, description: `needs the ${needed} role` }],
+  });
 }

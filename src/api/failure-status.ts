@@ -83,9 +83,20 @@ export const REASONS: Record<ApiReason, { code: Code; meaning: string }> = {
     meaning:
       "The event would take the period's aggregated quantity of the meter past the customer's usage limit (SetUsageLimit); the message gives the limit and what is used. Nothing was recorded and the request_id stays free. Retrying does not help until the limit is raised or a new period starts.",
   },
+  BILL_REVISION_NOT_FOUND: {
+    code: Code.NotFound,
+    meaning: "The finalized bill has no such revision (revision 0 asks for the latest); a draft bill has none but 0.",
+  },
+  CREDIT_CURRENCY_MISMATCH: {
+    code: Code.InvalidArgument,
+    meaning: "A credit grant's currency_code is not its customer's currency; leave it empty or send the customer's.",
+  },
   API_KEY_MISSING: { code: Code.Unauthenticated, meaning: "The call carries no `authorization: Bearer <key>` header." },
   API_KEY_INVALID: { code: Code.Unauthenticated, meaning: "The API key is unknown or revoked." },
-  ROLE_NOT_PERMITTED: { code: Code.PermissionDenied, meaning: "The key's role does not allow this method (see the roles table)." },
+  ROLE_NOT_PERMITTED: {
+    code: Code.PermissionDenied,
+    meaning: "The key's role does not allow this method, or a field of it (correction: true needs an admin key; see the roles table).",
+  },
   RATE_LIMITED: {
     code: Code.ResourceExhausted,
     meaning: "The tenant is over its rate limit; retry after the RetryInfo delay (the client library does).",

@@ -1,6 +1,12 @@
 import { create } from "@bufbuild/protobuf";
 import { type Timestamp, timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { type Bill as BillMessage, type BillLine as BillLineMessage, BillStatus } from "../../gen/ts/billing/v1/billing_service_pb.js";
+import {
+  type Bill as BillMessage,
+  type BillLine as BillLineMessage,
+  BillStatus,
+  type CreditGrant as CreditGrantMessage,
+  CreditGrantSchema,
+} from "../../gen/ts/billing/v1/billing_service_pb.js";
 import {
   Aggregation as AggregationEnum,
   type Meter as MeterMessage,
@@ -17,9 +23,11 @@ import {
   type UsageRecord as UsageRecordMessage,
 } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import type { Bill, BillLine } from "../domain/bill.js";
+import type { CreditGrant } from "../domain/credits.js";
 import type { Customer } from "../domain/customer.js";
 import { mapInSlices } from "../domain/event-loop-slices.js";
 import { type Aggregation, MAX_METER_PRECISION, type Meter } from "../domain/meter.js";
+import { roundToMinorUnit } from "../domain/money.js";
 import type { Price, PricingModel } from "../domain/price.js";
 import type { UsageLimitSetting } from "../domain/usage-limits.js";
 import type { UsageRecord } from "../domain/usage-record.js";
@@ -174,9 +182,9 @@ export async function billMessage(bill: Bill): Promise<BillMessage> {
     startTime: timestampMessage(bill.startTime),
     endTime: timestampMessage(bill.endTime),
     finalizeTime: timestampMessage(bill.finalizeTime),
-    creditsApplied: "0",
-    amountDue: bill.total,
-    revision: bill.status === "finalized" ? 1 : 0,
+    creditsApplied: bill.creditsApplied,
+    amountDue: bill.amountDue,
+    revision: bill.revision,
   };
 }
 
@@ -210,5 +218,18 @@ export function usageLimitMessage(setting: UsageLimitSetting): UsageLimitMessage
     meterKey: setting.meterKey,
     limit: setting.limit?.toString() ?? "",
     updateTime: timestampFromMs(setting.updateTime),
+  });
+}
+
+export function creditGrantMessage(grant: CreditGrant): CreditGrantMessage {
+  return create(CreditGrantSchema, {
+    id: grant.id,
+    customerId: grant.customerId,
+    amount: roundToMinorUnit(grant.amount, grant.currencyCode),
+    currencyCode: grant.currencyCode,
+    expireTime: grant.expireTime === null ? undefined : timestampFromMs(grant.expireTime),
+    reason: grant.reason,
+    remainingAmount: roundToMinorUnit(grant.remainingAmount, grant.currencyCode),
+    createTime: timestampFromMs(grant.createTime),
   });
 }

@@ -154,6 +154,7 @@ export const recordUsageRequest = z.object({
   quantity: z.string().max(64, "at most 64 characters"),
   eventTime: timestamp.optional(),
   attributes,
+  correction: z.boolean().optional(),
 });
 
 /** The batch itself; its items are RecordUsageRequests (recordUsageRequest). */
@@ -191,6 +192,7 @@ export const listUsageRecordsRequest = z.object({
 export const voidUsageRequest = z.object({
   requestId,
   reason: z.string().min(1, "a reason is required").max(512, "at most 512 characters"),
+  correction: z.boolean(),
 });
 
 /**
@@ -218,7 +220,11 @@ export const getUsageAllowanceRequest = z.object({ customerId: customerReference
 
 export const getCurrentBillRequest = z.object({ customerId: customerReference });
 
-export const getBillRequest = z.object({ customerId: customerReference, period: billingPeriod });
+export const getBillRequest = z.object({
+  customerId: customerReference,
+  period: billingPeriod,
+  revision: z.number().int().min(0, "must be 0 (the latest) or a revision number"),
+});
 
 export const listBillsRequest = z.object({ customerId: customerReference, pageSize: pageSize(12, 120), pageToken: z.string() });
 
@@ -243,3 +249,26 @@ export const createAlertRequest = z.object({
     { error: "is required" },
   ),
 });
+
+/** A credit amount: greater than 0, at most 18 digits before the point and 9 after (the currency's minor unit is the domain's rule). */
+const creditAmount = z
+  .string()
+  .regex(/^\d{1,18}(?:\.\d{1,9})?$/, 'must be a decimal string greater than 0 such as "25.00"')
+  .transform((text) => Decimal.parse(text)!)
+  .refine((amount) => !amount.isZero(), "must be greater than 0");
+
+export const grantCreditRequest = z.object({
+  requestId,
+  grant: z.object(
+    {
+      customerId: customerReference,
+      amount: creditAmount,
+      currencyCode: z.union([z.literal(""), currencyCode]),
+      expireTime: timestamp.optional(),
+      reason: z.string().max(512, "at most 512 characters"),
+    },
+    { error: "is required" },
+  ),
+});
+
+export const listCreditGrantsRequest = z.object({ customerId: customerReference, pageSize: pageSize(50, 1000), pageToken: z.string() });

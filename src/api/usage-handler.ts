@@ -1,10 +1,11 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type BatchRecordUsageResultSchema, type RecordUsageResponse, type StreamUsageRequest, type StreamUsageResponseSchema, UsageRecordView, UsageService } from "../../gen/ts/billing/v1/usage_service_pb.js";
-import { FailureError, isFailure, valueOrThrow, withFieldPrefix } from "../domain/failure.js";
+import { FailureError, failure, isFailure, valueOrThrow, withFieldPrefix } from "../domain/failure.js";
 import type { RecordOutcome, UsageLedger, UsageRequest } from "../domain/usage-ledger.js";
 import type { UsageLimits } from "../domain/usage-limits.js";
-import { callerScope } from "./caller-scope.js";
+import { checkFieldAccess } from "./access-policy.js";
+import { callerPrincipal, callerScope } from "./caller-scope.js";
 import type { FeedHandlers } from "./feed-handler.js";
 import { REASONS } from "./failure-status.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
@@ -22,9 +23,18 @@ import {
 } from "./request-schemas.js";
 import { validate } from "./request-validation.js";
 
-/** The domain's form of a RecordUsageRequest; `path` prefixes field paths ("requests[3]"). */
-function usageRequest(request: unknown, path = ""): UsageRequest {
+/**
+ * The domain's form of a RecordUsageRequest; `path` prefixes field paths
+ * ("requests[3]"). A correction is recorded by RecordUsage alone, one event
+ * with its bill revision at a time: a batch or stream item asking for one is refused.
+ */
+function usageRequest(request: unknown, path = "", correctionAllowed = false): UsageRequest {
   const valid = validate(recordUsageRequest, request, path);
+  if (valid.correction === true && !correctionAllowed) {
+    throw new FailureError(
+      failure("INVALID_FIELD", `${path}.correction: a correction is recorded with RecordUsage, one event at a time, not in a batch or stream`, `${path}.correction`),
+    );
+  }
   return {
     requestId: valid.requestId,
     customerRef: valid.customerId,
@@ -32,6 +42,7 @@ function usageRequest(request: unknown, path = ""): UsageRequest {
     quantity: valid.quantity,
     eventTime: valid.eventTime ?? null,
     attributes: valid.attributes,
+    correction: valid.correction === true,
   };
 }
 
@@ -90,7 +101,8 @@ const noop = () => undefined;
 export function createUsageHandler(ledger: UsageLedger, feed: FeedHandlers, limits: UsageLimits): ServiceImpl<typeof UsageService> {
   return {
     async recordUsage(request, context) {
-      const outcome = await ledger.recordUsage(context.values.get(callerScope), usageRequest(request));
+      if (request.correction) checkFieldAccess(context.values.get(callerPrincipal), "correction");
+      const outcome = await ledger.recordUsage(context.values.get(callerScope), usageRequest(request, "", true));
       if (outcome.kind === "refused") throw new FailureError(outcome.failure);
       return recordResponse(outcome);
     },
@@ -181,8 +193,9 @@ export function createUsageHandler(ledger: UsageLedger, feed: FeedHandlers, limi
     },
 
     async voidUsage(request, context) {
-      const { requestId, reason } = validate(voidUsageRequest, request);
-      const outcome = await ledger.voidUsage(context.values.get(callerScope), requestId, reason);
+      const { requestId, reason, correction } = validate(voidUsageRequest, request);
+      if (correction) checkFieldAccess(context.values.get(callerPrincipal), "correction");
+      const outcome = await ledger.voidUsage(context.values.get(callerScope), requestId, reason, correction);
       if (outcome.kind === "refused") throw new FailureError(outcome.failure);
       return { record: usageRecordMessage(outcome.record), replayed: outcome.kind === "replayed" };
     },

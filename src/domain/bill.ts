@@ -36,6 +36,12 @@ export interface Bill {
   lines: BillLine[];
   /** The sum of the lines' (rounded) amounts. */
   total: string;
+  /** What credit grants pay of the total (src/domain/credits.ts); "0" until credits are applied. */
+  creditsApplied: string;
+  /** total - creditsApplied, never below 0. */
+  amountDue: string;
+  /** 0 for a draft; 1 as finalized; each correction after adds one (src/domain/bill-revisions.ts). */
+  revision: number;
   asOfTime: number;
   startTime: number;
   endTime: number;
@@ -76,6 +82,9 @@ export async function computeBill({ customer, period, totals, meters, prices, no
     currencyCode: customer.currencyCode,
     lines,
     total,
+    creditsApplied: roundToMinorUnit(Decimal.ZERO, customer.currencyCode),
+    amountDue: total,
+    revision: 0,
     asOfTime: finalized ? finalizesAt : now,
     startTime: periodStart(period),
     endTime: periodEnd(period),

@@ -1,5 +1,7 @@
-import { type BillingPeriod, periodOf } from "./billing-period.js";
+import { type BillingPeriod, isFinalized, periodOf } from "./billing-period.js";
 import { type Bill, computeBill } from "./bill.js";
+import { createBillRevisions, revisionNotFound } from "./bill-revisions.js";
+import { createCredits } from "./credits.js";
 import type { Clock } from "./clock.js";
 import { customerNotFound } from "./customer-directory.js";
 import type { Failure } from "./failure.js";
@@ -9,6 +11,7 @@ import type { Meter } from "./meter.js";
 import { candidateSeries, choosePrices } from "./price-selection.js";
 import type { Scope, Store } from "./store.js";
 import type { TimeRules } from "./time-rules.js";
+import type { UsageTotals } from "./usage-record.js";
 
 /** What billing needs. */
 export interface BillingOptions {
@@ -30,13 +33,23 @@ export function createBilling({ store, clock, timeRules }: BillingOptions) {
   const meterCache = createImmutableCache<Meter>();
   const findCustomer = (scope: Scope, reference: string) =>
     customers.get(scope, reference, () => store.findCustomer(scope, reference));
+  const revisions = createBillRevisions({ store, clock, timeRules, priceTotals, findCustomer });
+  const credits = createCredits({ store, clock });
 
-  async function getBill(scope: Scope, customerRef: string, period: BillingPeriod | null): Promise<Bill | Failure> {
+  /** A finalized period's bill is its stored revision (src/domain/bill-revisions.ts); a draft's is computed, with credits that would apply. */
+  async function getBill(scope: Scope, customerRef: string, period: BillingPeriod | null, revision = 0): Promise<Bill | Failure> {
     const customer = await findCustomer(scope, customerRef);
     if (customer === undefined) return customerNotFound(customerRef, "customer_id");
     const now = clock.now();
     const billPeriod = period ?? periodOf(now);
+    if (isFinalized(billPeriod, now, timeRules.finalizeGraceMs)) return revisions.finalizedBill(scope, customer, billPeriod, revision);
+    if (revision !== 0) return revisionNotFound(billPeriod, revision);
     const meterTotals = await store.usageTotals(scope, customer.id, billPeriod);
+    return revisions.withDraftCredits(scope, await priceTotals(scope, customer, billPeriod, meterTotals, now));
+  }
+
+  /** The bill of a period's meters' running totals (store.usageTotals) at `now`; a dimensioned meter's lines come from its combinations. */
+  async function priceTotals(scope: Scope, customer: Customer, billPeriod: BillingPeriod, meterTotals: UsageTotals[], now: number): Promise<Bill> {
     const meters = new Map<string, Meter>();
     for (const { meterKey } of meterTotals) {
       const meter = await meterCache.get(scope, meterKey, () => store.findMeter(scope, meterKey));
@@ -65,13 +78,20 @@ export function createBilling({ store, clock, timeRules }: BillingOptions) {
   }
 
   return {
+    /** Finalized bills, credits and corrections (used by the usage ledger's corrections and the background finalizer). */
+    revisions,
+
+    /** Credit grants, which bills consume. */
+    credits,
+
     /** The bill of the period `now` falls in. */
     getCurrentBill(scope: Scope, customerRef: string): Promise<Bill | Failure> {
       return getBill(scope, customerRef, null);
     },
 
-    getBill(scope: Scope, customerRef: string, period: BillingPeriod): Promise<Bill | Failure> {
-      return getBill(scope, customerRef, period);
+    /** The period's bill; for a finalized period, its stored `revision` (0 = the latest). */
+    getBill(scope: Scope, customerRef: string, period: BillingPeriod, revision = 0): Promise<Bill | Failure> {
+      return getBill(scope, customerRef, period, revision);
     },
 
     /** The current period's bill and every period with usage, newest first, resuming before `beforePeriod`. */

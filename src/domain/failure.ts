@@ -44,7 +44,11 @@ export type FailureReason =
   /** A usage event would give its meter more combinations of dimension values in the period than allowed. */
   | "DIMENSION_COMBINATIONS_EXCEEDED"
   /** The event would take the period's aggregated quantity of the meter past the customer's usage limit. */
-  | "USAGE_LIMIT_EXCEEDED";
+  | "USAGE_LIMIT_EXCEEDED"
+  /** A finalized bill has no such revision (or the period is not finalized, so it has none). */
+  | "BILL_REVISION_NOT_FOUND"
+  /** A credit grant's currency is not its customer's. */
+  | "CREDIT_CURRENCY_MISMATCH";
 
 /** One field at fault, with its path in the request (e.g. "requests[3].quantity"). */
 export interface FieldViolation {

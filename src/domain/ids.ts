@@ -15,7 +15,7 @@ const idBytes = Buffer.alloc(16);
  * naming the kind, then a UUIDv7 as 32 hex digits, so ids sort by creation
  * time (to the millisecond).
  */
-export function newId(prefix: "cus" | "price" | "rec" | "alert"): string {
+export function newId(prefix: "cus" | "price" | "rec" | "alert" | "credit"): string {
   if (used + 16 > pool.length) {
     crypto.getRandomValues(pool);
     used = 0;

@@ -1,6 +1,8 @@
 import type { Alert, AlertEvent } from "./alerts.js";
 import type { ApiKey, StoredApiKey } from "./api-key.js";
+import type { Bill } from "./bill.js";
 import type { BillingPeriod } from "./billing-period.js";
+import type { CreditGrant } from "./credits.js";
 import type { Customer } from "./customer.js";
 import type { Failure } from "./failure.js";
 import type { Meter } from "./meter.js";
@@ -92,6 +94,31 @@ export type VoidOutcome =
   | { kind: "voided"; record: UsageRecord }
   /** The record was already voided; nothing was written. */
   | { kind: "already-voided"; record: UsageRecord };
+
+/** A correction of a finalized period: one usage event (no refusal), or the void of a record. */
+export type Correction =
+  | { kind: "record"; write: UsageWrite }
+  | { kind: "void"; recordId: string; reason: string; voidTime: number };
+
+/** The outcome of a correction. */
+export type CorrectionOutcome =
+  /** Written with the bill's next revision (`revision`, its bill still to be written), in one transaction. */
+  | { kind: "corrected"; record: UsageRecord; revision: number }
+  /** The request_id was recorded before with the same payload; nothing was written, no revision added. */
+  | { kind: "replayed"; record: UsageRecord }
+  /** The record was already voided; nothing was written, no revision added. */
+  | { kind: "already-voided"; record: UsageRecord }
+  /** Refused (request_id reused with another payload, a total overflow); nothing was written. */
+  | { kind: "refused"; failure: Failure }
+  /** The period has a revision whose bill is not written yet (`revision`); nothing was written. */
+  | { kind: "pending"; revision: number };
+
+/** A customer's period whose bill is final by time but has no stored revision yet. */
+export interface PeriodToFinalize {
+  scope: Scope;
+  customerId: string;
+  period: BillingPeriod;
+}
 
 /** Which usage records a listing covers. */
 export interface UsageFilter {
@@ -231,6 +258,41 @@ export interface Store {
   createAlert(scope: Scope, requestId: string, alert: Alert, maxPerCustomer: number): Promise<CreateOutcome<Alert>>;
   /** Up to `limit` alert events of the tenant after `after`, in the same kind of order as readUsageChanges. */
   readAlertEvents(scope: Scope, after: Cursor | null, limit: number): Promise<AlertEvent[]>;
+
+  // ---- Credits and bill revisions (issue 19; src/domain/credits.ts, src/domain/bill-revisions.ts) ----
+
+  /** Stores a grant keyed by request_id, or answers the grant that request_id created. */
+  createCreditGrant(scope: Scope, requestId: string, grant: CreditGrant): Promise<{ kind: "created" | "exists"; value: CreditGrant }>;
+  /** A customer's grants, oldest first. */
+  listCreditGrants(scope: Scope, customerId: string, page: PageQuery): Promise<Page<CreditGrant>>;
+  /** Every grant of the customer with something left, in no particular order (what a bill could use), through an index of those alone. */
+  usableCreditGrants(scope: Scope, customerId: string): Promise<CreditGrant[]>;
+  /** A stored revision of a finalized bill whose bill is written; revision 0 = the latest such. */
+  findBillRevision(scope: Scope, customerId: string, period: BillingPeriod, revision: number): Promise<Bill | undefined>;
+  /** The period's revision whose bill is not written yet (a correction's, at most one), if any. */
+  pendingBillRevision(scope: Scope, customerId: string, period: BillingPeriod): Promise<number | undefined>;
+  /**
+   * Stores `bill` as revision 1 of its period and consumes the customer's
+   * credits for it (allocateCredits over the grants as they stand in the
+   * transaction), in one transaction; if revision 1 already exists, writes
+   * nothing and answers it. Exactly once under any concurrency.
+   */
+  finalizeBill(scope: Scope, bill: Bill): Promise<Bill>;
+  /**
+   * Writes a correction of the customer's finalized period (whose revision 1
+   * is stored) and the period's next revision, its bill not yet written, in
+   * one transaction, unless a revision is pending ("pending": nothing
+   * written), so that the period's running totals change only while no
+   * revision is pending. A replay or a refusal writes no revision.
+   */
+  correctUsage(scope: Scope, customerId: string, period: BillingPeriod, correction: Correction): Promise<CorrectionOutcome>;
+  /** Writes the bill of a pending revision (`bill.revision`); a revision already written is left as it is. */
+  writePendingRevision(scope: Scope, bill: Bill): Promise<void>;
+  /**
+   * Customers' periods between `earliest` and `latest` (inclusive) with usage
+   * and no stored revision, oldest period first, across every tenant.
+   */
+  periodsToFinalize(earliest: BillingPeriod, latest: BillingPeriod, limit: number): Promise<PeriodToFinalize[]>;
 
   /** Bytes the database takes (files on disk, or the engine's size of the database). */
   storageBytes(): Promise<number>;

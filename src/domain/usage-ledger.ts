@@ -8,7 +8,8 @@ import { aggregationKeysOf, attributesInclude } from "./dimensions.js";
 import { type Failure, failure, requestIdReused, withFieldPrefix } from "./failure.js";
 import { newId } from "./ids.js";
 import { type Meter, meterNotFound, parseQuantity } from "./meter.js";
-import type { Page, PageQuery, Scope, Store, UsageFilter, UsageWrite, UsageWriteOutcome } from "./store.js";
+import type { BillRevisions } from "./bill-revisions.js";
+import type { CorrectionOutcome, Page, PageQuery, Scope, Store, UsageFilter, UsageWrite, UsageWriteOutcome, VoidOutcome } from "./store.js";
 import { checkEventTime, checkPeriodOpen, type TimeRules } from "./time-rules.js";
 import type { NewUsageRecord, UsageRecord } from "./usage-record.js";
 
@@ -23,6 +24,8 @@ export interface UsageRequest {
   /** Epoch ms; null to use the receipt time. */
   eventTime: number | null;
   attributes: Record<string, string>;
+  /** A correction into a finalized period (the caller's role was checked): recorded with a new bill revision. */
+  correction?: boolean;
 }
 
 /** What became of one usage request. */
@@ -36,6 +39,8 @@ export interface UsageLedgerOptions {
   store: Store;
   clock: Clock;
   timeRules: TimeRules;
+  /** Writes corrections into finalized periods with their bill revisions (billing's). Without it, corrections are refused like any late event. */
+  revisions?: BillRevisions;
 }
 
 /** The use cases of the usage ledger. */
@@ -48,7 +53,7 @@ export type UsageLedger = ReturnType<typeof createUsageLedger>;
  * identical retry, refusing a changed one — and writes the record and its
  * totals, which also settles races between concurrent duplicates.
  */
-export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOptions) {
+export function createUsageLedger({ store, clock, timeRules, revisions }: UsageLedgerOptions) {
   // Customers and meters never change once created, so lookups are kept.
   const customerIds = createImmutableCache<string>();
   const meters = createImmutableCache<Meter>();
@@ -154,6 +159,9 @@ export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOption
       const meter = meters.peek(scope, request.meterKey) ?? (await meterOf(scope, request.meterKey));
       const prepared = prepare(request, customerId, meter, now);
       if ("kind" in prepared) return prepared;
+      if (request.correction === true && prepared.refusal?.reason === "BILL_FINALIZED" && revisions !== undefined) {
+        return correctionOutcome(await recordCorrection(revisions, scope, prepared.record));
+      }
       const [outcome] = await store.recordUsage(scope, [prepared], false);
       return nonAtomicOutcome(outcome!);
     },
@@ -211,7 +219,7 @@ export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOption
      * Voids the record created with `requestId`. The void is a new ledger
      * entry; the record itself is never rewritten.
      */
-    async voidUsage(scope: Scope, requestId: string, reason: string): Promise<RecordOutcome> {
+    async voidUsage(scope: Scope, requestId: string, reason: string, correction = false): Promise<RecordOutcome> {
       const record = await store.findUsageByRequestId(scope, requestId);
       if (record === undefined) {
         return refused(failure("USAGE_RECORD_NOT_FOUND", `no usage record has request_id "${requestId}"`, "request_id"));
@@ -223,14 +231,48 @@ export function createUsageLedger({ store, clock, timeRules }: UsageLedgerOption
       }
       const now = clock.now();
       const closed = checkPeriodOpen(record.period, now, timeRules, "request_id");
-      if (closed !== undefined) return refused(closed);
-      const outcome = await store.voidUsage(scope, record.id, reason, now);
+      if (closed !== undefined && !(correction && revisions !== undefined)) return refused(closed);
+      const outcome =
+        closed === undefined ? await store.voidUsage(scope, record.id, reason, now) : await voidCorrection(revisions!, scope, record, reason, now);
+      if (outcome.kind === "refused") return outcome;
       if (outcome.kind === "voided") return { kind: "recorded", record: outcome.record };
       return outcome.record.voidReason === reason
         ? { kind: "replayed", record: outcome.record }
         : refused(requestIdReused(requestId, ["reason"]));
     },
   };
+}
+
+/** Records an event into its finalized period with the bill's next revision. */
+function recordCorrection(revisions: BillRevisions, scope: Scope, record: NewUsageRecord): Promise<CorrectionOutcome> {
+  return revisions.correct(scope, record.customerId, record.period, { kind: "record", write: { record } });
+}
+
+/** Voids a record of a finalized period with the bill's next revision. */
+async function voidCorrection(revisions: BillRevisions, scope: Scope, record: UsageRecord, reason: string, now: number): Promise<VoidOutcome | { kind: "refused"; failure: Failure }> {
+  const outcome = await revisions.correct(scope, record.customerId, record.period, { kind: "void", recordId: record.id, reason, voidTime: now });
+  switch (outcome.kind) {
+    case "corrected":
+      return { kind: "voided", record: outcome.record };
+    case "already-voided":
+    case "refused":
+      return outcome;
+    default:
+      throw new Error(`a void's correction answered ${outcome.kind}`);
+  }
+}
+
+/** A correction's outcome as a usage request's. */
+function correctionOutcome(outcome: CorrectionOutcome): RecordOutcome {
+  switch (outcome.kind) {
+    case "corrected":
+      return { kind: "recorded", record: outcome.record };
+    case "replayed":
+    case "refused":
+      return outcome;
+    default:
+      throw new Error(`a recorded correction answered ${outcome.kind}`);
+  }
 }
 
 /** A store outcome of a write that was not atomic, which the store never aborts. */

@@ -1,4 +1,7 @@
 import type { ApiKey, Role } from "../domain/api-key.js";
+import type { Bill } from "../domain/bill.js";
+import { billOfDocument } from "../domain/bill-revisions.js";
+import type { CreditGrant } from "../domain/credits.js";
 import type { Customer } from "../domain/customer.js";
 import { Decimal } from "../domain/decimal.js";
 import type { Aggregation, Meter } from "../domain/meter.js";
@@ -186,5 +189,32 @@ export function toUsageLimitSetting(row: Row): UsageLimitSetting {
     meterKey: String(row.meter_key),
     limit: limit === "" ? null : Decimal.parse(limit)!,
     updateTime: Number(row.update_time),
+  };
+}
+
+// ---- Credits and bill revisions (issue 19) ----
+
+export function toCreditGrant(row: Row): CreditGrant {
+  return {
+    id: String(row.id),
+    customerId: String(row.customer_id),
+    amount: Decimal.parse(String(row.amount))!,
+    currencyCode: String(row.currency_code),
+    expireTime: row.expire_time === null ? null : Number(row.expire_time),
+    reason: String(row.reason),
+    remainingAmount: Decimal.parse(String(row.remaining_amount))!,
+    createTime: Number(row.create_time),
+  };
+}
+
+/** A stored revision: the bill's document, with the revision and credit columns (which the document of revision 1 predates). */
+export function toStoredBill(row: Row): Bill {
+  return {
+    ...billOfDocument(String(row.bill)),
+    status: "finalized",
+    revision: Number(row.revision),
+    total: String(row.total),
+    creditsApplied: String(row.credits_applied),
+    amountDue: String(row.amount_due),
   };
 }

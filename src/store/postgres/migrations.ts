@@ -267,4 +267,53 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (tenant_id, request_id)
   );
   `,
+  `
+  -- Credits and bill revisions (issue 19; src/domain/credits.ts, src/domain/bill-revisions.ts).
+  -- A grant's remaining_amount counts finalized bills only: each finalization that uses a grant adds a
+  -- credit_uses row (one per grant and period, never two) and lowers it, in the transaction that stores
+  -- the bill's revision 1.
+  CREATE TABLE credit_grants (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    currency_code TEXT NOT NULL,
+    expire_time BIGINT,
+    reason TEXT NOT NULL,
+    remaining_amount TEXT NOT NULL,
+    create_time BIGINT NOT NULL,
+    request_id TEXT NOT NULL,
+    UNIQUE (tenant_id, id),
+    UNIQUE (tenant_id, request_id)
+  );
+  CREATE INDEX credit_grants_by_customer ON credit_grants (tenant_id, customer_id, seq);
+  -- What a bill may use: the grants with something left (a used-up grant is never read again).
+  CREATE INDEX credit_grants_usable ON credit_grants (tenant_id, customer_id) WHERE remaining_amount <> '0';
+  CREATE TABLE credit_uses (
+    tenant_id TEXT NOT NULL,
+    grant_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    period TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, grant_id, period)
+  );
+  -- Stored bills of finalized periods: revision 1 as finalized, one more per correction. A correction's
+  -- revision is inserted with its usage, its bill (and total, credits, amount due) NULL, and written once
+  -- right after from the running totals, which nothing else may change meanwhile; then never updated.
+  CREATE TABLE bill_revisions (
+    tenant_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    period TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    total TEXT,
+    credits_applied TEXT,
+    amount_due TEXT,
+    bill TEXT,
+    create_time BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, customer_id, period, revision)
+  );
+  -- The background finalizer looks for recent periods with usage and no revision.
+  CREATE INDEX usage_totals_by_period ON usage_totals (period, tenant_id, customer_id);
+  `,
 ];

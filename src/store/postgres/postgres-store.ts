@@ -1,6 +1,9 @@
 import pg from "pg";
 import type { ApiKey, StoredApiKey } from "../../domain/api-key.js";
+import type { Bill } from "../../domain/bill.js";
+import { billDocument } from "../../domain/bill-revisions.js";
 import type { BillingPeriod } from "../../domain/billing-period.js";
+import { allocateCredits, amountsDue, type CreditGrant } from "../../domain/credits.js";
 import type { Customer } from "../../domain/customer.js";
 import { Decimal } from "../../domain/decimal.js";
 import { mapInSlices } from "../../domain/event-loop-slices.js";
@@ -9,8 +12,11 @@ import type { Meter } from "../../domain/meter.js";
 import type { Price } from "../../domain/price.js";
 import { DEFAULT_TENANT_QUOTAS, type QuotaResource, type TenantQuotas } from "../../domain/quotas.js";
 import type {
+  Correction,
+  CorrectionOutcome,
   CreateOutcome,
   Cursor,
+  PeriodToFinalize,
   Page,
   PageQuery,
   Scope,
@@ -30,7 +36,22 @@ import { toAlert, toAlertEvent, toUsageChange } from "../alert-decisions.js";
 import { PLAIN_KEYS, type RunningStateView, totalsKeysOf, valueKeysOf, voidingChanges, voidNeedsRemaining } from "../running-state.js";
 import { MIGRATIONS } from "./migrations.js";
 import { isConnectionFailure, isNulCharacter, isRetryableConflict, LostRace, nulCharacterRefused, storeUnavailable } from "./postgres-errors.js";
-import { createPriceCache, type Row, tiersToJson, toApiKey, toCustomer, toMeter, toPrice, toTotals, toUsageLimitSetting, toUsageRecord, USAGE_COLUMNS, USAGE_FROM } from "../store-rows.js";
+import {
+  createPriceCache,
+  type Row,
+  tiersToJson,
+  toApiKey,
+  toCreditGrant,
+  toCustomer,
+  toMeter,
+  toPrice,
+  toStoredBill,
+  toTotals,
+  toUsageLimitSetting,
+  toUsageRecord,
+  USAGE_COLUMNS,
+  USAGE_FROM,
+} from "../store-rows.js";
 import { createMeterLookup, readRunningState, stateKeyText, writeRunningState, writeTotals } from "./postgres-rows.js";
 import { alertsOfCustomers, decideAlerts, lockBillTotals, watchesTotal } from "./feed-writes.js";
 import { createUsageBatcher } from "./usage-batcher.js";
@@ -513,81 +534,79 @@ class PostgresStore implements Store {
     return Number(window!.examined) >= SEARCH_SCAN_ROWS && window!.last !== null ? { items: found.items, nextCursor: String(window!.last) } : found;
   }
 
-
   async voidUsage(scope: Scope, recordId: string, reason: string, voidTime: number): Promise<VoidOutcome> {
-    const outcome = await this.voidInTransaction(scope, recordId, reason, voidTime);
+    const outcome = await inTransaction(this.pool, (client) => this.voidIn(client, scope, recordId, reason, voidTime));
     this.onUsageCommitted();
     return outcome;
   }
 
-  private voidInTransaction(scope: Scope, recordId: string, reason: string, voidTime: number): Promise<VoidOutcome> {
-    return inTransaction(this.pool, async (client): Promise<VoidOutcome> => {
-      const found = await client.query(`SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = $1 AND r.id = $2`, [scope, recordId]);
-      if (found.rows.length === 0) throw new Error(`usage record ${recordId} vanished`);
-      const record = toUsageRecord(found.rows[0] as Row);
-      // Its alerts: a bill-total alert's lock comes before any totals row, as in every usage write.
-      const alerts = await alertsOfCustomers(client, [[scope, record.customerId]]);
-      if (watchesTotal(alerts, scope, record.customerId)) await lockBillTotals(client, [[scope, record.customerId, record.period]]);
-      // The totals row is locked first, as every usage write does, so voids and
-      // writes of the same (customer, meter, period) take turns.
-      const locked = await client.query(
-        `SELECT * FROM usage_totals WHERE tenant_id = $1 AND customer_id = $2 AND period = $3 AND meter_key = $4 FOR UPDATE`,
+  /** Adds a void to the ledger (and the feed) for the record and takes it out of its running state, inside the caller's transaction. */
+  private async voidIn(client: pg.PoolClient, scope: Scope, recordId: string, reason: string, voidTime: number): Promise<VoidOutcome> {
+    const found = await client.query(`SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = $1 AND r.id = $2`, [scope, recordId]);
+    if (found.rows.length === 0) throw new Error(`usage record ${recordId} vanished`);
+    const record = toUsageRecord(found.rows[0] as Row);
+    // Its alerts: a bill-total alert's lock comes before any totals row, as in every usage write.
+    const alerts = await alertsOfCustomers(client, [[scope, record.customerId]]);
+    if (watchesTotal(alerts, scope, record.customerId)) await lockBillTotals(client, [[scope, record.customerId, record.period]]);
+    // The totals row is locked first, as every usage write does, so voids and
+    // writes of the same (customer, meter, period) take turns.
+    const locked = await client.query(
+      `SELECT * FROM usage_totals WHERE tenant_id = $1 AND customer_id = $2 AND period = $3 AND meter_key = $4 FOR UPDATE`,
+      [scope, record.customerId, record.period, record.meterKey],
+    );
+    const claimed = await client.query(
+      `INSERT INTO usage_voids (tenant_id, record_id, reason, void_time) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+      [scope, recordId, reason, voidTime],
+    );
+    if (claimed.rowCount === 0) {
+      const voided = await client.query(`SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = $1 AND r.id = $2`, [scope, recordId]);
+      return { kind: "already-voided", record: toUsageRecord(voided.rows[0] as Row) };
+    }
+    await client.query(`INSERT INTO usage_changes (tenant_id, customer_id, record_seq, kind) VALUES ($1, $2, $3, 'voided')`, [
+      scope,
+      record.customerId,
+      (found.rows[0] as Row).seq,
+    ]);
+    const meterTotals = toTotals(locked.rows[0] as Row);
+    const meters = await this.meters.load(client, [[scope, record.meterKey]]);
+    const meter = meters.get(stateKeyText([scope, record.meterKey]));
+    const keysFound = meter === undefined ? PLAIN_KEYS : aggregationKeysOf(meter, record.attributes);
+    if ("reason" in keysFound) throw new Error(`usage record ${record.id} does not fit its meter: ${keysFound.message}`);
+    const keys = keysFound;
+    const totalsKeys = totalsKeysOf(scope, record, keys);
+    const state = await readRunningState(client, totalsKeys, valueKeysOf(totalsKeys, keys));
+    state.totals.set(stateKeyText(totalsKeys[0]!), meterTotals);
+    const view: RunningStateView = {
+      totals: (key) => state.totals.get(stateKeyText(key)),
+      liveCount: (key) => state.liveCounts.get(stateKeyText(key)) ?? 0,
+    };
+    // A maximum or latest event only moves when the voided event was it: only then are the others read.
+    let remaining: { record: UsageRecord; keys: AggregationKeys }[] | null = null;
+    if (voidNeedsRemaining(view, scope, record, keys)) {
+      const live = await client.query(
+        `SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM}
+         WHERE r.tenant_id = $1 AND r.customer_id = $2 AND r.period = $3 AND r.meter_key = $4 AND v.record_id IS NULL
+         ORDER BY r.seq`,
         [scope, record.customerId, record.period, record.meterKey],
       );
-      const claimed = await client.query(
-        `INSERT INTO usage_voids (tenant_id, record_id, reason, void_time) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-        [scope, recordId, reason, voidTime],
-      );
-      if (claimed.rowCount === 0) {
-        const voided = await client.query(`SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = $1 AND r.id = $2`, [scope, recordId]);
-        return { kind: "already-voided", record: toUsageRecord(voided.rows[0] as Row) };
-      }
-      await client.query(`INSERT INTO usage_changes (tenant_id, customer_id, record_seq, kind) VALUES ($1, $2, $3, 'voided')`, [
-        scope,
-        record.customerId,
-        (found.rows[0] as Row).seq,
-      ]);
-      const meterTotals = toTotals(locked.rows[0] as Row);
-      const meters = await this.meters.load(client, [[scope, record.meterKey]]);
-      const meter = meters.get(stateKeyText([scope, record.meterKey]));
-      const keysFound = meter === undefined ? PLAIN_KEYS : aggregationKeysOf(meter, record.attributes);
-      if ("reason" in keysFound) throw new Error(`usage record ${record.id} does not fit its meter: ${keysFound.message}`);
-      const keys = keysFound;
-      const totalsKeys = totalsKeysOf(scope, record, keys);
-      const state = await readRunningState(client, totalsKeys, valueKeysOf(totalsKeys, keys));
-      state.totals.set(stateKeyText(totalsKeys[0]!), meterTotals);
-      const view: RunningStateView = {
-        totals: (key) => state.totals.get(stateKeyText(key)),
-        liveCount: (key) => state.liveCounts.get(stateKeyText(key)) ?? 0,
-      };
-      // A maximum or latest event only moves when the voided event was it: only then are the others read.
-      let remaining: { record: UsageRecord; keys: AggregationKeys }[] | null = null;
-      if (voidNeedsRemaining(view, scope, record, keys)) {
-        const live = await client.query(
-          `SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM}
-           WHERE r.tenant_id = $1 AND r.customer_id = $2 AND r.period = $3 AND r.meter_key = $4 AND v.record_id IS NULL
-           ORDER BY r.seq`,
-          [scope, record.customerId, record.period, record.meterKey],
-        );
-        remaining = (live.rows as Row[]).map((row) => {
-          const other = toUsageRecord(row);
-          const otherKeys = meter === undefined ? PLAIN_KEYS : aggregationKeysOf(meter, other.attributes);
-          return { record: other, keys: "reason" in otherKeys ? PLAIN_KEYS : otherKeys };
-        });
-      }
-      const changes = voidingChanges(view, scope, record, keys, remaining);
-      // A void lowers a sum, a count and a maximum; a LATEST meter's value may rise back to an earlier event's: decided like any write.
-      if (alerts.size > 0) {
-        const alertChanges = changes.totals.map(([key, totals]) => ({ scope, before: state.totals.get(stateKeyText(key)), after: totals }));
-        await decideAlerts(client, alertChanges, alerts);
-      }
-      await writeTotals(
-        client,
-        changes.totals.filter(([key]) => key[4] === "").map(([, totals]) => ({ scope, totals })),
-      );
-      await writeRunningState(client, changes);
-      return { kind: "voided", record: { ...record, voided: true, voidReason: reason, voidTime } };
-    });
+      remaining = (live.rows as Row[]).map((row) => {
+        const other = toUsageRecord(row);
+        const otherKeys = meter === undefined ? PLAIN_KEYS : aggregationKeysOf(meter, other.attributes);
+        return { record: other, keys: "reason" in otherKeys ? PLAIN_KEYS : otherKeys };
+      });
+    }
+    const changes = voidingChanges(view, scope, record, keys, remaining);
+    // A void lowers a sum, a count and a maximum; a LATEST meter's value may rise back to an earlier event's: decided like any write.
+    if (alerts.size > 0) {
+      const alertChanges = changes.totals.map(([key, totals]) => ({ scope, before: state.totals.get(stateKeyText(key)), after: totals }));
+      await decideAlerts(client, alertChanges, alerts);
+    }
+    await writeTotals(
+      client,
+      changes.totals.filter(([key]) => key[4] === "").map(([, totals]) => ({ scope, totals })),
+    );
+    await writeRunningState(client, changes);
+    return { kind: "voided", record: { ...record, voided: true, voidReason: reason, voidTime } };
   }
 
   async usageTotals(scope: Scope, customerId: string, period: BillingPeriod): Promise<UsageTotals[]> {
@@ -718,6 +737,174 @@ class PostgresStore implements Store {
     return rows[0] === undefined ? undefined : toUsageLimitSetting(rows[0]);
   }
   // --- end of usage limits ---
+  // ---- Credits and bill revisions (issue 19) ----
+
+  createCreditGrant(scope: Scope, requestId: string, grant: CreditGrant): Promise<{ kind: "created" | "exists"; value: CreditGrant }> {
+    return inTransaction(this.pool, async (client): Promise<{ kind: "created" | "exists"; value: CreditGrant }> => {
+      // ON CONFLICT DO NOTHING waits for a concurrent insert of the same request_id to settle; the read then sees the winner.
+      const inserted = await client.query(
+        `INSERT INTO credit_grants (tenant_id, id, customer_id, amount, currency_code, expire_time, reason, remaining_amount, create_time, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $4, $8, $9) ON CONFLICT DO NOTHING`,
+        [scope, grant.id, grant.customerId, grant.amount.toString(), grant.currencyCode, grant.expireTime, grant.reason, grant.createTime, requestId],
+      );
+      if (inserted.rowCount === 1) return { kind: "created", value: grant };
+      const existing = await client.query(`SELECT * FROM credit_grants WHERE tenant_id = $1 AND request_id = $2`, [scope, requestId]);
+      return { kind: "exists", value: toCreditGrant(existing.rows[0] as Row) };
+    });
+  }
+
+  async listCreditGrants(scope: Scope, customerId: string, page: PageQuery): Promise<Page<CreditGrant>> {
+    const rows = await read(
+      this.pool,
+      `SELECT * FROM credit_grants WHERE tenant_id = $1 AND customer_id = $2 AND seq > $3 ORDER BY seq LIMIT $4`,
+      [scope, customerId, cursorPosition(page.after) ?? "0", page.limit + 1],
+    );
+    return pageOf(rows, page.limit, toCreditGrant);
+  }
+
+  async usableCreditGrants(scope: Scope, customerId: string): Promise<CreditGrant[]> {
+    const rows = await read(this.pool, `SELECT * FROM credit_grants WHERE tenant_id = $1 AND customer_id = $2 AND remaining_amount <> '0'`, [
+      scope,
+      customerId,
+    ]);
+    return rows.map(toCreditGrant);
+  }
+
+  async findBillRevision(scope: Scope, customerId: string, period: BillingPeriod, revision: number): Promise<Bill | undefined> {
+    const rows = await read(
+      this.pool,
+      `SELECT * FROM bill_revisions WHERE tenant_id = $1 AND customer_id = $2 AND period = $3 AND ($4 = 0 OR revision = $4) AND bill IS NOT NULL
+       ORDER BY revision DESC LIMIT 1`,
+      [scope, customerId, period, revision],
+    );
+    return rows[0] === undefined ? undefined : toStoredBill(rows[0]);
+  }
+
+  /**
+   * The customer's usable grants are locked first (FOR UPDATE, in seq order), so
+   * finalizations of one customer on any replica take turns; revision 1 is
+   * then looked for with a fresh snapshot, so the second of two finalizers of
+   * one period finds the first one's and consumes nothing. The unique keys of
+   * bill_revisions and credit_uses back this up: a finalizer that still
+   * collides (a customer with no grants to lock) rolls back and looks again.
+   */
+  finalizeBill(scope: Scope, bill: Bill): Promise<Bill> {
+    return inTransaction(this.pool, async (client): Promise<Bill> => {
+      const grants = (
+        await client.query(`SELECT * FROM credit_grants WHERE tenant_id = $1 AND customer_id = $2 AND remaining_amount <> '0' ORDER BY seq FOR UPDATE`, [
+          scope,
+          bill.customerId,
+        ])
+      ).rows.map((row) => toCreditGrant(row as Row));
+      const revisionOne = `SELECT * FROM bill_revisions WHERE tenant_id = $1 AND customer_id = $2 AND period = $3 AND revision = 1`;
+      const existing = await client.query(revisionOne, [scope, bill.customerId, bill.period]);
+      if (existing.rows.length > 0) return toStoredBill(existing.rows[0] as Row);
+      const { applied, uses } = allocateCredits(Decimal.parse(bill.total)!, grants, bill.period);
+      for (const use of uses) {
+        const grant = grants.find((candidate) => candidate.id === use.grantId)!;
+        await client.query(`UPDATE credit_grants SET remaining_amount = $1 WHERE tenant_id = $2 AND id = $3`, [
+          grant.remainingAmount.sub(use.amount).toString(),
+          scope,
+          grant.id,
+        ]);
+        const used = await client.query(
+          `INSERT INTO credit_uses (tenant_id, grant_id, customer_id, period, amount) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+          [scope, grant.id, bill.customerId, bill.period, use.amount.toString()],
+        );
+        if (used.rowCount !== 1) throw new LostRace("a grant was consumed for this period by a concurrent finalizer");
+      }
+      const first: Bill = { ...bill, status: "finalized", revision: 1, ...amountsDue(bill.total, applied, bill.currencyCode) };
+      const inserted = await insertFirstRevision(client, scope, first);
+      if (inserted === 0) {
+        if (uses.length > 0) throw new LostRace("revision 1 was stored by a concurrent finalizer");
+        return toStoredBill((await client.query(revisionOne, [scope, bill.customerId, bill.period])).rows[0] as Row);
+      }
+      return first;
+    });
+  }
+
+  async pendingBillRevision(scope: Scope, customerId: string, period: BillingPeriod): Promise<number | undefined> {
+    const rows = await read(this.pool, `SELECT revision FROM bill_revisions WHERE tenant_id = $1 AND customer_id = $2 AND period = $3 AND bill IS NULL`, [
+      scope,
+      customerId,
+      period,
+    ]);
+    return rows[0] === undefined ? undefined : Number(rows[0].revision);
+  }
+
+  /**
+   * Revision 1's row is locked first (every correction of the period takes
+   * it, so they take turns on every replica); the revisions are then read
+   * with a fresh snapshot. The usage write and its pending revision commit
+   * together.
+   */
+  async correctUsage(scope: Scope, customerId: string, period: BillingPeriod, correction: Correction): Promise<CorrectionOutcome> {
+    const outcome = await this.correctInTransaction(scope, customerId, period, correction);
+    // The correction's record or void is in the usage feed: wake its watchers.
+    if (outcome.kind === "corrected") this.onUsageCommitted();
+    return outcome;
+  }
+
+  private correctInTransaction(scope: Scope, customerId: string, period: BillingPeriod, correction: Correction): Promise<CorrectionOutcome> {
+    return inTransaction(this.pool, async (client): Promise<CorrectionOutcome> => {
+      const key = [scope, customerId, period];
+      const locked = await client.query(
+        `SELECT 1 FROM bill_revisions WHERE tenant_id = $1 AND customer_id = $2 AND period = $3 AND revision = 1 FOR UPDATE`,
+        key,
+      );
+      if (locked.rows.length === 0) throw new Error(`a correction of ${period} before its revision 1 was stored`);
+      const latest = (
+        await client.query(
+          `SELECT max(revision) AS revision, max(CASE WHEN bill IS NULL THEN revision END) AS pending
+           FROM bill_revisions WHERE tenant_id = $1 AND customer_id = $2 AND period = $3`,
+          key,
+        )
+      ).rows[0] as Row;
+      if (latest.pending !== null) return { kind: "pending", revision: Number(latest.pending) };
+      const revision = Number(latest.revision) + 1;
+      const addRevision = (createTime: number) =>
+        client.query(`INSERT INTO bill_revisions (tenant_id, customer_id, period, revision, create_time) VALUES ($1, $2, $3, $4, $5)`, [
+          ...key,
+          revision,
+          createTime,
+        ]);
+      if (correction.kind === "void") {
+        const outcome = await this.voidIn(client, scope, correction.recordId, correction.reason, correction.voidTime);
+        if (outcome.kind === "already-voided") return outcome;
+        await addRevision(correction.voidTime);
+        return { kind: "corrected", record: outcome.record, revision };
+      }
+      const [outcome] = await this.usage.writeWithin(client, scope, [correction.write]);
+      if (outcome === undefined) throw new Error("a correction's write answered nothing");
+      if (outcome.kind === "aborted") throw new Error("a correction was aborted outside an atomic write");
+      if (outcome.kind !== "recorded") return outcome;
+      await addRevision(correction.write.record.createTime);
+      return { kind: "corrected", record: outcome.record, revision };
+    });
+  }
+
+  async writePendingRevision(scope: Scope, bill: Bill): Promise<void> {
+    await inTransaction(this.pool, (client) =>
+      client.query(
+        `UPDATE bill_revisions SET total = $5, credits_applied = $6, amount_due = $7, bill = $8, create_time = $9
+         WHERE tenant_id = $1 AND customer_id = $2 AND period = $3 AND revision = $4 AND bill IS NULL`,
+        [scope, bill.customerId, bill.period, bill.revision, bill.total, bill.creditsApplied, bill.amountDue, billDocument(bill), bill.asOfTime],
+      ),
+    );
+  }
+
+  async periodsToFinalize(earliest: BillingPeriod, latest: BillingPeriod, limit: number): Promise<PeriodToFinalize[]> {
+    const rows = await read(
+      this.pool,
+      `SELECT DISTINCT t.tenant_id, t.customer_id, t.period FROM usage_totals t
+       WHERE t.period >= $1 AND t.period <= $2 AND t.event_count > 0
+         AND NOT EXISTS (SELECT 1 FROM bill_revisions b
+                         WHERE b.tenant_id = t.tenant_id AND b.customer_id = t.customer_id AND b.period = t.period AND b.revision = 1)
+       ORDER BY t.period, t.tenant_id, t.customer_id LIMIT $3`,
+      [earliest, latest, limit],
+    );
+    return rows.map((row) => ({ scope: String(row.tenant_id), customerId: String(row.customer_id), period: String(row.period) }));
+  }
 
   // API keys are written rarely (by operators): each write is its own transaction.
   async createApiKey(key: StoredApiKey): Promise<{ kind: "created" } | { kind: "over-quota"; limit: number }> {
@@ -774,6 +961,16 @@ function feedPosition(cursor: Cursor | null): [xid: string, seq: string] {
     throw new FailureError(failure("INVALID_CURSOR", "after_cursor is not one this stream handed out", "after_cursor"));
   }
   return [match[1]!, match[2]!];
+}
+
+/** Inserts revision 1; answers 1, or 0 when it exists. */
+async function insertFirstRevision(client: pg.PoolClient, scope: Scope, bill: Bill): Promise<number> {
+  const inserted = await client.query(
+    `INSERT INTO bill_revisions (tenant_id, customer_id, period, revision, total, credits_applied, amount_due, bill, create_time)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+    [scope, bill.customerId, bill.period, bill.revision, bill.total, bill.creditsApplied, bill.amountDue, billDocument(bill), bill.asOfTime],
+  );
+  return inserted.rowCount ?? 0;
 }
 
 /** A listing's cursor (the seq of the last row handed out), or null for the first page. */

@@ -111,6 +111,13 @@ export function createUsageBatcher(runTransaction: RunTransaction, options: Usag
         schedule();
       });
     },
+    /**
+     * Writes one call's events inside the caller's own transaction (a
+     * correction's, which adds its bill revision), as a group of its own.
+     */
+    async writeWithin(client: pg.PoolClient, scope: Scope, writes: UsageWrite[]): Promise<UsageWriteOutcome[]> {
+      return (await writeGroup(client, [{ scope, writes, atomic: false }], meters, maxCombinations))[0]!;
+    },
     /** Resolves once every call submitted so far has been committed (or failed). */
     async drain(): Promise<void> {
       while (running !== undefined) await running;
@@ -128,7 +135,7 @@ const keyOf = (...parts: string[]) => parts.join("\u0000");
 const holdsNul = (write: Pick<UsageWrite, "record">) => write.record.requestId.includes("\u0000");
 
 /** One group's transaction; returns each call's outcomes, in order. */
-async function writeGroup(client: pg.PoolClient, group: PendingCall[], meters: MeterLookup, maxCombinations: number): Promise<UsageWriteOutcome[][]> {
+async function writeGroup(client: pg.PoolClient, group: Pick<PendingCall, "scope" | "writes" | "atomic">[], meters: MeterLookup, maxCombinations: number): Promise<UsageWriteOutcome[][]> {
   // 0. Where each event counts (its meter's dimensions and unique attribute); a missing one refuses it.
   const keysOfWrite = new Map<UsageWrite, AggregationKeys | Failure>();
   const known = await meters.load(

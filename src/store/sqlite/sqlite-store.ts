@@ -2,7 +2,10 @@ import { mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { ApiKey, StoredApiKey } from "../../domain/api-key.js";
+import type { Bill } from "../../domain/bill.js";
+import { billDocument } from "../../domain/bill-revisions.js";
 import type { BillingPeriod } from "../../domain/billing-period.js";
+import type { CreditGrant } from "../../domain/credits.js";
 import type { Customer } from "../../domain/customer.js";
 import { mapInSlices, yieldToEventLoop } from "../../domain/event-loop-slices.js";
 import { FailureError, failure } from "../../domain/failure.js";
@@ -12,8 +15,11 @@ import type { Price } from "../../domain/price.js";
 import type { PriceSeries } from "../../domain/price-selection.js";
 import { DEFAULT_TENANT_QUOTAS, type TenantQuotas } from "../../domain/quotas.js";
 import type {
+  Correction,
+  CorrectionOutcome,
   CreateOutcome,
   Cursor,
+  PeriodToFinalize,
   Page,
   PageQuery,
   Scope,
@@ -34,9 +40,11 @@ import {
   type Row,
   tiersToJson,
   toApiKey,
+  toCreditGrant,
   toCustomer,
   toMeter,
   toPrice,
+  toStoredBill,
   toTotals,
   toUsageLimitSetting,
   toUsageRecord,
@@ -45,7 +53,7 @@ import {
 } from "../store-rows.js";
 import { configureConnection } from "./sqlite-connection.js";
 import { withStorageFaults } from "./storage-faults.js";
-import type { CreateReply, UsageEventReply, UsageEventTuple, VoidReply } from "./write-messages.js";
+import type { CorrectionReply, CreateReply, RevisionMessage, UsageEventReply, UsageEventTuple, VoidReply } from "./write-messages.js";
 import { createWriterThread } from "./writer-thread.js";
 
 /** How to open the SQLite store. */
@@ -228,6 +236,23 @@ class SqliteStore implements Store {
          WHERE e.tenant_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?`,
       ),
       usageLimit: prepare(`SELECT * FROM usage_limits WHERE tenant_id = ? AND customer_id = ? AND meter_key = ?`),
+      // ---- Credits and bill revisions (issue 19) ----
+      listCreditGrants: prepare(`SELECT * FROM credit_grants WHERE tenant_id = ? AND customer_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
+      usableCreditGrants: prepare(`SELECT * FROM credit_grants WHERE tenant_id = ? AND customer_id = ? AND remaining_amount <> '0'`),
+      billRevision: prepare(
+        `SELECT * FROM bill_revisions WHERE tenant_id = ? AND customer_id = ? AND period = ? AND revision = ? AND bill IS NOT NULL`,
+      ),
+      latestBillRevision: prepare(
+        `SELECT * FROM bill_revisions WHERE tenant_id = ? AND customer_id = ? AND period = ? AND bill IS NOT NULL ORDER BY revision DESC LIMIT 1`,
+      ),
+      pendingBillRevision: prepare(`SELECT revision FROM bill_revisions WHERE tenant_id = ? AND customer_id = ? AND period = ? AND bill IS NULL`),
+      periodsToFinalize: prepare(
+        `SELECT DISTINCT t.tenant_id, t.customer_id, t.period FROM usage_totals t
+         WHERE t.period >= ? AND t.period <= ? AND t.event_count > 0
+           AND NOT EXISTS (SELECT 1 FROM bill_revisions b
+                           WHERE b.tenant_id = t.tenant_id AND b.customer_id = t.customer_id AND b.period = t.period AND b.revision = 1)
+         ORDER BY t.period, t.tenant_id, t.customer_id LIMIT ?`,
+      ),
     };
   }
 
@@ -326,23 +351,7 @@ class SqliteStore implements Store {
   async recordUsage(scope: Scope, writes: UsageWrite[], atomic: boolean): Promise<UsageWriteOutcome[]> {
     // Plain loops and literals: this runs for every event of every batch.
     const events: UsageEventTuple[] = new Array(writes.length);
-    for (let index = 0; index < writes.length; index++) {
-      const { record, refusal } = writes[index]!;
-      const event: UsageEventTuple = [
-        record.id,
-        record.requestId,
-        record.customerId,
-        record.meterKey,
-        record.quantity.toString(),
-        record.eventTime,
-        record.requestedEventTime,
-        record.createTime,
-        record.period,
-        JSON.stringify(record.attributes),
-      ];
-      if (refusal !== undefined) event.push(refusal);
-      events[index] = event;
-    }
+    for (let index = 0; index < writes.length; index++) events[index] = usageEventTuple(writes[index]!);
     const replies = (await this.writer.submit({ kind: "usage", scope, atomic, events })) as UsageEventReply[];
     this.onUsageCommitted();
     const outcomes: UsageWriteOutcome[] = new Array(replies.length);
@@ -451,6 +460,73 @@ class SqliteStore implements Store {
   }
   // --- end of usage limits ---
 
+  // ---- Credits and bill revisions (issue 19): writes on the writer thread (credits-writer.ts) ----
+
+  async createCreditGrant(scope: Scope, requestId: string, grant: CreditGrant): Promise<{ kind: "created" | "exists"; value: CreditGrant }> {
+    const { amount, remainingAmount: _, ...rest } = grant;
+    const reply = (await this.writer.submit({ kind: "credit-grant", scope, requestId, grant: { ...rest, amount: amount.toString() } })) as CreateReply;
+    return reply.kind === "exists" ? { kind: "exists", value: toCreditGrant(reply.row) } : { kind: "created", value: grant };
+  }
+
+  async listCreditGrants(scope: Scope, customerId: string, page: PageQuery): Promise<Page<CreditGrant>> {
+    const rows = this.statements.listCreditGrants.all(scope, customerId, ascendingCursor(page.after), page.limit + 1) as Row[];
+    return pageOf(rows, page.limit, toCreditGrant);
+  }
+
+  async usableCreditGrants(scope: Scope, customerId: string): Promise<CreditGrant[]> {
+    return (this.statements.usableCreditGrants.all(scope, customerId) as Row[]).map(toCreditGrant);
+  }
+
+  async findBillRevision(scope: Scope, customerId: string, period: BillingPeriod, revision: number): Promise<Bill | undefined> {
+    const row = (revision === 0
+      ? this.statements.latestBillRevision.get(scope, customerId, period)
+      : this.statements.billRevision.get(scope, customerId, period, revision)) as Row | undefined;
+    return row === undefined ? undefined : toStoredBill(row);
+  }
+
+  async finalizeBill(scope: Scope, bill: Bill): Promise<Bill> {
+    const row = (await this.writer.submit({ kind: "finalize-bill", scope, currencyCode: bill.currencyCode, revision: revisionMessage(bill) })) as Row;
+    return toStoredBill(row);
+  }
+
+  async pendingBillRevision(scope: Scope, customerId: string, period: BillingPeriod): Promise<number | undefined> {
+    const row = this.statements.pendingBillRevision.get(scope, customerId, period) as Row | undefined;
+    return row === undefined ? undefined : Number(row.revision);
+  }
+
+  async correctUsage(scope: Scope, customerId: string, period: BillingPeriod, correction: Correction): Promise<CorrectionOutcome> {
+    const target = { kind: "correction" as const, scope, customerId, period };
+    if (correction.kind === "void") {
+      const { kind: _, ...voiding } = correction;
+      const reply = (await this.writer.submit({ ...target, createTime: voiding.voidTime, void: voiding })) as CorrectionReply;
+      if (reply.kind === "pending") return reply;
+      const { reply: voidReply, revision } = reply as Extract<CorrectionReply, { kind: "void" }>;
+      const record = toUsageRecord(voidReply.row);
+      if (voidReply.kind === "already-voided") return { kind: "already-voided", record };
+      return { kind: "corrected", record: { ...record, voided: true, voidReason: voiding.reason, voidTime: voiding.voidTime }, revision };
+    }
+    const event = usageEventTuple(correction.write);
+    const reply = (await this.writer.submit({ ...target, createTime: correction.write.record.createTime, event })) as CorrectionReply;
+    if (reply.kind === "pending") return reply;
+    const { reply: eventReply, revision } = reply as Extract<CorrectionReply, { kind: "event" }>;
+    if (eventReply === null) return { kind: "corrected", record: recordedUsage(correction.write.record), revision };
+    if (eventReply === "aborted") throw new Error("a correction was aborted outside an atomic write");
+    if ("replayed" in eventReply) return { kind: "replayed", record: toUsageRecord(eventReply.replayed) };
+    return { kind: "refused", failure: eventReply.refused };
+  }
+
+  async writePendingRevision(scope: Scope, bill: Bill): Promise<void> {
+    await this.writer.submit({ kind: "write-revision", scope, revision: revisionMessage(bill) });
+  }
+
+  async periodsToFinalize(earliest: BillingPeriod, latest: BillingPeriod, limit: number): Promise<PeriodToFinalize[]> {
+    return (this.statements.periodsToFinalize.all(earliest, latest, limit) as Row[]).map((row) => ({
+      scope: String(row.tenant_id),
+      customerId: String(row.customer_id),
+      period: String(row.period),
+    }));
+  }
+
   // API keys are written rarely (by operators), through the writer thread like every write.
   async createApiKey(key: StoredApiKey): Promise<{ kind: "created" } | { kind: "over-quota"; limit: number }> {
     const { secretHash, ...rest } = key;
@@ -489,6 +565,38 @@ class SqliteStore implements Store {
     await this.writer.close();
     if (this.db.open) this.db.close();
   }
+}
+
+/** A usage write as it travels to the writer. */
+function usageEventTuple({ record, refusal }: UsageWrite): UsageEventTuple {
+  const event: UsageEventTuple = [
+    record.id,
+    record.requestId,
+    record.customerId,
+    record.meterKey,
+    record.quantity.toString(),
+    record.eventTime,
+    record.requestedEventTime,
+    record.createTime,
+    record.period,
+    JSON.stringify(record.attributes),
+  ];
+  if (refusal !== undefined) event.push(refusal);
+  return event;
+}
+
+/** A bill about to be stored as a revision, as it travels to the writer. */
+function revisionMessage(bill: Bill): RevisionMessage {
+  return {
+    customerId: bill.customerId,
+    period: bill.period,
+    revision: bill.revision,
+    total: bill.total,
+    creditsApplied: bill.creditsApplied,
+    amountDue: bill.amountDue,
+    document: billDocument(bill),
+    createTime: bill.asOfTime,
+  };
 }
 
 /** A create's outcome from the writer's reply; `created` builds the new value. */

@@ -8,6 +8,7 @@ import { checkUsageLimit } from "../../domain/usage-limits.js";
 import { type NewUsageRecord, type UsageTotals, usageDifferences } from "../../domain/usage-record.js";
 import { createGroupState } from "./group-totals.js";
 import { createSqliteFeedWrites } from "./feed-writes.js";
+import { createCreditsWriter } from "./credits-writer.js";
 import { storageFault } from "./storage-faults.js";
 import {
   LATEST_KEYS,
@@ -447,9 +448,15 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
 
   // The usage feed and alerts (src/store/sqlite/feed-writes.ts).
   const feed = createSqliteFeedWrites(db);
+  const credits = createCreditsWriter(db, { recordUsage, voidUsage });
 
   function write(op: WriteOp): WriteReplyValue {
     switch (op.kind) {
+      case "credit-grant":
+      case "finalize-bill":
+      case "correction":
+      case "write-revision":
+        return credits.write(op);
       case "usage":
         return recordUsage(op);
       case "void":

@@ -102,7 +102,8 @@ export type WriteOp =
     }
   /** Sets (limit "" removes) a usage limit; answered with a CreateReply: "exists" carries what the request_id set. */
   | { kind: "usage-limit"; scope: Scope; requestId: string; customerId: string; meterKey: string; limit: string; updateTime: number }
-  | AlertWriteOp;
+  | AlertWriteOp
+  | CreditsWriteOp;
 
 /** Creates an alert unless its customer holds `limit` alerts already (answered with a CreateReply). */
 export interface AlertWriteOp {
@@ -113,6 +114,53 @@ export interface AlertWriteOp {
   limit: number;
 }
 
+// ---- Credits and bill revisions (issue 19) ----
+
+/** A stored bill revision as it travels: the bill's document (src/domain/bill-revisions.ts) and its columns. */
+export interface RevisionMessage {
+  customerId: string;
+  period: string;
+  revision: number;
+  total: string;
+  creditsApplied: string;
+  amountDue: string;
+  document: string;
+  createTime: number;
+}
+
+/** The writes of credits and bill revisions. */
+export type CreditsWriteOp =
+  /** Answered with a CreateReply ("exists" with the row, or "created"). */
+  | {
+      kind: "credit-grant";
+      scope: Scope;
+      requestId: string;
+      grant: { id: string; customerId: string; amount: string; currencyCode: string; expireTime: number | null; reason: string; createTime: number };
+    }
+  /** Revision 1, its credits allocated in the write; answered with the stored revision's row (the one written, or the one already there). */
+  | { kind: "finalize-bill"; scope: Scope; currencyCode: string; revision: RevisionMessage }
+  /** A correction and the period's next revision, pending (unless one is pending already); answered with a CorrectionReply. */
+  | {
+      kind: "correction";
+      scope: Scope;
+      customerId: string;
+      period: string;
+      createTime: number;
+      event?: UsageEventTuple;
+      void?: { recordId: string; reason: string; voidTime: number };
+    }
+  /** Writes a pending revision's bill (unless it is written already); answered with null. */
+  | { kind: "write-revision"; scope: Scope; revision: RevisionMessage };
+
+/**
+ * What a correction did: nothing (a revision was "pending"), or the event's
+ * or the void's own reply and the revision it added (0 when it recorded nothing).
+ */
+export type CorrectionReply =
+  | { kind: "pending"; revision: number }
+  | { kind: "event"; reply: UsageEventReply; revision: number }
+  | { kind: "void"; reply: VoidReply; revision: number };
+
 /** One event's outcome: null = recorded as sent; "aborted" = rolled back with its atomic write. */
 export type UsageEventReply = null | "aborted" | { replayed: Row } | { refused: Failure };
 
@@ -122,7 +170,7 @@ export type CreateReply = { kind: "exists"; row: Row } | { kind: "taken" } | { k
 /** What a void did, with the record's row as it was before. */
 export type VoidReply = { kind: "voided" | "already-voided"; row: Row };
 
-export type WriteReplyValue = UsageEventReply[] | CreateReply | VoidReply | Row | "over-quota" | null;
+export type WriteReplyValue = UsageEventReply[] | CreateReply | VoidReply | CorrectionReply | Row | "over-quota" | null;
 
 /** The answer to one write, sent only once its transaction is durable (or has failed). */
 export type WriteReply = { ok: true; value: WriteReplyValue } | { ok: false; error: WriteError };
