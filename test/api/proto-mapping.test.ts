@@ -95,6 +95,9 @@ describe("bill messages", () => {
       { meterKey: "storage", dimensions: {}, displayName: "Storage", unit: "GB", quantity: decimal("0"), amount: "0.00", priceVersion: 1, priceId: "price_2", tiers: [] },
     ],
     total: "0.01",
+    creditsApplied: "0.00",
+    amountDue: "0.01",
+    revision: 0,
     asOfTime: Date.UTC(2026, 10, 21, 23, 59, 59, 999),
     startTime: Date.UTC(2026, 10, 1),
     endTime: Date.UTC(2026, 11, 1),
@@ -136,16 +139,17 @@ describe("bill messages", () => {
       startTime: timestampFromMs(source.startTime),
       endTime: timestampFromMs(source.endTime),
       finalizeTime: timestampFromMs(source.finalizeTime),
-      creditsApplied: "0",
-      amountDue: source.total,
-      revision: source.status === "finalized" ? 1 : 0,
+      creditsApplied: source.creditsApplied,
+      amountDue: source.amountDue,
+      revision: source.revision,
     });
   }
 
   const cases: [string, Bill][] = [
     ["a draft with tiered and empty lines", bill()],
-    ["a finalized bill", bill({ status: "finalized", asOfTime: Date.UTC(2026, 11, 4) })],
-    ["a bill without lines", bill({ lines: [], total: "0.00" })],
+    ["a finalized bill", bill({ status: "finalized", asOfTime: Date.UTC(2026, 11, 4), revision: 1 })],
+    ["a corrected revision with credits", bill({ status: "finalized", revision: 3, total: "12.50", creditsApplied: "10.00", amountDue: "2.50" })],
+    ["a bill without lines", bill({ lines: [], total: "0.00", amountDue: "0.00" })],
   ];
   for (const [name, source] of cases) {
     it(`equal create()'s message, field for field and byte for byte: ${name}`, async () => {

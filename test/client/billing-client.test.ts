@@ -53,6 +53,16 @@ describe("the retrying client against a real server with injected faults", () =>
     });
   }
 
+  it("GrantCredit gets one request_id of its own, kept across retries: a lost answer is replayed, not granted twice", async () => {
+    const client = createBillingClient({ baseUrl: tally.url, apiKey: TEST_ADMIN_KEY, retry: fast });
+    faults.queue({ kind: "fail-after", code: Code.Unavailable });
+    const response = await client.grantCredit({ grant: { customerId: "acme", amount: "2.50", reason: "client test" } });
+    assert.equal(response.replayed, true);
+    assert.equal(new Set(faults.seen.map((call) => call.requestId)).size, 1);
+    const { grants } = await client.listCreditGrants({ customerId: "acme" });
+    assert.deepEqual(grants.filter((grant) => grant.reason === "client test").map((grant) => grant.amount), ["2.50"]);
+  });
+
   it("tries non-retryable codes once, and says why in a sentence", async () => {
     const client = createBillingClient({ baseUrl: tally.url, apiKey: TEST_ADMIN_KEY, retry: fast });
     await client.recordUsage({ requestId: "once-1", customerId: "acme", meterKey: "calls", quantity: "1" });

@@ -11,6 +11,7 @@ import { aggregatedQuantity, type NewUsageRecord, recomputeTotals, totalsOf, typ
 import { seededRandom } from "../support/seeded-random.js";
 import { allLiveUsageRecords } from "../support/live-records.js";
 import { LIVE_RECORDS_PAGE } from "../../src/domain/store.js";
+import { creditsContract } from "./credits-contract.js";
 
 /**
  * The Store contract: every adapter of the Store port must pass these same
@@ -711,4 +712,5 @@ export function storeContract(name: string, harness: StoreHarness): void {
       await reopened.close();
     });
   });
+  creditsContract(name, harness);
 }

@@ -27,7 +27,7 @@ export interface SeenCall {
  * queued faults (or random ones) on the real server's calls, and records
  * every attempt it saw.
  */
-export function createFaultInjector(methods: string[] = ["RecordUsage", "BatchRecordUsage", "CreateCustomer", "GetCurrentBill", "GetCustomer"]) {
+export function createFaultInjector(methods: string[] = ["RecordUsage", "BatchRecordUsage", "CreateCustomer", "GetCurrentBill", "GetCustomer", "GrantCredit"]) {
   const queue: Fault[] = [];
   const seen: SeenCall[] = [];
   let always: Fault | undefined;
