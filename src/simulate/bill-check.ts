@@ -13,7 +13,7 @@ export interface BillMismatch {
   period: string;
   /** The line's meter (with its dimension values, "meter[region=eu]"); null for the bill as a whole. */
   meterKey: string | null;
-  field: "quantity" | "amount" | "line" | "total" | "currency";
+  field: "quantity" | "amount" | "line" | "total" | "currency" | "credits_applied" | "amount_due";
   expected: string;
   actual: string;
 }
@@ -50,6 +50,10 @@ export async function checkBills({ client, catalog, expected, concurrency }: Bil
   await runConcurrently(catalog.customers, concurrency, async (customerId) => {
     const { bill: current } = await client.getCurrentBill({ customerId });
     if (current === undefined) throw new Error(`GetCurrentBill answered no bill for ${customerId}`);
+    // The setup's grant applies to the drafts of the periods from the one it was created in.
+    const { grants } = await client.listCreditGrants({ customerId });
+    const grantTime = grants[0]?.createTime;
+    const creditPeriod = grantTime === undefined ? undefined : new Date(Number(grantTime.seconds) * 1000).toISOString().slice(0, 7);
     const bills = [current];
     const otherPeriods = new Set(expected.filter((usage) => usage.customerId === customerId && usage.period !== current.period).map((usage) => usage.period));
     for (const period of otherPeriods) {
@@ -57,13 +61,13 @@ export async function checkBills({ client, catalog, expected, concurrency }: Bil
       if (bill === undefined) throw new Error(`GetBill answered no bill for ${customerId} in ${period}`);
       bills.push(bill);
     }
-    for (const bill of bills) compareBill(customerId, bill);
+    for (const bill of bills) compareBill(customerId, bill, creditPeriod !== undefined && bill.period >= creditPeriod);
   });
   report.mismatches.sort((a, b) => compareText(`${a.customerId} ${a.period} ${a.meterKey ?? ""}`, `${b.customerId} ${b.period} ${b.meterKey ?? ""}`));
   report.passed = report.mismatches.length === 0;
   return report;
 
-  function compareBill(customerId: string, bill: Bill): void {
+  function compareBill(customerId: string, bill: Bill, credited: boolean): void {
     report.bills++;
     const mismatch = (line: string | null, field: BillMismatch["field"], expectedText: string, actual: string) =>
       report.mismatches.push({ customerId, period: bill.period, meterKey: line, field, expected: expectedText, actual });
@@ -101,6 +105,12 @@ export async function checkBills({ client, catalog, expected, concurrency }: Bil
     if (!sameDecimal(bill.total, expectedTotal)) {
       mismatch(null, "total", expectedTotal.roundHalfEven(catalog.minorUnitDigits).toFixed(catalog.minorUnitDigits), bill.total);
     }
+    // Nothing is finalized during a run: a draft applies min(total, the credit) and consumes nothing.
+    const billedTotal = Decimal.parse(bill.total) ?? Decimal.ZERO;
+    const applied = credited ? billedTotal.min(Decimal.parse(catalog.creditAmount)!) : Decimal.ZERO;
+    if (!sameDecimal(bill.creditsApplied, applied)) mismatch(null, "credits_applied", applied.toFixed(catalog.minorUnitDigits), bill.creditsApplied);
+    const due = billedTotal.sub(applied);
+    if (!sameDecimal(bill.amountDue, due)) mismatch(null, "amount_due", due.toFixed(catalog.minorUnitDigits), bill.amountDue);
   }
 }
 

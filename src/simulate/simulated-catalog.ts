@@ -56,6 +56,8 @@ export interface SimulatedCatalog {
   customers: string[];
   /** A meter key of the run's namespace that is never created, for bad input. */
   unknownMeterKey: string;
+  /** The credit each customer is granted at setup, which its draft bills must apply (min(total, credit)). */
+  creditAmount: string;
 }
 
 /** Per-unit prices with enough digits that rounding each line to cents matters. */
@@ -108,7 +110,7 @@ export function planCatalog(runId: string, meterCount: number, customerCount: nu
   });
   const customers = Array.from({ length: customerCount }, (_, index) => `${prefix}-c${index}`);
   meters.push(...pricingMeters(prefix, customers[0]!));
-  return { runId, currencyCode: "USD", minorUnitDigits: 2, meters, customers, unknownMeterKey: `${prefix}-unknown` };
+  return { runId, currencyCode: "USD", minorUnitDigits: 2, meters, customers, unknownMeterKey: `${prefix}-unknown`, creditAmount: "5.00" };
 }
 
 /**
@@ -225,6 +227,10 @@ export async function setUpCatalog(client: BillingClient, catalog: SimulatedCata
     await client.createCustomer({
       requestId: setupId(`customer-${externalId}`),
       customer: { externalId, displayName: `Simulated customer ${index}`, currencyCode: catalog.currencyCode },
+    });
+    await client.grantCredit({
+      requestId: setupId(`credit-${externalId}`),
+      grant: { customerId: externalId, amount: catalog.creditAmount, reason: "simulated credit" },
     });
     const { bill } = await client.getCurrentBill({ customerId: externalId });
     if ((bill?.lines.length ?? 0) > 0) {

@@ -10,7 +10,8 @@ export interface BillPanel {
   element: HTMLElement;
   /** Shows the period's bill while it loads (the heading changes at once, the numbers when they arrive). */
   loading(period: string): void;
-  show(bill: Bill): void;
+  /** Shows a bill; `latestRevision` (default the bill's own) is how many revisions a finalized bill has, to choose from. */
+  show(bill: Bill, latestRevision?: number): void;
   showFailure(action: string, error: unknown): void;
 }
 
@@ -19,7 +20,7 @@ export interface BillPanel {
  * total, the status, the price versions and the moment it describes. The
  * page does no arithmetic of its own, so what it shows is exactly the bill.
  */
-export function createBillPanel(): BillPanel {
+export function createBillPanel(options: { onRevision?: (period: string, revision: number) => void } = {}): BillPanel {
   const heading = h("h2", { id: "bill-heading" }, "Bill");
   const facts = h("dl", { class: "facts", "data-testid": "bill-facts" });
   const failures = createFailureRegion("bill-failure");
@@ -42,12 +43,13 @@ export function createBillPanel(): BillPanel {
       heading.textContent = `Bill for ${periodName(period)}`;
       element.setAttribute("aria-busy", "true");
     },
-    show(bill) {
+    show(bill, latestRevision = bill.revision) {
       element.removeAttribute("aria-busy");
       failures.clear();
       element.dataset.period = bill.period;
+      element.dataset.revision = String(bill.revision);
       heading.textContent = `Bill for ${periodName(bill.period)}`;
-      replaceChildren(facts, billFacts(bill));
+      replaceChildren(facts, billFacts(bill, latestRevision, options.onRevision));
       replaceChildren(body, bill.lines.length === 0 ? h("p", { class: "empty" }, "No usage in this period.") : null, linesTable(bill));
       // The CSV is made here from the bill on screen (no second call), so it
       // holds exactly what the page shows; the object URL of the previous bill
@@ -66,7 +68,7 @@ export function createBillPanel(): BillPanel {
   };
 }
 
-function billFacts(bill: Bill): HTMLElement[] {
+function billFacts(bill: Bill, latestRevision: number, onRevision?: (period: string, revision: number) => void): HTMLElement[] {
   const finalized = bill.status === BillStatus.FINALIZED;
   const versions = [
     ...new Set(bill.lines.filter((line) => line.priceVersion > 0).map((line) => `${line.displayName || line.meterKey} v${line.priceVersion}`)),
@@ -81,10 +83,31 @@ function billFacts(bill: Bill): HTMLElement[] {
       ),
       h("span", { class: "muted" }, finalized ? " — can no longer change" : " — usage may still arrive"),
     ),
+    finalized ? fact("Revision", revisionChoice(bill, latestRevision, onRevision)) : null,
     fact("As of", timeElement(bill.asOfTime, "bill-as-of")),
     fact(finalized ? "Finalized" : "Finalizes", timeElement(bill.finalizeTime, "bill-finalize-time")),
     wideFact("Price versions", h("span", { "data-testid": "bill-price-versions" }, versions.length === 0 ? "none" : versions.join(", "))),
-  ];
+  ].filter((item): item is HTMLElement => item !== null);
+}
+
+/**
+ * A finalized bill's revision: 1 as finalized, one more per correction. With
+ * several, a list to look at an earlier one (each stays as it was written).
+ */
+function revisionChoice(bill: Bill, latestRevision: number, onRevision?: (period: string, revision: number) => void): HTMLElement {
+  const label = (revision: number) => `${revision}${revision === 1 ? " (as finalized)" : " (corrected)"}${revision === latestRevision ? ", latest" : ""}`;
+  if (latestRevision <= 1 || onRevision === undefined) return h("span", { "data-testid": "bill-revision", "data-value": bill.revision }, label(bill.revision));
+  const revisions = Array.from({ length: latestRevision }, (_, index) => latestRevision - index);
+  return h(
+    "select",
+    {
+      "data-testid": "bill-revision",
+      "data-value": bill.revision,
+      "aria-label": "Bill revision",
+      onchange: (event: Event) => onRevision(bill.period, Number((event.target as HTMLSelectElement).value)),
+    },
+    revisions.map((revision) => h("option", { value: revision, selected: revision === bill.revision }, label(revision))),
+  );
 }
 
 function fact(term: string, ...description: (Node | string)[]): HTMLElement {
@@ -135,6 +158,18 @@ function linesGrid(bill: Bill): HTMLElement {
           {},
           h("th", { scope: "row", colspan: "2" }, "Total"),
           h("td", { class: "numeric total", "data-testid": "bill-total", "data-value": bill.total }, withUnit(bill.total, bill.currencyCode)),
+        ),
+        h(
+          "tr",
+          {},
+          h("th", { scope: "row", colspan: "2" }, "Credits applied"),
+          h("td", { class: "numeric", "data-testid": "bill-credits-applied", "data-value": bill.creditsApplied }, "− ", withUnit(bill.creditsApplied, bill.currencyCode)),
+        ),
+        h(
+          "tr",
+          {},
+          h("th", { scope: "row", colspan: "2" }, "Amount due"),
+          h("td", { class: "numeric total", "data-testid": "bill-amount-due", "data-value": bill.amountDue }, withUnit(bill.amountDue, bill.currencyCode)),
         ),
       ),
     ),

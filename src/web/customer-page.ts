@@ -47,7 +47,19 @@ export function createCustomerPage(client: BillingClient, access: CallerAccess, 
   const failures = createFailureRegion("customer-failure");
   const periodSelect = h("select", { id: "period-select", name: "period", "data-testid": "period-select", disabled: true });
   const periodPicker = h("div", { class: "period-picker" }, h("label", { for: "period-select" }, "Billing period"), periodSelect);
-  const billPanel = createBillPanel();
+  // An earlier revision of a finalized bill is fetched when chosen; the list keeps offering every revision up to the latest.
+  let latestRevision = 0;
+  const billPanel = createBillPanel({
+    onRevision: (period, revision) => {
+      billPanel.loading(period);
+      client.getBill({ customerId: routeCustomerId, period, revision }).then(
+        ({ bill }) => {
+          if (bill !== undefined && period === selectedPeriod) billPanel.show(bill, latestRevision);
+        },
+        (error: unknown) => billPanel.showFailure("Loading the bill revision", error),
+      );
+    },
+  });
   const billsPanel = createBillsPanel((period) => customerHref(routeCustomerId, period));
   const chartPanel = createUsageChartPanel();
   const limitsPanel = createUsageLimitsPanel(client);
@@ -163,7 +175,8 @@ export function createCustomerPage(client: BillingClient, access: CallerAccess, 
       }
     }
     if (stale()) return;
-    if (bill !== undefined) billPanel.show(bill);
+    latestRevision = bill?.revision ?? 0;
+    if (bill !== undefined) billPanel.show(bill, latestRevision);
     const records = recordsPanel.show({ customerId, period, canVoid: access.canAdminister && bill?.status !== BillStatus.FINALIZED }, { firstPage: firstRecordsPage });
 
     // The limits describe the current period whatever period is shown; they change with every recording.

@@ -421,6 +421,59 @@ describe("the billing dashboard", () => {
     }
   });
 
+  it("shows credits applied, the amount due and a corrected bill's revisions, each as stored", async () => {
+    // As above: usage two months back while a long grace keeps that period open, then a restart finalizes it.
+    const scratchRevisions = scratchDirectory("tally-browser-revisions-");
+    let server = await startTallyProcess(`${scratchRevisions.path}/tally.db`, ["--demo", "--finalize-grace", "2000h"]);
+    const revisions = await signedInContext(browser, { viewport: { width: 1280, height: 900 } });
+    try {
+      const open = createBillingClient({ baseUrl: server.url, protocol: "connect", apiKey: TEST_ADMIN_KEY });
+      const current = (await open.getCurrentBill({ customerId: "globex" })).bill!.period;
+      const [year, month] = current.split("-").map(Number);
+      const eventDate = new Date(Date.UTC(year!, month! - 3, 15, 12));
+      const past = eventDate.toISOString().slice(0, 7);
+      await open.recordUsage({ customerId: "globex", meterKey: "seats", quantity: "3", eventTime: timestampFromDate(eventDate) });
+      server.child.kill("SIGTERM");
+      await server.exited;
+      server = await startTallyProcess(`${scratchRevisions.path}/tally.db`);
+      const api = createBillingClient({ baseUrl: server.url, protocol: "connect", apiKey: TEST_ADMIN_KEY });
+      const first = (await api.getBill({ customerId: "globex", period: past })).bill!;
+      await api.recordUsage({ customerId: "globex", meterKey: "seats", quantity: "5", eventTime: timestampFromDate(eventDate), correction: true });
+      const second = (await api.getBill({ customerId: "globex", period: past })).bill!;
+      assert.deepEqual([first.revision, second.revision], [1, 2]);
+      await api.grantCredit({ grant: { customerId: "globex", amount: "1.00", reason: "browser test" } });
+      const draft = (await api.getCurrentBill({ customerId: "globex" })).bill!;
+
+      const revisionsPage = await revisions.newPage();
+      const revisionsWatch = watchPage(revisionsPage, server.url);
+      await revisionsPage.goto(`${server.url}/#/customers/globex`);
+      await revisionsPage.locator(`[data-testid="bill"][data-period="${current}"]`).waitFor();
+      await revisionsPage.getByTestId("bill-amount-due").waitFor();
+      assert.equal(await revisionsPage.getByTestId("bill-credits-applied").getAttribute("data-value"), draft.creditsApplied);
+      assert.equal(await revisionsPage.getByTestId("bill-amount-due").getAttribute("data-value"), draft.amountDue);
+      assert.equal(draft.creditsApplied, "1.00");
+
+      await revisionsPage.locator(`#period-select option[value="${past}"]`).waitFor({ state: "attached" });
+      await revisionsPage.getByLabel("Billing period").selectOption(past);
+      await revisionsPage.locator(`[data-testid="bill"][data-period="${past}"][data-revision="2"]`).waitFor();
+      assert.equal((await readShownBill(revisionsPage)).total, second.total);
+      const choice = revisionsPage.getByLabel("Bill revision");
+      assert.deepEqual(await choice.locator("option").allTextContents(), ["2 (corrected), latest", "1 (as finalized)"]);
+      await choice.selectOption("1");
+      await revisionsPage.locator(`[data-testid="bill"][data-period="${past}"][data-revision="1"]`).waitFor();
+      const shownFirst = await readShownBill(revisionsPage);
+      assert.equal(shownFirst.total, first.total);
+      assert.deepEqual(shownFirst.lines.map((line) => line.quantity), ["3"]);
+      assert.equal(await revisionsPage.getByTestId("bill-amount-due").getAttribute("data-value"), first.amountDue);
+      assert.deepEqual(revisionsWatch.errors, []);
+    } finally {
+      await revisions.close();
+      server.child.kill("SIGTERM");
+      await server.exited;
+      scratchRevisions.cleanup();
+    }
+  });
+
   it("has no horizontal scroll at 375 px wide", async () => {
     const phone = await signedInContext(browser, { viewport: { width: 375, height: 812 }, deviceScaleFactor: 2 });
     try {
