@@ -5,6 +5,7 @@ import { toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { type Bill, BillSchema, BillStatus } from "../../gen/ts/billing/v1/billing_service_pb.js";
+import { Aggregation } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { PROTOCOLS } from "../support/clients.js";
 import { createCatalogFixture } from "../support/catalog-fixture.js";
 import { assertRefused } from "../support/errors.js";
@@ -234,6 +235,43 @@ describe("Corrections after finalization: bill revisions", () => {
     const open = await usage.recordUsage({ requestId: "dec-fix", customerId, meterKey: "hosting", quantity: "1", correction: true });
     assert.equal(open.record?.period, "2026-12");
     assert.equal((await billing.getCurrentBill({ customerId })).bill?.revision, 0);
+  });
+});
+
+describe("Corrections of dimensioned, UNIQUE_COUNT and LATEST meters", () => {
+  it("each revision bills the meters as they aggregate after its correction: a new combination's line, a distinct value, the latest event and its fallback", async () => {
+    const tally = await startTestTally({ finalizeGrace: GRACE, finalizeInterval: 0 });
+    try {
+      tally.clock.set(NOV_15);
+      const { catalog, customers, usage, billing } = tally.clients();
+      await catalog.createMeter({ requestId: "m-vm", meter: { key: "vm-hours", displayName: "VM hours", unit: "hour", aggregation: Aggregation.SUM, precision: 3, dimensions: ["region"] } });
+      await catalog.createMeter({ requestId: "m-users", meter: { key: "users", displayName: "Users", unit: "user", aggregation: Aggregation.UNIQUE_COUNT, wholeUnits: true, uniqueAttribute: "user" } });
+      await catalog.createMeter({ requestId: "m-gauge", meter: { key: "storage", displayName: "Storage", unit: "GB", aggregation: Aggregation.LATEST, precision: 3 } });
+      for (const meterKey of ["vm-hours", "users", "storage"]) {
+        await catalog.createPrice({ requestId: `p-${meterKey}`, price: { meterKey, currencyCode: "USD", tiers: [{ unitAmount: "1" }] } });
+      }
+      const customerId = (await customers.createCustomer({ requestId: "c", customer: { displayName: "Dim", currencyCode: "USD" } })).customer!.id;
+      const at = (day: number) => timestampFromMs(Date.UTC(2026, 10, day));
+      await usage.recordUsage({ requestId: "vm-eu", customerId, meterKey: "vm-hours", quantity: "2", attributes: { region: "eu" }, eventTime: at(2) });
+      await usage.recordUsage({ requestId: "u-ann", customerId, meterKey: "users", quantity: "1", attributes: { user: "ann" }, eventTime: at(2) });
+      await usage.recordUsage({ requestId: "g-1", customerId, meterKey: "storage", quantity: "5", eventTime: at(2) });
+      tally.clock.set(NOV_FINAL);
+      const lines = async (revision: number) =>
+        (await billing.getBill({ customerId, period: "2026-11", revision })).bill!.lines.map((line) => `${line.meterKey}${JSON.stringify(line.dimensions)}=${line.quantity}`);
+      assert.deepEqual(await lines(1), ['storage{}=5', 'users{}=1', 'vm-hours{"region":"eu"}=2']);
+
+      await usage.recordUsage({ requestId: "vm-us", customerId, meterKey: "vm-hours", quantity: "3", attributes: { region: "us" }, eventTime: at(20), correction: true });
+      await usage.recordUsage({ requestId: "u-bob", customerId, meterKey: "users", quantity: "1", attributes: { user: "bob" }, eventTime: at(20), correction: true });
+      await usage.recordUsage({ requestId: "g-2", customerId, meterKey: "storage", quantity: "9", eventTime: at(20), correction: true });
+      await usage.voidUsage({ requestId: "g-2", reason: "misread", correction: true });
+      assert.deepEqual(await lines(2), ['storage{}=5', 'users{}=1', 'vm-hours{"region":"eu"}=2', 'vm-hours{"region":"us"}=3']);
+      assert.deepEqual(await lines(3), ['storage{}=5', 'users{}=2', 'vm-hours{"region":"eu"}=2', 'vm-hours{"region":"us"}=3']);
+      assert.deepEqual(await lines(4), ['storage{}=9', 'users{}=2', 'vm-hours{"region":"eu"}=2', 'vm-hours{"region":"us"}=3']);
+      assert.deepEqual(await lines(5), ['storage{}=5', 'users{}=2', 'vm-hours{"region":"eu"}=2', 'vm-hours{"region":"us"}=3']);
+      assert.deepEqual(await lines(1), ['storage{}=5', 'users{}=1', 'vm-hours{"region":"eu"}=2']);
+    } finally {
+      await tally.stop();
+    }
   });
 });
 
