@@ -6,6 +6,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { type Bill, BillSchema, BillStatus } from "../../gen/ts/billing/v1/billing_service_pb.js";
 import { Aggregation } from "../../gen/ts/billing/v1/catalog_service_pb.js";
+import { UsageChangeKind } from "../../gen/ts/billing/v1/usage_service_pb.js";
 import { PROTOCOLS } from "../support/clients.js";
 import { createCatalogFixture } from "../support/catalog-fixture.js";
 import { assertRefused } from "../support/errors.js";
@@ -269,6 +270,21 @@ describe("Corrections of dimensioned, UNIQUE_COUNT and LATEST meters", () => {
       assert.deepEqual(await lines(4), ['storage{}=9', 'users{}=2', 'vm-hours{"region":"eu"}=2', 'vm-hours{"region":"us"}=3']);
       assert.deepEqual(await lines(5), ['storage{}=5', 'users{}=2', 'vm-hours{"region":"eu"}=2', 'vm-hours{"region":"us"}=3']);
       assert.deepEqual(await lines(1), ['storage{}=5', 'users{}=1', 'vm-hours{"region":"eu"}=2']);
+
+      // Corrections are changes of the ledger like any other: the usage feed carries each once, in order.
+      const abort = new AbortController();
+      const seen: string[] = [];
+      const timer = setTimeout(() => abort.abort(), 5_000);
+      try {
+        for await (const message of usage.watchUsage({ afterCursor: "", customerId }, { signal: abort.signal })) {
+          seen.push(...message.changes.map((change) => `${change.kind === UsageChangeKind.RECORDED ? "recorded" : "voided"} ${change.record?.requestId}`));
+          if (seen.length >= 7) break;
+        }
+      } finally {
+        clearTimeout(timer);
+        abort.abort();
+      }
+      assert.deepEqual(seen, ["recorded vm-eu", "recorded u-ann", "recorded g-1", "recorded vm-us", "recorded u-bob", "recorded g-2", "voided g-2"]);
     } finally {
       await tally.stop();
     }
