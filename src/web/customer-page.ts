@@ -2,6 +2,7 @@ import type { BillingClient } from "tally/client";
 import { type Bill, BillStatus } from "../../gen/ts/billing/v1/billing_service_pb.js";
 import type { Meter } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import type { Customer } from "../../gen/ts/billing/v1/customer_service_pb.js";
+import { createAlertsPanel } from "./alerts-panel.js";
 import { createBillPanel } from "./bill-panel.js";
 import { createBillsPanel } from "./bills-panel.js";
 import type { CallerAccess } from "./caller-access.js";
@@ -30,7 +31,8 @@ export interface CustomerPage extends View {
 
 /**
  * One customer: the bill of a chosen period (with its CSV), the customer's
- * bills, its usage limits per meter, its usage per day, the usage records behind it, and a form to record
+ * bills, its usage limits per meter, the alerts it reached (followed live,
+ * with a form for admin keys to ask for one), its usage per day, the usage records behind it, and a form to record
  * more. Recording or voiding usage refreshes them all, since each changes the
  * bill, the chart and the ledger. The form is there for keys that may record
  * (ingest, admin), the void actions for admin keys.
@@ -63,6 +65,7 @@ export function createCustomerPage(client: BillingClient, access: CallerAccess, 
   const billsPanel = createBillsPanel((period) => customerHref(routeCustomerId, period));
   const chartPanel = createUsageChartPanel();
   const limitsPanel = createUsageLimitsPanel(client);
+  const alertsPanel = createAlertsPanel(client);
   const recordsPanel = createUsageRecordsPanel(client, { meters, onVoided: () => void refresh(false) });
   const side = h("div", { class: "side" });
   const sections = [
@@ -70,6 +73,7 @@ export function createCustomerPage(client: BillingClient, access: CallerAccess, 
     h("div", { class: "customer-grid" }, billPanel.element, side),
     billsPanel.element,
     limitsPanel.element,
+    alertsPanel.element,
     chartPanel.element,
     recordsPanel.element,
   ];
@@ -139,6 +143,7 @@ export function createCustomerPage(client: BillingClient, access: CallerAccess, 
         }),
       );
     }
+    alertsPanel.start(customer.id, [...meters.values()], access.canAdminister);
     await refresh(true);
   }
 
@@ -221,6 +226,7 @@ export function createCustomerPage(client: BillingClient, access: CallerAccess, 
     dispose() {
       generation++;
       recordsPanel.dispose();
+      alertsPanel.dispose();
     },
   };
 }

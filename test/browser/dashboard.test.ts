@@ -68,6 +68,11 @@ function thousandths(decimal: string): bigint {
 // page that the happy-path tests share in order (as a person would use it);
 // its traffic and console are checked at the end. Pages that provoke
 // failures on purpose get their own context.
+/** The customer page's WatchAlerts, a server stream open while the page is: leaving the page ends it (the browser aborts it). */
+function endedByLeaving(call: { url: URL; failure?: string }): boolean {
+  return call.url.pathname === "/billing.v1.BillingService/WatchAlerts" && call.failure === "net::ERR_ABORTED";
+}
+
 describe("the billing dashboard", () => {
   const scratch = scratchDirectory("tally-browser-");
   let tally: TallyProcess;
@@ -230,6 +235,24 @@ describe("the billing dashboard", () => {
     const other = page.locator(`[data-testid="usage-limits-row"][data-meter="${meters[1]!.key}"]`);
     assert.equal(await other.locator("td").first().textContent(), "no limit");
     await api.setUsageLimit({ limit: { customerId: acmeId, meterKey: limited.key, limit: null } });
+  });
+
+  it("follows the customer's alerts live, and lets an admin create one from the page", async () => {
+    await page.goto(`${tally.url}/#/customers/${acmeId}`);
+    await page.reload();
+    await page.getByTestId("alert-form").waitFor();
+    const { used } = await api.getUsageAllowance({ customerId: acmeId, meterKey: "database-hosting" });
+    const threshold = (BigInt(used.split(".")[0]!) + 5n).toString();
+    await page.getByLabel("Watch").selectOption("database-hosting");
+    await page.getByLabel("Threshold").fill(threshold);
+    await page.getByRole("button", { name: "Create alert" }).click();
+    await page.getByTestId("alert-result").filter({ hasText: "created" }).waitFor();
+    // The usage that crosses it, recorded elsewhere: the page learns of it through WatchAlerts.
+    await api.recordUsage({ customerId: acmeId, meterKey: "database-hosting", quantity: "10" });
+    const event = page.getByTestId("alert-event").first();
+    await event.waitFor();
+    const after = await api.getUsageAllowance({ customerId: acmeId, meterKey: "database-hosting" });
+    assert.deepEqual(await event.locator("td").allTextContents().then((cells) => cells.slice(1, 4)), ["database-hosting", threshold, after.used]);
   });
 
   it("records usage from the form and updates the bill, the chart and the records", async () => {
@@ -632,6 +655,12 @@ describe("the billing dashboard", () => {
       assert.ok(match, `not a billing.v1 call: ${call.method} ${call.url.pathname}`);
       const method = match[2]!;
       methods.add(method);
+      if (method === "WatchAlerts") {
+        assert.ok(call.status === 200 || endedByLeaving(call), `WatchAlerts: ${call.failure ?? call.status}`);
+        assert.equal(call.method, "POST");
+        assert.equal(call.requestHeaders["content-type"], "application/connect+json");
+        continue;
+      }
       assert.equal(call.status, 200, `${call.method} ${call.url.pathname}: ${call.failure ?? call.status}`);
       if (READ_ONLY.has(method)) {
         assert.equal(call.method, "GET", method);
@@ -658,6 +687,8 @@ describe("the billing dashboard", () => {
       "RecordUsage",
       "VoidUsage",
       "GetUsageAllowance",
+      "CreateAlert",
+      "WatchAlerts",
     ]) {
       assert.ok(methods.has(method), `the page never called ${method}`);
     }
@@ -699,7 +730,9 @@ describe("the billing dashboard", () => {
       // The browser logs the made-up key's 401; nothing else went wrong.
       assert.deepEqual(visitorWatch.errors, ["console: Failed to load resource: the server responded with a status of 401 (Unauthorized)"]);
       assert.deepEqual(
-        visitorWatch.calls.filter((call) => call.status !== 200 && call.url.pathname.startsWith("/billing.v1.")).map((call) => `${call.url.pathname} ${call.status}`),
+        visitorWatch.calls
+          .filter((call) => call.status !== 200 && call.url.pathname.startsWith("/billing.v1.") && !endedByLeaving(call))
+          .map((call) => `${call.url.pathname} ${call.status}`),
         // Only the made-up key's own check; the read key never made a call it may not make.
         ["/billing.v1.AccessService/GetCaller 401"],
       );
