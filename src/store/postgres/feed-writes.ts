@@ -5,7 +5,7 @@ import type { UsageTotals } from "../../domain/usage-record.js";
 import { candidateSeries, choosePrices } from "../../domain/price-selection.js";
 import { billLinesBeforeAndAfter, linesToPrice, meterAlertsReached, type ReachedAlert, toAlert, totalAlertsReached, type TotalsChange } from "../alert-decisions.js";
 import { type Row, toCustomer, toMeter, toPrice, toTotals } from "../store-rows.js";
-import type { Queryable } from "./postgres-rows.js";
+import { effectivePricesQuery, type Queryable } from "./postgres-rows.js";
 
 /**
  * The usage writes' part of the alerts on PostgreSQL, inside the write's
@@ -107,16 +107,7 @@ export async function decideAlerts(client: Queryable, changes: TotalsChange[], a
     const { before, after } = billLinesBeforeAndAfter(stored, periodChanges, billMeters);
     const lines = linesToPrice([...before, ...after], billMeters);
     const series = candidateSeries(lines, customer.id);
-    // Each series' effective version, as the store's effectivePrices reads it.
-    const { rows: priceRows } = await client.query(
-      `SELECT p.* FROM unnest($4::text[], $5::text[], $6::text[]) AS s(meter_key, dimension_key, customer_id)
-       CROSS JOIN LATERAL (
-         SELECT * FROM prices
-         WHERE tenant_id = $1 AND meter_key = s.meter_key AND currency_code = $2 AND dimension_key = s.dimension_key
-           AND customer_id = s.customer_id AND effective_period <= $3
-         ORDER BY version DESC LIMIT 1) p`,
-      [scope, customer.currencyCode, period, series.map((one) => one.meterKey), series.map((one) => one.dimensionKey), series.map((one) => one.customerId)],
-    );
+    const { rows: priceRows } = await client.query(...effectivePricesQuery(scope, customer.currencyCode, period, series));
     const prices = choosePrices(lines, customer.id, (priceRows as Row[]).map(toPrice));
     reached.push(...totalAlertsReached(customerAlertsOf(alerts, scope, customerId), { scope, customer, period, before, after, meters: billMeters, prices }));
   }

@@ -3,6 +3,8 @@ import type { Scope } from "../../domain/store.js";
 import type { UsageTotals } from "../../domain/usage-record.js";
 import type { RunningStateChanges, TotalsKey, ValueKey } from "../running-state.js";
 import type { Meter } from "../../domain/meter.js";
+import type { BillingPeriod } from "../../domain/billing-period.js";
+import type { PriceSeries } from "../../domain/price-selection.js";
 import { type Row, TOTALS_VALUE_COLUMNS, toMeter, toTotals, totalsColumns } from "../store-rows.js";
 
 /** A query runner: the pool, or one client inside a transaction. */
@@ -134,3 +136,22 @@ export function createMeterLookup() {
 }
 
 export type MeterLookup = ReturnType<typeof createMeterLookup>;
+
+/**
+ * Each price series' highest version effective in `period`, in one statement:
+ * one lookup per series through the unique index (tenant_id, meter_key,
+ * currency_code, dimension_key, customer_id, version), newest first. Bills
+ * (the store's effectivePrices) and bill-total alerts (in the write) read
+ * prices through it alike. Text and values, for any query runner.
+ */
+export function effectivePricesQuery(scope: Scope, currencyCode: string, period: BillingPeriod, series: readonly PriceSeries[]): [string, unknown[]] {
+  return [
+    `SELECT p.* FROM unnest($4::text[], $5::text[], $6::text[]) AS s(meter_key, dimension_key, customer_id)
+     CROSS JOIN LATERAL (
+       SELECT * FROM prices
+       WHERE tenant_id = $1 AND meter_key = s.meter_key AND currency_code = $2 AND dimension_key = s.dimension_key
+         AND customer_id = s.customer_id AND effective_period <= $3
+       ORDER BY version DESC LIMIT 1) p`,
+    [scope, currencyCode, period, series.map((one) => one.meterKey), series.map((one) => one.dimensionKey), series.map((one) => one.customerId)],
+  ];
+}

@@ -52,7 +52,7 @@ import {
   USAGE_COLUMNS,
   USAGE_FROM,
 } from "../store-rows.js";
-import { createMeterLookup, readRunningState, stateKeyText, writeRunningState, writeTotals } from "./postgres-rows.js";
+import { createMeterLookup, effectivePricesQuery, readRunningState, stateKeyText, writeRunningState, writeTotals } from "./postgres-rows.js";
 import { alertsOfCustomers, decideAlerts, lockBillTotals, watchesTotal } from "./feed-writes.js";
 import { createUsageBatcher } from "./usage-batcher.js";
 
@@ -437,17 +437,7 @@ class PostgresStore implements Store {
     );
     series = series.filter((one) => one.customerId === "" || priced.has(one.customerId));
     if (series.length === 0) return [];
-    // One lookup per series through the unique index (tenant_id, meter_key, currency_code, dimension_key, customer_id, version), newest first.
-    const rows = await read(
-      this.pool,
-      `SELECT p.* FROM unnest($4::text[], $5::text[], $6::text[]) AS s(meter_key, dimension_key, customer_id)
-       CROSS JOIN LATERAL (
-         SELECT * FROM prices
-         WHERE tenant_id = $1 AND meter_key = s.meter_key AND currency_code = $2 AND dimension_key = s.dimension_key
-           AND customer_id = s.customer_id AND effective_period <= $3
-         ORDER BY version DESC LIMIT 1) p`,
-      [scope, currencyCode, period, series.map((one) => one.meterKey), series.map((one) => one.dimensionKey), series.map((one) => one.customerId)],
-    );
+    const rows = await read(this.pool, ...effectivePricesQuery(scope, currencyCode, period, series));
     return mapInSlices(rows, (row) => this.priceCache.price(row));
   }
 

@@ -5,6 +5,7 @@ import { candidateSeries, choosePrices } from "../../domain/price-selection.js";
 import type { UsageTotals } from "../../domain/usage-record.js";
 import { billLinesBeforeAndAfter, linesToPrice, meterAlertsReached, type ReachedAlert, toAlert, totalAlertsReached, type TotalsChange } from "../alert-decisions.js";
 import { type Row, toCustomer, toMeter, toPrice, toTotals } from "../store-rows.js";
+import { EFFECTIVE_PRICE_SQL } from "./price-queries.js";
 import type { AlertWriteOp, CreateReply } from "./write-messages.js";
 
 /**
@@ -35,12 +36,7 @@ export function createSqliteFeedWrites(db: Database.Database) {
     customer: prepare(`SELECT * FROM customers WHERE tenant_id = ? AND id = ?`),
     totalsOfPeriod: prepare(`SELECT * FROM usage_totals WHERE tenant_id = ? AND customer_id = ? AND period = ?`),
     combinationTotalsOfPeriod: prepare(`SELECT * FROM usage_dimension_totals WHERE tenant_id = ? AND customer_id = ? AND period = ?`),
-    // A series' effective version, as the store's effectivePrices reads it.
-    effectivePrice: prepare(
-      `SELECT * FROM prices
-       WHERE tenant_id = ? AND meter_key = ? AND currency_code = ? AND dimension_key = ? AND customer_id = ? AND effective_period <= ?
-       ORDER BY version DESC LIMIT 1`,
-    ),
+    effectivePrice: prepare(EFFECTIVE_PRICE_SQL),
   };
 
   // The changes are numbered here, from the last number kept in the database, read once per group that

@@ -51,6 +51,7 @@ import {
   USAGE_COLUMNS,
   USAGE_FROM,
 } from "../store-rows.js";
+import { EFFECTIVE_PRICE_SQL } from "./price-queries.js";
 import { configureConnection } from "./sqlite-connection.js";
 import { withStorageFaults } from "./storage-faults.js";
 import type { CorrectionReply, CreateReply, RevisionMessage, UsageEventReply, UsageEventTuple, VoidReply } from "./write-messages.js";
@@ -162,12 +163,7 @@ class SqliteStore implements Store {
         `SELECT * FROM prices WHERE tenant_id = @tenant AND (@meterKey = '' OR meter_key = @meterKey) AND seq > @after
          ORDER BY seq LIMIT @limit`,
       ),
-      // Through the unique index (tenant_id, meter_key, currency_code, dimension_key, customer_id, version), newest version first.
-      effectivePrice: prepare(
-        `SELECT * FROM prices
-         WHERE tenant_id = ? AND meter_key = ? AND currency_code = ? AND dimension_key = ? AND customer_id = ? AND effective_period <= ?
-         ORDER BY version DESC LIMIT 1`,
-      ),
+      effectivePrice: prepare(EFFECTIVE_PRICE_SQL),
       // Through the partial index prices_by_customer (its condition repeated, so the planner may use it).
       customerHasPrices: prepare(`SELECT 1 FROM prices WHERE tenant_id = ? AND customer_id = ? AND customer_id <> '' LIMIT 1`),
       usageByRequestId: prepare(`SELECT ${USAGE_COLUMNS} FROM ${USAGE_FROM} WHERE r.tenant_id = ? AND r.request_id = ?`),
