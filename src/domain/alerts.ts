@@ -10,7 +10,7 @@ import { newId } from "./ids.js";
 import { type Meter, meterNotFound } from "./meter.js";
 import type { Price } from "./price.js";
 import type { Scope, Store } from "./store.js";
-import { aggregatedQuantity, type UsageTotals } from "./usage-record.js";
+import type { UsageTotals } from "./usage-record.js";
 
 /**
  * A threshold on a customer's usage of a meter (its aggregated quantity in a
@@ -59,16 +59,6 @@ export interface AlertDraft {
  */
 export function thresholdReached(threshold: Decimal, before: Decimal, after: Decimal): boolean {
   return before.compare(threshold) < 0 && after.compare(threshold) >= 0;
-}
-
-/**
- * The value a meter alert watches: the meter's aggregated quantity of the
- * period, from its running totals (zero before any usage). This is where the
- * alerts meet the aggregations: a new aggregation (or per-dimension totals)
- * feeds alerts by answering here.
- */
-export function meterAlertValue(meter: Pick<Meter, "aggregation">, totals: UsageTotals | undefined): Decimal {
-  return totals === undefined ? Decimal.ZERO : aggregatedQuantity(meter.aggregation, totals);
 }
 
 /**

@@ -6,7 +6,7 @@ import { Decimal } from "./decimal.js";
 import { type Failure, failure, requestIdReused } from "./failure.js";
 import { meterNotFound } from "./meter.js";
 import type { Scope, Store } from "./store.js";
-import { aggregatedQuantity } from "./usage-record.js";
+import { meterQuantity } from "./usage-record.js";
 
 /**
  * Usage limits (entitlements): the most a customer may use of a meter per
@@ -117,7 +117,7 @@ export function createUsageLimits({ store, clock }: UsageLimitsOptions) {
       const setting = await store.findUsageLimit(scope, found.customerId, meterKey);
       const totals = (await store.usageTotals(scope, found.customerId, period)).find((candidate) => candidate.meterKey === meterKey);
       // The meter's own totals, over all its combinations: what the write's check compares.
-      const used = totals === undefined ? Decimal.ZERO : aggregatedQuantity(found.meter.aggregation, totals);
+      const used = meterQuantity(found.meter, totals);
       const limit = setting?.limit ?? null;
       const remaining = limit === null ? null : limit.compare(used) > 0 ? limit.sub(used) : Decimal.ZERO;
       return { limit, used, remaining, period };

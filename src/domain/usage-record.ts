@@ -200,6 +200,15 @@ export function aggregatedQuantity(aggregation: Aggregation, totals: UsageTotals
   }
 }
 
+/**
+ * A meter's aggregated quantity of a period from its own totals row (over all
+ * its combinations), zero before any usage (no row yet): what a usage limit
+ * and a meter alert compare, and what GetUsageAllowance reports as used.
+ */
+export function meterQuantity(meter: Pick<Meter, "aggregation">, totals: UsageTotals | undefined): Decimal {
+  return totals === undefined ? Decimal.ZERO : aggregatedQuantity(meter.aggregation, totals);
+}
+
 /** How a meter aggregates, as totalsOf needs it: undefined for a plain sum-like meter without dimensions. */
 type MeterOf = (meterKey: string) => Meter | undefined;
 

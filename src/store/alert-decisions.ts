@@ -1,4 +1,4 @@
-import { type Alert, type AlertEvent, billLineTotals, billTotalValue, meterAlertValue, thresholdReached } from "../domain/alerts.js";
+import { type Alert, type AlertEvent, billLineTotals, billTotalValue, thresholdReached } from "../domain/alerts.js";
 import type { BillingPeriod } from "../domain/billing-period.js";
 import type { Customer } from "../domain/customer.js";
 import { Decimal } from "../domain/decimal.js";
@@ -7,7 +7,7 @@ import type { Price } from "../domain/price.js";
 import type { LineToPrice } from "../domain/price-selection.js";
 import { dimensionKeyOf } from "../domain/dimensions.js";
 import type { UsageChange } from "../domain/usage-feed.js";
-import type { UsageTotals } from "../domain/usage-record.js";
+import { meterQuantity, type UsageTotals } from "../domain/usage-record.js";
 import { type Row, toUsageRecord } from "./store-rows.js";
 
 /**
@@ -44,8 +44,8 @@ export function meterAlertsReached(alerts: readonly Alert[], change: TotalsChang
   const reached: ReachedAlert[] = [];
   for (const alert of alerts) {
     if (alert.meterKey !== change.after.meterKey) continue;
-    const after = meterAlertValue(meter, change.after);
-    if (thresholdReached(alert.threshold, meterAlertValue(meter, change.before), after)) {
+    const after = meterQuantity(meter, change.after);
+    if (thresholdReached(alert.threshold, meterQuantity(meter, change.before), after)) {
       reached.push({ scope: change.scope, alert, period: change.after.period, value: after.toString() });
     }
   }

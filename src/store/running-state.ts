@@ -5,6 +5,7 @@ import type { Meter } from "../domain/meter.js";
 import {
   addToTotals,
   aggregatedQuantity,
+  meterQuantity,
   needsRemaining,
   type NewUsageRecord,
   remainingOf,
@@ -74,8 +75,7 @@ export function valueKeysOf(totalsKeys: readonly TotalsKey[], keys: AggregationK
  * is read, so the check and the write are one step on every replica.
  */
 export function meterPeriodQuantity(view: RunningStateView, scope: string, customerId: string, period: string, meter: Pick<Meter, "key" | "aggregation">): Decimal {
-  const totals = view.totals([scope, customerId, period, meter.key, ""]);
-  return totals === undefined ? Decimal.ZERO : aggregatedQuantity(meter.aggregation, totals);
+  return meterQuantity(meter, view.totals([scope, customerId, period, meter.key, ""]));
 }
 
 /** The meter's period quantity once `changes` (from recordingChanges or voidingChanges of one of its events) apply. */
