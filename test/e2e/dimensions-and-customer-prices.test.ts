@@ -28,7 +28,7 @@ const EU_TIERS = [
 const NOW = Date.UTC(2026, 10, 15, 12);
 const hoursAgo = (hours: number) => timestampFromMs(NOW - hours * 3_600_000);
 
-for (const protocol of ["grpc", "connect-json-h1"] as const satisfies readonly Protocol[]) {
+for (const protocol of ["grpc", "connect-json-h1", "grpc-web-h1"] as const satisfies readonly Protocol[]) {
   describe(`Dimensions and customer prices over ${protocol}`, () => {
     let tally: TestTally;
     before(async () => {
