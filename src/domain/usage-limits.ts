@@ -11,8 +11,8 @@ import { meterQuantity } from "./usage-record.js";
 /**
  * Usage limits (entitlements): the most a customer may use of a meter per
  * billing period, checked in the same transaction as the write of each event
- * (the stores call `checkUsageLimit` there, fed by meterPeriodQuantity and
- * meterQuantityAfter of src/store/running-state.ts), so no concurrency can
+ * (the stores call `isPastUsageLimit` there, fed by meterQuantityAfter of
+ * src/store/running-state.ts), so no concurrency can
  * take the accepted quantity past a limit.
  */
 
@@ -29,20 +29,24 @@ export interface UsageLimitSetting {
 
 /**
  * THE limit check, fed with the meter's aggregated quantity of the period
- * before and after the event: the event is refused (USAGE_LIMIT_EXCEEDED) when
- * the quantity after it would be past the limit. For SUM that is
- * used + quantity <= limit; for COUNT used + 1; for MAX, UNIQUE_COUNT and
- * LATEST the aggregated quantity after the event.
+ * after the event: the event is refused (usageLimitExceeded) when that would
+ * be past the limit. For SUM that is used + quantity > limit; for COUNT
+ * used + 1; for MAX, UNIQUE_COUNT and LATEST the aggregated quantity after
+ * the event. Every event under a limit goes through it, so it takes no more
+ * than the two quantities: the quantity used before the event is read only for
+ * the refusal's message.
  */
-export function checkUsageLimit(
+export function isPastUsageLimit(limit: Decimal, after: Decimal): boolean {
+  return after.compare(limit) > 0;
+}
+
+/** USAGE_LIMIT_EXCEEDED for an event isPastUsageLimit refused, saying what the period has used. */
+export function usageLimitExceeded(
   limit: Decimal,
-  before: Decimal | (() => Decimal),
+  used: Decimal,
   after: Decimal,
   subject: { customerId: string; meterKey: string; period: BillingPeriod },
-): Failure | undefined {
-  if (after.compare(limit) <= 0) return undefined;
-  // Only a refusal reads `before` (to say what is used), so a store may pass it as a function and skip the lookup.
-  const used = typeof before === "function" ? before() : before;
+): Failure {
   return failure(
     "USAGE_LIMIT_EXCEEDED",
     `customer ${subject.customerId} has a limit of ${limit} on meter "${subject.meterKey}" per period; ` +

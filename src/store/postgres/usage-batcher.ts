@@ -1,10 +1,9 @@
 import type pg from "pg";
-import { requestIdReused } from "../../domain/failure.js";
+import { type Failure, requestIdReused } from "../../domain/failure.js";
 import type { Scope, UsageWrite, UsageWriteOutcome } from "../../domain/store.js";
 import { type AggregationKeys, aggregationKeysOf, DEFAULT_MAX_DIMENSION_COMBINATIONS } from "../../domain/dimensions.js";
-import type { Failure } from "../../domain/failure.js";
 import { Decimal } from "../../domain/decimal.js";
-import { checkUsageLimit } from "../../domain/usage-limits.js";
+import { isPastUsageLimit, usageLimitExceeded } from "../../domain/usage-limits.js";
 import { recordedUsage, type UsageRecord, type UsageTotals, usageDifferences } from "../../domain/usage-record.js";
 import { LostRace, nulCharacterRefused } from "./postgres-errors.js";
 import {
@@ -250,10 +249,11 @@ async function writeGroup(client: pg.PoolClient, group: Pick<PendingCall, "scope
         // group count) and after its changes.
         const limit = "reason" in changes ? undefined : limits.get(stateKeyText([call.scope, record.customerId, record.period, record.meterKey, ""]));
         const meter = limit === undefined ? undefined : known.get(stateKeyText([call.scope, record.meterKey]));
-        const overLimit =
-          limit === undefined || meter === undefined || "reason" in changes
-            ? undefined
-            : checkUsageLimit(limit, () => meterPeriodQuantity(view, call.scope, record.customerId, record.period, meter), meterQuantityAfter(changes, meter), record);
+        let overLimit: Failure | undefined;
+        if (limit !== undefined && meter !== undefined && !("reason" in changes)) {
+          const after = meterQuantityAfter(changes, meter);
+          if (isPastUsageLimit(limit, after)) overLimit = usageLimitExceeded(limit, meterPeriodQuantity(view, call.scope, record.customerId, record.period, meter), after, record);
+        }
         if ("reason" in changes) {
           outcome = { kind: "refused", failure: changes };
         } else if (overLimit !== undefined) {

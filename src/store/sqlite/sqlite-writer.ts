@@ -4,7 +4,7 @@ import type { QuotaResource } from "../../domain/quotas.js";
 import { type Failure, requestIdReused } from "../../domain/failure.js";
 import { type AggregationKeys, aggregationKeysOf, DEFAULT_MAX_DIMENSION_COMBINATIONS } from "../../domain/dimensions.js";
 import type { Meter } from "../../domain/meter.js";
-import { checkUsageLimit } from "../../domain/usage-limits.js";
+import { isPastUsageLimit, usageLimitExceeded } from "../../domain/usage-limits.js";
 import { type NewUsageRecord, type UsageTotals, usageDifferences } from "../../domain/usage-record.js";
 import { createGroupState } from "./group-totals.js";
 import { createSqliteFeedWrites } from "./feed-writes.js";
@@ -221,13 +221,12 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
    * attributes (JSON text, or already parsed) are parsed only for a meter that
    * aggregates by them.
    */
-  function keysOf(scope: string, meterKey: string, attributes: string | Record<string, string>): AggregationKeys | Failure {
-    const meter = meterOf(scope, meterKey);
+  function keysOf(scope: string, meter: Meter | undefined, attributes: string | Record<string, string>): AggregationKeys | Failure {
     if (meter === undefined) return PLAIN_KEYS;
     if (meter.dimensions.length === 0 && meter.aggregation !== "unique_count") return meter.aggregation === "latest" ? LATEST_KEYS : PLAIN_KEYS;
     if (typeof attributes !== "string") return aggregationKeysOf(meter, attributes);
     // Producers repeat the same few attribute sets: their keys are worked out once.
-    const cacheKey = `${scope}\u0000${meterKey}\u0000${attributes}`;
+    const cacheKey = `${scope}\u0000${meter.key}\u0000${attributes}`;
     let keys = recentKeys.get(cacheKey);
     if (keys === undefined) {
       keys = aggregationKeysOf(meter, JSON.parse(attributes) as Record<string, string>);
@@ -237,20 +236,19 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     return keys;
   }
 
-
-
-
   // --- Usage limits (issue 19) ---
   /**
-   * The usage limits in force, by (scope, customer, meter), null for none:
+   * The usage limits in force, by meter (the writer's cached Meter object,
+   * so an event's lookup needs no key built) and customer, null for none:
    * what this writer read or wrote stays true until it writes a limit again
    * (which drops the entry), a group it ran is rolled back, or another
    * connection commits to the file (either drops them all). Most events have
-   * no limit, and this makes their check one Map lookup. Bounded: emptied
-   * when full.
+   * no limit, and this makes their check one Map lookup. Bounded: a meter's
+   * customers are forgotten when they fill MAX_CACHED_LIMITS.
    */
-  const limitsInForce = new Map<string, Decimal | null>();
+  let limitsInForce = new WeakMap<Meter, Map<string, Decimal | null>>();
   const MAX_CACHED_LIMITS = 100_000;
+  const forgetLimits = () => (limitsInForce = new WeakMap());
   // Another process may write the same file (its own writer, taking turns through the file lock): a commit
   // of another connection changes data_version, and then nothing cached can be trusted.
   const dataVersion = db.prepare("PRAGMA data_version").pluck();
@@ -258,32 +256,33 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
   /** Run first in each group's transaction, once it holds the write lock. */
   function forgetLimitsIfOthersWrote(): void {
     const version = dataVersion.get();
-    if (version !== seenDataVersion) limitsInForce.clear();
+    if (version !== seenDataVersion) forgetLimits();
     seenDataVersion = version;
   }
-  function limitInForce(scope: string, customerId: string, meterKey: string): Decimal | null {
-    const key = `${scope}\u0000${customerId}\u0000${meterKey}`;
-    let inForce = limitsInForce.get(key);
+  function limitInForce(scope: string, customerId: string, meter: Meter): Decimal | null {
+    let ofMeter = limitsInForce.get(meter);
+    if (ofMeter === undefined) limitsInForce.set(meter, (ofMeter = new Map()));
+    let inForce = ofMeter.get(customerId);
     if (inForce === undefined) {
-      const row = statements.limitInForce.get(scope, customerId, meterKey) as Row | undefined;
+      const row = statements.limitInForce.get(scope, customerId, meter.key) as Row | undefined;
       inForce = row === undefined ? null : Decimal.parse(String(row.usage_limit))!;
-      if (limitsInForce.size >= MAX_CACHED_LIMITS) limitsInForce.clear();
-      limitsInForce.set(key, inForce);
+      if (ofMeter.size >= MAX_CACHED_LIMITS) ofMeter.clear();
+      ofMeter.set(customerId, inForce);
     }
     return inForce;
   }
 
   /**
    * The refusal of an event past its customer's limit on the meter: the
-   * meter's period quantity before it (as this write sees it: earlier events
-   * of the group count) and after its changes, fed to the limit check.
+   * meter's period quantity after its changes (as this write sees it: earlier
+   * events of the group count) fed to the limit check.
    */
-  function limitRefusal(scope: string, record: NewUsageRecord, changes: RunningStateChanges, state: StateOverlayOfWrite): Failure | undefined {
-    const limit = limitInForce(scope, record.customerId, record.meterKey);
-    const meter = limit === null ? undefined : meterOf(scope, record.meterKey);
-    if (limit === null || meter === undefined) return undefined;
-    const before = () => meterPeriodQuantity(state.view, scope, record.customerId, record.period, meter);
-    return checkUsageLimit(limit, before, meterQuantityAfter(changes, meter), record);
+  function limitRefusal(scope: string, record: NewUsageRecord, meter: Meter, changes: RunningStateChanges, state: StateOverlayOfWrite): Failure | undefined {
+    const limit = limitInForce(scope, record.customerId, meter);
+    if (limit === null) return undefined;
+    const after = meterQuantityAfter(changes, meter);
+    if (!isPastUsageLimit(limit, after)) return undefined;
+    return usageLimitExceeded(limit, meterPeriodQuantity(state.view, scope, record.customerId, record.period, meter), after, record);
   }
 
   function setUsageLimit(op: Extract<WriteOp, { kind: "usage-limit" }>): CreateReply {
@@ -292,7 +291,8 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     statements.insertLimitRequest.run(op.scope, op.requestId, op.customerId, op.meterKey, op.limit, op.updateTime);
     if (op.limit === "") statements.deleteLimit.run(op.scope, op.customerId, op.meterKey);
     else statements.upsertLimit.run(op.scope, op.customerId, op.meterKey, op.limit, op.updateTime);
-    limitsInForce.delete(`${op.scope}\u0000${op.customerId}\u0000${op.meterKey}`);
+    const meter = meterOf(op.scope, op.meterKey);
+    if (meter !== undefined) limitsInForce.get(meter)?.delete(op.customerId);
     return { kind: "created" };
   }
   // --- end of usage limits ---
@@ -374,9 +374,10 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     let changes: RunningStateChanges | Failure;
     if (event.refusal !== undefined) changes = event.refusal;
     else {
-      const keys = keysOf(scope, event.meterKey, event.attributes);
+      const meter = meterOf(scope, event.meterKey);
+      const keys = keysOf(scope, meter, event.attributes);
       changes = "reason" in keys ? keys : recordingChanges(state.view, scope, record, keys, maxCombinations);
-      if (!("reason" in changes)) changes = limitRefusal(scope, record, changes, state) ?? changes;
+      if (meter !== undefined && !("reason" in changes)) changes = limitRefusal(scope, record, meter, changes, state) ?? changes;
     }
     if (!("reason" in changes) && insertEvent(scope, event)) {
       state.apply(changes);
@@ -431,13 +432,13 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     if (record.voided) return { kind: "already-voided", row };
     statements.insertVoid.run(op.scope, op.recordId, op.reason, op.voidTime);
     feed.voided(op.scope, record.customerId, Number(row.seq));
-    const keys = keysOf(op.scope, record.meterKey, record.attributes);
+    const keys = keysOf(op.scope, meterOf(op.scope, record.meterKey), record.attributes);
     if ("reason" in keys) throw new Error(`usage record ${record.id} does not fit its meter: ${keys.message}`);
     // A maximum or latest event only moves when the voided event was it: only then are the others read.
     const remaining = voidNeedsRemaining(state.view, op.scope, record, keys)
       ? (statements.liveRecordsOfMeter.all(op.scope, record.customerId, record.period, record.meterKey) as Row[]).map((liveRow) => {
           const live = toUsageRecord(liveRow);
-          const liveKeys = keysOf(op.scope, live.meterKey, live.attributes);
+          const liveKeys = keysOf(op.scope, meterOf(op.scope, live.meterKey), live.attributes);
           return { record: live, keys: "reason" in liveKeys ? PLAIN_KEYS : liveKeys };
         })
       : null;
@@ -539,7 +540,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
         break;
       } catch (error) {
         // Nothing of the group was committed: limits it wrote are not in force.
-        limitsInForce.clear();
+        forgetLimits();
         if (!(error instanceof WriteFault)) {
           for (const index of remaining) replies[index] = failed(error);
           break;
