@@ -115,8 +115,13 @@ export function addToTotals(totals: UsageTotals | undefined, record: NewUsageRec
     change.tracksLatest === true && (current.latest === null || record.eventTime >= current.latest.eventTime)
       ? { recordId: record.id, eventTime: record.eventTime, quantity: record.quantity }
       : current.latest;
+  // Every field spelled out, here and in removeFromTotals: `{ ...current, sum, ... }` costs V8 about 1 µs per
+  // call (a slow path for a spread followed by its own keys), and this runs for every totals row of every event.
   return {
-    ...current,
+    customerId: current.customerId,
+    meterKey: current.meterKey,
+    period: current.period,
+    dimensionValues: current.dimensionValues,
     sum,
     count: current.count + 1,
     max: current.max.max(record.quantity),
@@ -146,7 +151,10 @@ export interface Remaining {
  */
 export function removeFromTotals(totals: UsageTotals, quantity: Decimal, remaining: Remaining): UsageTotals {
   return {
-    ...totals,
+    customerId: totals.customerId,
+    meterKey: totals.meterKey,
+    period: totals.period,
+    dimensionValues: totals.dimensionValues,
     sum: totals.sum.sub(quantity),
     count: totals.count - 1,
     max: remaining.max,

@@ -43,7 +43,8 @@ async function logCall<T extends UnaryResponse | StreamResponse>(
     if (tenant !== undefined) fields.tenant = tenant;
     fields.durationMs = elapsed(started);
     if (error === undefined) {
-      logger.info({ ...fields, code: "ok" }, "call");
+      fields.code = "ok";
+      logger.info(fields, "call");
       return;
     }
     const status = ConnectError.from(error);
