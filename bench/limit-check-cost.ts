@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { Decimal } from "../src/domain/decimal.js";
-import type { Store, UsageWrite } from "../src/domain/store.js";
+import type { UsageWrite } from "../src/domain/store.js";
 import { openSqliteStore } from "../src/store/sqlite/sqlite-store.js";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 10);

@@ -12,6 +12,8 @@ import type { Meter } from "./meter.js";
 export interface AggregationKeys {
   /** The event's values of the meter's dimensions, in the meter's order; [] for a meter without dimensions. */
   dimensionValues: string[];
+  /** dimensionKeyOf(dimensionValues), worked out once with them: the combination's totals row's key. */
+  dimensionKey: string;
   /** unique_count: the event's value of the unique attribute; null for every other aggregation. */
   uniqueValue: string | null;
   /** latest: the totals track the latest event. */
@@ -30,7 +32,7 @@ export function aggregationKeysOf(meter: Meter, attributes: Record<string, strin
     if (!Object.hasOwn(attributes, meter.uniqueAttribute)) return dimensionRequired(meter, meter.uniqueAttribute);
     uniqueValue = attributes[meter.uniqueAttribute]!;
   }
-  return { dimensionValues, uniqueValue, tracksLatest: meter.aggregation === "latest" };
+  return { dimensionValues, dimensionKey: dimensionKeyOf(dimensionValues), uniqueValue, tracksLatest: meter.aggregation === "latest" };
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { BillingPeriod } from "./billing-period.js";
 import { Decimal } from "./decimal.js";
-import { type AggregationKeys, aggregationKeysOf, dimensionKeyOf } from "./dimensions.js";
+import { type AggregationKeys, aggregationKeysOf } from "./dimensions.js";
 import { type Failure, failure } from "./failure.js";
 import type { Aggregation, Meter } from "./meter.js";
 
@@ -262,7 +262,7 @@ export function createTotalsAccumulator(meterOf: MeterOf = () => undefined) {
       if (found !== null && "reason" in found) throw new RangeError(found.message);
       const keys = found;
       const key = `${record.customerId}\u0000${record.meterKey}\u0000${record.period}`;
-      const combinationKey = keys !== null && keys.dimensionValues.length > 0 ? `${key}\u0000${dimensionKeyOf(keys.dimensionValues)}` : undefined;
+      const combinationKey = keys !== null && keys.dimensionValues.length > 0 ? `${key}\u0000${keys.dimensionKey}` : undefined;
       add(meterTotals, key, record, [], keys, combinationKey !== undefined && !combinationTotals.has(combinationKey));
       if (combinationKey !== undefined) add(combinationTotals, combinationKey, record, keys!.dimensionValues, keys);
     },

@@ -1,4 +1,3 @@
-import type { BillingClient } from "../../clients/typescript/src/node.js";
 import { createUsageProducer } from "../../clients/typescript/src/usage-producer.js";
 import type { BatchSender } from "../../clients/typescript/src/billing-client.js";
 import type { LoadContext } from "./load-context.js";

@@ -1,4 +1,4 @@
-import { type AggregationKeys, combinationsExceeded, dimensionKeyOf } from "../domain/dimensions.js";
+import { type AggregationKeys, combinationsExceeded } from "../domain/dimensions.js";
 import { Decimal } from "../domain/decimal.js";
 import type { Failure } from "../domain/failure.js";
 import type { Meter } from "../domain/meter.js";
@@ -29,9 +29,9 @@ import {
  */
 
 /** Where an event of a meter without dimensions, unique attribute or latest event counts: its meter's totals alone. */
-export const PLAIN_KEYS: AggregationKeys = { dimensionValues: [], uniqueValue: null, tracksLatest: false };
+export const PLAIN_KEYS: AggregationKeys = { dimensionValues: [], dimensionKey: "", uniqueValue: null, tracksLatest: false };
 /** Where an event of a LATEST meter without dimensions counts. */
-export const LATEST_KEYS: AggregationKeys = { dimensionValues: [], uniqueValue: null, tracksLatest: true };
+export const LATEST_KEYS: AggregationKeys = { dimensionValues: [], dimensionKey: "", uniqueValue: null, tracksLatest: true };
 
 /** A totals row's key: [tenant, customerId, period, meterKey, dimensionKey]. */
 export type TotalsKey = readonly [string, string, string, string, string];
@@ -55,7 +55,7 @@ export interface RunningStateChanges {
 export function totalsKeysOf(scope: string, record: Pick<NewUsageRecord, "customerId" | "period" | "meterKey">, keys: AggregationKeys): TotalsKey[] {
   const meterKey: TotalsKey = [scope, record.customerId, record.period, record.meterKey, ""];
   if (keys.dimensionValues.length === 0) return [meterKey];
-  return [meterKey, [scope, record.customerId, record.period, record.meterKey, dimensionKeyOf(keys.dimensionValues)]];
+  return [meterKey, [scope, record.customerId, record.period, record.meterKey, keys.dimensionKey]];
 }
 
 /** The distinct-value entries an event of a UNIQUE_COUNT meter counts in (none for other meters). */
@@ -98,10 +98,11 @@ export function recordingChanges(
 ): RunningStateChanges | Failure {
   const changes: RunningStateChanges = { totals: [], liveCounts: [] };
   const rows = totalsKeysOf(scope, record, keys);
+  const current = rows.map((key) => view.totals(key));
   // The event opens a combination (a bill line) when it is the first live one there.
-  const opensCombination = rows.length > 1 && (view.totals(rows[1]!)?.count ?? 0) === 0;
-  if (opensCombination && (view.totals(rows[0]!)?.combinations ?? 0) >= maxCombinations) return combinationsExceeded(record.meterKey, maxCombinations);
-  for (const totalsKey of rows) {
+  const opensCombination = rows.length > 1 && (current[1]?.count ?? 0) === 0;
+  if (opensCombination && (current[0]?.combinations ?? 0) >= maxCombinations) return combinationsExceeded(record.meterKey, maxCombinations);
+  for (const [index, totalsKey] of rows.entries()) {
     let distinctChanged = false;
     if (keys.uniqueValue !== null) {
       const valueKey: ValueKey = [...totalsKey, keys.uniqueValue];
@@ -110,7 +111,7 @@ export function recordingChanges(
       distinctChanged = live === 0;
     }
     const ownTotals = totalsKey[4] === "";
-    const next = addToTotals(view.totals(totalsKey), record, {
+    const next = addToTotals(current[index], record, {
       dimensionValues: ownTotals ? [] : keys.dimensionValues,
       distinctChanged,
       tracksLatest: keys.tracksLatest,
@@ -160,7 +161,7 @@ export function voidingChanges(
     let left = { max: totals.max, latest: totals.latest, distinctChanged, combinationChanged };
     if (needsRemaining(totals, record)) {
       if (remaining === null) throw new Error("voidingChanges needs the remaining events");
-      const inRow = totalsKey[4] === "" ? remaining : remaining.filter((other) => dimensionKeyOf(other.keys.dimensionValues) === totalsKey[4]);
+      const inRow = totalsKey[4] === "" ? remaining : remaining.filter((other) => other.keys.dimensionKey === totalsKey[4]);
       left = { ...remainingOf(inRow.map((other) => other.record), keys.tracksLatest, distinctChanged), combinationChanged };
     }
     changes.totals.push([totalsKey, removeFromTotals(totals, record.quantity, left)]);

@@ -1,6 +1,5 @@
 import type { Alert } from "../../domain/alerts.js";
 import type { Meter } from "../../domain/meter.js";
-import type { Price } from "../../domain/price.js";
 import type { UsageTotals } from "../../domain/usage-record.js";
 import { candidateSeries, choosePrices } from "../../domain/price-selection.js";
 import { billLinesBeforeAndAfter, linesToPrice, meterAlertsReached, type ReachedAlert, toAlert, totalAlertsReached, type TotalsChange } from "../alert-decisions.js";

@@ -198,8 +198,11 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
   /** A write's running state: `view` is what meterPeriodQuantity (src/store/running-state.ts) reads inside the transaction. */
   type StateOverlayOfWrite = ReturnType<typeof stateOverlay>;
 
-  /** The aggregation keys of recent (tenant, meter, attributes JSON), at most RECENT_KEYS of them (meters never change). */
-  const recentKeys = new Map<string, AggregationKeys | Failure>();
+  /**
+   * The aggregation keys of recent attribute sets (JSON text) by meter (the writer's cached Meter object, which
+   * stands for its tenant and key): at most RECENT_KEYS of them per meter (meters never change).
+   */
+  const recentKeys = new WeakMap<Meter, Map<string, AggregationKeys | Failure>>();
 
   // Meters never change once created: the writer keeps those it has looked up.
   const meters = new Map<string, Meter>();
@@ -221,17 +224,18 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
    * attributes (JSON text, or already parsed) are parsed only for a meter that
    * aggregates by them.
    */
-  function keysOf(scope: string, meter: Meter | undefined, attributes: string | Record<string, string>): AggregationKeys | Failure {
+  function keysOf(meter: Meter | undefined, attributes: string | Record<string, string>): AggregationKeys | Failure {
     if (meter === undefined) return PLAIN_KEYS;
     if (meter.dimensions.length === 0 && meter.aggregation !== "unique_count") return meter.aggregation === "latest" ? LATEST_KEYS : PLAIN_KEYS;
     if (typeof attributes !== "string") return aggregationKeysOf(meter, attributes);
     // Producers repeat the same few attribute sets: their keys are worked out once.
-    const cacheKey = `${scope}\u0000${meter.key}\u0000${attributes}`;
-    let keys = recentKeys.get(cacheKey);
+    let ofMeter = recentKeys.get(meter);
+    if (ofMeter === undefined) recentKeys.set(meter, (ofMeter = new Map()));
+    let keys = ofMeter.get(attributes);
     if (keys === undefined) {
       keys = aggregationKeysOf(meter, JSON.parse(attributes) as Record<string, string>);
-      if (recentKeys.size >= RECENT_KEYS) recentKeys.clear();
-      recentKeys.set(cacheKey, keys);
+      if (ofMeter.size >= RECENT_KEYS) ofMeter.clear();
+      ofMeter.set(attributes, keys);
     }
     return keys;
   }
@@ -375,7 +379,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     if (event.refusal !== undefined) changes = event.refusal;
     else {
       const meter = meterOf(scope, event.meterKey);
-      const keys = keysOf(scope, meter, event.attributes);
+      const keys = keysOf(meter, event.attributes);
       changes = "reason" in keys ? keys : recordingChanges(state.view, scope, record, keys, maxCombinations);
       if (meter !== undefined && !("reason" in changes)) changes = limitRefusal(scope, record, meter, changes, state) ?? changes;
     }
@@ -432,13 +436,13 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     if (record.voided) return { kind: "already-voided", row };
     statements.insertVoid.run(op.scope, op.recordId, op.reason, op.voidTime);
     feed.voided(op.scope, record.customerId, Number(row.seq));
-    const keys = keysOf(op.scope, meterOf(op.scope, record.meterKey), record.attributes);
+    const keys = keysOf(meterOf(op.scope, record.meterKey), record.attributes);
     if ("reason" in keys) throw new Error(`usage record ${record.id} does not fit its meter: ${keys.message}`);
     // A maximum or latest event only moves when the voided event was it: only then are the others read.
     const remaining = voidNeedsRemaining(state.view, op.scope, record, keys)
       ? (statements.liveRecordsOfMeter.all(op.scope, record.customerId, record.period, record.meterKey) as Row[]).map((liveRow) => {
           const live = toUsageRecord(liveRow);
-          const liveKeys = keysOf(op.scope, meterOf(op.scope, live.meterKey), live.attributes);
+          const liveKeys = keysOf(meterOf(op.scope, live.meterKey), live.attributes);
           return { record: live, keys: "reason" in liveKeys ? PLAIN_KEYS : liveKeys };
         })
       : null;
