@@ -22,17 +22,24 @@ export interface AggregationKeys {
 
 /** The keys of an event with these attributes on `meter`; DIMENSION_REQUIRED (field `attributes`) when one is missing. */
 export function aggregationKeysOf(meter: Meter, attributes: Record<string, string>): AggregationKeys | Failure {
-  const dimensionValues: string[] = [];
+  const missing = missingAggregationAttribute(meter, attributes);
+  if (missing !== undefined) return missing;
+  const dimensionValues = meter.dimensions.map((dimension) => attributes[dimension]!);
+  const uniqueValue = meter.aggregation === "unique_count" ? attributes[meter.uniqueAttribute]! : null;
+  return { dimensionValues, dimensionKey: dimensionKeyOf(dimensionValues), uniqueValue, tracksLatest: meter.aggregation === "latest" };
+}
+
+/**
+ * DIMENSION_REQUIRED (field `attributes`) for the first of the meter's
+ * dimensions or unique attribute the event's attributes lack: the ledger's
+ * check of every event, which needs no keys built.
+ */
+export function missingAggregationAttribute(meter: Meter, attributes: Record<string, string>): Failure | undefined {
   for (const dimension of meter.dimensions) {
     if (!Object.hasOwn(attributes, dimension)) return dimensionRequired(meter, dimension);
-    dimensionValues.push(attributes[dimension]!);
   }
-  let uniqueValue: string | null = null;
-  if (meter.aggregation === "unique_count") {
-    if (!Object.hasOwn(attributes, meter.uniqueAttribute)) return dimensionRequired(meter, meter.uniqueAttribute);
-    uniqueValue = attributes[meter.uniqueAttribute]!;
-  }
-  return { dimensionValues, dimensionKey: dimensionKeyOf(dimensionValues), uniqueValue, tracksLatest: meter.aggregation === "latest" };
+  if (meter.aggregation === "unique_count" && !Object.hasOwn(attributes, meter.uniqueAttribute)) return dimensionRequired(meter, meter.uniqueAttribute);
+  return undefined;
 }
 
 /**

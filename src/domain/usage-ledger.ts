@@ -4,7 +4,7 @@ import { customerNotFound } from "./customer-directory.js";
 import { createImmutableCache } from "./immutable-cache.js";
 import { createDailyUsage, type DailyUsage } from "./daily-usage.js";
 import { Decimal } from "./decimal.js";
-import { aggregationKeysOf, attributesInclude } from "./dimensions.js";
+import { attributesInclude, missingAggregationAttribute } from "./dimensions.js";
 import { type Failure, failure, requestIdReused, withFieldPrefix } from "./failure.js";
 import { newId } from "./ids.js";
 import { type Meter, meterNotFound, parseQuantity } from "./meter.js";
@@ -88,8 +88,8 @@ export function createUsageLedger({ store, clock, timeRules, revisions }: UsageL
     if (!(quantity instanceof Decimal)) return refused(quantity);
     // A meter with dimensions or a unique attribute needs them on every event (meters never change, so neither does the verdict).
     if (meter.dimensions.length > 0 || meter.aggregation === "unique_count") {
-      const keys = aggregationKeysOf(meter, request.attributes);
-      if ("reason" in keys) return refused(keys);
+      const missing = missingAggregationAttribute(meter, request.attributes);
+      if (missing !== undefined) return refused(missing);
     }
     const eventTime = request.eventTime ?? now;
     const record: NewUsageRecord = {

@@ -36,6 +36,12 @@ export interface SqliteWriterOptions {
 
 /** How many attribute sets' aggregation keys the writer remembers. */
 const RECENT_KEYS = 10_000;
+/**
+ * Running-state entries (totals rows; distinct-value counts) the writer remembers from committed groups, of
+ * each kind: at about 300 bytes a totals row, up to some 30 MiB, which covers the totals of 10,000 customers
+ * with 10 meters each.
+ */
+const REMEMBERED_STATE_ENTRIES = 100_000;
 
 /** Thrown inside an atomic usage write to roll back its savepoint, carrying what was decided so far. */
 class AtomicRefusal extends Error {
@@ -159,7 +165,8 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
     deleteLimit: prepare(`DELETE FROM usage_limits WHERE tenant_id = ? AND customer_id = ? AND meter_key = ?`),
   };
 
-  // Running state (src/store/running-state.ts), read once and written once per group.
+  // Running state (src/store/running-state.ts), read once and written once per group; the rows recent groups
+  // committed are remembered (up to REMEMBERED_STATE_ENTRIES of each kind), so the next groups need not read them.
   const groupTotals = createGroupState<UsageTotals>(
     (key) => {
       const row = (key[4] === "" ? statements.totalsOfMeter.get(...key.slice(0, 4)) : statements.totalsOfCombination.get(...key)) as Row | undefined;
@@ -169,11 +176,19 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
       if (key[4] === "") statements.upsertTotals.run(...key.slice(0, 4), ...totalsColumns(totals));
       else statements.upsertCombinationTotals.run(...key, ...totalsColumns(totals));
     },
+    REMEMBERED_STATE_ENTRIES,
   );
   const groupLiveCounts = createGroupState<number>(
     (key) => (statements.liveCount.get(...key) as { live_count: number } | undefined)?.live_count ?? 0,
     (key, live) => statements.upsertLiveCount.run(...key, live),
+    REMEMBERED_STATE_ENTRIES,
   );
+  /** Nothing of a failed group was committed, or another connection wrote: what the writer remembers may be stale. */
+  function forgetRemembered(): void {
+    forgetLimits();
+    groupTotals.forget();
+    groupLiveCounts.forget();
+  }
 
   /** One write's view of the running state and its pending changes. */
   function stateOverlay() {
@@ -258,9 +273,9 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
   const dataVersion = db.prepare("PRAGMA data_version").pluck();
   let seenDataVersion: unknown;
   /** Run first in each group's transaction, once it holds the write lock. */
-  function forgetLimitsIfOthersWrote(): void {
+  function forgetIfOthersWrote(): void {
     const version = dataVersion.get();
-    if (version !== seenDataVersion) forgetLimits();
+    if (version !== seenDataVersion) forgetRemembered();
     seenDataVersion = version;
   }
   function limitInForce(scope: string, customerId: string, meter: Meter): Decimal | null {
@@ -496,7 +511,7 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
   const needsSavepoint = (op: WriteOp) => op.kind === "usage" && op.atomic && op.events.length > 1;
 
   const commitGroup = db.transaction((group: WriteOp[]): WriteReply[] => {
-    forgetLimitsIfOthersWrote();
+    forgetIfOthersWrote();
     const replies: WriteReply[] = [];
     group.forEach((op, index) => {
       if (!needsSavepoint(op)) {
@@ -539,12 +554,14 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
       try {
         const started = performance.now();
         const committed = commitGroup.immediate(remaining.map((index) => group[index]!));
+        groupTotals.committed();
+        groupLiveCounts.committed();
         options.onCommitted?.(remaining.length, (performance.now() - started) / 1000);
         remaining.forEach((index, at) => (replies[index] = committed[at]));
         break;
       } catch (error) {
-        // Nothing of the group was committed: limits it wrote are not in force.
-        forgetLimits();
+        // Nothing of the group was committed: limits it wrote are not in force, totals it wrote not stored.
+        forgetRemembered();
         if (!(error instanceof WriteFault)) {
           for (const index of remaining) replies[index] = failed(error);
           break;
