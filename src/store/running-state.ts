@@ -33,10 +33,39 @@ export const PLAIN_KEYS: AggregationKeys = { dimensionValues: [], dimensionKey: 
 /** Where an event of a LATEST meter without dimensions counts. */
 export const LATEST_KEYS: AggregationKeys = { dimensionValues: [], dimensionKey: "", uniqueValue: null, tracksLatest: true };
 
-/** A totals row's key: [tenant, customerId, period, meterKey, dimensionKey]. */
-export type TotalsKey = readonly [string, string, string, string, string];
-/** A distinct value's key: a TotalsKey and the value. */
-export type ValueKey = readonly [string, string, string, string, string, string];
+/**
+ * A totals row's key: its tenant, customer id, period, meter key and
+ * dimension key ("" for the meter's own totals) joined by NUL, which none of
+ * them holds (ids and keys are checked when created, a dimension key is JSON).
+ * One string per row an event touches, built once: both stores use it as the
+ * row's Map key as it is, and take it apart (totalsKeyParts) only to read or
+ * write the row. NUL sorts first, so keys sort as their parts do.
+ */
+export type TotalsKey = string;
+/** A distinct value's key: its row's TotalsKey, NUL, the value (valueKeyParts). */
+export type ValueKey = string;
+
+const SEPARATOR = "\u0000";
+
+export function totalsKeyOf(tenant: string, customerId: string, period: string, meterKey: string, dimensionKey: string): TotalsKey {
+  return `${tenant}${SEPARATOR}${customerId}${SEPARATOR}${period}${SEPARATOR}${meterKey}${SEPARATOR}${dimensionKey}`;
+}
+
+/** [tenant, customerId, period, meterKey, dimensionKey]. */
+export function totalsKeyParts(key: TotalsKey): [string, string, string, string, string] {
+  return key.split(SEPARATOR) as [string, string, string, string, string];
+}
+
+/** Whether the key is a meter's own totals row's (dimension key ""), not a combination's. */
+export function isMeterTotalsKey(key: TotalsKey): boolean {
+  return key.endsWith(SEPARATOR);
+}
+
+/** [tenant, customerId, period, meterKey, dimensionKey, value]: the value is everything after the fifth NUL. */
+export function valueKeyParts(key: ValueKey): [string, string, string, string, string, string] {
+  const parts = key.split(SEPARATOR);
+  return [parts[0]!, parts[1]!, parts[2]!, parts[3]!, parts[4]!, parts.slice(5).join(SEPARATOR)];
+}
 
 /** The entries the store has read (or changed earlier in the transaction). */
 export interface RunningStateView {
@@ -53,14 +82,18 @@ export interface RunningStateChanges {
 
 /** The totals rows an event counts in: its meter's, then its combination's (if the meter has dimensions). */
 export function totalsKeysOf(scope: string, record: Pick<NewUsageRecord, "customerId" | "period" | "meterKey">, keys: AggregationKeys): TotalsKey[] {
-  const meterKey: TotalsKey = [scope, record.customerId, record.period, record.meterKey, ""];
+  const meterKey = totalsKeyOf(scope, record.customerId, record.period, record.meterKey, "");
   if (keys.dimensionValues.length === 0) return [meterKey];
-  return [meterKey, [scope, record.customerId, record.period, record.meterKey, keys.dimensionKey]];
+  return [meterKey, meterKey + keys.dimensionKey];
 }
 
 /** The distinct-value entries an event of a UNIQUE_COUNT meter counts in (none for other meters). */
 export function valueKeysOf(totalsKeys: readonly TotalsKey[], keys: AggregationKeys): ValueKey[] {
-  return keys.uniqueValue === null ? [] : totalsKeys.map((key) => [...key, keys.uniqueValue!] as const);
+  return keys.uniqueValue === null ? [] : totalsKeys.map((key) => valueKeyOf(key, keys.uniqueValue!));
+}
+
+export function valueKeyOf(totalsKey: TotalsKey, value: string): ValueKey {
+  return `${totalsKey}${SEPARATOR}${value}`;
 }
 
 /**
@@ -75,7 +108,7 @@ export function valueKeysOf(totalsKeys: readonly TotalsKey[], keys: AggregationK
  * is read, so the check and the write are one step on every replica.
  */
 export function meterPeriodQuantity(view: RunningStateView, scope: string, customerId: string, period: string, meter: Pick<Meter, "key" | "aggregation">): Decimal {
-  return meterQuantity(meter, view.totals([scope, customerId, period, meter.key, ""]));
+  return meterQuantity(meter, view.totals(totalsKeyOf(scope, customerId, period, meter.key, "")));
 }
 
 /** The meter's period quantity once `changes` (from recordingChanges or voidingChanges of one of its events) apply. */
@@ -105,12 +138,12 @@ export function recordingChanges(
   for (const [index, totalsKey] of rows.entries()) {
     let distinctChanged = false;
     if (keys.uniqueValue !== null) {
-      const valueKey: ValueKey = [...totalsKey, keys.uniqueValue];
+      const valueKey = valueKeyOf(totalsKey, keys.uniqueValue);
       const live = view.liveCount(valueKey);
       changes.liveCounts.push([valueKey, live + 1]);
       distinctChanged = live === 0;
     }
-    const ownTotals = totalsKey[4] === "";
+    const ownTotals = isMeterTotalsKey(totalsKey);
     const next = addToTotals(current[index], record, {
       dimensionValues: ownTotals ? [] : keys.dimensionValues,
       distinctChanged,
@@ -152,16 +185,17 @@ export function voidingChanges(
     if (totals === undefined) throw new Error(`the totals of usage record ${record.id} are missing`);
     let distinctChanged = false;
     if (keys.uniqueValue !== null) {
-      const valueKey: ValueKey = [...totalsKey, keys.uniqueValue];
+      const valueKey = valueKeyOf(totalsKey, keys.uniqueValue);
       const live = view.liveCount(valueKey);
       changes.liveCounts.push([valueKey, live - 1]);
       distinctChanged = live === 1;
     }
-    const combinationChanged = totalsKey[4] === "" && closesCombination;
+    const ownTotals = isMeterTotalsKey(totalsKey);
+    const combinationChanged = ownTotals && closesCombination;
     let left = { max: totals.max, latest: totals.latest, distinctChanged, combinationChanged };
     if (needsRemaining(totals, record)) {
       if (remaining === null) throw new Error("voidingChanges needs the remaining events");
-      const inRow = totalsKey[4] === "" ? remaining : remaining.filter((other) => other.keys.dimensionKey === totalsKey[4]);
+      const inRow = ownTotals ? remaining : remaining.filter((other) => other.keys.dimensionKey === keys.dimensionKey);
       left = { ...remainingOf(inRow.map((other) => other.record), keys.tracksLatest, distinctChanged), combinationChanged };
     }
     changes.totals.push([totalsKey, removeFromTotals(totals, record.quantity, left)]);

@@ -35,12 +35,12 @@ describe("running state", () => {
   function state() {
     const totals = new Map<string, UsageTotals>();
     const live = new Map<string, number>();
-    const view: RunningStateView = { totals: (key) => totals.get(key.join("|")), liveCount: (key) => live.get(key.join("|")) ?? 0 };
+    const view: RunningStateView = { totals: (key) => totals.get(key), liveCount: (key) => live.get(key) ?? 0 };
     return {
       view,
       apply(changes: ReturnType<typeof voidingChanges>) {
-        for (const [key, value] of changes.totals) totals.set(key.join("|"), value);
-        for (const [key, value] of changes.liveCounts) live.set(key.join("|"), value);
+        for (const [key, value] of changes.totals) totals.set(key, value);
+        for (const [key, value] of changes.liveCounts) live.set(key, value);
       },
     };
   }

@@ -1,7 +1,7 @@
 import type pg from "pg";
 import type { Scope } from "../../domain/store.js";
 import type { UsageTotals } from "../../domain/usage-record.js";
-import type { RunningStateChanges, TotalsKey, ValueKey } from "../running-state.js";
+import { isMeterTotalsKey, type RunningStateChanges, type TotalsKey, totalsKeyOf, totalsKeyParts, type ValueKey, valueKeyOf, valueKeyParts } from "../running-state.js";
 import type { Meter } from "../../domain/meter.js";
 import type { BillingPeriod } from "../../domain/billing-period.js";
 import type { PriceSeries } from "../../domain/price-selection.js";
@@ -48,8 +48,9 @@ export async function writeTotals(client: Queryable, changes: { scope: Scope; to
  * of them takes first, so these rows need no lock of their own.
  */
 export async function writeRunningState(client: Queryable, changes: RunningStateChanges): Promise<void> {
-  const combinations = changes.totals.filter(([key]) => key[4] !== "");
+  const combinations = changes.totals.filter(([key]) => !isMeterTotalsKey(key));
   if (combinations.length > 0) {
+    const keys = combinations.map(([key]) => totalsKeyParts(key));
     await client.query(
       `INSERT INTO usage_dimension_totals (tenant_id, customer_id, period, meter_key, dimension_key, ${VALUE_NAMES})
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], ${VALUE_ARRAYS})
@@ -57,7 +58,7 @@ export async function writeRunningState(client: Queryable, changes: RunningState
          quantity_sum = excluded.quantity_sum, event_count = excluded.event_count, quantity_max = excluded.quantity_max,
          distinct_count = excluded.distinct_count, latest_record_id = excluded.latest_record_id, latest_time = excluded.latest_time,
          latest_quantity = excluded.latest_quantity, combination_count = excluded.combination_count`,
-      ([0, 1, 2, 3, 4].map((column) => combinations.map(([key]) => key[column])) as unknown[][]).concat(valueArrays(combinations.map(([, totals]) => totals))),
+      ([0, 1, 2, 3, 4].map((column) => keys.map((parts) => parts[column])) as unknown[][]).concat(valueArrays(combinations.map(([, totals]) => totals))),
     );
   }
   if (changes.liveCounts.length > 0) {
@@ -65,7 +66,7 @@ export async function writeRunningState(client: Queryable, changes: RunningState
       `INSERT INTO usage_distinct_values (tenant_id, customer_id, period, meter_key, dimension_key, value, live_count)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
        ON CONFLICT (tenant_id, customer_id, period, meter_key, dimension_key, value) DO UPDATE SET live_count = excluded.live_count`,
-      ([0, 1, 2, 3, 4, 5].map((column) => changes.liveCounts.map(([key]) => key[column])) as unknown[][]).concat([changes.liveCounts.map(([, live]) => live)]),
+      ([0, 1, 2, 3, 4, 5].map((column) => changes.liveCounts.map(([key]) => valueKeyParts(key)[column])) as unknown[][]).concat([changes.liveCounts.map(([, live]) => live)]),
     );
   }
 }
@@ -78,7 +79,7 @@ export async function readRunningState(
 ): Promise<{ totals: Map<string, UsageTotals>; liveCounts: Map<string, number> }> {
   const totals = new Map<string, UsageTotals>();
   const liveCounts = new Map<string, number>();
-  const combinations = totalsKeys.filter((key) => key[4] !== "");
+  const combinations = totalsKeys.filter((key) => !isMeterTotalsKey(key)).map(totalsKeyParts);
   if (combinations.length > 0) {
     const { rows } = await client.query(
       `SELECT * FROM usage_dimension_totals
@@ -86,7 +87,7 @@ export async function readRunningState(
       [0, 1, 2, 3, 4].map((column) => combinations.map((key) => key[column])),
     );
     for (const row of rows as Row[]) {
-      totals.set(stateKeyText([String(row.tenant_id), String(row.customer_id), String(row.period), String(row.meter_key), String(row.dimension_key)]), toTotals(row));
+      totals.set(totalsKeyOf(String(row.tenant_id), String(row.customer_id), String(row.period), String(row.meter_key), String(row.dimension_key)), toTotals(row));
     }
   }
   if (valueKeys.length > 0) {
@@ -94,21 +95,19 @@ export async function readRunningState(
       `SELECT * FROM usage_distinct_values
        WHERE (tenant_id, customer_id, period, meter_key, dimension_key, value)
          IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]))`,
-      [0, 1, 2, 3, 4, 5].map((column) => valueKeys.map((key) => key[column])),
+      [0, 1, 2, 3, 4, 5].map((column) => valueKeys.map((key) => valueKeyParts(key)[column])),
     );
     for (const row of rows as Row[]) {
-      liveCounts.set(
-        stateKeyText([String(row.tenant_id), String(row.customer_id), String(row.period), String(row.meter_key), String(row.dimension_key), String(row.value)]),
-        Number(row.live_count),
-      );
+      const totalsKey = totalsKeyOf(String(row.tenant_id), String(row.customer_id), String(row.period), String(row.meter_key), String(row.dimension_key));
+      liveCounts.set(valueKeyOf(totalsKey, String(row.value)), Number(row.live_count));
     }
   }
   return { totals, liveCounts };
 }
 
-/** A running state key as one map key. */
-export function stateKeyText(key: readonly string[]): string {
-  return key.join("\u0000");
+/** A meter's (tenant, key) as one map key, as createMeterLookup's map holds it. */
+export function meterLookupKey(tenant: string, meterKey: string): string {
+  return `${tenant}\u0000${meterKey}`;
 }
 
 /**
@@ -118,17 +117,17 @@ export function stateKeyText(key: readonly string[]): string {
 export function createMeterLookup() {
   const known = new Map<string, Meter>();
   return {
-    /** The meters of these (tenant, key) pairs that exist, by stateKeyText([tenant, key]). */
+    /** The meters of these (tenant, key) pairs that exist, by meterLookupKey(tenant, key). */
     async load(client: Queryable, pairs: readonly (readonly [string, string])[]): Promise<Map<string, Meter>> {
       if (known.size > 100_000) known.clear();
       const missing = new Map<string, readonly [string, string]>();
-      for (const pair of pairs) if (!known.has(stateKeyText(pair))) missing.set(stateKeyText(pair), pair);
+      for (const pair of pairs) if (!known.has(meterLookupKey(...pair))) missing.set(meterLookupKey(...pair), pair);
       if (missing.size > 0) {
         const { rows } = await client.query(`SELECT * FROM meters WHERE (tenant_id, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, [
           [...missing.values()].map(([scope]) => scope),
           [...missing.values()].map(([, key]) => key),
         ]);
-        for (const row of rows as Row[]) known.set(stateKeyText([String(row.tenant_id), String(row.key)]), toMeter(row));
+        for (const row of rows as Row[]) known.set(meterLookupKey(String(row.tenant_id), String(row.key)), toMeter(row));
       }
       return known;
     },

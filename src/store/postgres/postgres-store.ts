@@ -33,7 +33,7 @@ import type { PriceSeries } from "../../domain/price-selection.js";
 import type { UsageRecord, UsageTotals } from "../../domain/usage-record.js";
 import type { Alert, AlertEvent } from "../../domain/alerts.js";
 import { toAlert, toAlertEvent, toUsageChange } from "../alert-decisions.js";
-import { PLAIN_KEYS, type RunningStateView, totalsKeysOf, valueKeysOf, voidingChanges, voidNeedsRemaining } from "../running-state.js";
+import { isMeterTotalsKey, PLAIN_KEYS, type RunningStateView, totalsKeysOf, valueKeysOf, voidingChanges, voidNeedsRemaining } from "../running-state.js";
 import { MIGRATIONS } from "./migrations.js";
 import { isConnectionFailure, isNulCharacter, isRetryableConflict, LostRace, nulCharacterRefused, storeUnavailable } from "./postgres-errors.js";
 import {
@@ -52,7 +52,7 @@ import {
   USAGE_COLUMNS,
   USAGE_FROM,
 } from "../store-rows.js";
-import { createMeterLookup, effectivePricesQuery, readRunningState, stateKeyText, writeRunningState, writeTotals } from "./postgres-rows.js";
+import { createMeterLookup, effectivePricesQuery, meterLookupKey, readRunningState, writeRunningState, writeTotals } from "./postgres-rows.js";
 import { alertsOfCustomers, decideAlerts, lockBillTotals, watchesTotal } from "./feed-writes.js";
 import { createUsageBatcher } from "./usage-batcher.js";
 
@@ -559,16 +559,16 @@ class PostgresStore implements Store {
     ]);
     const meterTotals = toTotals(locked.rows[0] as Row);
     const meters = await this.meters.load(client, [[scope, record.meterKey]]);
-    const meter = meters.get(stateKeyText([scope, record.meterKey]));
+    const meter = meters.get(meterLookupKey(scope, record.meterKey));
     const keysFound = meter === undefined ? PLAIN_KEYS : aggregationKeysOf(meter, record.attributes);
     if ("reason" in keysFound) throw new Error(`usage record ${record.id} does not fit its meter: ${keysFound.message}`);
     const keys = keysFound;
     const totalsKeys = totalsKeysOf(scope, record, keys);
     const state = await readRunningState(client, totalsKeys, valueKeysOf(totalsKeys, keys));
-    state.totals.set(stateKeyText(totalsKeys[0]!), meterTotals);
+    state.totals.set(totalsKeys[0]!, meterTotals);
     const view: RunningStateView = {
-      totals: (key) => state.totals.get(stateKeyText(key)),
-      liveCount: (key) => state.liveCounts.get(stateKeyText(key)) ?? 0,
+      totals: (key) => state.totals.get(key),
+      liveCount: (key) => state.liveCounts.get(key) ?? 0,
     };
     // A maximum or latest event only moves when the voided event was it: only then are the others read.
     let remaining: { record: UsageRecord; keys: AggregationKeys }[] | null = null;
@@ -588,12 +588,12 @@ class PostgresStore implements Store {
     const changes = voidingChanges(view, scope, record, keys, remaining);
     // A void lowers a sum, a count and a maximum; a LATEST meter's value may rise back to an earlier event's: decided like any write.
     if (alerts.size > 0) {
-      const alertChanges = changes.totals.map(([key, totals]) => ({ scope, before: state.totals.get(stateKeyText(key)), after: totals }));
+      const alertChanges = changes.totals.map(([key, totals]) => ({ scope, before: state.totals.get(key), after: totals }));
       await decideAlerts(client, alertChanges, alerts);
     }
     await writeTotals(
       client,
-      changes.totals.filter(([key]) => key[4] === "").map(([, totals]) => ({ scope, totals })),
+      changes.totals.filter(([key]) => isMeterTotalsKey(key)).map(([, totals]) => ({ scope, totals })),
     );
     await writeRunningState(client, changes);
     return { kind: "voided", record: { ...record, voided: true, voidReason: reason, voidTime } };

@@ -9,17 +9,20 @@ import { LostRace, nulCharacterRefused } from "./postgres-errors.js";
 import {
   meterPeriodQuantity,
   meterQuantityAfter,
+  isMeterTotalsKey,
   PLAIN_KEYS,
   recordingChanges,
   type RunningStateChanges,
   type RunningStateView,
   type TotalsKey,
+  totalsKeyOf,
+  totalsKeyParts,
   totalsKeysOf,
   type ValueKey,
   valueKeysOf,
 } from "../running-state.js";
 import { toTotals, toUsageRecord, USAGE_COLUMNS, USAGE_FROM } from "../store-rows.js";
-import { createMeterLookup, type MeterLookup, readRunningState, stateKeyText, writeRunningState, writeTotals } from "./postgres-rows.js";
+import { createMeterLookup, type MeterLookup, meterLookupKey, readRunningState, writeRunningState, writeTotals } from "./postgres-rows.js";
 import { alertsOfCustomers, decideAlerts, lockBillTotals, watchesTotal } from "./feed-writes.js";
 
 /** Options of the usage batcher. */
@@ -143,25 +146,26 @@ async function writeGroup(client: pg.PoolClient, group: Pick<PendingCall, "scope
   );
   for (const call of group) {
     for (const write of call.writes) {
-      const meter = known.get(stateKeyText([call.scope, write.record.meterKey]));
+      const meter = known.get(meterLookupKey(call.scope, write.record.meterKey));
       keysOfWrite.set(write, meter === undefined ? PLAIN_KEYS : aggregationKeysOf(meter, write.record.attributes));
     }
   }
   const changesTotals = (write: UsageWrite) => write.refusal === undefined && !holdsNul(write) && !("reason" in keysOfWrite.get(write)!);
 
   // 1. Lock (creating when missing) every meter totals row an event may change, in sorted order.
-  const totalsKeys = new Map<string, TotalsKey>();
-  const valueKeys = new Map<string, ValueKey>();
+  const totalsKeys = new Set<TotalsKey>();
+  const valueKeys = new Set<ValueKey>();
   for (const call of group) {
     for (const write of call.writes) {
       if (!changesTotals(write)) continue; // refused unless already recorded: it changes no totals
       const keys = keysOfWrite.get(write) as AggregationKeys;
       const rows = totalsKeysOf(call.scope, write.record, keys);
-      for (const key of rows) totalsKeys.set(stateKeyText(key), key);
-      for (const key of valueKeysOf(rows, keys)) valueKeys.set(stateKeyText(key), key);
+      for (const key of rows) totalsKeys.add(key);
+      for (const key of valueKeysOf(rows, keys)) valueKeys.add(key);
     }
   }
-  const meterRows = [...totalsKeys.values()].filter((key) => key[4] === "").sort((a, b) => compareKeys(a, b));
+  // TotalsKeys sort as their parts do (running-state.ts).
+  const meterRows = [...totalsKeys].filter(isMeterTotalsKey).sort().map(totalsKeyParts);
   // 0. The alerts of the group's customers; a bill-total alert's (customer, period) locks come before any totals row.
   const customers = new Map(meterRows.map(([scope, customerId]) => [keyOf(scope, customerId), [scope, customerId] as [string, string]]));
   const alerts = await alertsOfCustomers(client, [...customers.values()]);
@@ -188,12 +192,12 @@ async function writeGroup(client: pg.PoolClient, group: Pick<PendingCall, "scope
       [0, 1, 2, 3].map((column) => meterRows.map((key) => key[column]!)),
     );
     for (const row of locked.rows as Record<string, unknown>[]) {
-      const key = stateKeyText([String(row.tenant_id), String(row.customer_id), String(row.period), String(row.meter_key), ""]);
+      const key = totalsKeyOf(String(row.tenant_id), String(row.customer_id), String(row.period), String(row.meter_key), "");
       state.totals.set(key, toTotals(row));
       if (row.usage_limit !== null && row.usage_limit !== undefined) limits.set(key, Decimal.parse(String(row.usage_limit))!);
     }
     // Combinations and distinct values: guarded by their meter's lock, read after it.
-    const rest = await readRunningState(client, [...totalsKeys.values()], [...valueKeys.values()]);
+    const rest = await readRunningState(client, [...totalsKeys], [...valueKeys]);
     for (const [key, totals] of rest.totals) state.totals.set(key, totals);
     for (const [key, live] of rest.liveCounts) state.liveCounts.set(key, live);
   }
@@ -217,14 +221,8 @@ async function writeGroup(client: pg.PoolClient, group: Pick<PendingCall, "scope
     const callClaims = new Map<string, UsageRecord>();
     const callState = { totals: new Map<string, [TotalsKey, UsageTotals]>(), liveCounts: new Map<string, [ValueKey, number]>() };
     const view: RunningStateView = {
-      totals: (key) => {
-        const text = stateKeyText(key);
-        return callState.totals.get(text)?.[1] ?? state.totals.get(text);
-      },
-      liveCount: (key) => {
-        const text = stateKeyText(key);
-        return callState.liveCounts.get(text)?.[1] ?? state.liveCounts.get(text) ?? 0;
-      },
+      totals: (key) => callState.totals.get(key)?.[1] ?? state.totals.get(key),
+      liveCount: (key) => callState.liveCounts.get(key)?.[1] ?? state.liveCounts.get(key) ?? 0,
     };
     const callOutcomes: UsageWriteOutcome[] = [];
     for (const write of call.writes) {
@@ -247,8 +245,8 @@ async function writeGroup(client: pg.PoolClient, group: Pick<PendingCall, "scope
         const changes = recordingChanges(view, call.scope, record, keys, maxCombinations);
         // The usage limit: the meter's period quantity before this event (its row is locked; earlier events of the
         // group count) and after its changes.
-        const limit = "reason" in changes ? undefined : limits.get(stateKeyText([call.scope, record.customerId, record.period, record.meterKey, ""]));
-        const meter = limit === undefined ? undefined : known.get(stateKeyText([call.scope, record.meterKey]));
+        const limit = "reason" in changes ? undefined : limits.get(totalsKeyOf(call.scope, record.customerId, record.period, record.meterKey, ""));
+        const meter = limit === undefined ? undefined : known.get(meterLookupKey(call.scope, record.meterKey));
         let overLimit: Failure | undefined;
         if (limit !== undefined && meter !== undefined && !("reason" in changes)) {
           const after = meterQuantityAfter(changes, meter);
@@ -259,8 +257,8 @@ async function writeGroup(client: pg.PoolClient, group: Pick<PendingCall, "scope
         } else if (overLimit !== undefined) {
           outcome = { kind: "refused", failure: overLimit };
         } else {
-          for (const change of changes.totals) callState.totals.set(stateKeyText(change[0]), change);
-          for (const change of changes.liveCounts) callState.liveCounts.set(stateKeyText(change[0]), change);
+          for (const change of changes.totals) callState.totals.set(change[0], change);
+          for (const change of changes.liveCounts) callState.liveCounts.set(change[0], change);
           const recorded = recordedUsage(record);
           callClaims.set(requestKey, recorded);
           outcome = { kind: "recorded", record: recorded };
@@ -320,28 +318,21 @@ async function writeGroup(client: pg.PoolClient, group: Pick<PendingCall, "scope
 
   // 5. The running state, each table in one statement; COMMIT follows. (A key changed by several calls
   // is written with its last value: later entries overwrite earlier ones.)
-  const last = <K extends readonly string[], V>(entries: [K, V][]) => [...new Map(entries.map((entry) => [stateKeyText(entry[0]), entry])).values()];
+  const last = <V>(entries: [string, V][]) => [...new Map(entries.map((entry) => [entry[0], entry])).values()];
   const changed: RunningStateChanges = { totals: last(dirty.totals), liveCounts: last(dirty.liveCounts) };
   // The alerts the changed totals reach, decided before they are written.
   if (alerts.size > 0) {
     await decideAlerts(
       client,
-      changed.totals.map(([key, totals]) => ({ scope: key[0], before: totalsBefore.get(stateKeyText(key)), after: totals })),
+      changed.totals.map(([key, totals]) => ({ scope: totalsKeyParts(key)[0], before: totalsBefore.get(key), after: totals })),
       alerts,
     );
   }
   await writeTotals(
     client,
-    changed.totals.filter(([key]) => key[4] === "").map(([key, totals]) => ({ scope: key[0], totals })),
+    changed.totals.filter(([key]) => isMeterTotalsKey(key)).map(([key, totals]) => ({ scope: totalsKeyParts(key)[0], totals })),
   );
   await writeRunningState(client, changed);
   return outcomes;
 }
 
-function compareKeys(a: readonly string[], b: readonly string[]): number {
-  for (let index = 0; index < a.length; index++) {
-    if (a[index]! < b[index]!) return -1;
-    if (a[index]! > b[index]!) return 1;
-  }
-  return 0;
-}

@@ -4,6 +4,7 @@ import type { Price } from "../../domain/price.js";
 import { candidateSeries, choosePrices } from "../../domain/price-selection.js";
 import type { UsageTotals } from "../../domain/usage-record.js";
 import { billLinesBeforeAndAfter, linesToPrice, meterAlertsReached, type ReachedAlert, toAlert, totalAlertsReached, type TotalsChange } from "../alert-decisions.js";
+import { type TotalsKey, totalsKeyParts } from "../running-state.js";
 import { type Row, toCustomer, toMeter, toPrice, toTotals } from "../store-rows.js";
 import { EFFECTIVE_PRICE_SQL } from "./price-queries.js";
 import type { AlertWriteOp, CreateReply } from "./write-messages.js";
@@ -130,10 +131,9 @@ export function createSqliteFeedWrites(db: Database.Database) {
      * Runs in each group's transaction, before its totals are written: keeps
      * the changes' numbering, and decides the alerts of the totals it changed.
      */
-    beforeCommit(groupChanges: { key: readonly string[]; before: UsageTotals | undefined; after: UsageTotals }[]): void {
+    beforeCommit(groupChanges: { key: TotalsKey; before: UsageTotals | undefined; after: UsageTotals }[]): void {
       if (lastSeq !== undefined) statements.saveLastChange.run(lastSeq);
-      // Keys are [tenant, customer, period, meter, combination].
-      decideAlerts(groupChanges.map(({ key, before, after }) => ({ scope: key[0]!, before, after })));
+      decideAlerts(groupChanges.map(({ key, before, after }) => ({ scope: totalsKeyParts(key)[0], before, after })));
     },
 
     /** The group is over (committed or not): the next one reads the last number again. */

@@ -18,6 +18,8 @@ import {
   recordingChanges,
   type RunningStateChanges,
   type RunningStateView,
+  totalsKeyParts,
+  valueKeyParts,
   voidingChanges,
   voidNeedsRemaining,
 } from "../running-state.js";
@@ -169,18 +171,20 @@ export function createSqliteWriter(db: Database.Database, options: SqliteWriterO
   // committed are remembered (up to REMEMBERED_STATE_ENTRIES of each kind), so the next groups need not read them.
   const groupTotals = createGroupState<UsageTotals>(
     (key) => {
-      const row = (key[4] === "" ? statements.totalsOfMeter.get(...key.slice(0, 4)) : statements.totalsOfCombination.get(...key)) as Row | undefined;
+      const parts = totalsKeyParts(key);
+      const row = (parts[4] === "" ? statements.totalsOfMeter.get(...parts.slice(0, 4)) : statements.totalsOfCombination.get(...parts)) as Row | undefined;
       return row === undefined ? undefined : toTotals(row);
     },
     (key, totals) => {
-      if (key[4] === "") statements.upsertTotals.run(...key.slice(0, 4), ...totalsColumns(totals));
-      else statements.upsertCombinationTotals.run(...key, ...totalsColumns(totals));
+      const parts = totalsKeyParts(key);
+      if (parts[4] === "") statements.upsertTotals.run(...parts.slice(0, 4), ...totalsColumns(totals));
+      else statements.upsertCombinationTotals.run(...parts, ...totalsColumns(totals));
     },
     REMEMBERED_STATE_ENTRIES,
   );
   const groupLiveCounts = createGroupState<number>(
-    (key) => (statements.liveCount.get(...key) as { live_count: number } | undefined)?.live_count ?? 0,
-    (key, live) => statements.upsertLiveCount.run(...key, live),
+    (key) => (statements.liveCount.get(...valueKeyParts(key)) as { live_count: number } | undefined)?.live_count ?? 0,
+    (key, live) => statements.upsertLiveCount.run(...valueKeyParts(key), live),
     REMEMBERED_STATE_ENTRIES,
   );
   /** Nothing of a failed group was committed, or another connection wrote: what the writer remembers may be stale. */
