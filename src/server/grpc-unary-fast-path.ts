@@ -17,7 +17,7 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 import { StatusSchema } from "../../gen/ts/google/rpc/status_pb.js";
-import { grpcTimeoutMs } from "./interceptors/call-end.js";
+import { ABORT_LISTENER, type AbortListener, grpcTimeoutMs } from "./interceptors/call-end.js";
 
 /** Options of the gRPC unary fast path. */
 export interface GrpcUnaryFastPathOptions {
@@ -185,7 +185,8 @@ function isEmpty(object: object): boolean {
  * One unary call on its HTTP/2 stream: reads the request, runs the
  * interceptors and the implementation, answers. What a call rarely uses is
  * made on first use: its AbortController (which cost as much as the rest of
- * the context) and its response metadata.
+ * the context; the call limits hear of every call's abort through
+ * listenForAbort, a plain list, instead) and its response metadata.
  */
 class FastUnaryCall {
   answered = false;
@@ -194,6 +195,9 @@ class FastUnaryCall {
   #chunks: Buffer[] = [];
   #received = 0;
   #controller: AbortController | undefined;
+  #abortListeners: ((reason: unknown) => void)[] | undefined;
+  #abortReason: ConnectError | undefined;
+  #watchingClose = false;
   #deadline: number | undefined;
 
   constructor(
@@ -221,10 +225,40 @@ class FastUnaryCall {
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
       this.#controller = new AbortController();
-      if (this.response.stream.closed) this.cancel();
-      else this.response.once("close", () => this.cancel());
+      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
+      else this.watchClose();
     }
     return this.#controller.signal;
+  }
+
+  /** What the signal tells, without making one (ABORT_LISTENER in interceptors/call-end.ts). */
+  listenForAbort(listener: (reason: unknown) => void): () => void {
+    if (this.#abortReason !== undefined) {
+      listener(this.#abortReason);
+      return () => {};
+    }
+    (this.#abortListeners ??= []).push(listener);
+    this.watchClose();
+    return () => {
+      const index = this.#abortListeners?.indexOf(listener) ?? -1;
+      if (index >= 0) this.#abortListeners!.splice(index, 1);
+    };
+  }
+
+  private watchClose(): void {
+    if (this.#watchingClose) return;
+    this.#watchingClose = true;
+    if (this.response.stream.closed) this.cancel();
+    else this.response.once("close", () => this.cancel());
+  }
+
+  private abort(reason: ConnectError): void {
+    if (this.#abortReason !== undefined) return;
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
+    const listeners = this.#abortListeners ?? [];
+    this.#abortListeners = undefined;
+    for (const listener of listeners) listener(reason);
   }
 
   timeoutMs(): number | undefined {
@@ -232,14 +266,14 @@ class FastUnaryCall {
   }
 
   private cancel(): void {
-    if (!this.answered) this.#controller?.abort(new ConnectError("the client cancelled the call", Code.Canceled));
+    if (!this.answered) this.abort(new ConnectError("the client cancelled the call", Code.Canceled));
   }
 
   /** The deadline answers the caller at once; work already handed to the store still completes (it is idempotent on request_id). */
   private expire(): void {
     const error = new ConnectError("the operation timed out", Code.DeadlineExceeded);
     this.answerError(error);
-    this.#controller?.abort(error);
+    this.abort(error);
   }
 
   /** An answer without a message: the call's response metadata, then the error's status in the trailers. */
@@ -269,9 +303,10 @@ class FastUnaryCall {
         deadlineTimer = setTimeout(() => this.expire(), timeoutMs);
       }
       // A literal (not a class) so an interceptor may spread it; its signal
-      // stays lazy through the getter.
+      // stays lazy through the getter, and interceptors that only need to hear
+      // of an abort use ABORT_LISTENER instead.
       const call = this;
-      const unaryRequest: UnaryRequest = {
+      const unaryRequest: UnaryRequest & { [ABORT_LISTENER]: AbortListener } = {
         stream: false,
         message: parseInput(spec.method.input, body, settings.readMaxBytes),
         method: spec.method,
@@ -283,6 +318,7 @@ class FastUnaryCall {
         get signal() {
           return call.signal;
         },
+        [ABORT_LISTENER]: (listener) => call.listenForAbort(listener),
       };
       // The chain is applied per call, innermost first, as connect-node applies it.
       let next: UnaryNext = (intercepted) => this.handle(intercepted);

@@ -1,7 +1,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 
 /**
- * The status of a call whose signal aborted: DEADLINE_EXCEEDED when the
+ * The status of a call that aborted (with `abortReason`, its signal's
+ * reason): DEADLINE_EXCEEDED when the
  * caller's deadline passed, else the reason connect-node or the fast path
  * gave, else CANCELED: the caller went away. gRPC and Connect clients reset
  * the call the same way whether their deadline passed or they gave up, and
@@ -11,12 +12,42 @@ import { Code, ConnectError } from "@connectrpc/connect";
  * of milliseconds. A reset in the second half of the caller's timeout
  * (`deadline`, from `callDeadline`) is told as its deadline passing.
  */
-export function abortStatus(signal: AbortSignal, deadline?: CallDeadline): ConnectError {
-  const reason = signal.reason instanceof ConnectError ? signal.reason : new ConnectError("the client cancelled the call", Code.Canceled);
+export function abortStatus(abortReason: unknown, deadline?: CallDeadline): ConnectError {
+  const reason = abortReason instanceof ConnectError ? abortReason : new ConnectError("the client cancelled the call", Code.Canceled);
   if (reason.code === Code.Canceled && deadline !== undefined && performance.now() >= deadline.at - deadline.toleranceMs) {
     return new ConnectError("the operation timed out", Code.DeadlineExceeded);
   }
   return reason;
+}
+
+/**
+ * Where a request may carry a cheaper way to hear of its abort than its
+ * AbortSignal: the gRPC unary fast path's requests do (grpc-unary-fast-path.ts),
+ * whose signal is made only when something asks for it, because a signal
+ * with a listener cost each unary call more than the rest of its interceptors.
+ */
+export const ABORT_LISTENER = Symbol("tally.abortListener");
+
+/** Calls `listener` once, with the abort's reason, when the call aborts; returns a function that stops listening. */
+export type AbortListener = (listener: (reason: unknown) => void) => () => void;
+
+/**
+ * Tells `listener` when the call aborts (its caller went away, or its
+ * deadline passed), with the abort's reason, at once if it already has;
+ * returns a function that stops listening. Through ABORT_LISTENER when the
+ * request has one, else through its signal.
+ */
+export function listenForAbort(request: { readonly signal: AbortSignal }, listener: (reason: unknown) => void): () => void {
+  const cheaper = (request as { [ABORT_LISTENER]?: AbortListener })[ABORT_LISTENER];
+  if (cheaper !== undefined) return cheaper(listener);
+  const { signal } = request;
+  if (signal.aborted) {
+    listener(signal.reason);
+    return () => {};
+  }
+  const onAbort = () => listener(signal.reason);
+  signal.addEventListener("abort", onAbort, { once: true });
+  return () => signal.removeEventListener("abort", onAbort);
 }
 
 /** When a caller's deadline passes, on performance.now()'s clock. */

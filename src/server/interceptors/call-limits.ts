@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor, type StreamRequest, type StreamResponse, type UnaryRequest } from "@connectrpc/connect";
 import { RetryInfoSchema } from "../../../gen/ts/google/rpc/error_details_pb.js";
 import { answerOf } from "./call-answer.js";
-import { abortStatus, callDeadline, createStreamEnd, untilEnded } from "./call-end.js";
+import { abortStatus, callDeadline, createStreamEnd, listenForAbort, untilEnded } from "./call-end.js";
 import { callerPrincipal } from "../../api/caller-scope.js";
 import { failureToConnectError } from "../../api/failure-status.js";
 import type { Scope } from "../../domain/store.js";
@@ -89,29 +89,33 @@ export function createCallLimits(options: CallLimitsOptions): Interceptor {
 
   /**
    * A unary call's answer; DEADLINE_EXCEEDED once it has run maxDeadlineMs;
-   * or, once its signal aborts, the caller's own status (DEADLINE_EXCEEDED
+   * or, once it aborts (listenForAbort), the caller's own status (DEADLINE_EXCEEDED
    * when its deadline passed, CANCELED when it went away), so the call ends,
    * and is logged and counted, with the status its caller saw. A call whose
    * deadline passed before it got here is not started.
    */
   function capped<T>(next: (request: UnaryRequest) => Promise<T>, request: UnaryRequest): Promise<T> {
-    const { signal } = request;
     const deadline = callDeadline(request.header);
-    if (signal.aborted) return Promise.reject(abortStatus(signal, deadline));
     return new Promise<T>((resolve, reject) => {
+      let aborted = false;
+      let stopListening = () => {};
       const settle = () => {
         clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
-      };
-      const onAbort = () => {
-        settle();
-        reject(abortStatus(signal, deadline));
+        stopListening();
       };
       const timer = setTimeout(() => {
         settle();
         reject(new ConnectError(`the call ran longer than the server's ${options.maxDeadlineMs} ms cap`, Code.DeadlineExceeded));
       }, options.maxDeadlineMs);
-      signal.addEventListener("abort", onAbort);
+      stopListening = listenForAbort(request, (reason) => {
+        aborted = true;
+        settle();
+        reject(abortStatus(reason, deadline));
+      });
+      if (aborted) {
+        stopListening();
+        return;
+      }
       answerOf(next, request).then(
         (response) => {
           settle();
@@ -134,7 +138,7 @@ export function createCallLimits(options: CallLimitsOptions): Interceptor {
   function limitedStream(next: Parameters<Interceptor>[0], request: StreamRequest, tenant: Scope | undefined): Promise<StreamResponse> {
     const { signal } = request;
     const deadline = callDeadline(request.header);
-    if (signal.aborted) return Promise.reject(abortStatus(signal, deadline));
+    if (signal.aborted) return Promise.reject(abortStatus(signal.reason, deadline));
     const { ended, end } = createStreamEnd();
     const lifetime = setTimeout(
       () =>
@@ -147,11 +151,10 @@ export function createCallLimits(options: CallLimitsOptions): Interceptor {
         ),
       options.maxStreamLifetimeMs,
     );
-    const onAbort = () => end(abortStatus(signal, deadline));
-    signal.addEventListener("abort", onAbort);
+    const stopListening = listenForAbort(request, (reason) => end(abortStatus(reason, deadline)));
     const finish = () => {
       clearTimeout(lifetime);
-      signal.removeEventListener("abort", onAbort);
+      stopListening();
     };
     const messages = request.message;
     async function* limited() {

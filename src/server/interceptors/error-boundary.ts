@@ -40,7 +40,7 @@ async function* statusOnError<T>(messages: AsyncIterable<T>, logger: Logger, met
 export function toStatus(error: unknown, logger: Logger, method: string, signal?: AbortSignal): ConnectError {
   if (error instanceof FailureError) return failureToConnectError(error.failure);
   if (error instanceof ConnectError) return error;
-  if (signal?.aborted === true) return abortStatus(signal);
+  if (signal?.aborted === true) return abortStatus(signal.reason);
   if (error instanceof StoreUnavailableError) {
     logger.error({ err: error.cause, method, store: error.condition }, "store unavailable");
     return failureToConnectError({
