@@ -3,20 +3,7 @@ import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/conn
 import { type BillingClient, type BillingClientOptions, createBillingClientOver } from "./billing-client.js";
 import { authInterceptors } from "./auth-interceptor.js";
 
-export type {
-  BillingClient,
-  BillingClientOptions,
-  BillingProtocol,
-  CreateAlertInput,
-  GrantCreditInput,
-  RetryEvent,
-  SetUsageLimitInput,
-  UsageEventInput,
-} from "./billing-client.js";
-export { BillingError } from "./billing-error.js";
-export { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "./retry-policy.js";
-export type { UsageProducer, UsageProducerOptions } from "./usage-producer.js";
-export type { WatchOptions } from "./resumable-watch.js";
+export * from "./common-exports.js";
 
 /**
  * The Tally client for browsers: Connect (read-only calls as HTTP GET, so

@@ -3,20 +3,7 @@ import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } f
 import { authInterceptors } from "./auth-interceptor.js";
 import { type BillingClient, type BillingClientOptions, createBillingClientOver } from "./billing-client.js";
 
-export type {
-  BillingClient,
-  BillingClientOptions,
-  BillingProtocol,
-  CreateAlertInput,
-  GrantCreditInput,
-  RetryEvent,
-  SetUsageLimitInput,
-  UsageEventInput,
-} from "./billing-client.js";
-export { BillingError } from "./billing-error.js";
-export { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "./retry-policy.js";
-export type { UsageProducer, UsageProducerOptions } from "./usage-producer.js";
-export type { WatchOptions } from "./resumable-watch.js";
+export * from "./common-exports.js";
 
 /** Options of the Node client: the common ones, plus the HTTP version. */
 export interface NodeBillingClientOptions extends BillingClientOptions {
