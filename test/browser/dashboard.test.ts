@@ -64,6 +64,30 @@ function thousandths(decimal: string): bigint {
   return BigInt(whole) * 1000n + BigInt(fraction.padEnd(3, "0"));
 }
 
+/**
+ * A demo server whose period two months back holds `quantity` of globex's
+ * seats and is finalized under the default 72 h grace: the usage is recorded
+ * while a long grace keeps that period open, then the server restarts. Returns
+ * the restarted server, the current period, and the past one with the
+ * usage's date in it.
+ */
+async function serverWithFinalizedPeriod(dbPath: string, quantity: string): Promise<{ server: TallyProcess; current: string; past: string; eventDate: Date }> {
+  const opened = await startTallyProcess(dbPath, ["--demo", "--finalize-grace", "2000h"]);
+  let current: string;
+  let eventDate: Date;
+  try {
+    const open = createBillingClient({ baseUrl: opened.url, protocol: "connect", apiKey: TEST_ADMIN_KEY });
+    current = (await open.getCurrentBill({ customerId: "globex" })).bill!.period;
+    const [year, month] = current.split("-").map(Number);
+    eventDate = new Date(Date.UTC(year!, month! - 3, 15, 12));
+    await open.recordUsage({ customerId: "globex", meterKey: "seats", quantity, eventTime: timestampFromDate(eventDate) });
+  } finally {
+    opened.child.kill("SIGTERM");
+    await opened.exited;
+  }
+  return { server: await startTallyProcess(dbPath), current, past: eventDate.toISOString().slice(0, 7), eventDate };
+}
+
 // One real `tally serve --demo` process for the file, one browser, and one
 // page that the happy-path tests share in order (as a person would use it);
 // its traffic and console are checked at the end. Pages that provoke
@@ -384,21 +408,10 @@ describe("the billing dashboard", () => {
   });
 
   it("lists past periods with their status and shows a finalized bill without void actions", async () => {
-    // A period two months back is finalized under the default 72 h grace. To
-    // give it usage, record while a long grace keeps it open, then restart.
     const pastScratch = scratchDirectory("tally-browser-periods-");
-    let server = await startTallyProcess(`${pastScratch.path}/tally.db`, ["--demo", "--finalize-grace", "2000h"]);
+    const { server, current, past } = await serverWithFinalizedPeriod(`${pastScratch.path}/tally.db`, "9");
     const periods = await signedInContext(browser, { viewport: { width: 1280, height: 900 } });
     try {
-      const open = createBillingClient({ baseUrl: server.url, protocol: "connect", apiKey: TEST_ADMIN_KEY });
-      const current = (await open.getCurrentBill({ customerId: "globex" })).bill!.period;
-      const [year, month] = current.split("-").map(Number);
-      const eventDate = new Date(Date.UTC(year!, month! - 3, 15, 12));
-      const past = eventDate.toISOString().slice(0, 7);
-      await open.recordUsage({ customerId: "globex", meterKey: "seats", quantity: "9", eventTime: timestampFromDate(eventDate) });
-      server.child.kill("SIGTERM");
-      await server.exited;
-      server = await startTallyProcess(`${pastScratch.path}/tally.db`);
       const closed = createBillingClient({ baseUrl: server.url, protocol: "connect", apiKey: TEST_ADMIN_KEY });
       const pastBill = (await closed.getBill({ customerId: "globex", period: past })).bill!;
       assert.equal(pastBill.status, BillStatus.FINALIZED);
@@ -445,20 +458,10 @@ describe("the billing dashboard", () => {
   });
 
   it("shows credits applied, the amount due and a corrected bill's revisions, each as stored", async () => {
-    // As above: usage two months back while a long grace keeps that period open, then a restart finalizes it.
     const scratchRevisions = scratchDirectory("tally-browser-revisions-");
-    let server = await startTallyProcess(`${scratchRevisions.path}/tally.db`, ["--demo", "--finalize-grace", "2000h"]);
+    const { server, current, past, eventDate } = await serverWithFinalizedPeriod(`${scratchRevisions.path}/tally.db`, "3");
     const revisions = await signedInContext(browser, { viewport: { width: 1280, height: 900 } });
     try {
-      const open = createBillingClient({ baseUrl: server.url, protocol: "connect", apiKey: TEST_ADMIN_KEY });
-      const current = (await open.getCurrentBill({ customerId: "globex" })).bill!.period;
-      const [year, month] = current.split("-").map(Number);
-      const eventDate = new Date(Date.UTC(year!, month! - 3, 15, 12));
-      const past = eventDate.toISOString().slice(0, 7);
-      await open.recordUsage({ customerId: "globex", meterKey: "seats", quantity: "3", eventTime: timestampFromDate(eventDate) });
-      server.child.kill("SIGTERM");
-      await server.exited;
-      server = await startTallyProcess(`${scratchRevisions.path}/tally.db`);
       const api = createBillingClient({ baseUrl: server.url, protocol: "connect", apiKey: TEST_ADMIN_KEY });
       const first = (await api.getBill({ customerId: "globex", period: past })).bill!;
       await api.recordUsage({ customerId: "globex", meterKey: "seats", quantity: "5", eventTime: timestampFromDate(eventDate), correction: true });

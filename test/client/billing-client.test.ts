@@ -1,22 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { Code } from "@connectrpc/connect";
-import { BillingError, createBillingClient, type RetryEvent } from "tally/client";
+import { createBillingClient, type RetryEvent } from "tally/client";
 import { Aggregation, PricingModel } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { createFaultInjector } from "../support/fault-injector.js";
 import { startTestTally, type TestTally } from "../support/test-tally.js";
 import { TEST_ADMIN_KEY } from "../support/clients.js";
-
-/** Awaits a call that must fail with a BillingError. */
-async function billingError(call: Promise<unknown>): Promise<BillingError> {
-  try {
-    await call;
-  } catch (error) {
-    assert.ok(error instanceof BillingError, `expected a BillingError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("the call succeeded but was expected to fail");
-}
+import { billingError } from "../support/errors.js";
 
 describe("the retrying client against a real server with injected faults", () => {
   const faults = createFaultInjector();

@@ -6,19 +6,9 @@ import { createBillingClientOver } from "../../clients/typescript/src/billing-cl
 import { BillingService } from "../../gen/ts/billing/v1/billing_service_pb.js";
 import { Aggregation } from "../../gen/ts/billing/v1/catalog_service_pb.js";
 import { TEST_ADMIN_KEY } from "../support/clients.js";
+import { billingError } from "../support/errors.js";
 import { createFaultInjector } from "../support/fault-injector.js";
 import { startTestTally, type TestTally } from "../support/test-tally.js";
-
-/** Awaits a call that must fail with a BillingError. */
-async function billingError(call: Promise<unknown>): Promise<BillingError> {
-  try {
-    await call;
-  } catch (error) {
-    assert.ok(error instanceof BillingError, `expected a BillingError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("the call succeeded but was expected to fail");
-}
 
 const fast = { initialBackoffMs: 5, maxBackoffMs: 20 };
 

@@ -3,10 +3,10 @@ import { describe, it } from "node:test";
 import type { Alert } from "../../src/domain/alerts.js";
 import { Decimal } from "../../src/domain/decimal.js";
 import { FailureError } from "../../src/domain/failure.js";
-import { FEED_SCAN_ROWS, type Store, type UsageWrite } from "../../src/domain/store.js";
+import { FEED_SCAN_ROWS, type Store } from "../../src/domain/store.js";
 import type { UsageChange } from "../../src/domain/usage-feed.js";
-import type { NewUsageRecord } from "../../src/domain/usage-record.js";
 import type { StoreHarness } from "./store-contract.js";
+import { NOV_5, usageWrite as usage } from "./usage-fixtures.js";
 
 /**
  * The Store contract of the usage feed and alerts (issue 19), run against
@@ -16,7 +16,6 @@ import type { StoreHarness } from "./store-contract.js";
  * (alert, period), in the write that reaches its threshold.
  */
 
-const NOV_5 = Date.UTC(2026, 10, 5);
 const DEC_5 = Date.UTC(2026, 11, 5);
 
 async function seed(store: Store): Promise<void> {
@@ -26,21 +25,6 @@ async function seed(store: Store): Promise<void> {
   await store.createMeter("default", "m2", { key: "calls", displayName: "Calls", unit: "call", aggregation: "count", precision: 0, uniqueAttribute: "", dimensions: [], createTime: 1 });
 }
 
-const usage = (requestId: string, quantity: string, overrides: Partial<NewUsageRecord> = {}): UsageWrite => ({
-  record: {
-    id: `rec_${requestId}`,
-    requestId,
-    customerId: "cus_1",
-    meterKey: "hosting",
-    quantity: Decimal.parse(quantity)!,
-    eventTime: NOV_5,
-    requestedEventTime: null,
-    createTime: NOV_5,
-    period: "2026-11",
-    attributes: {},
-    ...overrides,
-  },
-});
 
 const alert = (id: string, meterKey: string, threshold: string, customerId = "cus_1"): Alert => ({
   id,

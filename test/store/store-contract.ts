@@ -12,6 +12,7 @@ import { seededRandom } from "../support/seeded-random.js";
 import { allLiveUsageRecords } from "../support/live-records.js";
 import { LIVE_RECORDS_PAGE } from "../../src/domain/store.js";
 import { creditsContract } from "./credits-contract.js";
+import { NOV_5, usageWrite as usage } from "./usage-fixtures.js";
 
 /**
  * The Store contract: every adapter of the Store port must pass these same
@@ -35,29 +36,11 @@ export interface StoreHarness {
   freshDatabase(quotas?: TenantQuotas, options?: { maxDimensionCombinations?: number }): Promise<() => Promise<Store>>;
 }
 
-const NOV_5 = Date.UTC(2026, 10, 5);
-
 async function seed(store: Store): Promise<void> {
   await store.createCustomer("default", "c1", { id: "cus_1", externalId: "acme", displayName: "Acme", currencyCode: "USD", createTime: 1 });
   await store.createMeter("default", "m1", { key: "hosting", displayName: "Hosting", unit: "GB", aggregation: "sum", precision: 3, uniqueAttribute: "", dimensions: [], createTime: 1 });
 }
 
-const record = (requestId: string, quantity: string, overrides: Partial<NewUsageRecord> = {}): NewUsageRecord => ({
-  id: `rec_${requestId}`,
-  requestId,
-  customerId: "cus_1",
-  meterKey: "hosting",
-  quantity: Decimal.parse(quantity)!,
-  eventTime: NOV_5,
-  requestedEventTime: null,
-  createTime: NOV_5,
-  period: "2026-11",
-  attributes: {},
-  ...overrides,
-});
-const usage = (requestId: string, quantity: string, overrides: Partial<NewUsageRecord> = {}): UsageWrite => ({
-  record: record(requestId, quantity, overrides),
-});
 /** A meter of the contract's tests. */
 const meterOf = (key: string, aggregation: Meter["aggregation"], extra: Partial<Meter> = {}): Meter => ({
   key,

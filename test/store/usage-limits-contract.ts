@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Decimal } from "../../src/domain/decimal.js";
 import type { Aggregation } from "../../src/domain/meter.js";
-import type { Store, UsageWrite, UsageWriteOutcome } from "../../src/domain/store.js";
-import type { NewUsageRecord } from "../../src/domain/usage-record.js";
+import type { Store, UsageWriteOutcome } from "../../src/domain/store.js";
 import type { StoreHarness } from "./store-contract.js";
+import { NOV_5, usageWrite as usage } from "./usage-fixtures.js";
 
 /**
  * The Store contract of usage limits (issue 19), run on every adapter beside
@@ -16,7 +16,6 @@ import type { StoreHarness } from "./store-contract.js";
  * database racing never pass the limit.
  */
 
-const NOV_5 = Date.UTC(2026, 10, 5);
 
 async function seed(store: Store): Promise<void> {
   await store.createCustomer("default", "c1", { id: "cus_1", externalId: "acme", displayName: "Acme", currencyCode: "USD", createTime: 1 });
@@ -34,21 +33,6 @@ async function seed(store: Store): Promise<void> {
   await store.createMeter("default", "m-gauge", { key: "gauge", displayName: "gauge", unit: "GB", aggregation: "latest", precision: 3, uniqueAttribute: "", dimensions: [], createTime: 1 });
 }
 
-const usage = (requestId: string, quantity: string, overrides: Partial<NewUsageRecord> = {}): UsageWrite => ({
-  record: {
-    id: `rec_${requestId}`,
-    requestId,
-    customerId: "cus_1",
-    meterKey: "hosting",
-    quantity: Decimal.parse(quantity)!,
-    eventTime: NOV_5,
-    requestedEventTime: null,
-    createTime: NOV_5,
-    period: "2026-11",
-    attributes: {},
-    ...overrides,
-  },
-});
 const kinds = (outcomes: UsageWriteOutcome[]) => outcomes.map((outcome) => (outcome.kind === "refused" ? outcome.failure.reason : outcome.kind));
 const setLimit = (store: Store, requestId: string, limit: string | null, meterKey = "hosting") =>
   store.setUsageLimit("default", requestId, { customerId: "cus_1", meterKey, limit: limit === null ? null : Decimal.parse(limit)!, updateTime: 7 });

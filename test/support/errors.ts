@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { BillingError } from "tally/client";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 
 /** What a refused call said: code, reason and field paths from the standard details. */
@@ -35,4 +36,15 @@ export async function assertRefused(call: Promise<unknown>, code: Code, reason: 
   assert.equal(result.reason, reason, `reason (message: ${result.message})`);
   if (fields !== undefined) assert.deepEqual(result.fields, fields);
   return result;
+}
+
+/** Awaits a call of the client library that must fail with a BillingError. */
+export async function billingError(call: Promise<unknown>): Promise<BillingError> {
+  try {
+    await call;
+  } catch (error) {
+    assert.ok(error instanceof BillingError, `expected a BillingError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail("the call succeeded but was expected to fail");
 }
